@@ -1,0 +1,72 @@
+// Command ftp2s3 is an FTP server whose file system is S3-compatible object
+// storage. Configuration comes from FTP2S3_* environment variables and the AWS
+// SDK's own chain; see the README.
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/ftp2s3/ftp2s3/gateway"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "hash-password":
+			os.Exit(hashPassword(os.Args[2:]))
+		case "-h", "--help", "help":
+			fmt.Println("usage: ftp2s3                 run the gateway (configured by FTP2S3_* variables)")
+			fmt.Println("       ftp2s3 hash-password   read a password on stdin (or as an argument), print its bcrypt hash")
+			return
+		default:
+			fmt.Fprintf(os.Stderr, "ftp2s3: unknown argument %q (try --help)\n", os.Args[1])
+			os.Exit(2)
+		}
+	}
+	cfg, problems := gateway.LoadConfig()
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(os.Stderr, "ftp2s3: configuration: %v\n", p)
+		}
+		os.Exit(2)
+	}
+	log := cfg.NewLogger()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	g, err := gateway.New(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
+		os.Exit(2)
+	}
+	if err := g.Run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func hashPassword(args []string) int {
+	var pw string
+	if len(args) > 0 {
+		pw = args[0]
+	} else {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintln(os.Stderr, "ftp2s3 hash-password: give the password as an argument or on stdin")
+			return 2
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	h, err := gateway.HashPassword(pw)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ftp2s3 hash-password: %v\n", err)
+		return 1
+	}
+	fmt.Println(h)
+	return 0
+}

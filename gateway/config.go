@@ -1,0 +1,270 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting of the gateway, read from FTP2S3_* environment
+// variables once at start-up. The variable names are a public interface.
+type Config struct {
+	Listen               string        `env:"FTP2S3_LISTEN" envDefault:":2121"`
+	PassivePorts         PortRange     `env:"FTP2S3_PASSIVE_PORTS" envDefault:"30000-30099"`
+	PublicHost           string        `env:"FTP2S3_PUBLIC_HOST"`
+	PassiveHostOverrides string        `env:"FTP2S3_PASSIVE_HOST_OVERRIDES"`
+	ActiveMode           bool          `env:"FTP2S3_ACTIVE_MODE" envDefault:"true"`
+	Bucket               string        `env:"FTP2S3_BUCKET"`
+	Prefix               string        `env:"FTP2S3_PREFIX"`
+	Users                string        `env:"FTP2S3_USERS"`
+	UsersFile            string        `env:"FTP2S3_USERS_FILE"`
+	Auth                 string        `env:"FTP2S3_AUTH" envDefault:"users"`
+	PartSize             Size          `env:"FTP2S3_PART_SIZE" envDefault:"16MiB"`
+	UploadConcurrency    int           `env:"FTP2S3_UPLOAD_CONCURRENCY" envDefault:"4"`
+	DownloadChunk        Size          `env:"FTP2S3_DOWNLOAD_CHUNK" envDefault:"16MiB"`
+	DownloadConcurrency  int           `env:"FTP2S3_DOWNLOAD_CONCURRENCY" envDefault:"4"`
+	CacheEntries         int           `env:"FTP2S3_CACHE_ENTRIES" envDefault:"10000"`
+	CacheTTL             time.Duration `env:"FTP2S3_CACHE_TTL" envDefault:"30s"`
+	TLS                  string        `env:"FTP2S3_TLS" envDefault:"off"`
+	TLSCert              string        `env:"FTP2S3_TLS_CERT"`
+	TLSKey               string        `env:"FTP2S3_TLS_KEY"`
+	TLSListen            string        `env:"FTP2S3_TLS_LISTEN"`
+	TLSSessionReuse      string        `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"off"`
+	IdleTimeout          time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
+	DataTimeout          time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
+	MaxConnections       int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
+	MaxConnectionsPerIP  int           `env:"FTP2S3_MAX_CONNECTIONS_PER_IP" envDefault:"50"`
+	MetricsListen        string        `env:"FTP2S3_METRICS_LISTEN"`
+	LogFormat            string        `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
+	LogLevel             string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
+	BanAfter             int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
+	BanFor               time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
+	AnonymousHome        string        `env:"FTP2S3_ANONYMOUS_HOME"`
+	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
+	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
+	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
+	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
+}
+
+// PortRange is an inclusive TCP port range written "lo-hi".
+type PortRange struct{ Lo, Hi int }
+
+// UnmarshalText parses "lo-hi" (or a single port).
+func (p *PortRange) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	lo, hi, found := strings.Cut(s, "-")
+	if !found {
+		hi = lo
+	}
+	l, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	h, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if err1 != nil || err2 != nil || l < 1024 || h > 65535 || l > h {
+		return fmt.Errorf("%q is not a port range lo-hi with 1024 <= lo <= hi <= 65535", s)
+	}
+	*p = PortRange{Lo: l, Hi: h}
+	return nil
+}
+
+// String renders the range as "lo-hi".
+func (p PortRange) String() string { return fmt.Sprintf("%d-%d", p.Lo, p.Hi) }
+
+// Size is a byte count written as plain bytes or with a unit (5MiB, 1GiB, 10MB).
+type Size int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+}
+
+// UnmarshalText parses a size such as "16MiB".
+func (z *Size) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	mult := int64(1)
+	num := s
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(strings.ToUpper(s), strings.ToUpper(u.suffix)) {
+			num, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || (mult > 1 && n > (1<<62)/mult) {
+		return fmt.Errorf("%q is not a size (bytes, or a number with KiB, MiB, GiB)", s)
+	}
+	*z = Size(n * mult)
+	return nil
+}
+
+// LoadConfig reads the configuration from the environment. It returns every
+// problem at once, each naming its variable.
+func LoadConfig() (Config, []error) {
+	var c Config
+	var problems []error
+	if err := env.Parse(&c); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) {
+			for _, e := range agg.Errors {
+				problems = append(problems, describeEnvError(e))
+			}
+		} else {
+			problems = append(problems, err)
+		}
+	}
+	return c, append(problems, c.Validate()...)
+}
+
+// describeEnvError names the variable behind a parse error.
+func describeEnvError(err error) error {
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		if f, ok := reflect.TypeOf(Config{}).FieldByName(pe.Name); ok {
+			return fmt.Errorf("%s: %v", f.Tag.Get("env"), unwrapAll(pe.Err))
+		}
+	}
+	return err
+}
+
+func unwrapAll(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+// Validate checks values that parse but make no sense together.
+func (c *Config) Validate() []error {
+	var p []error
+	bad := func(name, format string, args ...any) {
+		p = append(p, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("FTP2S3_LISTEN", "%q is not host:port", c.Listen)
+	}
+	oneOf := func(name, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	oneOf("FTP2S3_AUTH", c.Auth, "users", "s3")
+	oneOf("FTP2S3_TLS", c.TLS, "off", "explicit", "required", "implicit")
+	oneOf("FTP2S3_TLS_SESSION_REUSE", c.TLSSessionReuse, "off", "required")
+	oneOf("FTP2S3_LOG_FORMAT", c.LogFormat, "text", "json")
+	oneOf("FTP2S3_PROXY_PROTOCOL", c.ProxyProtocol, "off", "optional", "required")
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("FTP2S3_LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.PartSize < 5<<20 || c.PartSize > 5<<30 {
+		bad("FTP2S3_PART_SIZE", "%d bytes is outside S3's part size limits (5MiB to 5GiB)", int64(c.PartSize))
+	}
+	if c.DownloadChunk < 64<<10 || c.DownloadChunk > 1<<30 {
+		bad("FTP2S3_DOWNLOAD_CHUNK", "%d bytes is outside 64KiB to 1GiB", int64(c.DownloadChunk))
+	}
+	positive := func(name string, v int) {
+		if v <= 0 {
+			bad(name, "must be a positive number, got %d", v)
+		}
+	}
+	positive("FTP2S3_UPLOAD_CONCURRENCY", c.UploadConcurrency)
+	positive("FTP2S3_DOWNLOAD_CONCURRENCY", c.DownloadConcurrency)
+	positive("FTP2S3_CACHE_ENTRIES", c.CacheEntries)
+	positive("FTP2S3_MAX_CONNECTIONS", c.MaxConnections)
+	positive("FTP2S3_MAX_CONNECTIONS_PER_IP", c.MaxConnectionsPerIP)
+	positive("FTP2S3_BAN_AFTER", c.BanAfter)
+	positive("FTP2S3_MAX_RENAME_KEYS", c.MaxRenameKeys)
+	durations := map[string]time.Duration{
+		"FTP2S3_CACHE_TTL": c.CacheTTL, "FTP2S3_IDLE_TIMEOUT": c.IdleTimeout, "FTP2S3_DATA_TIMEOUT": c.DataTimeout,
+		"FTP2S3_BAN_FOR": c.BanFor, "FTP2S3_SHUTDOWN_GRACE": c.ShutdownGrace,
+	}
+	for name, d := range durations {
+		if d <= 0 {
+			bad(name, "must be a positive duration, got %s", d)
+		}
+	}
+	if c.Bucket == "" && c.Prefix != "" {
+		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")
+	}
+	if c.TLS != "off" {
+		if c.TLSCert == "" || c.TLSKey == "" {
+			bad("FTP2S3_TLS", "%q needs FTP2S3_TLS_CERT and FTP2S3_TLS_KEY", c.TLS)
+		}
+	}
+	for _, f := range []struct{ name, path string }{{"FTP2S3_TLS_CERT", c.TLSCert}, {"FTP2S3_TLS_KEY", c.TLSKey}, {"FTP2S3_USERS_FILE", c.UsersFile}} {
+		if f.path != "" {
+			if _, err := os.ReadFile(f.path); err != nil {
+				bad(f.name, "cannot read %s: %v", f.path, unwrapAll(err))
+			}
+		}
+	}
+	if _, err := parseHostOverrides(c.PassiveHostOverrides); err != nil {
+		bad("FTP2S3_PASSIVE_HOST_OVERRIDES", "%v", err)
+	}
+	return p
+}
+
+// hostOverride advertises host to passive clients whose address is in prefix.
+type hostOverride struct {
+	prefix netip.Prefix
+	host   string
+}
+
+// parseHostOverrides reads "cidr=host,cidr=host".
+func parseHostOverrides(s string) ([]hostOverride, error) {
+	var out []hostOverride
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		cidr, host, ok := strings.Cut(item, "=")
+		if !ok || strings.TrimSpace(host) == "" {
+			return nil, fmt.Errorf("%q is not cidr=host", item)
+		}
+		p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", cidr, err)
+		}
+		out = append(out, hostOverride{prefix: p.Masked(), host: strings.TrimSpace(host)})
+	}
+	return out, nil
+}
+
+// NewLogger builds the slog logger the configuration asks for.
+func (c *Config) NewLogger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// DefaultConfig returns the configuration with every default and no
+// environment applied (tests and embedders).
+func DefaultConfig() Config {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic(fmt.Sprintf("defaults do not parse: %v", err))
+	}
+	return c
+}

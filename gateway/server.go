@@ -1,0 +1,184 @@
+// Package gateway is the FTP front door: listeners, connection limits, the
+// data-channel layer (passive port pool, active dialer) and the wiring of
+// configuration, storage and sessions.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ftp2s3/ftp2s3/session"
+)
+
+// Server accepts FTP control connections and runs a session for each, within
+// the connection limits. Its lifecycle follows net/http: Serve, Shutdown, Close.
+type Server struct {
+	sess     *session.Config
+	log      *slog.Logger
+	maxConns int
+	maxPerIP int
+
+	mu        sync.Mutex
+	total     int
+	perIP     map[string]int
+	listeners map[net.Listener]struct{}
+	closing   bool
+
+	sessions sync.WaitGroup
+	ctx      context.Context // parent of every session; cancelled to abort them
+	cancel   context.CancelFunc
+}
+
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	Session             *session.Config
+	MaxConnections      int
+	MaxConnectionsPerIP int
+}
+
+// NewServer returns a Server that is not yet listening.
+func NewServer(o ServerOptions) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	log := o.Session.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{
+		sess: o.Session, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP,
+		perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("ftp2s3: server closed")
+
+// Serve accepts connections on l until Shutdown or Close.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accept: %w", err)
+			}
+			// Anything else (EMFILE, ECONNABORTED, …) is treated as passing: wait
+			// a little and go on rather than take the server down.
+			s.log.Warn("accept failed; retrying", "err", err)
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.handle(c)
+	}
+}
+
+func (s *Server) handle(c net.Conn) {
+	ip := remoteIP(c)
+	s.mu.Lock()
+	reason := ""
+	switch {
+	case s.closing:
+		reason = "Server shutting down"
+	case s.total >= s.maxConns:
+		reason = "Too many connections; try again later"
+	case s.perIP[ip] >= s.maxPerIP:
+		reason = "Too many connections from your address; try again later"
+	}
+	if reason != "" {
+		s.mu.Unlock()
+		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
+		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = fmt.Fprintf(c, "421 %s\r\n", reason)
+		_ = c.Close()
+		return
+	}
+	s.total++
+	s.perIP[ip]++
+	s.sessions.Add(1)
+	s.mu.Unlock()
+
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			s.total--
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
+			s.mu.Unlock()
+			s.sessions.Done()
+		}()
+		session.New(s.sess, c).Serve(s.ctx)
+	}()
+}
+
+func remoteIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return c.RemoteAddr().String()
+}
+
+// Shutdown stops accepting, waits for sessions to end until ctx is done, then
+// ends the rest (running uploads are aborted cleanly) and waits for them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopListening()
+	done := make(chan struct{})
+	go func() { s.sessions.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting and ends every session at once.
+func (s *Server) Close() error {
+	s.stopListening()
+	s.cancel()
+	s.sessions.Wait()
+	return nil
+}
+
+func (s *Server) stopListening() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	for l := range s.listeners {
+		_ = l.Close()
+	}
+}
+
+// ActiveSessions returns how many control connections are open.
+func (s *Server) ActiveSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}

@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ftp2s3/ftp2s3/session"
+)
+
+// staticUser is one record of FTP2S3_USERS / FTP2S3_USERS_FILE.
+type staticUser struct {
+	name     string
+	hash     []byte
+	home     session.Home
+	hasHome  bool
+	readOnly bool
+}
+
+// StaticUsers authenticates against bcrypt hashes configured up front.
+type StaticUsers struct {
+	users       map[string]staticUser
+	defaultHome session.Home
+}
+
+// dummyHash keeps a login for an unknown name as slow as one for a known name,
+// so response time does not reveal which names exist.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("ftp2s3-no-such-user"), bcrypt.DefaultCost)
+
+// Authenticate implements session.Authenticator.
+func (u *StaticUsers) Authenticate(_ context.Context, name, password string) (*session.User, error) {
+	rec, ok := u.users[name]
+	hash := rec.hash
+	if !ok {
+		hash = dummyHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
+		return nil, session.ErrAuthFailed
+	}
+	home := u.defaultHome
+	if rec.hasHome {
+		home = rec.home
+	}
+	return &session.User{Name: name, Home: home, ReadOnly: rec.readOnly}, nil
+}
+
+// Len returns how many users are configured.
+func (u *StaticUsers) Len() int { return len(u.users) }
+
+// LoadStaticUsers parses the users variable (comma-separated records) and the
+// users file (one record per line, # comments). A record is
+// name:bcrypt-hash[:home[:perm]], home being bucket, bucket/prefix or / and perm
+// r or rw.
+func LoadStaticUsers(inline, file string, defaultHome session.Home) (*StaticUsers, []error) {
+	u := &StaticUsers{users: map[string]staticUser{}, defaultHome: defaultHome}
+	var problems []error
+	add := func(source, rec string) {
+		su, err := parseUser(rec)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s: %v", source, err))
+			return
+		}
+		if _, dup := u.users[su.name]; dup {
+			problems = append(problems, fmt.Errorf("%s: user %q is defined twice", source, su.name))
+			return
+		}
+		u.users[su.name] = su
+	}
+	for _, rec := range strings.Split(inline, ",") {
+		if rec = strings.TrimSpace(rec); rec != "" {
+			add("FTP2S3_USERS", rec)
+		}
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return u, append(problems, fmt.Errorf("FTP2S3_USERS_FILE: %v", err))
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			add(fmt.Sprintf("FTP2S3_USERS_FILE line %d", n), line)
+		}
+		if err := sc.Err(); err != nil {
+			problems = append(problems, fmt.Errorf("FTP2S3_USERS_FILE: %v", err))
+		}
+	}
+	return u, problems
+}
+
+func parseUser(rec string) (staticUser, error) {
+	f := strings.Split(rec, ":")
+	if len(f) < 2 || len(f) > 4 {
+		return staticUser{}, fmt.Errorf("record %q is not name:bcrypt-hash[:home[:perm]]", redact(rec))
+	}
+	su := staticUser{name: f[0], hash: []byte(f[1])}
+	if su.name == "" || strings.ContainsAny(su.name, " \t") {
+		return staticUser{}, fmt.Errorf("user name %q is empty or has spaces", su.name)
+	}
+	if _, err := bcrypt.Cost(su.hash); err != nil {
+		return staticUser{}, fmt.Errorf("user %q: the password is not a bcrypt hash (make one with: ftp2s3 hash-password)", su.name)
+	}
+	if len(f) >= 3 && f[2] != "" {
+		h, err := session.ParseHome(f[2])
+		if err != nil {
+			return staticUser{}, fmt.Errorf("user %q: home: %v", su.name, err)
+		}
+		su.home, su.hasHome = h, true
+	}
+	if len(f) == 4 {
+		switch f[3] {
+		case "r":
+			su.readOnly = true
+		case "rw", "":
+		default:
+			return staticUser{}, fmt.Errorf("user %q: permission %q is not r or rw", su.name, f[3])
+		}
+	}
+	return su, nil
+}
+
+// redact hides the hash part of a malformed record in error messages.
+func redact(rec string) string {
+	if name, _, ok := strings.Cut(rec, ":"); ok {
+		return name + ":…"
+	}
+	return "…"
+}
+
+// HashPassword returns the bcrypt hash to put in a user record.
+func HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return string(h), err
+}

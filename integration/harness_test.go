@@ -1,0 +1,250 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jlaffaye/ftp"
+
+	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/integration/miniotest"
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// minio is the one MinIO server of this test binary.
+var minio *miniotest.Server
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ftp2s3-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	minio, err = miniotest.Start(filepath.Join(dir, "minio"), 0)
+	if err != nil {
+		// These tests exist to run against a real MinIO: never skip them.
+		fmt.Fprintln(os.Stderr, "FAIL: cannot start MinIO for the integration tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	minio.Stop()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Test users; their hashes are made once per binary (bcrypt is slow on purpose).
+const (
+	userRW       = "alice"
+	userRO       = "reader"
+	userAll      = "root"
+	testPassword = "s3cret pass"
+)
+
+var (
+	hashOnce sync.Once
+	pwHash   string
+)
+
+func passwordHash(t *testing.T) string {
+	hashOnce.Do(func() {
+		h, err := gateway.HashPassword(testPassword)
+		if err != nil {
+			panic(err)
+		}
+		pwHash = h
+	})
+	return pwHash
+}
+
+// testGateway is an in-process gateway on loopback in front of the shared MinIO,
+// with a bucket of its own.
+type testGateway struct {
+	t       *testing.T
+	Addr    string // host:port of the control listener
+	Port    int
+	Bucket  string
+	S3      *s3.Client
+	Backend *storage.Backend
+	GW      *gateway.Gateway
+	Logs    *syncBuffer
+}
+
+var bucketSeq atomic.Int64
+var portSeq atomic.Int64
+
+// bucketName makes a valid, unique bucket name from the test's name.
+func bucketName(t *testing.T) string {
+	name := strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return strings.Trim(fmt.Sprintf("t%d-%s", bucketSeq.Add(1), name), "-")
+}
+
+// startGateway starts a gateway; mutate adjusts its configuration.
+func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
+	t.Helper()
+	ctx := context.Background()
+	bucket := bucketName(t)
+	if err := minio.CreateBucket(ctx, bucket); err != nil {
+		t.Fatal(err)
+	}
+	h := passwordHash(t)
+	cfg := gateway.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	lo := 31000 + int(portSeq.Add(1)%300)*100
+	cfg.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
+	cfg.Bucket = bucket
+	cfg.Users = strings.Join([]string{
+		userRW + ":" + h,
+		userRO + ":" + h + ":" + bucket + ":r",
+		userAll + ":" + h + ":/:rw",
+	}, ",")
+	cfg.DataTimeout = 10 * time.Second
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	if problems := cfg.Validate(); len(problems) > 0 {
+		t.Fatalf("test configuration invalid: %v", problems)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	client := minio.Client()
+	backend := storage.New(client, storage.Options{
+		PartSize: int64(cfg.PartSize), UploadConcurrency: cfg.UploadConcurrency,
+		DownloadChunk: int64(cfg.DownloadChunk), DownloadConcurrency: cfg.DownloadConcurrency,
+		CacheEntries: cfg.CacheEntries, CacheTTL: cfg.CacheTTL, Logger: log,
+	})
+	gw, err := gateway.NewWithBackend(cfg, log, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gw.Server.Serve(l) }()
+	t.Cleanup(func() { _ = gw.Server.Close() })
+	return &testGateway{t: t, Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: bucket, S3: client, Backend: backend, GW: gw, Logs: logs}
+}
+
+// testWriter sends log lines to the test's log, shown on failure or with -v.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// dial logs in with jlaffaye/ftp.
+func (g *testGateway) dial(user string, opts ...ftp.DialOption) *ftp.ServerConn {
+	g.t.Helper()
+	opts = append([]ftp.DialOption{ftp.DialWithTimeout(20 * time.Second)}, opts...)
+	c, err := ftp.Dial(g.Addr, opts...)
+	if err != nil {
+		g.t.Fatalf("dial %s: %v", g.Addr, err)
+	}
+	if err := c.Login(user, testPassword); err != nil {
+		g.t.Fatalf("login %s: %v", user, err)
+	}
+	g.t.Cleanup(func() { _ = c.Quit() })
+	return c
+}
+
+// object returns the SHA-256 and size of an object read directly from MinIO.
+func (g *testGateway) object(key string) (string, int64, error) {
+	out, err := g.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(g.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", 0, err
+	}
+	defer out.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, out.Body)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// putObject writes an object directly to MinIO.
+func (g *testGateway) putObject(key string, body string) {
+	g.t.Helper()
+	_, err := g.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(g.Bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// pendingUploads lists the multipart uploads left in the bucket.
+func (g *testGateway) pendingUploads() []string {
+	g.t.Helper()
+	out, err := g.S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(g.Bucket)})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var keys []string
+	for _, u := range out.Uploads {
+		keys = append(keys, aws.ToString(u.Key))
+	}
+	return keys
+}
+
+// patternReader yields n deterministic pseudo-random bytes without holding them.
+type patternReader struct {
+	n, off int64
+	state  uint64
+}
+
+func newPattern(n int64, seed uint64) *patternReader { return &patternReader{n: n, state: seed | 1} }
+
+func (p *patternReader) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	if rem := p.n - p.off; int64(len(b)) > rem {
+		b = b[:rem]
+	}
+	for i := range b {
+		p.state ^= p.state << 13
+		p.state ^= p.state >> 7
+		p.state ^= p.state << 17
+		b[i] = byte(p.state)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+func sha256Of(r io.Reader) (string, int64) {
+	h := sha256.New()
+	n, _ := io.Copy(h, r)
+	return hex.EncodeToString(h.Sum(nil)), n
+}

@@ -1,0 +1,155 @@
+// Package miniotest installs and runs a real MinIO server on loopback for tests,
+// benchmarks and the local run command.
+package miniotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// Credentials of the MinIO root user the harness starts with.
+const (
+	AccessKey = "ftp2s3admin"
+	SecretKey = "ftp2s3-secret-key"
+)
+
+// RepoRoot returns the repository's top folder (where go.mod is).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Install runs scripts/install-minio.sh, which builds the pinned MinIO once into
+// a cache folder, and returns the binary's path.
+func Install() (string, error) {
+	cmd := exec.Command("bash", filepath.Join(RepoRoot(), "scripts", "install-minio.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("install MinIO with scripts/install-minio.sh: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Server is a running MinIO.
+type Server struct {
+	Endpoint string // http://127.0.0.1:port
+	DataDir  string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start installs MinIO if needed and starts it on a free loopback port with its
+// data in dataDir. port 0 picks one.
+func Start(dataDir string, port int) (*Server, error) {
+	bin, err := Install()
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	console, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(filepath.Dir(dataDir), filepath.Base(dataDir)+".log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", console), dataDir)
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_API_REQUESTS_MAX=10000")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start MinIO: %w", err)
+	}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	if err := s.waitReady(60 * time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return errors.New("MinIO exited during start-up; see its log next to the data folder")
+		default:
+		}
+		resp, err := http.Get(s.Endpoint + "/minio/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("MinIO at %s not ready after %s", s.Endpoint, limit)
+}
+
+// PID returns MinIO's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Stop ends MinIO by its PID: SIGTERM, then SIGKILL after five seconds.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// Client returns an S3 client for the root user.
+func (s *Server) Client() *s3.Client {
+	return storage.NewStaticClient(s.Endpoint, "us-east-1", AccessKey, SecretKey, true)
+}
+
+// CreateBucket makes a bucket (no error if it is there already).
+func (s *Server) CreateBucket(ctx context.Context, name string) error {
+	_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	if err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
+		return fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return nil
+}

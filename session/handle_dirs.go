@@ -1,0 +1,227 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// locate cleans an FTP path argument and maps it into the user's home.
+func (s *Session) locate(arg string) (string, location, error) {
+	vpath := cleanPath(s.cwd, arg)
+	loc, err := s.user.Home.resolve(vpath)
+	return vpath, loc, err
+}
+
+// statDir describes the directory at loc (the bucket list counts as one).
+func (s *Session) statDir(ctx context.Context, loc location) (storage.Entry, error) {
+	if loc.isRoot() {
+		return storage.Entry{Name: "/", IsDir: true}, nil
+	}
+	return s.fs.StatDir(ctx, loc.bucket, loc.key)
+}
+
+// quotePath quotes a path for a 257 reply (RFC 959 appendix II: embedded quotes
+// are doubled).
+func quotePath(p string) string { return `"` + strings.ReplaceAll(p, `"`, `""`) + `"` }
+
+func (s *Session) handlePWD(string) Reply {
+	return reply(codePathCreated, "%s is the current directory", quotePath(s.cwd))
+}
+
+func (s *Session) handleCWD(arg string) Reply {
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	if _, err := s.statDir(s.ctx, loc); err != nil {
+		return errReply(err, arg)
+	}
+	s.cwd = vpath
+	return reply(codeFileActionOK, "Directory changed to %s", vpath)
+}
+
+func (s *Session) handleCDUP(string) Reply { return s.handleCWD("..") }
+
+func (s *Session) handleMKD(arg string) Reply {
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	if s.user.ReadOnly {
+		return errReply(errPermission, arg)
+	}
+	if loc.isRoot() || loc.key == "" {
+		return reply(codeActionNotTaken, "%s: creating buckets is not allowed", arg)
+	}
+	if err := s.checkParent(loc); err != nil {
+		return errReply(err, arg)
+	}
+	if err := s.fs.Mkdir(s.ctx, loc.bucket, loc.key); err != nil {
+		s.logErr("mkdir", vpath, err)
+		return errReply(err, arg)
+	}
+	return reply(codePathCreated, "%s created", quotePath(vpath))
+}
+
+func (s *Session) handleRMD(arg string) Reply {
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	if s.user.ReadOnly {
+		return errReply(errPermission, arg)
+	}
+	if loc.isRoot() || loc.key == "" {
+		return reply(codeActionNotTaken, "%s: removing buckets or the home directory is not allowed", arg)
+	}
+	if err := s.fs.Rmdir(s.ctx, loc.bucket, loc.key); err != nil {
+		s.logErr("rmdir", vpath, err)
+		return errReply(err, arg)
+	}
+	if s.cwd == vpath || strings.HasPrefix(s.cwd, vpath+"/") {
+		s.cwd = path.Dir(vpath)
+	}
+	return reply(codeFileActionOK, "Directory %s removed", vpath)
+}
+
+// checkParent makes sure the directory that would hold loc exists, as on a POSIX
+// server: a typo in a path fails instead of inventing a directory.
+func (s *Session) checkParent(loc location) error {
+	parent := loc
+	if i := strings.LastIndexByte(loc.key, '/'); i >= 0 {
+		parent.key = loc.key[:i]
+	} else {
+		parent.key = ""
+	}
+	_, err := s.fs.StatDir(s.ctx, parent.bucket, parent.key)
+	return err
+}
+
+// listArgs strips the ls-style options clients put before the path ("LIST -la",
+// "LIST -a dir"); a name that merely starts with "-" after a path is kept.
+func listArgs(arg string) string {
+	arg = strings.TrimSpace(arg)
+	for strings.HasPrefix(arg, "-") {
+		opt, rest, _ := strings.Cut(arg, " ")
+		if strings.ContainsAny(opt[1:], "/.") {
+			break
+		}
+		arg = strings.TrimSpace(rest)
+	}
+	return arg
+}
+
+// listFormat writes one entry in one of the listing formats.
+type listFormat func(w io.Writer, e storage.Entry, readOnly bool) error
+
+func (s *Session) handleLIST(arg string) Reply { return s.startListing("LIST", arg, formatLIST) }
+func (s *Session) handleNLST(arg string) Reply { return s.startListing("NLST", arg, nil) }
+func (s *Session) handleMLSD(arg string) Reply { return s.startListing("MLSD", arg, formatMLSD) }
+
+// startListing checks the target and returns the transfer that streams it.
+func (s *Session) startListing(verb, arg string, format listFormat) Reply {
+	if verb != "MLSD" {
+		arg = listArgs(arg)
+	}
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	readOnly := s.user.ReadOnly
+	fs := s.fs
+	namePrefix := ""
+	if verb == "NLST" && arg != "" && vpath != s.cwd {
+		// ls-style: "NLST dir" names "dir/file" so the client can fetch it.
+		namePrefix = strings.TrimSuffix(arg, "/") + "/"
+	}
+	var single *storage.Entry
+	if _, derr := s.statDir(s.ctx, loc); derr != nil {
+		e, ferr := s.fs.Stat(s.ctx, loc.bucket, loc.key)
+		if ferr != nil || verb == "MLSD" {
+			if ferr == nil || errors.Is(ferr, storage.ErrNotFound) {
+				return reply(codeActionNotTaken, "%s: no such directory", arg)
+			}
+			return errReply(ferr, arg)
+		}
+		single, namePrefix = &e, ""
+		if verb == "NLST" {
+			e.Name = arg
+		}
+	}
+	emit := func(w io.Writer, e storage.Entry) error {
+		if format == nil {
+			_, err := io.WriteString(w, namePrefix+e.Name+"\r\n")
+			return err
+		}
+		return format(w, e, readOnly)
+	}
+	run := func(ctx context.Context, conn io.ReadWriter) error {
+		bw := newListWriter(conn)
+		var err error
+		switch {
+		case single != nil:
+			err = emit(bw, *single)
+		case loc.isRoot():
+			var buckets []storage.Entry
+			if buckets, err = fs.ListBuckets(ctx); err == nil {
+				for _, b := range buckets {
+					if err = emit(bw, b); err != nil {
+						break
+					}
+				}
+			}
+		default:
+			err = fs.List(ctx, loc.bucket, dirPrefix(loc.key), func(e storage.Entry) error { return emit(bw, e) })
+		}
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	return Reply{
+		Code:     codeFileStatusOK,
+		Lines:    []string{fmt.Sprintf("Opening data connection for %s of %s", verb, vpath)},
+		transfer: &transfer{verb: verb, path: vpath, run: run},
+	}
+}
+
+func (s *Session) handleMLST(arg string) Reply {
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	var e storage.Entry
+	if loc.isRoot() {
+		e, err = s.statDir(s.ctx, loc)
+	} else {
+		e, err = s.fs.Stat(s.ctx, loc.bucket, loc.key)
+	}
+	if err != nil {
+		return errReply(err, arg)
+	}
+	var b strings.Builder
+	e.Name = vpath
+	_ = formatMLSD(&b, e, s.user.ReadOnly)
+	return Reply{Code: codeFileActionOK, Lines: []string{"Listing " + vpath, strings.TrimRight(b.String(), "\r\n"), "End"}}
+}
+
+func dirPrefix(key string) string {
+	if key == "" {
+		return ""
+	}
+	return key + "/"
+}
+
+func (s *Session) logErr(op, vpath string, err error) {
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNotEmpty) || errors.Is(err, storage.ErrExists) {
+		s.log.Info(op+" refused", "path", vpath, "err", err)
+		return
+	}
+	s.log.Error(op+" failed", "path", vpath, "err", err)
+}

@@ -1,0 +1,156 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// statFile describes the regular file at arg, refusing directories.
+func (s *Session) statFile(arg string) (string, location, storage.Entry, *Reply) {
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		r := errReply(err, arg)
+		return "", loc, storage.Entry{}, &r
+	}
+	if loc.isRoot() || loc.key == "" {
+		r := reply(codeActionNotTaken, "%s: not a regular file", arg)
+		return "", loc, storage.Entry{}, &r
+	}
+	e, err := s.fs.Stat(s.ctx, loc.bucket, loc.key)
+	if err != nil {
+		r := errReply(err, arg)
+		return "", loc, storage.Entry{}, &r
+	}
+	if e.IsDir {
+		r := reply(codeActionNotTaken, "%s: not a regular file", arg)
+		return "", loc, storage.Entry{}, &r
+	}
+	return vpath, loc, e, nil
+}
+
+func (s *Session) handleSIZE(arg string) Reply {
+	_, _, e, r := s.statFile(arg)
+	if r != nil {
+		return *r
+	}
+	return reply(codeFileStatus, "%d", e.Size)
+}
+
+func (s *Session) handleMDTM(arg string) Reply {
+	_, _, e, r := s.statFile(arg)
+	if r != nil {
+		return *r
+	}
+	return reply(codeFileStatus, "%s", e.ModTime.UTC().Format("20060102150405"))
+}
+
+func (s *Session) handleREST(arg string) Reply {
+	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
+	if err != nil || n < 0 {
+		return reply(codeSyntaxErrorParams, "REST needs a non-negative byte offset")
+	}
+	s.restOffset = n
+	return reply(codePendingFurtherInfo, "Restarting at %d; send RETR or STOR to continue", n)
+}
+
+func (s *Session) handleDELE(arg string) Reply {
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	if s.user.ReadOnly {
+		return errReply(errPermission, arg)
+	}
+	if loc.isRoot() || loc.key == "" {
+		return reply(codeActionNotTaken, "%s: not a regular file", arg)
+	}
+	if err := s.fs.Delete(s.ctx, loc.bucket, loc.key); err != nil {
+		s.logErr("delete", vpath, err)
+		return errReply(err, arg)
+	}
+	return reply(codeFileActionOK, "%s deleted", vpath)
+}
+
+func (s *Session) handleRETR(arg string) Reply {
+	offset := s.restOffset
+	s.restOffset = 0
+	vpath, loc, e, r := s.statFile(arg)
+	if r != nil {
+		return *r
+	}
+	fs, binary := s.fs, s.binary
+	run := func(ctx context.Context, conn io.ReadWriter) error {
+		if binary {
+			_, err := fs.Get(ctx, loc.bucket, loc.key, offset, conn)
+			return err
+		}
+		aw := newASCIIWriter(conn)
+		if _, err := fs.Get(ctx, loc.bucket, loc.key, offset, aw); err != nil {
+			return err
+		}
+		return aw.Flush()
+	}
+	return Reply{
+		Code:     codeFileStatusOK,
+		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, e.Size)},
+		transfer: &transfer{verb: "RETR", path: vpath, run: run},
+	}
+}
+
+func (s *Session) handleSTOR(arg string) Reply {
+	offset := s.restOffset
+	s.restOffset = 0
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	if s.user.ReadOnly {
+		return errReply(errPermission, arg)
+	}
+	if loc.isRoot() || loc.key == "" || strings.HasSuffix(arg, "/") {
+		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
+	}
+	if offset > 0 {
+		return reply(codeNotImplementedParam, "Resuming an upload with REST is not supported yet")
+	}
+	if e, err := s.fs.Stat(s.ctx, loc.bucket, loc.key); err == nil && e.IsDir {
+		return reply(codeActionNotTaken, "%s: is a directory", arg)
+	}
+	if err := s.checkParent(loc); err != nil {
+		return errReply(err, arg)
+	}
+	fs, binary := s.fs, s.binary
+	run := func(ctx context.Context, conn io.ReadWriter) error {
+		var r io.Reader = conn
+		if !binary {
+			r = newASCIIReader(conn)
+		}
+		_, err := fs.Put(ctx, loc.bucket, loc.key, r, storage.PutOptions{BeforeCommit: func() error {
+			if cause := context.Cause(ctx); cause != nil {
+				return cause
+			}
+			if s.controlGone() {
+				return errCtrlClosed
+			}
+			return nil
+		}})
+		return err
+	}
+	return Reply{
+		Code:     codeFileStatusOK,
+		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
+		transfer: &transfer{verb: "STOR", path: vpath, upload: true, run: run},
+	}
+}
+
+func modeName(binary bool) string {
+	if binary {
+		return "BINARY"
+	}
+	return "ASCII"
+}

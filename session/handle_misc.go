@@ -1,0 +1,99 @@
+package session
+
+import (
+	"sort"
+	"strings"
+)
+
+func (s *Session) handleSYST(string) Reply {
+	// Clients use this to pick a listing parser; "UNIX Type: L8" selects ls -l.
+	return reply(codeSystemType, "UNIX Type: L8")
+}
+
+// features are the RFC 2389 FEAT lines, one extension each.
+var features = []string{
+	"EPRT",
+	"EPSV",
+	"MDTM",
+	"MLST type*;size*;modify*;perm*;",
+	"REST STREAM",
+	"SIZE",
+	"TVFS",
+	"UTF8",
+}
+
+func (s *Session) handleFEAT(string) Reply {
+	lines := append([]string{"Extensions supported:"}, features...)
+	return Reply{Code: codeSystemStatus, Lines: append(lines, "End")}
+}
+
+func (s *Session) handleOPTS(arg string) Reply {
+	opt, val, _ := strings.Cut(strings.TrimSpace(arg), " ")
+	switch strings.ToUpper(opt) {
+	case "UTF8", "UTF-8":
+		// Paths are always UTF-8 (RFC 2640); accept both ON and OFF as no-ops.
+		switch strings.ToUpper(strings.TrimSpace(val)) {
+		case "ON", "":
+			return reply(codeOK, "UTF8 mode enabled")
+		case "OFF":
+			return reply(codeOK, "UTF8 mode stays on: paths are UTF-8")
+		}
+		return reply(codeSyntaxErrorParams, "OPTS UTF8 takes ON or OFF")
+	}
+	return reply(codeNotImplementedParam, "Option %s not supported", opt)
+}
+
+func (s *Session) handleNOOP(string) Reply { return reply(codeOK, "NOOP ok") }
+
+func (s *Session) handleHELP(arg string) Reply {
+	if arg = strings.ToUpper(strings.TrimSpace(arg)); arg != "" {
+		if c, ok := commands[arg]; ok {
+			return reply(codeHelp, "Syntax: %s", c.help)
+		}
+		return reply(codeSyntaxErrorParams, "Unknown command %s", arg)
+	}
+	verbs := make([]string, 0, len(commands))
+	for v := range commands {
+		verbs = append(verbs, v)
+	}
+	sort.Strings(verbs)
+	lines := []string{"The following commands are recognized:"}
+	for i := 0; i < len(verbs); i += 8 {
+		lines = append(lines, strings.Join(verbs[i:min(i+8, len(verbs))], " "))
+	}
+	return Reply{Code: codeHelp, Lines: append(lines, "Help OK")}
+}
+
+func (s *Session) handleTYPE(arg string) Reply {
+	f := strings.Fields(strings.ToUpper(arg))
+	switch {
+	case len(f) >= 1 && f[0] == "I", len(f) == 2 && f[0] == "L" && f[1] == "8":
+		s.binary = true
+		return reply(codeOK, "Type set to I (binary)")
+	case len(f) == 1 && f[0] == "A", len(f) == 2 && f[0] == "A" && f[1] == "N":
+		s.binary = false
+		return reply(codeOK, "Type set to A (ASCII)")
+	}
+	return reply(codeNotImplementedParam, "Type %s not supported; use A or I", arg)
+}
+
+func (s *Session) handleMODE(arg string) Reply {
+	if strings.EqualFold(strings.TrimSpace(arg), "S") {
+		return reply(codeOK, "Mode set to S (stream)")
+	}
+	return reply(codeNotImplementedParam, "Only stream mode (MODE S) is supported")
+}
+
+func (s *Session) handleSTRU(arg string) Reply {
+	if strings.EqualFold(strings.TrimSpace(arg), "F") {
+		return reply(codeOK, "Structure set to F (file)")
+	}
+	return reply(codeNotImplementedParam, "Only file structure (STRU F) is supported")
+}
+
+// handleABOR answers an ABOR that arrives when no transfer runs (one that
+// arrives during a transfer is handled by runTransfer).
+func (s *Session) handleABOR(string) Reply {
+	s.data.close()
+	return reply(codeClosingData, "No transfer to abort")
+}

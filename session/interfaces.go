@@ -1,0 +1,85 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// FS is what a session needs from object storage. storage.Backend implements it
+// over S3; the session's tests use an in-memory one.
+type FS interface {
+	ListBuckets(ctx context.Context) ([]storage.Entry, error)
+	// Stat describes a file, or a directory when no file has that name.
+	Stat(ctx context.Context, bucket, key string) (storage.Entry, error)
+	// StatDir describes the directory bucket/key (the bucket itself for key "").
+	StatDir(ctx context.Context, bucket, key string) (storage.Entry, error)
+	// List streams the directory whose keys start with prefix ("" or "dir/").
+	List(ctx context.Context, bucket, prefix string, fn func(storage.Entry) error) error
+	// Get writes the file from offset to w.
+	Get(ctx context.Context, bucket, key string, offset int64, w io.Writer) (int64, error)
+	// Put stores everything r yields as bucket/key, or nothing at all.
+	Put(ctx context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.Entry, error)
+	Delete(ctx context.Context, bucket, key string) error
+	Mkdir(ctx context.Context, bucket, key string) error
+	Rmdir(ctx context.Context, bucket, key string) error
+}
+
+// User is an authenticated identity.
+type User struct {
+	Name     string
+	Home     Home
+	ReadOnly bool
+	// FS, when set, replaces the gateway's storage for this user's session (for
+	// example a client holding the user's own S3 credentials).
+	FS FS
+}
+
+// Authenticator checks a user name and password. It returns ErrAuthFailed (or
+// wraps it) when they do not match.
+type Authenticator interface {
+	Authenticate(ctx context.Context, name, password string) (*User, error)
+}
+
+// ErrAuthFailed is the answer to a wrong user name or password.
+var ErrAuthFailed = errors.New("authentication failed")
+
+// ConnInfo describes a control connection to the data-channel layer.
+type ConnInfo struct {
+	Local  *net.TCPAddr
+	Remote *net.TCPAddr
+}
+
+// DataChannels opens data connections. The gateway implements it with a passive
+// port pool and an active dialer, and enforces who may connect where.
+type DataChannels interface {
+	// ListenPassive reserves a passive port for the session. The listener accepts
+	// only the control connection's peer.
+	ListenPassive(ctx context.Context, ctrl ConnInfo) (PassiveListener, error)
+	// CheckActive validates a PORT/EPRT target before it is accepted.
+	CheckActive(ctrl ConnInfo, target *net.TCPAddr) error
+	// DialActive connects to a PORT/EPRT target that CheckActive accepted.
+	DialActive(ctx context.Context, ctrl ConnInfo, target *net.TCPAddr) (net.Conn, error)
+}
+
+// PassiveListener is one reserved passive port.
+type PassiveListener interface {
+	// Advertised is the address to announce in the PASV/EPSV reply.
+	Advertised() *net.TCPAddr
+	// Accept waits for the client's data connection until ctx ends.
+	Accept(ctx context.Context) (net.Conn, error)
+	// Close releases the port.
+	Close() error
+}
+
+// Errors a DataChannels implementation returns; the session maps them to replies.
+var (
+	// ErrNoPassivePorts: every port of the passive range is in use.
+	ErrNoPassivePorts = errors.New("no passive port available")
+	// ErrActiveRefused: a PORT/EPRT target that is not the client, or a
+	// privileged port (RFC 2577 bounce protection), or active mode is off.
+	ErrActiveRefused = errors.New("active data connection refused")
+)

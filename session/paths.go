@@ -1,0 +1,104 @@
+package session
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"unicode/utf8"
+)
+
+// Home is the part of object storage a user sees as "/". An empty Bucket means
+// every bucket: "/" lists the buckets and "/b/x" is key "x" in bucket "b".
+type Home struct {
+	Bucket string
+	Prefix string // without leading or trailing slashes
+}
+
+// String renders the home as "bucket/prefix", or "/" for every bucket.
+func (h Home) String() string {
+	switch {
+	case h.Bucket == "":
+		return "/"
+	case h.Prefix == "":
+		return h.Bucket
+	default:
+		return h.Bucket + "/" + h.Prefix
+	}
+}
+
+// ParseHome reads "bucket", "bucket/prefix" or "/" (every bucket).
+func ParseHome(s string) (Home, error) {
+	s = strings.Trim(strings.TrimSpace(s), "/")
+	if s == "" {
+		return Home{}, nil
+	}
+	bucket, prefix, _ := strings.Cut(s, "/")
+	if !validBucketName(bucket) {
+		return Home{}, fmt.Errorf("%q is not a valid bucket name", bucket)
+	}
+	prefix = strings.Trim(path.Clean("/"+prefix), "/")
+	return Home{Bucket: bucket, Prefix: prefix}, nil
+}
+
+func validBucketName(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxKeyLength is S3's limit on a key, in bytes.
+const maxKeyLength = 1024
+
+// cleanPath resolves an FTP path argument against the working directory into an
+// absolute, canonical virtual path. Backslashes count as separators, and ".",
+// "..", repeated and trailing slashes are folded, so no argument can climb above
+// "/" or name one object two ways.
+func cleanPath(cwd, arg string) string {
+	arg = strings.ReplaceAll(arg, `\`, "/")
+	if !strings.HasPrefix(arg, "/") {
+		arg = cwd + "/" + arg
+	}
+	return path.Clean("/" + arg)
+}
+
+// location is where a virtual path lives in object storage. bucket == "" is the
+// list of buckets (multi-bucket root); key == "" is a bucket's (or home's) root.
+type location struct {
+	bucket string
+	key    string
+}
+
+// isRoot reports whether the location is the list of buckets.
+func (l location) isRoot() bool { return l.bucket == "" }
+
+// resolve maps a cleaned virtual path to its bucket and key under home. It fails
+// with errBadPath for names S3 cannot hold or FTP cannot carry.
+func (h Home) resolve(vpath string) (location, error) {
+	if !utf8.ValidString(vpath) || strings.ContainsAny(vpath, "\x00\r\n") {
+		return location{}, errBadPath
+	}
+	rel := strings.TrimPrefix(vpath, "/")
+	var loc location
+	if h.Bucket == "" {
+		if rel == "" {
+			return location{}, nil
+		}
+		b, k, _ := strings.Cut(rel, "/")
+		loc = location{bucket: b, key: k}
+	} else {
+		loc = location{bucket: h.Bucket, key: rel}
+		if h.Prefix != "" {
+			loc.key = strings.TrimSuffix(h.Prefix+"/"+rel, "/")
+		}
+	}
+	if len(loc.key) > maxKeyLength {
+		return location{}, errBadPath
+	}
+	return loc, nil
+}

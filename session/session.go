@@ -1,0 +1,249 @@
+// Package session implements one FTP control connection: command parsing,
+// replies, login, path mapping and the transfers it starts. It consumes storage
+// through FS and data connections through DataChannels.
+package session
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config holds what every session of a gateway shares. It is read-only once
+// sessions run.
+type Config struct {
+	FS          FS
+	Auth        Authenticator
+	Data        DataChannels
+	ActiveMode  bool          // allow PORT/EPRT
+	IdleTimeout time.Duration // control connection idle limit
+	DataTimeout time.Duration // data connection setup and stall limit
+	Logger      *slog.Logger
+	// Greeting is the text of the 220 banner.
+	Greeting string
+}
+
+func (c *Config) setDefaults() {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.DataTimeout <= 0 {
+		c.DataTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Greeting == "" {
+		c.Greeting = "ftp2s3 ready"
+	}
+}
+
+// maxLineLength bounds one command line (RFC 959 sets no limit; 8 KiB is far
+// beyond any real path and keeps a hostile client from growing our buffers).
+const maxLineLength = 8192
+
+// Session is the state of one control connection. Only the goroutine running
+// Serve touches it, except where a field says otherwise.
+type Session struct {
+	cfg  *Config
+	conn net.Conn
+	ctrl ConnInfo
+	id   string
+	log  *slog.Logger
+	ctx  context.Context
+
+	wmu sync.Mutex // serialises replies from Serve and the transfer goroutine
+	w   *bufio.Writer
+
+	pendingUser string
+	user        *User
+	fs          FS
+	cwd         string // cleaned virtual path
+
+	binary     bool // TYPE I (the default) or TYPE A
+	restOffset int64
+	renameFrom string
+	epsvAll    bool
+	data       dataSetup
+	quit       bool
+
+	ctrlClosed chan struct{} // closed when the control connection reads EOF or fails
+}
+
+// New prepares a session for conn.
+func New(cfg *Config, conn net.Conn) *Session {
+	cfg.setDefaults()
+	id := newID()
+	s := &Session{
+		cfg:        cfg,
+		conn:       conn,
+		id:         id,
+		w:          bufio.NewWriter(conn),
+		fs:         cfg.FS,
+		cwd:        "/",
+		binary:     true,
+		ctrlClosed: make(chan struct{}),
+	}
+	s.ctrl.Local, _ = conn.LocalAddr().(*net.TCPAddr)
+	s.ctrl.Remote, _ = conn.RemoteAddr().(*net.TCPAddr)
+	s.log = cfg.Logger.With("session", id, "remote", conn.RemoteAddr().String())
+	return s
+}
+
+func newID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ID returns the session's identifier as it appears in logs.
+func (s *Session) ID() string { return s.id }
+
+// line is one command line read from the control connection, or the error
+// that ended reading.
+type line struct {
+	text    string
+	tooLong bool
+	err     error
+}
+
+// Serve runs the session until the client quits, the connection fails, the idle
+// timeout passes or ctx ends. It closes the connection before returning and
+// leaves no goroutine behind.
+func (s *Session) Serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.ctx = ctx
+	lines := make(chan line)
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		s.readLines(ctx, lines)
+	}()
+	defer func() {
+		s.data.close()
+		cancel()
+		s.conn.Close()
+		readers.Wait()
+		s.log.Info("session closed")
+	}()
+
+	s.log.Info("session opened")
+	s.send(reply(codeReady, "%s", s.cfg.Greeting))
+	idle := time.NewTimer(s.cfg.IdleTimeout)
+	defer idle.Stop()
+	for !s.quit {
+		select {
+		case <-ctx.Done():
+			s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
+			return
+		case <-idle.C:
+			s.log.Info("idle timeout")
+			s.send(reply(codeNotAvailable, "Idle timeout (%s), closing control connection", s.cfg.IdleTimeout))
+			return
+		case l := <-lines:
+			if l.err != nil {
+				if !errors.Is(l.err, io.EOF) && !errors.Is(l.err, net.ErrClosed) {
+					s.log.Debug("control connection read failed", "err", l.err)
+				}
+				return
+			}
+			s.execute(l, lines)
+			idle.Reset(s.cfg.IdleTimeout)
+		}
+	}
+}
+
+// readLines reads command lines until the connection fails, sending each to out.
+// Reading goes on while a transfer runs, so ABOR and STAT arrive at once and a
+// vanished client is noticed before its upload is committed.
+func (s *Session) readLines(ctx context.Context, out chan<- line) {
+	defer close(s.ctrlClosed)
+	r := bufio.NewReaderSize(s.conn, maxLineLength)
+	for {
+		l := readLine(r)
+		select {
+		case out <- l:
+		case <-ctx.Done():
+			return
+		}
+		if l.err != nil {
+			return
+		}
+	}
+}
+
+// readLine reads one CRLF- (or LF-) terminated line. An over-long line is
+// discarded up to its end and reported as tooLong without being buffered.
+func readLine(r *bufio.Reader) line {
+	buf, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil {
+			return line{err: err}
+		}
+		return line{tooLong: true}
+	}
+	if err != nil {
+		return line{err: err}
+	}
+	return line{text: stripTelnet(strings.TrimRight(string(buf), "\r\n"))}
+}
+
+// stripTelnet removes Telnet IAC sequences (RFC 854), which clients send around
+// ABOR ("IAC IP IAC DM ABOR").
+func stripTelnet(s string) string {
+	if strings.IndexByte(s, 0xff) < 0 {
+		return s
+	}
+	b := []byte(s)
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0xff {
+			if i+1 < len(b) && b[i+1] == 0xff { // escaped 0xff data byte
+				out = append(out, 0xff)
+			}
+			i++
+			continue
+		}
+		if b[i] == 0xf2 && len(out) == 0 { // a Data Mark left over from urgent data
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return string(out)
+}
+
+// send writes a reply to the control connection.
+func (s *Session) send(r Reply) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.DataTimeout))
+	_, _ = s.w.WriteString(r.String())
+	if err := s.w.Flush(); err != nil {
+		s.log.Debug("reply write failed", "err", err)
+	}
+}
+
+// controlGone reports whether the client has closed or reset the control
+// connection. It is checked right before an upload is committed: a client process
+// that dies mid-upload closes its data connection too, which looks exactly like a
+// finished file in stream mode.
+func (s *Session) controlGone() bool {
+	select {
+	case <-s.ctrlClosed:
+		return true
+	default:
+	}
+	return peerClosed(s.conn)
+}

@@ -1,0 +1,219 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// dataSetup is how the next transfer gets its data connection: a reserved passive
+// port or an active target. A transfer consumes it.
+type dataSetup struct {
+	passive PassiveListener
+	active  *net.TCPAddr
+}
+
+func (d *dataSetup) ready() bool { return d.passive != nil || d.active != nil }
+
+func (d *dataSetup) close() {
+	if d.passive != nil {
+		_ = d.passive.Close()
+	}
+	*d = dataSetup{}
+}
+
+// transfer is the data-connection part of RETR, STOR, LIST and friends.
+type transfer struct {
+	verb   string // for logs
+	path   string // the virtual path, for logs and error replies
+	upload bool
+	// run moves the data; conn is closed by the caller afterwards.
+	run func(ctx context.Context, conn io.ReadWriter) error
+}
+
+// transferState is shared between the transfer goroutine and the control loop
+// (for STAT during a transfer).
+type transferState struct {
+	bytes atomic.Int64
+	start time.Time
+}
+
+// runTransfer opens the data connection, sends the preliminary reply, moves the
+// data in a goroutine and meanwhile keeps serving the control connection: ABOR
+// cancels the transfer, STAT reports progress, a closed control connection
+// abandons it, other commands wait until it ends.
+func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
+	t := prelim.transfer
+	setup := s.data
+	s.data = dataSetup{}
+	if !setup.ready() {
+		s.send(reply(codeCantOpenData, "No data connection: send PASV, EPSV, PORT or EPRT first"))
+		return
+	}
+	defer setup.close()
+
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	defer cancel(nil)
+	state := &transferState{start: time.Now()}
+	done := make(chan Reply, 1)
+	go func() { done <- s.transferData(ctx, t, setup, prelim, state) }()
+
+	var deferred []line
+	defer func() {
+		for _, l := range deferred {
+			if s.quit {
+				return
+			}
+			s.execute(l, lines)
+		}
+	}()
+	for {
+		select {
+		case r := <-done:
+			s.send(r)
+			return
+		case l := <-lines:
+			if l.err != nil {
+				cancel(errCtrlClosed)
+				<-done
+				s.quit = true
+				return
+			}
+			verb, _ := parseLine(l.text)
+			switch verb {
+			case "ABOR":
+				cancel(errAborted)
+				r := <-done
+				if r.Code == codeClosingData {
+					// The transfer won the race: report it, then the no-op abort.
+					s.send(r)
+					s.send(reply(codeClosingData, "ABOR successful; the transfer had already completed"))
+				} else {
+					s.send(reply(codeTransferAborted, "Transfer aborted; data connection closed"))
+					s.send(reply(codeClosingData, "ABOR successful"))
+				}
+				return
+			case "STAT":
+				s.send(Reply{Code: codeSystemStatus, Lines: []string{
+					"Transfer in progress:",
+					fmt.Sprintf("%s %s: %d bytes in %s", t.verb, t.path, state.bytes.Load(), time.Since(state.start).Round(time.Millisecond)),
+					"End of status",
+				}})
+			default:
+				deferred = append(deferred, l)
+			}
+		}
+	}
+}
+
+// transferData runs in its own goroutine; it never touches session state other
+// than through send.
+func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup, prelim Reply, state *transferState) Reply {
+	conn, err := s.openData(ctx, setup)
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return errReply(cause, t.path)
+		}
+		s.log.Warn("data connection failed", "cmd", t.verb, "err", err)
+		return reply(codeCantOpenData, "Cannot open data connection: %s", dataErrText(err))
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	defer conn.Close()
+	s.send(Reply{Code: prelim.Code, Lines: prelim.Lines})
+
+	dc := &dataConn{Conn: conn, timeout: s.cfg.DataTimeout, state: state}
+	err = t.run(ctx, dc)
+	if err == nil && !t.upload {
+		// Closing the data connection is the end-of-file mark; a failed close
+		// means the client may not have everything.
+		if cerr := conn.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = fmt.Errorf("%w: %w", errDataConn, cerr)
+		}
+	}
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+	}
+	r := reply(codeClosingData, "Transfer complete")
+	if err != nil {
+		r = errReply(err, t.path)
+	}
+	elapsed := time.Since(state.start)
+	n := state.bytes.Load()
+	level := s.log.Info
+	if err != nil {
+		level = s.log.Warn
+	}
+	args := []any{"cmd", t.verb, "path", t.path, "bytes", n, "seconds", elapsed.Seconds(), "code", r.Code}
+	if secs := elapsed.Seconds(); secs > 0 {
+		args = append(args, "mb_per_s", float64(n)/secs/1e6)
+	}
+	if err != nil {
+		args = append(args, "err", err)
+	}
+	level("transfer", args...)
+	return r
+}
+
+func (s *Session) openData(ctx context.Context, setup dataSetup) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DataTimeout)
+	defer cancel()
+	if setup.passive != nil {
+		return setup.passive.Accept(ctx)
+	}
+	return s.cfg.Data.DialActive(ctx, s.ctrl, setup.active)
+}
+
+func dataErrText(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return "timed out waiting for the client"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return "connection failed"
+}
+
+// dataConn is a data connection with a stall timeout on every read and write,
+// and a byte counter. Its errors are tagged so that the reply says whether the
+// client went away or stalled.
+type dataConn struct {
+	net.Conn
+	timeout time.Duration
+	state   *transferState
+}
+
+func (c *dataConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	n, err := c.Conn.Read(p)
+	c.state.bytes.Add(int64(n))
+	if err != nil && err != io.EOF {
+		err = c.tag(err)
+	}
+	return n, err
+}
+
+func (c *dataConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	n, err := c.Conn.Write(p)
+	c.state.bytes.Add(int64(n))
+	if err != nil {
+		err = c.tag(err)
+	}
+	return n, err
+}
+
+func (c *dataConn) tag(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: %w", errDataTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", errDataConn, err)
+}

@@ -1,0 +1,123 @@
+package storage
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+)
+
+// maxCachedListing bounds how many entries one cached directory listing may hold.
+// Bigger directories stream straight from S3 every time instead of evicting the
+// rest of the cache.
+const maxCachedListing = 20000
+
+// metaCache remembers stat results and whole directory listings for a short TTL.
+// Keys are "s|bucket|key" for stats, "l|bucket|prefix" for listings and "b" for
+// the bucket list; the separator is NUL, which cannot occur in a cleaned path.
+type metaCache struct {
+	lru    *expirable.LRU[string, any]
+	hits   atomic.Int64
+	misses atomic.Int64
+}
+
+type statResult struct {
+	entry Entry
+	found bool
+}
+
+func newMetaCache(size int, ttl time.Duration) *metaCache {
+	return &metaCache{lru: expirable.NewLRU[string, any](size, nil, ttl)}
+}
+
+func statKey(bucket, key string) string    { return "s\x00" + bucket + "\x00" + key }
+func listKey(bucket, prefix string) string { return "l\x00" + bucket + "\x00" + prefix }
+
+const bucketsKey = "b"
+
+func (c *metaCache) get(k string) (any, bool) {
+	v, ok := c.lru.Get(k)
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return v, ok
+}
+
+func (c *metaCache) stat(bucket, key string) (statResult, bool) {
+	v, ok := c.get(statKey(bucket, key))
+	if !ok {
+		return statResult{}, false
+	}
+	return v.(statResult), true
+}
+
+func (c *metaCache) putStat(bucket, key string, r statResult) {
+	c.lru.Add(statKey(bucket, key), r)
+}
+
+func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
+	v, ok := c.get(listKey(bucket, prefix))
+	if !ok {
+		return nil, false
+	}
+	return v.([]Entry), true
+}
+
+func (c *metaCache) putListing(bucket, prefix string, entries []Entry) {
+	c.lru.Add(listKey(bucket, prefix), entries)
+}
+
+// changed records that this gateway created, replaced or removed key (a file, or a
+// directory marker when key ends in "/"). The key's own stat is replaced by e (or
+// dropped when e is nil), and the listings and stats of every ancestor directory
+// are dropped, since the write may have created or emptied them.
+func (c *metaCache) changed(bucket, key string, e *Entry) {
+	name := strings.TrimSuffix(key, "/")
+	if e != nil {
+		c.putStat(bucket, name, statResult{entry: *e, found: true})
+	} else {
+		c.lru.Remove(statKey(bucket, name))
+	}
+	c.lru.Remove(listKey(bucket, name+"/"))
+	for p := name; ; {
+		p = strings.TrimSuffix(parentPrefix(p), "/")
+		c.lru.Remove(listKey(bucket, dirPrefix(p)))
+		if p == "" {
+			break
+		}
+		c.lru.Remove(statKey(bucket, p))
+	}
+}
+
+// changedTree drops everything cached about bucket at or below prefix (directory
+// renames touch many keys at once).
+func (c *metaCache) changedTree(bucket, prefix string) {
+	for _, k := range c.lru.Keys() {
+		for _, kind := range []string{"s\x00", "l\x00"} {
+			if strings.HasPrefix(k, kind+bucket+"\x00"+prefix) {
+				c.lru.Remove(k)
+			}
+		}
+	}
+	c.changed(bucket, prefix, nil)
+}
+
+func (c *metaCache) bucketsChanged() { c.lru.Remove(bucketsKey) }
+
+// Stats returns the cache's hit and miss counts since start.
+func (b *Backend) CacheStats() (hits, misses int64) {
+	return b.cache.hits.Load(), b.cache.misses.Load()
+}
+
+// dirPrefix turns a directory key into its listing prefix: "" stays "", "a/b"
+// becomes "a/b/".
+func dirPrefix(dir string) string {
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return ""
+	}
+	return dir + "/"
+}
