@@ -1,6 +1,7 @@
 package session
 
 import (
+	"runtime/debug"
 	"strings"
 )
 
@@ -13,57 +14,44 @@ type command struct {
 	needsArg bool
 	// help is the syntax shown by HELP.
 	help string
+	// feat is the command's RFC 2389 FEAT line, if it is an extension.
+	feat string
 }
 
 // commands is the command table: every verb the gateway understands, its handler
-// and its preconditions. It is built once and never changed.
+// and its preconditions. Each handle_*.go file contributes the rows of the verbs it
+// implements through commandSet; init merges them once and nothing changes it after.
 var commands map[string]command
 
-// The table is filled in init because HELP, one of its handlers, reads it.
-func init() { commands = buildCommands() }
+// commandSets collects the rows contributed by each file before init merges them.
+var commandSets []map[string]command
 
-func buildCommands() map[string]command {
-	t := map[string]command{
-		// Access control (RFC 959 §4.1.1)
-		"USER": {handler: (*Session).handleUSER, needsArg: true, help: "USER <name>"},
-		"PASS": {handler: (*Session).handlePASS, help: "PASS <password>"},
-		"QUIT": {handler: (*Session).handleQUIT, help: "QUIT"},
-		// Directories
-		"PWD":  {handler: (*Session).handlePWD, needsLogin: true, help: "PWD"},
-		"CWD":  {handler: (*Session).handleCWD, needsLogin: true, needsArg: true, help: "CWD <path>"},
-		"CDUP": {handler: (*Session).handleCDUP, needsLogin: true, help: "CDUP"},
-		"MKD":  {handler: (*Session).handleMKD, needsLogin: true, needsArg: true, help: "MKD <path>"},
-		"RMD":  {handler: (*Session).handleRMD, needsLogin: true, needsArg: true, help: "RMD <path>"},
-		"LIST": {handler: (*Session).handleLIST, needsLogin: true, help: "LIST [<path>]"},
-		"NLST": {handler: (*Session).handleNLST, needsLogin: true, help: "NLST [<path>]"},
-		"MLSD": {handler: (*Session).handleMLSD, needsLogin: true, help: "MLSD [<path>]"},
-		"MLST": {handler: (*Session).handleMLST, needsLogin: true, help: "MLST [<path>]"},
-		// Files
-		"RETR": {handler: (*Session).handleRETR, needsLogin: true, needsArg: true, help: "RETR <path>"},
-		"STOR": {handler: (*Session).handleSTOR, needsLogin: true, needsArg: true, help: "STOR <path>"},
-		"DELE": {handler: (*Session).handleDELE, needsLogin: true, needsArg: true, help: "DELE <path>"},
-		"SIZE": {handler: (*Session).handleSIZE, needsLogin: true, needsArg: true, help: "SIZE <path>"},
-		"MDTM": {handler: (*Session).handleMDTM, needsLogin: true, needsArg: true, help: "MDTM <path>"},
-		"REST": {handler: (*Session).handleREST, needsLogin: true, needsArg: true, help: "REST <offset>"},
-		// Transfer parameters
-		"TYPE": {handler: (*Session).handleTYPE, needsLogin: true, needsArg: true, help: "TYPE {A|I}"},
-		"MODE": {handler: (*Session).handleMODE, needsLogin: true, needsArg: true, help: "MODE S"},
-		"STRU": {handler: (*Session).handleSTRU, needsLogin: true, needsArg: true, help: "STRU F"},
-		"PASV": {handler: (*Session).handlePASV, needsLogin: true, help: "PASV"},
-		"EPSV": {handler: (*Session).handleEPSV, needsLogin: true, help: "EPSV [ALL|<protocol>]"},
-		"PORT": {handler: (*Session).handlePORT, needsLogin: true, needsArg: true, help: "PORT h1,h2,h3,h4,p1,p2"},
-		"EPRT": {handler: (*Session).handleEPRT, needsLogin: true, needsArg: true, help: "EPRT |proto|addr|port|"},
-		// Information and miscellany
-		"SYST": {handler: (*Session).handleSYST, help: "SYST"},
-		"FEAT": {handler: (*Session).handleFEAT, help: "FEAT"},
-		"OPTS": {handler: (*Session).handleOPTS, needsArg: true, help: "OPTS UTF8 ON"},
-		"NOOP": {handler: (*Session).handleNOOP, help: "NOOP"},
-		"HELP": {handler: (*Session).handleHELP, help: "HELP [<command>]"},
-		"ABOR": {handler: (*Session).handleABOR, needsLogin: true, help: "ABOR"},
+// commandSet registers rows of the command table. It is called from package-level
+// variable declarations, which all run before init.
+func commandSet(rows map[string]command) struct{} {
+	commandSets = append(commandSets, rows)
+	return struct{}{}
+}
+
+// The table is filled in init because HELP and FEAT, two of its handlers, read it.
+func init() { commands = buildCommands(commandSets) }
+
+func buildCommands(sets []map[string]command) map[string]command {
+	t := map[string]command{}
+	for _, set := range sets {
+		for verb, c := range set {
+			if _, dup := t[verb]; dup {
+				panic("session: command " + verb + " registered twice")
+			}
+			t[verb] = c
+		}
 	}
 	// RFC 1123 §4.1.3.1 aliases still sent by older clients.
 	for alias, verb := range map[string]string{"XPWD": "PWD", "XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XRMD": "RMD"} {
-		t[alias] = t[verb]
+		if c, ok := t[verb]; ok {
+			c.feat = ""
+			t[alias] = c
+		}
 	}
 	return t
 }
@@ -94,6 +82,7 @@ func (s *Session) dispatch(verb, arg string) Reply {
 // execute handles one line from the control connection: it logs it, dispatches it
 // and sends the reply, running a transfer if the command started one.
 func (s *Session) execute(l line, lines <-chan line) {
+	defer s.recoverCommand(l)
 	if l.tooLong {
 		s.log.Warn("command line too long", "limit", maxLineLength)
 		s.send(reply(codeSyntaxError, "Command line too long (limit %d bytes)", maxLineLength))
@@ -111,4 +100,15 @@ func (s *Session) execute(l line, lines <-chan line) {
 		return
 	}
 	s.send(r)
+}
+
+// recoverCommand turns a panic in a handler into a 451 reply and a log line with
+// the stack: one bad command must never take the gateway down.
+func (s *Session) recoverCommand(l line) {
+	if v := recover(); v != nil {
+		verb, _ := parseLine(l.text)
+		s.log.Error("command panicked", "cmd", verb, "panic", v, "stack", string(debug.Stack()))
+		s.data.close()
+		s.send(reply(codeLocalError, "Internal error while processing %s; the command was not completed", verb))
+	}
 }

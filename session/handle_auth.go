@@ -2,6 +2,13 @@ package session
 
 import "errors"
 
+// Access control (RFC 959 §4.1.1).
+var _ = commandSet(map[string]command{
+	"USER": {handler: (*Session).handleUSER, needsArg: true, help: "USER <name>"},
+	"PASS": {handler: (*Session).handlePASS, help: "PASS <password>"},
+	"QUIT": {handler: (*Session).handleQUIT, help: "QUIT"},
+})
+
 func (s *Session) handleUSER(arg string) Reply {
 	if s.user != nil {
 		// RFC 959 allows a new USER to change identity; we keep it simple and

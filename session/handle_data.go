@@ -5,6 +5,14 @@ import (
 	"net"
 )
 
+// Data connections (RFC 959, RFC 2428).
+var _ = commandSet(map[string]command{
+	"PASV": {handler: (*Session).handlePASV, needsLogin: true, help: "PASV"},
+	"EPSV": {handler: (*Session).handleEPSV, needsLogin: true, help: "EPSV [ALL|<protocol>]", feat: "EPSV"},
+	"PORT": {handler: (*Session).handlePORT, needsLogin: true, needsArg: true, help: "PORT h1,h2,h3,h4,p1,p2"},
+	"EPRT": {handler: (*Session).handleEPRT, needsLogin: true, needsArg: true, help: "EPRT |proto|addr|port|", feat: "EPRT"},
+})
+
 // protoOf returns the RFC 2428 protocol number of the control connection.
 func (s *Session) protoOf() int {
 	if s.ctrl.Local != nil && s.ctrl.Local.IP.To4() == nil {

@@ -11,6 +11,19 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
+// Directories and listings (RFC 959, RFC 3659 §7).
+var _ = commandSet(map[string]command{
+	"PWD":  {handler: (*Session).handlePWD, needsLogin: true, help: "PWD"},
+	"CWD":  {handler: (*Session).handleCWD, needsLogin: true, needsArg: true, help: "CWD <path>"},
+	"CDUP": {handler: (*Session).handleCDUP, needsLogin: true, help: "CDUP"},
+	"MKD":  {handler: (*Session).handleMKD, needsLogin: true, needsArg: true, help: "MKD <path>"},
+	"RMD":  {handler: (*Session).handleRMD, needsLogin: true, needsArg: true, help: "RMD <path>"},
+	"LIST": {handler: (*Session).handleLIST, needsLogin: true, help: "LIST [<path>]"},
+	"NLST": {handler: (*Session).handleNLST, needsLogin: true, help: "NLST [<path>]"},
+	"MLSD": {handler: (*Session).handleMLSD, needsLogin: true, help: "MLSD [<path>]"},
+	"MLST": {handler: (*Session).handleMLST, needsLogin: true, help: "MLST [<path>]", feat: "MLST type*;size*;modify*;perm*;"},
+})
+
 // locate cleans an FTP path argument and maps it into the user's home.
 func (s *Session) locate(arg string) (string, location, error) {
 	vpath := cleanPath(s.cwd, arg)

@@ -10,6 +10,16 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
+// Files (RFC 959, RFC 3659 §3–§5).
+var _ = commandSet(map[string]command{
+	"RETR": {handler: (*Session).handleRETR, needsLogin: true, needsArg: true, help: "RETR <path>"},
+	"STOR": {handler: (*Session).handleSTOR, needsLogin: true, needsArg: true, help: "STOR <path>"},
+	"DELE": {handler: (*Session).handleDELE, needsLogin: true, needsArg: true, help: "DELE <path>"},
+	"SIZE": {handler: (*Session).handleSIZE, needsLogin: true, needsArg: true, help: "SIZE <path>", feat: "SIZE"},
+	"MDTM": {handler: (*Session).handleMDTM, needsLogin: true, needsArg: true, help: "MDTM <path>", feat: "MDTM"},
+	"REST": {handler: (*Session).handleREST, needsLogin: true, needsArg: true, help: "REST <offset>", feat: "REST STREAM"},
+})
+
 // statFile describes the regular file at arg, refusing directories.
 func (s *Session) statFile(arg string) (string, location, storage.Entry, *Reply) {
 	vpath, loc, err := s.locate(arg)

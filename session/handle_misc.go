@@ -5,25 +5,42 @@ import (
 	"strings"
 )
 
+// Transfer parameters, information and miscellany (RFC 959, RFC 2389).
+var _ = commandSet(map[string]command{
+	"TYPE": {handler: (*Session).handleTYPE, needsLogin: true, needsArg: true, help: "TYPE {A|I}"},
+	"MODE": {handler: (*Session).handleMODE, needsLogin: true, needsArg: true, help: "MODE S"},
+	"STRU": {handler: (*Session).handleSTRU, needsLogin: true, needsArg: true, help: "STRU F"},
+	"SYST": {handler: (*Session).handleSYST, help: "SYST"},
+	"FEAT": {handler: (*Session).handleFEAT, help: "FEAT"},
+	"OPTS": {handler: (*Session).handleOPTS, needsArg: true, help: "OPTS UTF8 ON", feat: "UTF8"},
+	"NOOP": {handler: (*Session).handleNOOP, help: "NOOP"},
+	"HELP": {handler: (*Session).handleHELP, help: "HELP [<command>]"},
+	"ABOR": {handler: (*Session).handleABOR, needsLogin: true, help: "ABOR"},
+})
+
 func (s *Session) handleSYST(string) Reply {
 	// Clients use this to pick a listing parser; "UNIX Type: L8" selects ls -l.
 	return reply(codeSystemType, "UNIX Type: L8")
 }
 
-// features are the RFC 2389 FEAT lines, one extension each.
-var features = []string{
-	"EPRT",
-	"EPSV",
-	"MDTM",
-	"MLST type*;size*;modify*;perm*;",
-	"REST STREAM",
-	"SIZE",
-	"TVFS",
-	"UTF8",
+// staticFeatures are FEAT lines that belong to no single command.
+var staticFeatures = []string{"TVFS"}
+
+// featureLines are the RFC 2389 FEAT lines, one extension each, sorted: the
+// static ones and the feat field of every command in the table.
+func featureLines() []string {
+	out := append([]string(nil), staticFeatures...)
+	for _, c := range commands {
+		if c.feat != "" {
+			out = append(out, c.feat)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (s *Session) handleFEAT(string) Reply {
-	lines := append([]string{"Extensions supported:"}, features...)
+	lines := append([]string{"Extensions supported:"}, featureLines()...)
 	return Reply{Code: codeSystemStatus, Lines: append(lines, "End")}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -61,7 +62,15 @@ func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 	defer cancel(nil)
 	state := &transferState{start: time.Now()}
 	done := make(chan Reply, 1)
-	go func() { done <- s.transferData(ctx, t, setup, prelim, state) }()
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("transfer panicked", "cmd", t.verb, "path", t.path, "panic", v, "stack", string(debug.Stack()))
+				done <- reply(codeLocalError, "Internal error during %s; the transfer was not completed", t.verb)
+			}
+		}()
+		done <- s.transferData(ctx, t, setup, prelim, state)
+	}()
 
 	var deferred []line
 	defer func() {

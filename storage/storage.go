@@ -37,6 +37,9 @@ type Entry struct {
 	ModTime time.Time
 	IsDir   bool
 	ETag    string // unquoted; empty for directories
+	// SHA256 is the hex SHA-256 of the whole object when the gateway stored it
+	// at upload time (object metadata); empty when unknown.
+	SHA256 string
 }
 
 // Limits of S3 multipart uploads that shape the part-size choice.
