@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,17 +19,43 @@ import (
 // from being abused (only the control connection's peer may connect or be
 // connected to).
 type DataChannels struct {
-	ports      PortRange
-	publicHost string
-	overrides  []hostOverride
-	log        *slog.Logger
+	ports       PortRange
+	publicHost  string
+	overrides   []hostOverride
+	dataTimeout time.Duration
+	// expireAfter is how long a reserved port waits for its transfer command
+	// before it goes back to the pool.
+	expireAfter time.Duration
+	log         *slog.Logger
+	// resolve looks a host name up; a field so that tests can make DNS fail.
+	resolve func(ctx context.Context, host string) ([]net.IP, error)
 
 	mu    sync.Mutex
 	inUse map[int]bool
 	next  int // round-robin start, so a just-released port rests a while
 
-	exhausted atomic.Int64
-	strangers atomic.Int64
+	exhausted     atomic.Int64
+	strangers     atomic.Int64
+	expired       atomic.Int64
+	activeRefused atomic.Int64
+}
+
+// DataStats is a snapshot of the data-channel layer's counters, for metrics.
+type DataStats struct {
+	// Exhausted counts PASV/EPSV commands that found no free port (answered 425).
+	Exhausted int64
+	// Strangers counts connections to a passive port from an address other than
+	// the control connection's peer (closed without a byte).
+	Strangers int64
+	// Expired counts reserved passive ports released because no transfer command
+	// used them within twice the data timeout.
+	Expired int64
+	// ActiveRefused counts PORT/EPRT targets refused by bounce protection.
+	ActiveRefused int64
+	// PortsInUse is how many passive ports are reserved right now.
+	PortsInUse int
+	// PortsTotal is the size of the passive range.
+	PortsTotal int
 }
 
 // NewDataChannels builds the data-channel layer from the configuration.
@@ -38,7 +64,33 @@ func NewDataChannels(c *Config, log *slog.Logger) (*DataChannels, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DataChannels{ports: c.PassivePorts, publicHost: c.PublicHost, overrides: ov, log: log, inUse: map[int]bool{}, next: c.PassivePorts.Lo}, nil
+	if log == nil {
+		log = slog.Default()
+	}
+	dt := c.DataTimeout
+	if dt <= 0 {
+		dt = 30 * time.Second
+	}
+	return &DataChannels{
+		ports: c.PassivePorts, publicHost: c.PublicHost, overrides: ov,
+		dataTimeout: dt, expireAfter: 2 * dt, log: log,
+		resolve: func(ctx context.Context, host string) ([]net.IP, error) {
+			return net.DefaultResolver.LookupIP(ctx, "ip", host)
+		},
+		inUse: map[int]bool{}, next: c.PassivePorts.Lo,
+	}, nil
+}
+
+// Stats returns the current counters.
+func (d *DataChannels) Stats() DataStats {
+	return DataStats{
+		Exhausted:     d.exhausted.Load(),
+		Strangers:     d.strangers.Load(),
+		Expired:       d.expired.Load(),
+		ActiveRefused: d.activeRefused.Load(),
+		PortsInUse:    d.PortsInUse(),
+		PortsTotal:    d.ports.Hi - d.ports.Lo + 1,
+	}
 }
 
 // Exhausted returns how many times a PASV/EPSV found no free port.
@@ -52,12 +104,32 @@ func (d *DataChannels) PortsInUse() int {
 }
 
 // ListenPassive reserves a port of the range and listens on it, on the address
-// the control connection came in on.
+// the control connection came in on (behind NAT that is the address the
+// translated data connection arrives at too). The port goes back to the pool
+// when the listener is closed, or by itself when no transfer has started to
+// use it within twice the data timeout, so a client that sends PASV after PASV
+// without transferring cannot drain the range.
 func (d *DataChannels) ListenPassive(ctx context.Context, ctrl session.ConnInfo) (session.PassiveListener, error) {
-	advertised, err := d.advertisedIP(ctx, ctrl)
+	if ctrl.Local == nil || ctrl.Remote == nil {
+		return nil, errors.New("passive listen: control connection has no TCP addresses")
+	}
+	advertised := d.advertisedIP(ctx, ctrl)
+	l, port, err := d.reserve(ctx, ctrl.Local)
 	if err != nil {
 		return nil, err
 	}
+	p := &passiveListener{
+		owner: d, port: port, l: l, peer: ctrl.Remote.IP,
+		advertised: &net.TCPAddr{IP: advertised, Port: port},
+	}
+	p.mu.Lock() // expire takes the lock, so it cannot see p.expiry unset
+	p.expiry = time.AfterFunc(d.expireAfter, p.expire)
+	p.mu.Unlock()
+	return p, nil
+}
+
+// reserve finds a free port of the range and listens on it.
+func (d *DataChannels) reserve(ctx context.Context, local *net.TCPAddr) (*net.TCPListener, int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := d.ports.Hi - d.ports.Lo + 1
@@ -67,19 +139,17 @@ func (d *DataChannels) ListenPassive(ctx context.Context, ctrl session.ConnInfo)
 			continue
 		}
 		var lc net.ListenConfig
-		l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(ctrl.Local.IP.String(), strconv.Itoa(port)))
+		addr := &net.TCPAddr{IP: local.IP, Zone: local.Zone, Port: port}
+		l, err := lc.Listen(ctx, "tcp", addr.String())
 		if err != nil {
 			continue // taken by someone outside the gateway; try the next
 		}
 		d.inUse[port] = true
 		d.next = d.ports.Lo + (port-d.ports.Lo+1)%n
-		return &passiveListener{
-			owner: d, port: port, l: l.(*net.TCPListener), peer: ctrl.Remote.IP,
-			advertised: &net.TCPAddr{IP: advertised, Port: port},
-		}, nil
+		return l.(*net.TCPListener), port, nil
 	}
-	d.exhausted.Add(1)
-	return nil, session.ErrNoPassivePorts
+	d.exhausted.Add(1) // the session logs it, with its id
+	return nil, 0, fmt.Errorf("range %s, %d reserved: %w", d.ports, len(d.inUse), session.ErrNoPassivePorts)
 }
 
 func (d *DataChannels) release(port int) {
@@ -88,53 +158,100 @@ func (d *DataChannels) release(port int) {
 	d.mu.Unlock()
 }
 
+// resolveTimeout bounds the DNS lookup of FTP2S3_PUBLIC_HOST behind one PASV.
+const resolveTimeout = 5 * time.Second
+
 // advertisedIP picks the address a passive reply announces: a per-client
 // override, else FTP2S3_PUBLIC_HOST (resolved now, so a DNS change needs no
-// restart), else the address the client reached us on.
-func (d *DataChannels) advertisedIP(ctx context.Context, ctrl session.ConnInfo) (net.IP, error) {
-	host := d.publicHost
-	if a, ok := netip.AddrFromSlice(ctrl.Remote.IP); ok {
+// restart), else the address the client reached us on. A name that does not
+// resolve falls back to that local address, with a warning: a passive reply
+// that works on the local network beats no passive mode at all.
+func (d *DataChannels) advertisedIP(ctx context.Context, ctrl session.ConnInfo) net.IP {
+	host := d.hostFor(ctrl.Remote.IP)
+	if host == "" {
+		return ctrl.Local.IP
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	ips, err := d.resolve(ctx, host)
+	if err == nil && len(ips) == 0 {
+		err = errors.New("no addresses")
+	}
+	if err != nil {
+		d.log.Warn("cannot resolve the passive host; announcing the local address instead",
+			"host", host, "fallback", ctrl.Local.IP.String(), "err", err)
+		return ctrl.Local.IP
+	}
+	// Only PASV uses the address (EPSV announces just the port), and PASV can
+	// carry IPv4 only: prefer an IPv4 address when the name has both.
+	for _, ip := range ips {
+		if ip.To4() != nil {
+			return ip
+		}
+	}
+	return ips[0]
+}
+
+// hostFor returns the configured host to announce to a client at ip: the first
+// matching override, else FTP2S3_PUBLIC_HOST.
+func (d *DataChannels) hostFor(ip net.IP) string {
+	if a, ok := netip.AddrFromSlice(ip); ok {
 		a = a.Unmap()
 		for _, o := range d.overrides {
 			if o.prefix.Contains(a) {
-				host = o.host
-				break
+				return o.host
 			}
 		}
 	}
-	if host == "" {
-		return ctrl.Local.IP, nil
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		return ip, nil
-	}
-	ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
-	if err != nil || len(ips) == 0 {
-		return nil, fmt.Errorf("resolve public host %q: %w", host, err)
-	}
-	wantV4 := ctrl.Local.IP.To4() != nil
-	for _, ip := range ips {
-		if (ip.To4() != nil) == wantV4 {
-			return ip, nil
-		}
-	}
-	return ips[0], nil
+	return d.publicHost
 }
 
+// passiveListener is one reserved port of the range.
 type passiveListener struct {
 	owner      *DataChannels
 	port       int
 	l          *net.TCPListener
 	peer       net.IP
 	advertised *net.TCPAddr
-	closeOnce  sync.Once
+	expiry     *time.Timer
+
+	mu      sync.Mutex
+	claimed bool // a transfer is using the port: it no longer expires
+	closed  bool
+	expired bool
 }
 
 func (p *passiveListener) Advertised() *net.TCPAddr { return p.advertised }
 
+// expire releases a port whose transfer command never came.
+func (p *passiveListener) expire() {
+	p.mu.Lock()
+	if p.claimed || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.expired = true
+	p.mu.Unlock()
+	p.owner.expired.Add(1)
+	p.owner.log.Info("passive port released: no transfer used it", "port", p.port, "after", p.owner.expireAfter.String())
+	_ = p.Close()
+}
+
 // Accept waits for the control connection's peer. A connection from any other
 // address is closed and logged, and the wait goes on until ctx ends.
 func (p *passiveListener) Accept(ctx context.Context) (net.Conn, error) {
+	p.mu.Lock()
+	if p.expired {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("passive port %d: %w", p.port, session.ErrPassiveExpired)
+	}
+	p.claimed = true
+	p.mu.Unlock()
+	p.expiry.Stop()
+
 	if dl, ok := ctx.Deadline(); ok {
 		_ = p.l.SetDeadline(dl)
 	}
@@ -144,53 +261,32 @@ func (p *passiveListener) Accept(ctx context.Context) (net.Conn, error) {
 		c, err := p.l.AcceptTCP()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, fmt.Errorf("passive port %d: %w", p.port, ctx.Err())
 			}
-			return nil, err
+			return nil, fmt.Errorf("passive port %d: %w", p.port, err)
 		}
-		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && sameIP(ra.IP, p.peer) {
+		ra, ok := c.RemoteAddr().(*net.TCPAddr)
+		if ok && ra.IP.Equal(p.peer) {
 			return c, nil
 		}
 		p.owner.strangers.Add(1)
-		p.owner.log.Warn("passive data connection from a stranger refused", "port", p.port, "from", c.RemoteAddr().String(), "expected", p.peer.String())
+		p.owner.log.Warn("passive data connection from a stranger refused",
+			"port", p.port, "from", c.RemoteAddr().String(), "expected", p.peer.String())
+		_ = c.SetLinger(0) // reset, not a graceful close: the stranger gets nothing
 		_ = c.Close()
 	}
 }
 
 func (p *passiveListener) Close() error {
-	var err error
-	p.closeOnce.Do(func() {
-		err = p.l.Close()
-		p.owner.release(p.port)
-	})
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.expiry.Stop()
+	err := p.l.Close()
+	p.owner.release(p.port)
 	return err
-}
-
-func sameIP(a, b net.IP) bool {
-	return a.Equal(b)
-}
-
-// CheckActive enforces RFC 2577 bounce protection: the data connection may only
-// go back to the client itself, and never to a privileged port.
-func (d *DataChannels) CheckActive(ctrl session.ConnInfo, target *net.TCPAddr) error {
-	if !sameIP(target.IP, ctrl.Remote.IP) {
-		return fmt.Errorf("%w: the address must be your own (%s)", session.ErrActiveRefused, ctrl.Remote.IP)
-	}
-	if target.Port < 1024 {
-		return fmt.Errorf("%w: port %d is below 1024", session.ErrActiveRefused, target.Port)
-	}
-	return nil
-}
-
-// DialActive connects to the client from the control connection's local address.
-func (d *DataChannels) DialActive(ctx context.Context, ctrl session.ConnInfo, target *net.TCPAddr) (net.Conn, error) {
-	if err := d.CheckActive(ctrl, target); err != nil {
-		return nil, err
-	}
-	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: ctrl.Local.IP}}
-	c, err := dialer.DialContext(ctx, "tcp", target.String())
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", target, err)
-	}
-	return c, nil
 }

@@ -5,7 +5,7 @@ import (
 	"net"
 )
 
-// Data connections (RFC 959, RFC 2428).
+// Data connections (RFC 959, RFC 2428; bounce protection per RFC 2577).
 var _ = commandSet(map[string]command{
 	"PASV": {handler: (*Session).handlePASV, needsLogin: true, help: "PASV"},
 	"EPSV": {handler: (*Session).handleEPSV, needsLogin: true, help: "EPSV [ALL|<protocol>]", feat: "EPSV"},
@@ -13,7 +13,8 @@ var _ = commandSet(map[string]command{
 	"EPRT": {handler: (*Session).handleEPRT, needsLogin: true, needsArg: true, help: "EPRT |proto|addr|port|", feat: "EPRT"},
 })
 
-// protoOf returns the RFC 2428 protocol number of the control connection.
+// protoOf returns the RFC 2428 protocol number of the control connection: 1 for
+// IPv4 (including IPv4-mapped addresses on a dual-stack listener), 2 for IPv6.
 func (s *Session) protoOf() int {
 	if s.ctrl.Local != nil && s.ctrl.Local.IP.To4() == nil {
 		return 2
@@ -21,16 +22,18 @@ func (s *Session) protoOf() int {
 	return 1
 }
 
-func (s *Session) listenPassive() (PassiveListener, *Reply) {
+// listenPassive reserves a passive port. It first drops whatever data setup the
+// session had, so one session holds at most one port however often it asks.
+func (s *Session) listenPassive(verb string) (PassiveListener, *Reply) {
 	s.data.close()
 	l, err := s.cfg.Data.ListenPassive(s.ctx, s.ctrl)
 	if err != nil {
 		if errors.Is(err, ErrNoPassivePorts) {
-			s.log.Warn("passive port range exhausted")
+			s.log.Warn("passive port range exhausted", "cmd", verb, "err", err)
 			r := reply(codeCantOpenData, "No passive port free; try again later")
 			return nil, &r
 		}
-		s.log.Error("passive listen failed", "err", err)
+		s.log.Error("passive listen failed", "cmd", verb, "err", err)
 		r := reply(codeCantOpenData, "Cannot open a passive port")
 		return nil, &r
 	}
@@ -39,9 +42,15 @@ func (s *Session) listenPassive() (PassiveListener, *Reply) {
 
 func (s *Session) handlePASV(string) Reply {
 	if s.epsvAll {
-		return reply(codeBadSequence, "PASV not allowed after EPSV ALL")
+		return reply(codeBadSequence, "PASV not allowed after EPSV ALL; use EPSV")
 	}
-	l, r := s.listenPassive()
+	// PASV can only name an IPv4 address. On an IPv6 control connection the
+	// data connection has to come from the same (IPv6) peer, so no IPv4 address
+	// could work: point the client at EPSV (RFC 2428).
+	if s.protoOf() == 2 {
+		return reply(codeExtNetworkProtocol, "PASV cannot carry an IPv6 address; use EPSV (RFC 2428)")
+	}
+	l, r := s.listenPassive("PASV")
 	if r != nil {
 		return *r
 	}
@@ -49,7 +58,8 @@ func (s *Session) handlePASV(string) Reply {
 	ip4 := a.IP.To4()
 	if ip4 == nil {
 		_ = l.Close()
-		return reply(codeExtNetworkProtocol, "PASV cannot carry an IPv6 address; use EPSV (2)")
+		s.log.Warn("PASV: the announced host is IPv6 only", "host", a.IP.String())
+		return reply(codeExtNetworkProtocol, "PASV cannot carry the IPv6 address of this server; use EPSV (RFC 2428)")
 	}
 	s.data.passive = l
 	return reply(codeEnteringPassive, "Entering Passive Mode (%d,%d,%d,%d,%d,%d)",
@@ -62,13 +72,16 @@ func (s *Session) handleEPSV(arg string) Reply {
 		return reply(codeExtNetworkProtocol, "Network protocol not supported, use (%d)", s.protoOf())
 	}
 	if all {
+		// RFC 2428 §4: from now on the client uses EPSV only, which lets NAT
+		// devices stop looking for addresses in the control connection.
+		s.data.close()
 		s.epsvAll = true
 		return reply(codeOK, "EPSV ALL ok; PORT, EPRT and PASV are now refused")
 	}
 	if proto != 0 && proto != s.protoOf() {
 		return reply(codeExtNetworkProtocol, "Network protocol not supported, use (%d)", s.protoOf())
 	}
-	l, r := s.listenPassive()
+	l, r := s.listenPassive("EPSV")
 	if r != nil {
 		return *r
 	}
@@ -84,6 +97,9 @@ func (s *Session) handlePORT(arg string) Reply {
 	if err != nil {
 		return reply(codeSyntaxErrorParams, "Malformed PORT argument; expected h1,h2,h3,h4,p1,p2")
 	}
+	if s.protoOf() == 2 {
+		return reply(codeExtNetworkProtocol, "PORT cannot reach an IPv6 client; use EPRT (RFC 2428)")
+	}
 	return s.setActive("PORT", target)
 }
 
@@ -93,7 +109,7 @@ func (s *Session) handleEPRT(arg string) Reply {
 	}
 	proto, target, err := parseEPRT(arg)
 	if errors.Is(err, errUnsupportedProto) {
-		return reply(codeExtNetworkProtocol, "Network protocol not supported, use (1,2)")
+		return reply(codeExtNetworkProtocol, "Network protocol not supported, use (%d)", s.protoOf())
 	}
 	if err != nil {
 		return reply(codeSyntaxErrorParams, "Malformed EPRT argument; expected |1|a.b.c.d|port| or |2|ipv6|port|")
@@ -109,15 +125,18 @@ func (s *Session) activeAllowed(verb string) (Reply, bool) {
 		return reply(codeNotImplemented, "%s disabled: active mode is off on this server; use PASV or EPSV", verb), false
 	}
 	if s.epsvAll {
-		return reply(codeBadSequence, "%s not allowed after EPSV ALL", verb), false
+		return reply(codeBadSequence, "%s not allowed after EPSV ALL; use EPSV", verb), false
 	}
 	return Reply{}, true
 }
 
+// setActive records an active target after the data-channel layer's bounce check
+// (RFC 2577): a refused target is answered 500 with the reason, the way common
+// servers answer an "illegal PORT command", and the previous setup is kept.
 func (s *Session) setActive(verb string, target *net.TCPAddr) Reply {
 	if err := s.cfg.Data.CheckActive(s.ctrl, target); err != nil {
 		s.log.Warn("active target refused", "cmd", verb, "target", target.String(), "err", err)
-		return reply(codeSyntaxError, "%s refused: %s", verb, err.Error())
+		return reply(codeSyntaxError, "Illegal %s command: %v", verb, err)
 	}
 	s.data.close()
 	s.data.active = target

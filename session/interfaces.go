@@ -82,4 +82,7 @@ var (
 	// ErrActiveRefused: a PORT/EPRT target that is not the client, or a
 	// privileged port (RFC 2577 bounce protection), or active mode is off.
 	ErrActiveRefused = errors.New("active data connection refused")
+	// ErrPassiveExpired: the reserved passive port went back to the pool because
+	// no transfer command used it in time.
+	ErrPassiveExpired = errors.New("passive port expired")
 )

@@ -156,6 +156,9 @@ func (s *Session) Serve(ctx context.Context) {
 				}
 				return
 			}
+			// A command may run a transfer for hours: the idle limit is for a
+			// silent client, so the clock stops while the command runs.
+			idle.Stop()
 			s.execute(l, lines)
 			idle.Reset(s.cfg.IdleTimeout)
 		}

@@ -181,6 +181,9 @@ func (s *Session) openData(ctx context.Context, setup dataSetup) (net.Conn, erro
 }
 
 func dataErrText(err error) string {
+	if errors.Is(err, ErrPassiveExpired) {
+		return "the passive port expired unused; send PASV or EPSV again"
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return "timed out waiting for the client"
 	}
