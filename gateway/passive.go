@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -262,6 +263,10 @@ func (p *passiveListener) Accept(ctx context.Context) (net.Conn, error) {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("passive port %d: %w", p.port, ctx.Err())
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// ctx's deadline, seen by the socket a moment before ctx itself.
+				return nil, fmt.Errorf("passive port %d: %w", p.port, context.DeadlineExceeded)
 			}
 			return nil, fmt.Errorf("passive port %d: %w", p.port, err)
 		}

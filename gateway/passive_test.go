@@ -1,0 +1,346 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ftp2s3/ftp2s3/session"
+)
+
+// testPorts hands each test its own slice of the port space, away from the
+// integration tests' ranges (31000+).
+var (
+	testPortsMu   sync.Mutex
+	testPortsNext = 40000
+)
+
+func testPorts(n int) PortRange {
+	testPortsMu.Lock()
+	defer testPortsMu.Unlock()
+	lo := testPortsNext
+	testPortsNext += n + 10
+	return PortRange{Lo: lo, Hi: lo + n - 1}
+}
+
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newTestChannels(t *testing.T, mutate func(*Config)) (*DataChannels, *logBuf) {
+	t.Helper()
+	c := DefaultConfig()
+	c.PassivePorts = testPorts(3)
+	c.DataTimeout = 5 * time.Second
+	if mutate != nil {
+		mutate(&c)
+	}
+	logs := &logBuf{}
+	d, err := NewDataChannels(&c, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, logs
+}
+
+func loopCtrl(remote string) session.ConnInfo {
+	return session.ConnInfo{
+		Local:  &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 2121},
+		Remote: &net.TCPAddr{IP: net.ParseIP(remote), Port: 50000},
+	}
+}
+
+func TestPoolExhaustionAndRelease(t *testing.T) {
+	d, _ := newTestChannels(t, nil)
+	ctx := context.Background()
+	var ls []session.PassiveListener
+	seen := map[int]bool{}
+	for i := 0; i < 3; i++ {
+		l, err := d.ListenPassive(ctx, loopCtrl("127.0.0.1"))
+		if err != nil {
+			t.Fatalf("reservation %d: %v", i, err)
+		}
+		p := l.Advertised().Port
+		if p < d.ports.Lo || p > d.ports.Hi || seen[p] {
+			t.Fatalf("port %d outside %s or handed out twice", p, d.ports)
+		}
+		seen[p] = true
+		ls = append(ls, l)
+	}
+	if _, err := d.ListenPassive(ctx, loopCtrl("127.0.0.1")); !errors.Is(err, session.ErrNoPassivePorts) {
+		t.Fatalf("4th reservation of a 3-port range: %v, want ErrNoPassivePorts", err)
+	}
+	if st := d.Stats(); st.Exhausted != 1 || st.PortsInUse != 3 || st.PortsTotal != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	freed := ls[1].Advertised().Port
+	_ = ls[1].Close()
+	_ = ls[1].Close() // idempotent: must not release a port someone else holds
+	l, err := d.ListenPassive(ctx, loopCtrl("127.0.0.1"))
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if l.Advertised().Port != freed {
+		t.Fatalf("got port %d, want the freed %d", l.Advertised().Port, freed)
+	}
+	ls[1] = l
+	for _, l := range ls {
+		_ = l.Close()
+	}
+	if n := d.PortsInUse(); n != 0 {
+		t.Fatalf("%d ports still reserved after closing all", n)
+	}
+}
+
+func TestPoolSkipsPortsTakenOutsideTheGateway(t *testing.T) {
+	d, _ := newTestChannels(t, nil)
+	squat, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(d.ports.Lo)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squat.Close()
+	l, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Advertised().Port == d.ports.Lo {
+		t.Fatal("handed out a port another process listens on")
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestUnusedPortExpires(t *testing.T) {
+	d, logs := newTestChannels(t, func(c *Config) { c.DataTimeout = 100 * time.Millisecond })
+	l, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for d.PortsInUse() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("an unused port was never released")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := d.Stats(); st.Expired != 1 {
+		t.Fatalf("Expired = %d, want 1", st.Expired)
+	}
+	if _, err := l.Accept(context.Background()); !errors.Is(err, session.ErrPassiveExpired) {
+		t.Fatalf("Accept on an expired port: %v, want ErrPassiveExpired", err)
+	}
+	if !strings.Contains(logs.String(), "no transfer used it") {
+		t.Fatalf("expiry not logged:\n%s", logs)
+	}
+	_ = l.Close()
+}
+
+func TestClaimedPortDoesNotExpire(t *testing.T) {
+	d, _ := newTestChannels(t, func(c *Config) { c.DataTimeout = 100 * time.Millisecond })
+	l, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := net.JoinHostPort("127.0.0.1", itoa(l.Advertised().Port))
+	go func() {
+		time.Sleep(400 * time.Millisecond) // well past the expiry of an unclaimed port
+		if c, err := net.Dial("tcp", addr); err == nil {
+			_, _ = c.Write([]byte("x"))
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatalf("a port in use by a transfer expired: %v", err)
+	}
+	c.Close()
+	if st := d.Stats(); st.Expired != 0 || st.PortsInUse != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestStrangerRefusedRealClientAccepted(t *testing.T) {
+	d, logs := newTestChannels(t, nil)
+	l, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := net.JoinHostPort("127.0.0.1", itoa(l.Advertised().Port))
+	stranger, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial from 127.0.0.2: %v", err)
+	}
+	defer stranger.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := l.Accept(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- c
+	}()
+	// The stranger is cut off without a byte.
+	_ = stranger.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := stranger.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+		t.Fatalf("stranger read %d bytes, err %v; want the connection closed", n, err)
+	}
+	real, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Close()
+	c := <-accepted
+	if c == nil {
+		t.Fatal("real client not accepted")
+	}
+	defer c.Close()
+	if got := c.RemoteAddr().String(); got != real.LocalAddr().String() {
+		t.Fatalf("accepted %s, want the real client %s", got, real.LocalAddr())
+	}
+	if d.Stats().Strangers != 1 || !strings.Contains(logs.String(), "stranger") {
+		t.Fatalf("stranger not counted or logged: %+v\n%s", d.Stats(), logs)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestAcceptTimesOut(t *testing.T) {
+	d, _ := newTestChannels(t, nil)
+	l, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := l.Accept(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Accept with nobody connecting: %v, want deadline exceeded", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("Accept took %s to time out", el)
+	}
+}
+
+func TestAdvertisedAddress(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name, public, overrides, client, want string
+		resolveErr                            bool
+	}{
+		{name: "local address by default", client: "127.0.0.1", want: "127.0.0.1"},
+		{name: "public IP", public: "203.0.113.7", client: "127.0.0.1", want: "203.0.113.7"},
+		{name: "public name resolved, IPv4 preferred", public: "ftp.example", client: "127.0.0.1", want: "198.51.100.4"},
+		{name: "unresolvable name falls back", public: "ftp.example", resolveErr: true, client: "127.0.0.1", want: "127.0.0.1"},
+		{name: "override for in-cluster clients", public: "203.0.113.7", overrides: "10.0.0.0/8=10.1.2.3, 127.0.0.0/8=127.0.0.1", client: "10.9.9.9", want: "10.1.2.3"},
+		{name: "first matching override wins", public: "203.0.113.7", overrides: "10.0.0.0/8=10.1.2.3,10.9.0.0/16=10.4.4.4", client: "10.9.9.9", want: "10.1.2.3"},
+		{name: "outside clients get the public host", public: "203.0.113.7", overrides: "10.0.0.0/8=10.1.2.3", client: "192.0.2.1", want: "203.0.113.7"},
+		{name: "override to a name", overrides: "127.0.0.0/8=ftp.example", client: "127.0.0.1", want: "198.51.100.4"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, logs := newTestChannels(t, func(c *Config) { c.PublicHost = tc.public; c.PassiveHostOverrides = tc.overrides })
+			d.resolve = func(ctx context.Context, host string) ([]net.IP, error) {
+				if tc.resolveErr || host != "ftp.example" {
+					return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+				}
+				return []net.IP{net.ParseIP("2001:db8::4"), net.ParseIP("198.51.100.4")}, nil
+			}
+			ctrl := loopCtrl(tc.client)
+			if got := d.advertisedIP(ctx, ctrl); !got.Equal(net.ParseIP(tc.want)) {
+				t.Fatalf("advertised %s, want %s", got, tc.want)
+			}
+			if tc.resolveErr && !strings.Contains(logs.String(), "cannot resolve") {
+				t.Fatalf("fallback not logged:\n%s", logs)
+			}
+		})
+	}
+}
+
+func TestCheckActive(t *testing.T) {
+	d, _ := newTestChannels(t, nil)
+	ctrl := loopCtrl("127.0.0.1")
+	ok := []*net.TCPAddr{
+		{IP: net.ParseIP("127.0.0.1"), Port: 1024},
+		{IP: net.IPv4(127, 0, 0, 1), Port: 65535},
+	}
+	for _, a := range ok {
+		if err := d.CheckActive(ctrl, a); err != nil {
+			t.Errorf("%s refused: %v", a, err)
+		}
+	}
+	bad := []*net.TCPAddr{
+		{IP: net.ParseIP("127.0.0.2"), Port: 5000}, // bounce to another host
+		{IP: net.ParseIP("127.0.0.1"), Port: 80},   // privileged port
+		{IP: net.ParseIP("127.0.0.1"), Port: 1023},
+		{IP: net.ParseIP("::1"), Port: 5000},
+		nil,
+	}
+	for _, a := range bad {
+		if err := d.CheckActive(ctrl, a); !errors.Is(err, session.ErrActiveRefused) {
+			t.Errorf("%v accepted (%v)", a, err)
+		}
+	}
+	if n := d.Stats().ActiveRefused; n != int64(len(bad)) {
+		t.Fatalf("ActiveRefused = %d, want %d", n, len(bad))
+	}
+	if _, err := d.DialActive(context.Background(), ctrl, &net.TCPAddr{IP: net.ParseIP("127.0.0.2"), Port: 5000}); !errors.Is(err, session.ErrActiveRefused) {
+		t.Fatalf("DialActive skipped the bounce check: %v", err)
+	}
+}
+
+func TestDialActive(t *testing.T) {
+	d, _ := newTestChannels(t, nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			_, _ = c.Write([]byte("hello"))
+			c.Close()
+		}
+	}()
+	c, err := d.DialActive(context.Background(), loopCtrl("127.0.0.1"), l.Addr().(*net.TCPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if b, _ := io.ReadAll(c); string(b) != "hello" {
+		t.Fatalf("read %q", b)
+	}
+	if la := c.LocalAddr().(*net.TCPAddr); !la.IP.Equal(net.ParseIP("127.0.0.1")) {
+		t.Fatalf("dialled from %s, want the control connection's local address", la)
+	}
+}
