@@ -1,0 +1,471 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ftp2s3/ftp2s3/gateway"
+)
+
+// rawFTP is a control connection driven command by command, for the protocol
+// details (exact codes, orders, timing) that client libraries hide.
+type rawFTP struct {
+	t  *testing.T
+	c  net.Conn
+	tp *textproto.Conn
+}
+
+// rawLogin opens a control connection to addr and logs in as user.
+func rawLogin(t *testing.T, addr, user string) *rawFTP {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	r := &rawFTP{t: t, c: c, tp: textproto.NewConn(c)}
+	t.Cleanup(func() { _ = c.Close() })
+	r.expect(220)
+	r.cmdExpect(331, "USER %s", user)
+	r.cmdExpect(230, "PASS %s", testPassword)
+	return r
+}
+
+// read returns the next reply.
+func (r *rawFTP) read() (int, string) {
+	r.t.Helper()
+	_ = r.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	code, msg, err := r.tp.ReadResponse(0)
+	if err != nil && code == 0 {
+		r.t.Fatalf("reading a reply: %v", err)
+	}
+	return code, msg
+}
+
+func (r *rawFTP) expect(code int) string {
+	r.t.Helper()
+	got, msg := r.read()
+	if got != code {
+		r.t.Fatalf("got %d %q, want %d", got, msg, code)
+	}
+	return msg
+}
+
+func (r *rawFTP) cmd(format string, args ...any) (int, string) {
+	r.t.Helper()
+	if err := r.tp.PrintfLine(format, args...); err != nil {
+		r.t.Fatalf("send: %v", err)
+	}
+	return r.read()
+}
+
+func (r *rawFTP) cmdExpect(code int, format string, args ...any) string {
+	r.t.Helper()
+	got, msg := r.cmd(format, args...)
+	if got != code {
+		r.t.Fatalf("%s: got %d %q, want %d", strings.Fields(fmt.Sprintf(format, args...))[0], got, msg, code)
+	}
+	return msg
+}
+
+var (
+	pasvRe = regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`)
+	epsvRe = regexp.MustCompile(`\(\|\|\|(\d+)\|\)`)
+)
+
+// pasv sends PASV and returns the announced address.
+func (r *rawFTP) pasv() string {
+	r.t.Helper()
+	m := pasvRe.FindStringSubmatch(r.cmdExpect(227, "PASV"))
+	if m == nil {
+		r.t.Fatal("227 reply without h1,h2,h3,h4,p1,p2")
+	}
+	n := make([]int, 6)
+	for i := range n {
+		n[i], _ = strconv.Atoi(m[i+1])
+	}
+	return net.JoinHostPort(fmt.Sprintf("%d.%d.%d.%d", n[0], n[1], n[2], n[3]), strconv.Itoa(n[4]<<8|n[5]))
+}
+
+// epsv sends EPSV and returns the address to connect to: the control
+// connection's host with the announced port.
+func (r *rawFTP) epsv() string {
+	r.t.Helper()
+	m := epsvRe.FindStringSubmatch(r.cmdExpect(229, "EPSV"))
+	if m == nil {
+		r.t.Fatal("229 reply without (|||port|)")
+	}
+	host, _, _ := net.SplitHostPort(r.c.RemoteAddr().String())
+	return net.JoinHostPort(host, m[1])
+}
+
+func dialData(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("data connection to %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDataBounceRefused(t *testing.T) {
+	g := startGateway(t)
+	r := rawLogin(t, g.Addr, userRW)
+	g.putObject("f.txt", "secret")
+
+	// A third host listening where the bounce would go: it must never be called.
+	victim, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close()
+	vp := victim.Addr().(*net.TCPAddr).Port
+	called := make(chan struct{}, 1)
+	go func() {
+		if c, err := victim.Accept(); err == nil {
+			called <- struct{}{}
+			c.Close()
+		}
+	}()
+
+	if msg := r.cmdExpect(500, "PORT 127,0,0,2,%d,%d", vp>>8, vp&0xff); !strings.Contains(msg, "your own") {
+		t.Errorf("PORT to another host: reason missing in %q", msg)
+	}
+	if msg := r.cmdExpect(500, "EPRT |1|127.0.0.2|%d|", vp); !strings.Contains(msg, "your own") {
+		t.Errorf("EPRT to another host: reason missing in %q", msg)
+	}
+	if msg := r.cmdExpect(500, "PORT 127,0,0,1,0,80"); !strings.Contains(msg, "1024") {
+		t.Errorf("PORT to port 80: reason missing in %q", msg)
+	}
+	r.cmdExpect(501, "PORT 127,0,0,1,4")
+	r.cmdExpect(522, "EPRT |9|127.0.0.1|5000|")
+	// Nothing was set up, so the transfer has no data connection.
+	r.cmdExpect(425, "RETR f.txt")
+	select {
+	case <-called:
+		t.Fatal("the gateway connected to the bounce target")
+	case <-time.After(300 * time.Millisecond):
+	}
+	if n := g.GW.Data.Stats().ActiveRefused; n != 3 {
+		t.Fatalf("ActiveRefused = %d, want 3", n)
+	}
+
+	off := startGateway(t, func(c *gateway.Config) { c.ActiveMode = false })
+	r2 := rawLogin(t, off.Addr, userRW)
+	r2.cmdExpect(502, "PORT 127,0,0,1,200,1")
+	r2.cmdExpect(502, "EPRT |1|127.0.0.1|51201|")
+}
+
+func TestDataPassiveStrangerDropped(t *testing.T) {
+	g := startGateway(t)
+	r := rawLogin(t, g.Addr, userRW)
+	addr := r.pasv()
+	stranger, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 10 * time.Second}).Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("stranger dial from 127.0.0.2: %v", err)
+	}
+	defer stranger.Close()
+	if err := r.tp.PrintfLine("STOR real.txt"); err != nil {
+		t.Fatal(err)
+	}
+	// The stranger, first in the queue, is cut off without a byte ...
+	_ = stranger.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := stranger.Read(make([]byte, 16)); n != 0 || err == nil {
+		t.Fatalf("stranger read %d bytes, err %v; want its connection closed", n, err)
+	}
+	// ... and the real client, arriving later, still gets its transfer.
+	d := dialData(t, addr)
+	r.expect(150)
+	if _, err := io.WriteString(d, "from the real client"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	r.expect(226)
+	want, _ := sha256Of(strings.NewReader("from the real client"))
+	if sum, _, err := g.object("real.txt"); err != nil || sum != want {
+		t.Fatalf("object: %s, %v", sum, err)
+	}
+	if n := g.GW.Data.Stats().Strangers; n != 1 {
+		t.Fatalf("Strangers = %d, want 1", n)
+	}
+	if !strings.Contains(g.Logs.String(), "stranger") || !strings.Contains(g.Logs.String(), "127.0.0.2") {
+		t.Fatal("the stranger was not logged with its address")
+	}
+}
+
+// TestDataConnectBeforeAndAfterCommand: Python connects the data socket right
+// after PASV, before STOR/RETR; other clients connect after sending the command.
+func TestDataConnectBeforeAndAfterCommand(t *testing.T) {
+	g := startGateway(t)
+	r := rawLogin(t, g.Addr, userRW)
+	body := strings.Repeat("order independence\n", 1000)
+
+	d := dialData(t, r.pasv()) // before
+	r.cmdExpect(150, "STOR before.txt")
+	_, _ = io.WriteString(d, body)
+	d.Close()
+	r.expect(226)
+
+	addr := r.epsv() // after
+	if err := r.tp.PrintfLine("RETR before.txt"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	d = dialData(t, addr)
+	r.expect(150)
+	got, err := io.ReadAll(d)
+	if err != nil || string(got) != body {
+		t.Fatalf("download: %d bytes, %v; want %d", len(got), err, len(body))
+	}
+	r.expect(226)
+}
+
+// TestDataPoolExhaustion: a range of 2 ports and 3 concurrent transfers: the
+// third gets 425 at once, and a port freed by a finished transfer serves it.
+func TestDataPoolExhaustion(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.PassivePorts.Hi = c.PassivePorts.Lo + 1 })
+	type running struct {
+		r *rawFTP
+		d net.Conn
+	}
+	start := func(name string) running {
+		r := rawLogin(t, g.Addr, userRW)
+		d := dialData(t, r.epsv())
+		r.cmdExpect(150, "STOR %s", name)
+		if _, err := io.WriteString(d, "first half of "+name+"; "); err != nil {
+			t.Fatal(err)
+		}
+		return running{r, d}
+	}
+	a, b := start("a.txt"), start("b.txt")
+	c := rawLogin(t, g.Addr, userRW)
+	start425 := time.Now()
+	if msg := c.cmdExpect(425, "EPSV"); !strings.Contains(msg, "try again") {
+		t.Errorf("425 text %q", msg)
+	}
+	if el := time.Since(start425); el > 2*time.Second {
+		t.Errorf("exhaustion answered after %s; want at once", el)
+	}
+	c.cmdExpect(425, "PASV")
+	if st := g.GW.Data.Stats(); st.Exhausted != 2 || st.PortsInUse != 2 || st.PortsTotal != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	if !strings.Contains(g.Logs.String(), "exhausted") {
+		t.Fatal("exhaustion not logged")
+	}
+
+	_, _ = io.WriteString(a.d, "second half")
+	a.d.Close()
+	a.r.expect(226)
+	waitFor(t, "the finished transfer's port to return", func() bool { return g.GW.Data.Stats().PortsInUse == 1 })
+	d := dialData(t, c.epsv())
+	c.cmdExpect(150, "STOR c.txt")
+	_, _ = io.WriteString(d, "third")
+	d.Close()
+	c.expect(226)
+	b.d.Close()
+	b.r.expect(226)
+	for _, k := range []string{"a.txt", "b.txt", "c.txt"} {
+		if _, _, err := g.object(k); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}
+
+// TestDataRepeatedPASVDoesNotDrain: a session holds one port however many PASV
+// it sends, and a port nobody uses returns to the pool after 2×DATA_TIMEOUT.
+func TestDataRepeatedPASVDoesNotDrain(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) {
+		c.PassivePorts.Hi = c.PassivePorts.Lo + 1
+		c.DataTimeout = 500 * time.Millisecond
+	})
+	greedy := rawLogin(t, g.Addr, userRW)
+	for i := 0; i < 10; i++ {
+		greedy.pasv()
+		if n := g.GW.Data.Stats().PortsInUse; n != 1 {
+			t.Fatalf("after %d PASV one session holds %d ports", i+1, n)
+		}
+	}
+	other := rawLogin(t, g.Addr, userRW)
+	other.pasv()
+	waitFor(t, "unused ports to expire", func() bool { return g.GW.Data.Stats().PortsInUse == 0 })
+	if st := g.GW.Data.Stats(); st.Expired != 2 {
+		t.Fatalf("Expired = %d, want 2 (%+v)", st.Expired, st)
+	}
+	if msg := greedy.cmdExpect(425, "STOR late.txt"); !strings.Contains(msg, "expired") {
+		t.Fatalf("STOR on an expired port: %q", msg)
+	}
+}
+
+func TestDataEPSVAll(t *testing.T) {
+	g := startGateway(t)
+	g.putObject("x.txt", "x")
+	r := rawLogin(t, g.Addr, userRW)
+	r.cmdExpect(200, "EPSV ALL")
+	r.cmdExpect(503, "PASV")
+	r.cmdExpect(503, "PORT 127,0,0,1,200,1")
+	r.cmdExpect(503, "EPRT |1|127.0.0.1|51201|")
+	d := dialData(t, r.epsv())
+	r.cmdExpect(150, "NLST")
+	list, _ := io.ReadAll(d)
+	r.expect(226)
+	if !strings.Contains(string(list), "x.txt") {
+		t.Fatalf("NLST after EPSV ALL: %q", list)
+	}
+}
+
+func TestDataPublicHost(t *testing.T) {
+	for _, tc := range []struct {
+		name, host, overrides, want string
+		logged                      string
+	}{
+		{name: "name resolved at reply time", host: "localhost", want: "127.0.0.1"},
+		{name: "IP announced as is", host: "192.0.2.10", want: "192.0.2.10"},
+		{name: "override for local clients", host: "192.0.2.10", overrides: "10.0.0.0/8=10.0.0.5,127.0.0.0/8=127.0.0.1", want: "127.0.0.1"},
+		{name: "unresolvable name falls back", host: "no-such-host.invalid", want: "127.0.0.1", logged: "cannot resolve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, func(c *gateway.Config) { c.PublicHost = tc.host; c.PassiveHostOverrides = tc.overrides })
+			r := rawLogin(t, g.Addr, userRW)
+			addr := r.pasv()
+			if host, _, _ := net.SplitHostPort(addr); host != tc.want {
+				t.Fatalf("PASV announced %s, want %s", host, tc.want)
+			}
+			if tc.logged != "" && !strings.Contains(g.Logs.String(), tc.logged) {
+				t.Fatalf("%q not logged", tc.logged)
+			}
+			if tc.want != "127.0.0.1" {
+				return // a documentation address: nothing listens there from here
+			}
+			d := dialData(t, addr)
+			r.cmdExpect(150, "STOR p.txt")
+			_, _ = io.WriteString(d, "via the announced address")
+			d.Close()
+			r.expect(226)
+		})
+	}
+}
+
+// stalledUpload starts a STOR of more than one part (so a multipart upload
+// exists on the S3 side) and then sends nothing more.
+func stalledUpload(t *testing.T, g *testGateway, r *rawFTP, name string) net.Conn {
+	t.Helper()
+	d := dialData(t, r.epsv())
+	r.cmdExpect(150, "STOR %s", name)
+	if _, err := io.Copy(d, newPattern(6<<20, 7)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the multipart upload to start", func() bool { return len(g.pendingUploads()) == 1 })
+	return d
+}
+
+func noLeftovers(t *testing.T, g *testGateway, key string) {
+	t.Helper()
+	if _, _, err := g.object(key); err == nil {
+		t.Errorf("%s exists after a failed upload", key)
+	}
+	if p := g.pendingUploads(); len(p) != 0 {
+		t.Errorf("multipart uploads left behind: %v", p)
+	}
+}
+
+func TestDataStalledUploadAborted(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.DataTimeout = time.Second; c.PartSize = 5 << 20 })
+	r := rawLogin(t, g.Addr, userRW)
+	stalledUpload(t, g, r, "stalled.bin")
+	start := time.Now()
+	if msg := r.expect(426); !strings.Contains(msg, "timed out") {
+		t.Errorf("426 text %q", msg)
+	}
+	if el := time.Since(start); el > 8*time.Second {
+		t.Errorf("stall noticed after %s with a 1s data timeout", el)
+	}
+	noLeftovers(t, g, "stalled.bin")
+}
+
+func TestDataAborDuringUpload(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.PartSize = 5 << 20 })
+	r := rawLogin(t, g.Addr, userRW)
+	d := stalledUpload(t, g, r, "aborted.bin")
+	r.cmdExpect(426, "ABOR")
+	r.expect(226)
+	_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := d.Read(make([]byte, 1)); err == nil {
+		t.Error("the data connection is still open after ABOR")
+	}
+	noLeftovers(t, g, "aborted.bin")
+	r.cmdExpect(257, "PWD") // the session goes on
+}
+
+func TestDataAborDuringDownload(t *testing.T) {
+	g := startGateway(t)
+	c := g.dial(userRW)
+	if err := c.Stor("big.bin", newPattern(8<<20, 3)); err != nil {
+		t.Fatal(err)
+	}
+	r := rawLogin(t, g.Addr, userRW)
+	d := dialData(t, r.epsv())
+	r.cmdExpect(150, "RETR big.bin")
+	if _, err := io.ReadFull(d, make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads no further; the gateway is blocked writing.
+	r.cmdExpect(426, "ABOR")
+	r.expect(226)
+	_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, d); err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("data connection after ABOR: %v", err)
+	}
+}
+
+// TestDataIdleTimerPausedDuringTransfer: a transfer longer than the control
+// idle timeout is not cut; a client silent afterwards still is.
+func TestDataIdleTimerPausedDuringTransfer(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.IdleTimeout = time.Second })
+	r := rawLogin(t, g.Addr, userRW)
+	d := dialData(t, r.epsv())
+	r.cmdExpect(150, "STOR slow.txt")
+	for i := 0; i < 12; i++ { // 2.4 s, more than twice the idle timeout
+		if _, err := io.WriteString(d, "tick\n"); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.Close()
+	r.expect(226)
+	if _, n, err := g.object("slow.txt"); err != nil || n != 60 {
+		t.Fatalf("object: %d bytes, %v", n, err)
+	}
+	start := time.Now()
+	r.expect(421)
+	if el := time.Since(start); el < 500*time.Millisecond || el > 5*time.Second {
+		t.Fatalf("idle timeout after %s, want about 1s after the transfer", el)
+	}
+}
+
+func hasIPv6Loopback() bool {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
