@@ -218,6 +218,9 @@ func (c *Config) Validate() []error {
 	if _, err := parseHostOverrides(c.PassiveHostOverrides); err != nil {
 		bad("FTP2S3_PASSIVE_HOST_OVERRIDES", "%v", err)
 	}
+	if err := checkHost(c.PublicHost); c.PublicHost != "" && err != nil {
+		bad("FTP2S3_PUBLIC_HOST", "%v", err)
+	}
 	return p
 }
 
@@ -242,6 +245,9 @@ func parseHostOverrides(s string) ([]hostOverride, error) {
 		p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
 		if err != nil {
 			return nil, fmt.Errorf("%q: %v", cidr, err)
+		}
+		if err := checkHost(strings.TrimSpace(host)); err != nil {
+			return nil, err
 		}
 		out = append(out, hostOverride{prefix: p.Masked(), host: strings.TrimSpace(host)})
 	}

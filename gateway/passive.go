@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,4 +295,27 @@ func (p *passiveListener) Close() error {
 	err := p.l.Close()
 	p.owner.release(p.port)
 	return err
+}
+
+// checkHost accepts an IP address or a DNS name (RFC 1123 labels; "_" is let
+// through for names some internal DNS servers hand out). It catches the usual
+// mistakes, a URL or a host:port, at start-up rather than at the first PASV.
+func checkHost(h string) error {
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if h == "" || len(h) > 253 {
+		return fmt.Errorf("%q is neither an IP address nor a host name", h)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is neither an IP address nor a host name", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("%q is neither an IP address nor a host name", h)
+			}
+		}
+	}
+	return nil
 }

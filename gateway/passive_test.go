@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -342,5 +343,27 @@ func TestDialActive(t *testing.T) {
 	}
 	if la := c.LocalAddr().(*net.TCPAddr); !la.IP.Equal(net.ParseIP("127.0.0.1")) {
 		t.Fatalf("dialled from %s, want the control connection's local address", la)
+	}
+}
+
+func TestCheckHost(t *testing.T) {
+	for _, ok := range []string{"203.0.113.7", "::1", "2001:db8::1", "localhost", "ftp.example.com", "ftp.example.com.", "ftp2s3", "my_svc.ns.svc.cluster.local"} {
+		if err := checkHost(ok); err != nil {
+			t.Errorf("checkHost(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "ftp://ftp.example.com", "ftp.example.com:2121", "-bad.example", "a..b", "has space", "[::1]", strings.Repeat("a", 64) + ".com"} {
+		if err := checkHost(bad); err == nil {
+			t.Errorf("checkHost(%q) accepted", bad)
+		}
+	}
+	c := DefaultConfig()
+	c.PublicHost = "ftp://ftp.example.com"
+	c.PassiveHostOverrides = "10.0.0.0/8=10.0.0.1:30000"
+	joined := fmt.Sprint(c.Validate())
+	for _, name := range []string{"FTP2S3_PUBLIC_HOST", "FTP2S3_PASSIVE_HOST_OVERRIDES"} {
+		if !strings.Contains(joined, name) {
+			t.Errorf("no problem names %s: %s", name, joined)
+		}
 	}
 }
