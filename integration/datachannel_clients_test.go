@@ -189,3 +189,66 @@ func TestDataIPv6(t *testing.T) {
 		t.Fatalf("active connection came from %s", ra)
 	}
 }
+
+// TestDataLftpBothModes: lftp uploads and downloads in passive and in active
+// mode, and the gateway sees the command each mode implies.
+func TestDataLftpBothModes(t *testing.T) {
+	g := startGateway(t)
+	host, port, _ := strings.Cut(g.Addr, ":")
+	dir := t.TempDir()
+	src, want := writePattern(t, dir, "src.bin", 1<<20, 9)
+	for _, m := range []struct{ name, settings, verb string }{
+		{"passive", "set ftp:passive-mode on; set ftp:prefer-epsv no", "PASV"},
+		{"active", "set ftp:passive-mode off", "PORT 127,0,0,1,"},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			key := "lftp-" + m.name + ".bin"
+			dst := filepath.Join(dir, key)
+			script := fmt.Sprintf("set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 20; %s; put %s -o %s; get %s -o %s; bye", m.settings, src, key, key, dst)
+			out, err := exec.Command("lftp", "-u", userRW+","+testPassword, "-p", port, "-e", script, host).CombinedOutput()
+			if err != nil {
+				t.Fatalf("lftp: %v\n%s", err, out)
+			}
+			if sum, _, err := g.object(key); err != nil || sum != want {
+				t.Fatalf("object: sha %s, %v\n%s", sum, err, out)
+			}
+			if sum, _ := fileSHA(t, dst); sum != want {
+				t.Fatalf("download sha %s, want %s", sum, want)
+			}
+			if logs := g.Logs.String(); !strings.Contains(logs, `cmd="`+m.verb) && !strings.Contains(logs, "cmd="+m.verb) {
+				t.Fatalf("lftp in %s mode never sent %s", m.name, m.verb)
+			}
+		})
+	}
+}
+
+// TestDataWgetBothModes: wget downloads in passive mode (its default) and with
+// --no-passive-ftp.
+func TestDataWgetBothModes(t *testing.T) {
+	g := startGateway(t)
+	c := g.dial(userRW)
+	want, _ := sha256Of(newPattern(1<<20, 4))
+	if err := c.Stor("w.bin", newPattern(1<<20, 4)); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("ftp://%s:%s@%s/w.bin", userRW, "s3cret%20pass", g.Addr)
+	for _, m := range []struct {
+		name string
+		args []string
+	}{{"passive", nil}, {"active", []string{"--no-passive-ftp"}}} {
+		t.Run(m.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "w.bin")
+			args := append([]string{"-q", "--tries=1", "--timeout=20", "-O", dst}, m.args...)
+			if out, err := exec.Command("wget", append(args, url)...).CombinedOutput(); err != nil {
+				t.Fatalf("wget: %v\n%s", err, out)
+			}
+			if sum, n := fileSHA(t, dst); sum != want {
+				t.Fatalf("download: %d bytes sha %s", n, sum)
+			}
+		})
+	}
+	logs := g.Logs.String()
+	if !strings.Contains(logs, `cmd="PORT 127,0,0,1,`) && !strings.Contains(logs, `cmd="EPRT |1|127.0.0.1|`) {
+		t.Fatal("wget --no-passive-ftp did not use active mode")
+	}
+}
