@@ -123,6 +123,9 @@ func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 // transferData runs in its own goroutine; it never touches session state other
 // than through send.
 func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup, prelim Reply, state *transferState) Reply {
+	// The passive port goes back to the pool before the final reply, so a
+	// client that sends PASV right after hearing it finds the port free.
+	defer setup.close()
 	conn, err := s.openData(ctx, setup)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
