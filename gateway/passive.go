@@ -273,6 +273,9 @@ func (p *passiveListener) Accept(ctx context.Context) (net.Conn, error) {
 		}
 		ra, ok := c.RemoteAddr().(*net.TCPAddr)
 		if ok && ra.IP.Equal(p.peer) {
+			// One connection per reservation: stop listening, so nothing else
+			// queues up on the port; it stays reserved until Close.
+			_ = p.l.Close()
 			return c, nil
 		}
 		p.owner.strangers.Add(1)
@@ -293,6 +296,9 @@ func (p *passiveListener) Close() error {
 	p.mu.Unlock()
 	p.expiry.Stop()
 	err := p.l.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // Accept closed it already
+	}
 	p.owner.release(p.port)
 	return err
 }

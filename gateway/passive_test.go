@@ -225,6 +225,14 @@ func TestStrangerRefusedRealClientAccepted(t *testing.T) {
 	if got := c.RemoteAddr().String(); got != real.LocalAddr().String() {
 		t.Fatalf("accepted %s, want the real client %s", got, real.LocalAddr())
 	}
+	// The reservation accepts one connection; the port stays reserved until Close.
+	if extra, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		extra.Close()
+		t.Error("a second connection reached a port that already has its client")
+	}
+	if d.PortsInUse() != 1 {
+		t.Errorf("PortsInUse = %d while the transfer runs, want 1", d.PortsInUse())
+	}
 	if d.Stats().Strangers != 1 || !strings.Contains(logs.String(), "stranger") {
 		t.Fatalf("stranger not counted or logged: %+v\n%s", d.Stats(), logs)
 	}
