@@ -309,8 +309,10 @@ func TestDataRepeatedPASVDoesNotDrain(t *testing.T) {
 	other := rawLogin(t, g.Addr, userRW)
 	other.pasv()
 	waitFor(t, "unused ports to expire", func() bool { return g.GW.Data.Stats().PortsInUse == 0 })
-	if st := g.GW.Data.Stats(); st.Expired != 2 {
-		t.Fatalf("Expired = %d, want 2 (%+v)", st.Expired, st)
+	// At least the two last reservations; on a loaded machine an earlier one of
+	// greedy's may have expired between two PASV too.
+	if st := g.GW.Data.Stats(); st.Expired < 2 {
+		t.Fatalf("Expired = %d, want at least 2 (%+v)", st.Expired, st)
 	}
 	if msg := greedy.cmdExpect(425, "STOR late.txt"); !strings.Contains(msg, "expired") {
 		t.Fatalf("STOR on an expired port: %q", msg)
@@ -390,15 +392,15 @@ func noLeftovers(t *testing.T, g *testGateway, key string) {
 }
 
 func TestDataStalledUploadAborted(t *testing.T) {
-	g := startGateway(t, func(c *gateway.Config) { c.DataTimeout = time.Second; c.PartSize = 5 << 20 })
+	g := startGateway(t, func(c *gateway.Config) { c.DataTimeout = 2 * time.Second; c.PartSize = 5 << 20 })
 	r := rawLogin(t, g.Addr, userRW)
 	stalledUpload(t, g, r, "stalled.bin")
 	start := time.Now()
 	if msg := r.expect(426); !strings.Contains(msg, "timed out") {
 		t.Errorf("426 text %q", msg)
 	}
-	if el := time.Since(start); el > 8*time.Second {
-		t.Errorf("stall noticed after %s with a 1s data timeout", el)
+	if el := time.Since(start); el > 15*time.Second {
+		t.Errorf("stall noticed after %s with a 2s data timeout", el)
 	}
 	noLeftovers(t, g, "stalled.bin")
 }
