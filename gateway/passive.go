@@ -32,6 +32,9 @@ type DataChannels struct {
 	// resolve looks a host name up; a field so that tests can make DNS fail.
 	resolve func(ctx context.Context, host string) ([]net.IP, error)
 
+	dnsMu    sync.Mutex
+	dnsCache map[string]dnsAnswer
+
 	mu    sync.Mutex
 	inUse map[int]bool
 	next  int // round-robin start, so a just-released port rests a while
@@ -79,7 +82,7 @@ func NewDataChannels(c *Config, log *slog.Logger) (*DataChannels, error) {
 		resolve: func(ctx context.Context, host string) ([]net.IP, error) {
 			return net.DefaultResolver.LookupIP(ctx, "ip", host)
 		},
-		inUse: map[int]bool{}, next: c.PassivePorts.Lo,
+		inUse: map[int]bool{}, next: c.PassivePorts.Lo, dnsCache: map[string]dnsAnswer{},
 	}, nil
 }
 
@@ -164,10 +167,10 @@ func (d *DataChannels) release(port int) {
 const resolveTimeout = 5 * time.Second
 
 // advertisedIP picks the address a passive reply announces: a per-client
-// override, else FTP2S3_PUBLIC_HOST (resolved now, so a DNS change needs no
-// restart), else the address the client reached us on. A name that does not
-// resolve falls back to that local address, with a warning: a passive reply
-// that works on the local network beats no passive mode at all.
+// override, else FTP2S3_PUBLIC_HOST (resolved at reply time, so a DNS change
+// needs no restart), else the address the client reached us on. A name that
+// does not resolve falls back to that local address, with a warning: a passive
+// reply that works on the local network beats no passive mode at all.
 func (d *DataChannels) advertisedIP(ctx context.Context, ctrl session.ConnInfo) net.IP {
 	host := d.hostFor(ctrl.Remote.IP)
 	if host == "" {
@@ -176,15 +179,13 @@ func (d *DataChannels) advertisedIP(ctx context.Context, ctrl session.ConnInfo) 
 	if ip := net.ParseIP(host); ip != nil {
 		return ip
 	}
-	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-	defer cancel()
-	ips, err := d.resolve(ctx, host)
-	if err == nil && len(ips) == 0 {
-		err = errors.New("no addresses")
+	if ctrl.Local.IP.To4() == nil {
+		// IPv6 control connection: only EPSV can follow, which announces no
+		// address, so the lookup would be wasted.
+		return ctrl.Local.IP
 	}
+	ips, err := d.lookup(ctx, host)
 	if err != nil {
-		d.log.Warn("cannot resolve the passive host; announcing the local address instead",
-			"host", host, "fallback", ctrl.Local.IP.String(), "err", err)
 		return ctrl.Local.IP
 	}
 	// Only PASV uses the address (EPSV announces just the port), and PASV can
@@ -195,6 +196,40 @@ func (d *DataChannels) advertisedIP(ctx context.Context, ctrl session.ConnInfo) 
 		}
 	}
 	return ips[0]
+}
+
+// dnsFresh is how long a lookup of the passive host is reused. It is short, so
+// a changed record shows up within seconds, yet a burst of PASV commands (or a
+// DNS server that times out) costs one lookup, not one each.
+const dnsFresh = 10 * time.Second
+
+type dnsAnswer struct {
+	ips []net.IP
+	err error
+	at  time.Time
+}
+
+// lookup resolves host, reusing an answer younger than dnsFresh. A failure is
+// logged once per lookup, not once per PASV.
+func (d *DataChannels) lookup(ctx context.Context, host string) ([]net.IP, error) {
+	d.dnsMu.Lock()
+	defer d.dnsMu.Unlock() // held across the lookup: concurrent PASV share it
+	if a, ok := d.dnsCache[host]; ok && time.Since(a.at) < dnsFresh {
+		return a.ips, a.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	ips, err := d.resolve(ctx, host)
+	if err == nil && len(ips) == 0 {
+		err = errors.New("no addresses")
+	}
+	if err != nil {
+		d.log.Warn("cannot resolve the passive host; announcing the local address instead", "host", host, "err", err)
+	}
+	if ctx.Err() == nil || err == nil { // a session that went away says nothing about DNS
+		d.dnsCache[host] = dnsAnswer{ips: ips, err: err, at: time.Now()}
+	}
+	return ips, err
 }
 
 // hostFor returns the configured host to announce to a client at ip: the first

@@ -375,3 +375,26 @@ func TestCheckHost(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicHostLookupReused(t *testing.T) {
+	d, logs := newTestChannels(t, func(c *Config) { c.PublicHost = "ftp.example" })
+	calls := 0
+	d.resolve = func(ctx context.Context, host string) ([]net.IP, error) {
+		calls++
+		return nil, &net.DNSError{Err: "server misbehaving", Name: host, IsTemporary: true}
+	}
+	for i := 0; i < 5; i++ {
+		if got := d.advertisedIP(context.Background(), loopCtrl("127.0.0.1")); !got.Equal(net.ParseIP("127.0.0.1")) {
+			t.Fatalf("advertised %s, want the local fallback", got)
+		}
+	}
+	if calls != 1 || strings.Count(logs.String(), "cannot resolve") != 1 {
+		t.Fatalf("%d lookups and %d warnings for 5 PASV; want 1 and 1", calls, strings.Count(logs.String(), "cannot resolve"))
+	}
+	v6 := session.ConnInfo{Local: &net.TCPAddr{IP: net.IPv6loopback}, Remote: &net.TCPAddr{IP: net.IPv6loopback}}
+	d.dnsCache = map[string]dnsAnswer{}
+	d.advertisedIP(context.Background(), v6)
+	if calls != 1 {
+		t.Fatal("looked the PASV host up for an IPv6 control connection, where only EPSV works")
+	}
+}
