@@ -405,6 +405,28 @@ func TestDataStalledUploadAborted(t *testing.T) {
 	noLeftovers(t, g, "stalled.bin")
 }
 
+// TestDataStalledDownload: a client that stops reading gets 426 once the
+// gateway could not write for the data timeout.
+func TestDataStalledDownload(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.DataTimeout = 2 * time.Second })
+	if err := g.dial(userRW).Stor("big.bin", newPattern(32<<20, 5)); err != nil {
+		t.Fatal(err)
+	}
+	r := rawLogin(t, g.Addr, userRW)
+	d := dialData(t, r.epsv())
+	r.cmdExpect(150, "RETR big.bin")
+	if _, err := io.ReadFull(d, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now() // and read no more: socket buffers fill, writes block
+	if msg := r.expect(426); !strings.Contains(msg, "timed out") {
+		t.Errorf("426 text %q", msg)
+	}
+	if el := time.Since(start); el > 15*time.Second {
+		t.Errorf("stall noticed after %s with a 2s data timeout", el)
+	}
+}
+
 func TestDataAborDuringUpload(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.PartSize = 5 << 20 })
 	r := rawLogin(t, g.Addr, userRW)
