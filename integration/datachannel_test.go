@@ -368,6 +368,23 @@ func TestDataPublicHost(t *testing.T) {
 	}
 }
 
+// TestDataPublicHostIPv6Only: an IPv6 public host cannot be put in a PASV
+// reply; the client is told to use EPSV, which still works.
+func TestDataPublicHostIPv6Only(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.PublicHost = "2001:db8::7" })
+	r := rawLogin(t, g.Addr, userRW)
+	if msg := r.cmdExpect(522, "PASV"); !strings.Contains(msg, "EPSV") {
+		t.Fatalf("522 text %q", msg)
+	}
+	if n := g.GW.Data.Stats().PortsInUse; n != 0 {
+		t.Fatalf("a refused PASV keeps %d ports", n)
+	}
+	d := dialData(t, r.epsv())
+	r.cmdExpect(150, "NLST")
+	_, _ = io.ReadAll(d)
+	r.expect(226)
+}
+
 // stalledUpload starts a STOR of more than one part (so a multipart upload
 // exists on the S3 side) and then sends nothing more.
 func stalledUpload(t *testing.T, g *testGateway, r *rawFTP, name string) net.Conn {
