@@ -47,11 +47,19 @@ func fileSHA(t *testing.T, p string) (string, int64) {
 // TestDataPythonActive: Python's ftplib with set_pasv(False) (PORT) uploads and
 // downloads a file byte for byte.
 func TestDataPythonActive(t *testing.T) {
-	g := startGateway(t)
+	pythonActive(t, startGateway(t), `cmd="PORT 127,0,0,1,`)
+}
+
+// TestDataPythonActiveIPv6: the same over ::1, where ftplib sends EPRT |2|.
+func TestDataPythonActiveIPv6(t *testing.T) {
+	pythonActive(t, startIPv6Gateway(t), `cmd="EPRT |2|::1|`)
+}
+
+func pythonActive(t *testing.T, g *testGateway, wantCmd string) {
 	dir := t.TempDir()
 	src, want := writePattern(t, dir, "src.bin", 3<<20, 11)
 	dst := filepath.Join(dir, "dst.bin")
-	host, port, _ := strings.Cut(g.Addr, ":")
+	host, port, _ := net.SplitHostPort(g.Addr)
 	cmd := exec.Command("python3", "testdata/ftplib_active.py", host, port, userRW, testPassword, src, "py.bin", dst)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -66,8 +74,8 @@ func TestDataPythonActive(t *testing.T) {
 	if sum, n := fileSHA(t, dst); sum != want || n != 3<<20 {
 		t.Fatalf("download: %d bytes sha %s", n, sum)
 	}
-	if !strings.Contains(g.Logs.String(), `cmd="PORT 127,0,0,1,`) {
-		t.Fatal("ftplib did not use PORT")
+	if !strings.Contains(g.Logs.String(), wantCmd) {
+		t.Fatalf("ftplib did not send %s", wantCmd)
 	}
 }
 

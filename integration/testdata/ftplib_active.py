@@ -1,7 +1,8 @@
 """Upload then download a file with Python's ftplib in active mode (PORT/EPRT).
 
 usage: ftplib_active.py host port user password local_src remote_name local_dst
-Prints the server's replies to STOR and RETR, one per line.
+Prints the server's replies to STOR and RETR, one per line. On an IPv6 host
+ftplib sends EPRT instead of PORT.
 """
 import ftplib
 import sys
