@@ -260,3 +260,20 @@ func TestDataWgetBothModes(t *testing.T) {
 		t.Fatal("wget --no-passive-ftp did not use active mode")
 	}
 }
+
+// TestDataPythonAbort: ftplib's abort() sends ABOR as TCP urgent data; the
+// download stops and the session goes on.
+func TestDataPythonAbort(t *testing.T) {
+	g := startGateway(t)
+	if err := g.dial(userRW).Stor("big.bin", newPattern(32<<20, 8)); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(g.Addr)
+	out, err := exec.Command("python3", "testdata/ftplib_abort.py", host, port, userRW, testPassword, "big.bin").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ftplib: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "ABOR 426") || !strings.Contains(string(out), "ABOR-2 226") || !strings.Contains(string(out), "NOOP 200") {
+		t.Fatalf("ftplib replies:\n%s", out)
+	}
+}

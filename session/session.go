@@ -92,6 +92,7 @@ func New(cfg *Config, conn net.Conn) *Session {
 		binary:     true,
 		ctrlClosed: make(chan struct{}),
 	}
+	keepUrgentInline(conn)
 	s.ctrl.Local, _ = conn.LocalAddr().(*net.TCPAddr)
 	s.ctrl.Remote, _ = conn.RemoteAddr().(*net.TCPAddr)
 	s.log = cfg.Logger.With("session", id, "remote", conn.RemoteAddr().String())
