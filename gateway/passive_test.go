@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -16,19 +17,29 @@ import (
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
-// testPorts hands each test its own slice of the port space, away from the
-// integration tests' ranges (31000+).
-var (
-	testPortsMu   sync.Mutex
-	testPortsNext = 40000
-)
-
-func testPorts(n int) PortRange {
-	testPortsMu.Lock()
-	defer testPortsMu.Unlock()
-	lo := testPortsNext
-	testPortsNext += n + 10
-	return PortRange{Lo: lo, Hi: lo + n - 1}
+// testPorts returns a range of n ports that nothing listens on right now,
+// below the kernel's ephemeral range and the integration harness's ranges
+// (31000 and up), so that neither an outgoing connection nor a test binary
+// running at the same time takes one and turns the pool's arithmetic into luck.
+func testPorts(t *testing.T, n int) PortRange {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		lo := 20000 + rand.IntN(10000)
+		free := true
+		for p := lo; p < lo+n && free; p++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return PortRange{Lo: lo, Hi: lo + n - 1}
+		}
+	}
+	t.Fatalf("no %d free ports in 20000-30000", n)
+	return PortRange{}
 }
 
 type logBuf struct {
@@ -51,7 +62,7 @@ func (l *logBuf) String() string {
 func newTestChannels(t *testing.T, mutate func(*Config)) (*DataChannels, *logBuf) {
 	t.Helper()
 	c := DefaultConfig()
-	c.PassivePorts = testPorts(3)
+	c.PassivePorts = testPorts(t, 3)
 	c.DataTimeout = 5 * time.Second
 	if mutate != nil {
 		mutate(&c)

@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/textproto"
 	"regexp"
@@ -238,10 +239,36 @@ func TestDataConnectBeforeAndAfterCommand(t *testing.T) {
 	r.expect(226)
 }
 
+// freePortPair returns a 2-port passive range that nothing listens on right
+// now. It lies below the kernel's ephemeral range and the harness's ranges
+// (which other test binaries running at the same time use too), so that no
+// outgoing connection or other gateway takes one of the two ports and turns
+// the test's exhaustion into an accident.
+func freePortPair(t *testing.T) gateway.PortRange {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		lo := 20000 + rand.IntN(10000)
+		free := true
+		for _, p := range []int{lo, lo + 1} {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return gateway.PortRange{Lo: lo, Hi: lo + 1}
+		}
+	}
+	t.Fatal("no free pair of ports in 20000-30000")
+	return gateway.PortRange{}
+}
+
 // TestDataPoolExhaustion: a range of 2 ports and 3 concurrent transfers: the
 // third gets 425 at once, and a port freed by a finished transfer serves it.
 func TestDataPoolExhaustion(t *testing.T) {
-	g := startGateway(t, func(c *gateway.Config) { c.PassivePorts.Hi = c.PassivePorts.Lo + 1 })
+	g := startGateway(t, func(c *gateway.Config) { c.PassivePorts = freePortPair(t) })
 	type running struct {
 		r *rawFTP
 		d net.Conn
@@ -296,7 +323,7 @@ func TestDataPoolExhaustion(t *testing.T) {
 // it sends, and a port nobody uses returns to the pool after 2×DATA_TIMEOUT.
 func TestDataRepeatedPASVDoesNotDrain(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
-		c.PassivePorts.Hi = c.PassivePorts.Lo + 1
+		c.PassivePorts = freePortPair(t)
 		c.DataTimeout = 500 * time.Millisecond
 	})
 	greedy := rawLogin(t, g.Addr, userRW)
