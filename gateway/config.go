@@ -218,8 +218,10 @@ func (c *Config) Validate() []error {
 	if _, err := parseHostOverrides(c.PassiveHostOverrides); err != nil {
 		bad("FTP2S3_PASSIVE_HOST_OVERRIDES", "%v", err)
 	}
-	if err := checkHost(c.PublicHost); c.PublicHost != "" && err != nil {
-		bad("FTP2S3_PUBLIC_HOST", "%v", err)
+	if c.PublicHost != "" {
+		if err := checkHost(c.PublicHost); err != nil {
+			bad("FTP2S3_PUBLIC_HOST", "%v", err)
+		}
 	}
 	return p
 }
