@@ -135,7 +135,12 @@ type listFormat func(w io.Writer, e storage.Entry, readOnly bool) error
 
 func (s *Session) handleLIST(arg string) Reply { return s.startListing("LIST", arg, formatLIST) }
 func (s *Session) handleNLST(arg string) Reply { return s.startListing("NLST", arg, nil) }
-func (s *Session) handleMLSD(arg string) Reply { return s.startListing("MLSD", arg, formatMLSD) }
+func (s *Session) handleMLSD(arg string) Reply {
+	off := s.info.mlstOff
+	return s.startListing("MLSD", arg, func(w io.Writer, e storage.Entry, readOnly bool) error {
+		return formatFacts(w, e, readOnly, off)
+	})
+}
 
 // startListing checks the target and returns the transfer that streams it.
 func (s *Session) startListing(verb, arg string, format listFormat) Reply {
@@ -220,7 +225,7 @@ func (s *Session) handleMLST(arg string) Reply {
 	}
 	var b strings.Builder
 	e.Name = vpath
-	_ = formatMLSD(&b, e, s.user.ReadOnly)
+	_ = formatFacts(&b, e, s.user.ReadOnly, s.info.mlstOff)
 	return Reply{Code: codeFileActionOK, Lines: []string{"Listing " + vpath, strings.TrimRight(b.String(), "\r\n"), "End"}}
 }
 

@@ -74,6 +74,7 @@ type Session struct {
 	epsvAll    bool
 	data       dataSetup
 	quit       bool
+	info       infoState // STAT, ALLO, HOST, OPTS MLST/HASH: handle_info.go
 
 	ctrlClosed chan struct{} // closed when the control connection reads EOF or fails
 }
