@@ -173,3 +173,18 @@ func (g *testGateway) checkTreeInBucket(tree []treeFile, prefix, output string) 
 func (g *testGateway) usedCommand(verb string) bool {
 	return regexp.MustCompile(`cmd="?` + regexp.QuoteMeta(verb) + `\b`).MatchString(g.Logs.String())
 }
+
+// removeListings deletes the .listing files wget keeps (--no-remove-listing
+// keeps them so that a failure can be looked at) before trees are compared.
+func removeListings(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == ".listing" {
+			return os.Remove(p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
