@@ -33,6 +33,9 @@ func TestFtplib(t *testing.T) {
 			if _, _, err := g.object("py dir/"); err == nil {
 				t.Fatal("the script removed its directory, but the marker is still in the bucket")
 			}
+			if sum, n, err := g.object("ascii.txt"); err != nil || sum != sha256String("alpha\nbeta\n") {
+				t.Fatalf("storlines (TYPE A) stored %d bytes, err %v; want LF line ends", n, err)
+			}
 			active := g.usedCommand("PORT") || g.usedCommand("EPRT")
 			if active != (mode == "active") {
 				t.Fatalf("mode %s, but active commands used: %v\n%s", mode, active, out)

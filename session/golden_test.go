@@ -33,6 +33,7 @@ func goldenFS() *memFS {
 	m.put("b", "Ünïcødé ✓.txt", "utf", time.Date(2026, 11, 23, 23, 59, 0, 0, time.UTC))
 	m.put("b", "dir/", "", time.Date(2026, 10, 1, 9, 15, 0, 0, time.UTC))
 	m.put("b", "dir/child", "c", time.Date(2026, 10, 2, 9, 15, 0, 0, time.UTC))
+	m.put("b", "forged\r\n-rw-r--r-- 1 ftp ftp 1 Jan  1 00:00 fake", "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	m.put("b", "implicit/deep/x", "x", time.Date(2024, 12, 31, 23, 0, 0, 0, time.UTC))
 	return m
 }
@@ -71,6 +72,8 @@ func TestGoldenLIST(t *testing.T) {
 		{"LIST -l /", "list.golden"},
 		{"LIST -a dir", "list-dir.golden"},
 		{"LIST recent.txt", "list-file.golden"},
+		{"NLST", "nlst.golden"},
+		{"NLST dir", "nlst-dir.golden"},
 	} {
 		data, code, text := c.download(tc.cmd)
 		if code != 226 {

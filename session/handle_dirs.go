@@ -173,6 +173,9 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 		}
 	}
 	emit := func(w io.Writer, e storage.Entry) error {
+		if !listable(e.Name) {
+			return nil
+		}
 		if format == nil {
 			_, err := io.WriteString(w, namePrefix+e.Name+"\r\n")
 			return err
@@ -243,3 +246,8 @@ func (s *Session) logErr(op, vpath string, err error) {
 	}
 	s.log.Error(op+" failed", "path", vpath, "err", err)
 }
+
+// listable reports whether a name can appear in a listing. S3 keys may hold CR
+// and LF, which would split a listing line in two (a forged entry) and which
+// no FTP command can address anyway, so such entries are left out.
+func listable(name string) bool { return !strings.ContainsAny(name, "\r\n") }

@@ -102,6 +102,9 @@ func (s *Session) statPath(arg string) Reply {
 		if len(lines) > maxStatEntries {
 			return errTruncated
 		}
+		if !listable(e.Name) {
+			return nil
+		}
 		b.Reset()
 		if err := formatLIST(&b, e, s.user.ReadOnly); err != nil {
 			return err

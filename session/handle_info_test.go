@@ -285,3 +285,39 @@ func TestMultiLineReplyFormat(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// TestABORDuringTransfer sends ABOR on the control connection while a download
+// is stuck on a client that does not read: 426 for the transfer, then 226.
+func TestABORDuringTransfer(t *testing.T) {
+	fs := goldenFS()
+	fs.put("b", "huge", strings.Repeat("h", 32<<20), time.Now())
+	c := loginSession(t, fs, "alice")
+	d := c.pasv()
+	defer d.Close()
+	c.expect("RETR huge", 150)
+	buf := make([]byte, 1024)
+	if _, err := io.ReadFull(d, buf); err != nil {
+		t.Fatal(err)
+	}
+	c.send("\xff\xf4\xff\xf2ABOR")
+	if code, text := c.read(); code != 426 {
+		t.Fatalf("first reply to ABOR: %d %q, want 426", code, text)
+	}
+	if code, text := c.read(); code != 226 {
+		t.Fatalf("second reply to ABOR: %d %q, want 226", code, text)
+	}
+	c.expect("NOOP", 200)
+	c.expect("ABOR", 226)
+}
+
+func TestRFC1123Aliases(t *testing.T) {
+	c := loginSession(t, goldenFS(), "alice")
+	c.expect("XMKD xdir", 257)
+	c.expect("XCWD xdir", 250)
+	if text := c.expect("XPWD", 257); !strings.HasPrefix(text, `"/xdir"`) {
+		t.Errorf("XPWD: %q", text)
+	}
+	c.expect("XCUP", 250)
+	c.expect("XRMD xdir", 250)
+	c.expect("XCWD xdir", 550)
+}
