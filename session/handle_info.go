@@ -35,8 +35,6 @@ var _ = commandSet(map[string]command{
 
 // infoState is the session state the commands of this file keep. REIN resets it.
 type infoState struct {
-	// allocHint is the size announced by ALLO, for the next upload's part size.
-	allocHint int64
 	// host is the virtual host named by HOST (RFC 7151), for logs.
 	host string
 	// client is what CLNT said the client is, for logs.
@@ -170,7 +168,7 @@ func (s *Session) handleALLO(arg string) Reply {
 	if err != nil || n < 0 || (len(f) != 1 && (len(f) != 3 || !strings.EqualFold(f[1], "R"))) {
 		return reply(codeSyntaxErrorParams, "ALLO needs a byte count: ALLO <size> [R <record>]")
 	}
-	s.info.allocHint = n
+	s.allocHint = n
 	return reply(codeNotImplementedOK, "ALLO noted (%d bytes); no storage needs to be reserved", n)
 }
 
@@ -192,6 +190,7 @@ func (s *Session) handleREIN(string) Reply {
 	s.binary = true
 	s.restOffset = 0
 	s.renameFrom = ""
+	s.allocHint = 0
 	s.epsvAll = false
 	s.info = infoState{}
 	s.log = s.cfg.Logger.With("session", s.id, "remote", s.conn.RemoteAddr().String())

@@ -74,12 +74,12 @@ func newBareSession(t *testing.T, fs FS, user *User) *Session {
 
 func TestALLOKeepsSizeHint(t *testing.T) {
 	s := newBareSession(t, goldenFS(), &User{Name: "alice", Home: Home{Bucket: "b"}})
-	if r := s.handleALLO("123456789"); r.Code != 202 || s.info.allocHint != 123456789 {
-		t.Fatalf("ALLO: %d %q, hint %d", r.Code, r.Text(), s.info.allocHint)
+	if r := s.handleALLO("123456789"); r.Code != 202 || s.allocHint != 123456789 {
+		t.Fatalf("ALLO: %d %q, hint %d", r.Code, r.Text(), s.allocHint)
 	}
 	s.handleREIN("")
-	if s.info.allocHint != 0 || s.user != nil {
-		t.Fatalf("REIN kept state: hint %d, user %v", s.info.allocHint, s.user)
+	if s.allocHint != 0 || s.user != nil {
+		t.Fatalf("REIN kept state: hint %d, user %v", s.allocHint, s.user)
 	}
 }
 
