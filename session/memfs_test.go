@@ -234,3 +234,47 @@ func (m *memFS) Rmdir(_ context.Context, bucket, key string) error {
 }
 
 func baseOf(key string) string { return key[strings.LastIndexByte(key, '/')+1:] }
+
+// Rename moves a file (the storage work adds it to FS; defined here so that the
+// in-memory FS keeps satisfying the interface).
+func (m *memFS) Rename(_ context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.buckets[srcBucket][srcKey]
+	if !ok {
+		return notFound(srcBucket, srcKey)
+	}
+	if _, ok := m.buckets[dstBucket]; !ok {
+		return notFound(dstBucket, dstKey)
+	}
+	delete(m.buckets[srcBucket], srcKey)
+	m.buckets[dstBucket][dstKey] = o
+	return nil
+}
+
+// RenameDir moves every key under srcKey/ to dstKey/, which must not exist.
+func (m *memFS) RenameDir(_ context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dst, ok := m.buckets[dstBucket]
+	if !ok {
+		return notFound(dstBucket, dstKey)
+	}
+	for k := range dst {
+		if k == dstKey || strings.HasPrefix(k, dstKey+"/") {
+			return fmt.Errorf("memfs rename %s/%s: %w", dstBucket, dstKey, storage.ErrExists)
+		}
+	}
+	moved := 0
+	for k, o := range m.buckets[srcBucket] {
+		if rest, ok := strings.CutPrefix(k, srcKey+"/"); ok {
+			delete(m.buckets[srcBucket], k)
+			dst[dstKey+"/"+rest] = o
+			moved++
+		}
+	}
+	if moved == 0 {
+		return notFound(srcBucket, srcKey)
+	}
+	return nil
+}
