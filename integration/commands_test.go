@@ -13,20 +13,20 @@ import (
 	"time"
 )
 
-// rawConn speaks FTP by hand, so that a test sees the exact replies.
-type rawConn struct {
+// cmdConn speaks FTP by hand, so that a test sees the exact replies.
+type cmdConn struct {
 	t  *testing.T
 	tp *textproto.Conn
 }
 
-func (g *testGateway) raw(user string) *rawConn {
+func (g *testGateway) cmdConn(user string) *cmdConn {
 	g.t.Helper()
 	c, err := net.DialTimeout("tcp", g.Addr, 10*time.Second)
 	if err != nil {
 		g.t.Fatal(err)
 	}
 	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
-	r := &rawConn{t: g.t, tp: textproto.NewConn(c)}
+	r := &cmdConn{t: g.t, tp: textproto.NewConn(c)}
 	g.t.Cleanup(func() { r.tp.Close() })
 	r.expect("", 220)
 	if user != "" {
@@ -37,7 +37,7 @@ func (g *testGateway) raw(user string) *rawConn {
 }
 
 // expect sends line (unless empty) and fails unless the reply's code is want.
-func (r *rawConn) expect(line string, want int) string {
+func (r *cmdConn) expect(line string, want int) string {
 	r.t.Helper()
 	if line != "" {
 		if err := r.tp.PrintfLine("%s", line); err != nil {
@@ -52,7 +52,7 @@ func (r *rawConn) expect(line string, want int) string {
 }
 
 // epsv opens a passive data connection.
-func (r *rawConn) epsv() net.Conn {
+func (r *cmdConn) epsv() net.Conn {
 	r.t.Helper()
 	msg := r.expect("EPSV", 229)
 	i := strings.Index(msg, "(|||")
@@ -76,7 +76,7 @@ func TestCommandSetOnMinIO(t *testing.T) {
 	g.putObject("docs/notes.txt", body)
 	g.putObject("docs/other file.bin", "0123456789")
 
-	r := g.raw("")
+	r := g.cmdConn("")
 	r.expect("HOST localhost", 220)
 	r.expect("CLNT integration-test", 200)
 	r.expect("USER "+userRW, 331)
