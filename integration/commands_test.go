@@ -19,7 +19,7 @@ type cmdConn struct {
 	tp *textproto.Conn
 }
 
-func (g *testGateway) cmdConn(user string) *cmdConn {
+func (g *testGateway) dialRaw(user string) *cmdConn {
 	g.t.Helper()
 	c, err := net.DialTimeout("tcp", g.Addr, 10*time.Second)
 	if err != nil {
@@ -76,7 +76,7 @@ func TestCommandSetOnMinIO(t *testing.T) {
 	g.putObject("docs/notes.txt", body)
 	g.putObject("docs/other file.bin", "0123456789")
 
-	r := g.cmdConn("")
+	r := g.dialRaw("")
 	r.expect("HOST localhost", 220)
 	r.expect("CLNT integration-test", 200)
 	r.expect("USER "+userRW, 331)
