@@ -158,6 +158,10 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 		// ls-style: "NLST dir" names "dir/file" so the client can fetch it.
 		namePrefix = strings.TrimSuffix(arg, "/") + "/"
 	}
+	pattern := ""
+	if p, parent, prefix, ok := s.listGlob(verb, arg, vpath, loc); ok {
+		pattern, loc, namePrefix = p, parent, prefix
+	}
 	var single *storage.Entry
 	if _, derr := s.statDir(s.ctx, loc); derr != nil {
 		e, ferr := s.fs.Stat(s.ctx, loc.bucket, loc.key)
@@ -173,7 +177,7 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 		}
 	}
 	emit := func(w io.Writer, e storage.Entry) error {
-		if !listable(e.Name) {
+		if !listable(e.Name) || pattern != "" && !globMatch(pattern, e.Name) {
 			return nil
 		}
 		if format == nil {

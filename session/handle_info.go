@@ -168,6 +168,9 @@ func (s *Session) handleALLO(arg string) Reply {
 	if err != nil || n < 0 || (len(f) != 1 && (len(f) != 3 || !strings.EqualFold(f[1], "R"))) {
 		return reply(codeSyntaxErrorParams, "ALLO needs a byte count: ALLO <size> [R <record>]")
 	}
+	if n > storage.MaxObjectSize {
+		return reply(codeExceededStorage, "ALLO %d: larger than S3's largest object (5 TiB)", n)
+	}
 	s.allocHint = n
 	return reply(codeNotImplementedOK, "ALLO noted (%d bytes); no storage needs to be reserved", n)
 }

@@ -50,6 +50,7 @@ func TestAcceptedNoOps(t *testing.T) {
 	c.expect("ALLO 1000 R 80", 202)
 	c.expect("ALLO lots", 501)
 	c.expect("ALLO 10 X 5", 501)
+	c.expect("ALLO 6000000000000", 552)
 	c.expect("ACCT billing", 202)
 	c.expect("SMNT /elsewhere", 502)
 	c.expect("CLNT curl 8.0", 200)
@@ -320,4 +321,28 @@ func TestRFC1123Aliases(t *testing.T) {
 	c.expect("XCUP", 250)
 	c.expect("XRMD xdir", 250)
 	c.expect("XCWD xdir", 550)
+}
+
+func TestListGlob(t *testing.T) {
+	fixedClock(t)
+	c := loginSession(t, goldenFS(), "alice")
+	for cmd, want := range map[string]string{
+		"NLST *.txt":       "recent.txt\r\nÜnïcødé ✓.txt\r\n",
+		"NLST dir/c*":      "dir/child\r\n",
+		"NLST /dir/[a-c]*": "/dir/child\r\n",
+		"NLST *.none":      "",
+		"NLST [":           "",
+	} {
+		data, code, text := c.download(cmd)
+		if code != 226 || data != want {
+			t.Errorf("%s: %d %q, data %q; want %q", cmd, code, text, data, want)
+		}
+	}
+	data, code, _ := c.download("LIST -l rec*")
+	if code != 226 || !strings.HasSuffix(data, " recent.txt\r\n") || strings.Count(data, "\r\n") != 1 {
+		t.Errorf("LIST rec*: %d %q", code, data)
+	}
+	if _, code, _ := c.download("NLST nodir/*.txt"); code != 550 {
+		t.Errorf("NLST in a missing directory: %d, want 550", code)
+	}
 }
