@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // cmdConn speaks FTP by hand, so that a test sees the exact replies.
@@ -144,4 +146,27 @@ func TestCommandSetOnMinIO(t *testing.T) {
 	if msg := r.expect("PWD", 257); !strings.HasPrefix(msg, `"/"`) {
 		t.Fatalf("PWD after REIN: %q", msg)
 	}
+}
+
+// TestABORDuringDownload aborts a RETR of a large object from MinIO while the
+// data connection is full: 426 for the transfer, then 226 for the ABOR, and the
+// session goes on.
+func TestABORDuringDownload(t *testing.T) {
+	g := startGateway(t)
+	if _, err := g.Backend.Put(t.Context(), g.Bucket, "big.bin", newPattern(48<<20, 3), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := g.dialRaw(userRW)
+	d := r.epsv()
+	defer d.Close()
+	r.expect("RETR big.bin", 150)
+	if _, err := io.ReadFull(d, make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.tp.PrintfLine("\xff\xf4\xff\xf2ABOR"); err != nil {
+		t.Fatal(err)
+	}
+	r.expect("", 426)
+	r.expect("", 226)
+	r.expect("NOOP", 200)
 }
