@@ -91,3 +91,47 @@ func (a *asciiWriter) Write(p []byte) (int, error) {
 
 // Flush sends what is buffered.
 func (a *asciiWriter) Flush() error { return a.w.Flush() }
+
+// asciiSize is the number of bytes a TYPE A download of the file would send (RFC
+// 3659 §4: SIZE counts the transfer representation, here LF sent as CRLF). It
+// reads the object, so it answers only up to maxHashCompute bytes.
+func (s *Session) asciiSize(arg string, loc location, size int64) Reply {
+	if size > maxHashCompute {
+		return reply(codeActionNotTaken, "%s: SIZE in ASCII mode is not available for files over %d MiB; use TYPE I", arg, maxHashCompute>>20)
+	}
+	c := &lfCounter{}
+	if _, err := s.fs.Get(s.ctx, loc.bucket, loc.key, 0, &limitWriter{w: c, left: maxHashCompute}); err != nil {
+		return errReply(err, arg)
+	}
+	return reply(codeFileStatus, "%d", c.n+c.lf)
+}
+
+// lfCounter counts bytes and line feeds.
+type lfCounter struct{ n, lf int64 }
+
+func (c *lfCounter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	c.lf += int64(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}
+
+// skipWriter drops the first skip bytes written to it. A TYPE A restart offset
+// counts bytes of the CRLF stream the client received (RFC 3659 §5.3), which
+// maps to no byte offset in the object, so the download starts at 0 and the
+// converted stream is cut instead.
+type skipWriter struct {
+	w    io.Writer
+	skip int64
+}
+
+func (s *skipWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if s.skip >= int64(n) {
+		s.skip -= int64(n)
+		return n, nil
+	}
+	p = p[s.skip:]
+	s.skip = 0
+	m, err := s.w.Write(p)
+	return n - len(p) + m, err
+}

@@ -57,10 +57,27 @@ func buildCommands(sets []map[string]command) map[string]command {
 }
 
 // parseLine splits a command line into its upper-cased verb and argument. The
-// argument keeps inner and trailing spaces: file names may contain them.
+// argument keeps inner and trailing spaces: file names may contain them. Only
+// ASCII letters are upper-cased: verbs are ASCII, and strings.ToUpper would turn
+// stray bytes into U+FFFD.
 func parseLine(l string) (verb, arg string) {
 	verb, arg, _ = strings.Cut(l, " ")
-	return strings.ToUpper(verb), arg
+	return asciiUpper(verb), arg
+}
+
+func asciiUpper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'a' <= s[i] && s[i] <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'a' <= b[j] && b[j] <= 'z' {
+					b[j] -= 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // dispatch runs one command through the table and returns its reply.

@@ -135,7 +135,12 @@ type listFormat func(w io.Writer, e storage.Entry, readOnly bool) error
 
 func (s *Session) handleLIST(arg string) Reply { return s.startListing("LIST", arg, formatLIST) }
 func (s *Session) handleNLST(arg string) Reply { return s.startListing("NLST", arg, nil) }
-func (s *Session) handleMLSD(arg string) Reply { return s.startListing("MLSD", arg, formatMLSD) }
+func (s *Session) handleMLSD(arg string) Reply {
+	off := s.info.mlstOff
+	return s.startListing("MLSD", arg, func(w io.Writer, e storage.Entry, readOnly bool) error {
+		return formatFacts(w, e, readOnly, off)
+	})
+}
 
 // startListing checks the target and returns the transfer that streams it.
 func (s *Session) startListing(verb, arg string, format listFormat) Reply {
@@ -153,6 +158,10 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 		// ls-style: "NLST dir" names "dir/file" so the client can fetch it.
 		namePrefix = strings.TrimSuffix(arg, "/") + "/"
 	}
+	pattern := ""
+	if p, parent, prefix, ok := s.listGlob(verb, arg, vpath, loc); ok {
+		pattern, loc, namePrefix = p, parent, prefix
+	}
 	var single *storage.Entry
 	if _, derr := s.statDir(s.ctx, loc); derr != nil {
 		e, ferr := s.fs.Stat(s.ctx, loc.bucket, loc.key)
@@ -168,6 +177,9 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 		}
 	}
 	emit := func(w io.Writer, e storage.Entry) error {
+		if !listable(e.Name) || pattern != "" && !globMatch(pattern, e.Name) {
+			return nil
+		}
 		if format == nil {
 			_, err := io.WriteString(w, namePrefix+e.Name+"\r\n")
 			return err
@@ -220,7 +232,7 @@ func (s *Session) handleMLST(arg string) Reply {
 	}
 	var b strings.Builder
 	e.Name = vpath
-	_ = formatMLSD(&b, e, s.user.ReadOnly)
+	_ = formatFacts(&b, e, s.user.ReadOnly, s.info.mlstOff)
 	return Reply{Code: codeFileActionOK, Lines: []string{"Listing " + vpath, strings.TrimRight(b.String(), "\r\n"), "End"}}
 }
 
@@ -238,3 +250,8 @@ func (s *Session) logErr(op, vpath string, err error) {
 	}
 	s.log.Error(op+" failed", "path", vpath, "err", err)
 }
+
+// listable reports whether a name can appear in a listing. S3 keys may hold CR
+// and LF, which would split a listing line in two (a forged entry) and which
+// no FTP command can address anyway, so such entries are left out.
+func listable(name string) bool { return !strings.ContainsAny(name, "\r\n") }

@@ -44,9 +44,12 @@ func (s *Session) statFile(arg string) (string, location, storage.Entry, *Reply)
 }
 
 func (s *Session) handleSIZE(arg string) Reply {
-	_, _, e, r := s.statFile(arg)
+	_, loc, e, r := s.statFile(arg)
 	if r != nil {
 		return *r
+	}
+	if !s.binary {
+		return s.asciiSize(arg, loc, e.Size)
 	}
 	return reply(codeFileStatus, "%d", e.Size)
 }
@@ -99,8 +102,8 @@ func (s *Session) handleRETR(arg string) Reply {
 			_, err := fs.Get(ctx, loc.bucket, loc.key, offset, conn)
 			return err
 		}
-		aw := newASCIIWriter(conn)
-		if _, err := fs.Get(ctx, loc.bucket, loc.key, offset, aw); err != nil {
+		aw := newASCIIWriter(&skipWriter{w: conn, skip: offset})
+		if _, err := fs.Get(ctx, loc.bucket, loc.key, 0, aw); err != nil {
 			return err
 		}
 		return aw.Flush()

@@ -40,7 +40,10 @@ func featureLines() []string {
 }
 
 func (s *Session) handleFEAT(string) Reply {
-	lines := append([]string{"Extensions supported:"}, featureLines()...)
+	lines := []string{"Extensions supported:"}
+	for _, f := range featureLines() {
+		lines = append(lines, s.sessionFeat(f))
+	}
 	return Reply{Code: codeSystemStatus, Lines: append(lines, "End")}
 }
 
@@ -56,6 +59,10 @@ func (s *Session) handleOPTS(arg string) Reply {
 			return reply(codeOK, "UTF8 mode stays on: paths are UTF-8")
 		}
 		return reply(codeSyntaxErrorParams, "OPTS UTF8 takes ON or OFF")
+	case "MLST":
+		return s.optsMLST(val)
+	case "HASH":
+		return s.optsHASH(val)
 	}
 	return reply(codeNotImplementedParam, "Option %s not supported", opt)
 }
