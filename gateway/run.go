@@ -35,6 +35,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		DownloadConcurrency: cfg.DownloadConcurrency,
 		CacheEntries:        cfg.CacheEntries,
 		CacheTTL:            cfg.CacheTTL,
+		MaxRenameKeys:       cfg.MaxRenameKeys,
 		Logger:              log,
 	})
 	return NewWithBackend(cfg, log, backend)

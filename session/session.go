@@ -70,7 +70,8 @@ type Session struct {
 
 	binary     bool // TYPE I (the default) or TYPE A
 	restOffset int64
-	renameFrom string
+	renameFrom string // RNFR's path until the next command (RNTO uses it)
+	allocHint  int64  // ALLO's size for the next STOR/APPE, 0 when unknown
 	epsvAll    bool
 	data       dataSetup
 	quit       bool
