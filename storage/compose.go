@@ -54,7 +54,7 @@ func (b *Backend) compose(ctx context.Context, bucket, key string, r io.Reader, 
 		return b.put(ctx, bucket, key, io.MultiReader(bytes.NewReader(data), r), plain, sha256.New())
 	}
 
-	up, err := b.createUpload(ctx, bucket, key)
+	up, err := b.createUpload(ctx, bucket, key, false)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -137,7 +137,7 @@ func (b *Backend) copyParts(ctx context.Context, up *upload, srcBucket, srcKey, 
 			}
 			p := types.CompletedPart{PartNumber: aws.Int32(int32(i + 1))}
 			if res := out.CopyPartResult; res != nil {
-				p.ETag, p.ChecksumCRC32 = res.ETag, res.ChecksumCRC32
+				p.ETag = res.ETag
 			}
 			parts[i] = p
 		}()

@@ -79,7 +79,7 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 		b.putBuffer(buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}
-	up, err := b.createUpload(ctx, bucket, key)
+	up, err := b.createUpload(ctx, bucket, key, true)
 	if err != nil {
 		b.putBuffer(buf)
 		return Entry{}, err
@@ -124,18 +124,24 @@ func hexSum(h hash.Hash) string {
 type upload struct {
 	bucket, key string
 	id          *string
+	// checksums: the upload was created with CRC32, so every part's checksum is
+	// part of the object (HeadObject shows it). S3 gives no checksum for a part
+	// made by UploadPartCopy, so uploads that start with copied parts go without;
+	// their streamed parts still carry a CRC32 header, which S3 verifies on
+	// receipt.
+	checksums bool
 }
 
-func (b *Backend) createUpload(ctx context.Context, bucket, key string) (*upload, error) {
-	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:            aws.String(bucket),
-		Key:               aws.String(key),
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-	})
+func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksums bool) (*upload, error) {
+	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if checksums {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	created, err := b.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		return nil, mapErr("create multipart upload", bucket, key, err)
 	}
-	return &upload{bucket: bucket, key: key, id: created.UploadId}, nil
+	return &upload{bucket: bucket, key: key, id: created.UploadId, checksums: checksums}, nil
 }
 
 // partUpload is one part in flight.
@@ -177,8 +183,12 @@ func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, firs
 			cancel(mapErr(fmt.Sprintf("upload part %d of", p.number), bucket, key, err))
 			return
 		}
+		part := types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.number)}
+		if up.checksums {
+			part.ChecksumCRC32 = out.ChecksumCRC32
+		}
 		mu.Lock()
-		completed = append(completed, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.number), ChecksumCRC32: out.ChecksumCRC32})
+		completed = append(completed, part)
 		mu.Unlock()
 	}
 
@@ -331,12 +341,13 @@ func (b *Backend) basePartSize(hint int64) int64 {
 	return size
 }
 
-// partSizeFor doubles the part size every 1,000 parts, so a stream of unknown
-// length reaches S3's 5 TiB object limit well inside 10,000 parts (16 MiB parts
-// cover 16 GB in the first thousand, 32 MiB the next, and so on), while ordinary
-// files keep the configured size and its memory bound.
+// partSizeFor doubles the part size every 900 parts, so a stream of unknown
+// length reaches S3's 5 TiB object limit well inside 10,000 parts even from the
+// smallest part size (16 MiB parts cover 15 GB in the first 900, 32 MiB the
+// next, and so on), while ordinary files keep the configured size and its
+// memory bound.
 func partSizeFor(base int64, number int32) int64 {
-	size := base << ((number - 1) / 1000)
+	size := base << ((number - 1) / 900)
 	if size > MaxPartSize || size <= 0 {
 		size = MaxPartSize
 	}

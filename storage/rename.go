@@ -72,10 +72,9 @@ func (b *Backend) copyObject(ctx context.Context, src object, dstBucket, dstKey 
 		return unquoteETag(out.CopyObjectResult.ETag), nil
 	}
 	in := &s3.CreateMultipartUploadInput{
-		Bucket:            aws.String(dstBucket),
-		Key:               aws.String(dstKey),
-		Metadata:          src.meta,
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		Bucket:   aws.String(dstBucket),
+		Key:      aws.String(dstKey),
+		Metadata: src.meta,
 	}
 	if src.contentType != "" {
 		in.ContentType = aws.String(src.contentType)
