@@ -103,6 +103,11 @@ func TestDirectoriesImplicitAndSideBySide(t *testing.T) {
 // createKeys puts n empty objects under prefix straight into MinIO, many at once.
 func (g *testGateway) createKeys(prefix string, n int) {
 	g.t.Helper()
+	putEmptyKeys(g.t, g.S3, g.Bucket, prefix, n)
+}
+
+func putEmptyKeys(tb testing.TB, client *s3.Client, bucket, prefix string, n int) {
+	tb.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -115,8 +120,8 @@ func (g *testGateway) createKeys(prefix string, n int) {
 				if i >= int64(n) {
 					return
 				}
-				_, err := g.S3.PutObject(context.Background(), &s3.PutObjectInput{
-					Bucket: aws.String(g.Bucket), Key: aws.String(fmt.Sprintf("%sk%07d", prefix, i)), Body: strings.NewReader(""),
+				_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
+					Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("%sk%07d", prefix, i)), Body: strings.NewReader(""),
 				})
 				if err != nil {
 					select {
@@ -131,7 +136,7 @@ func (g *testGateway) createKeys(prefix string, n int) {
 	wg.Wait()
 	select {
 	case err := <-errs:
-		g.t.Fatal(err)
+		tb.Fatal(err)
 	default:
 	}
 }

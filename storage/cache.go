@@ -88,7 +88,10 @@ func (c *metaCache) changed(bucket, key string, e *Entry) {
 		if p == "" {
 			break
 		}
+		// Both the file stat and the directory stat: removing the last key under
+		// an implicit directory removes the directory too.
 		c.lru.Remove(statKey(bucket, p))
+		c.lru.Remove(statKey(bucket, dirPrefix(p)))
 	}
 }
 
