@@ -113,7 +113,9 @@ func TestCacheReadYourWrites(t *testing.T) {
 		{"DELE", func() error { return c.Delete("d/new.txt") },
 			func() bool { return size("d/new.txt") == -1 && names("d") == "d/f.txt" }},
 		{"MKD", func() error { return c.MakeDir("/e") },
-			func() bool { return c.ChangeDir("/e") == nil && c.ChangeDir("/") == nil && strings.Contains(names("/"), "e") }},
+			func() bool {
+				return c.ChangeDir("/e") == nil && c.ChangeDir("/") == nil && strings.Contains(names("/"), "e")
+			}},
 		{"RNTO file", func() error { return c.Rename("d/f.txt", "e/f.txt") },
 			func() bool { return size("d/f.txt") == -1 && size("e/f.txt") == 9 && names("e") == "e/f.txt" }},
 		{"implicit directory emptied", func() error { return nil },
