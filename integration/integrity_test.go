@@ -339,3 +339,39 @@ func TestDownloadPinnedToETag(t *testing.T) {
 	}
 	_ = hex.EncodeToString(h.Sum(nil))
 }
+
+// TestStorGatewayShutdownDeadline is the SIGTERM path: Shutdown lets an upload
+// that finishes within the grace period complete, and aborts cleanly the one
+// still running at the deadline.
+func TestStorGatewayShutdownDeadline(t *testing.T) {
+	g := startGateway(t, smallParts)
+	oldSum, oldSize := withOld(g, "f.bin")
+	endless := g.startUpload("f.bin", 1<<40, 17)
+	finishing := g.startUpload("done.bin", bigUpload, 18)
+	time.Sleep(300 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- g.GW.Server.Shutdown(ctx) }()
+
+	if err := <-finishing.done; err != nil {
+		t.Fatal(err)
+	}
+	finishing.data.Close()
+	finishing.ctl.expect(226)
+	select {
+	case err := <-shut:
+		if err == nil {
+			t.Fatal("Shutdown returned before the deadline although an upload was running")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown did not return after its deadline")
+	}
+	if err := <-endless.done; err == nil {
+		t.Fatal("the running upload's data connection stayed open")
+	}
+	want, _ := sha256Of(newPattern(bigUpload, 18))
+	g.mustHold("done.bin", want, bigUpload)
+	g.intact("f.bin", oldSum, oldSize)
+}

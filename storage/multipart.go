@@ -285,6 +285,9 @@ func (b *Backend) storeHash(ctx context.Context, bucket, key string, e Entry, su
 	if e.Size > b.opts.HashCopyLimit {
 		return e
 	}
+	// The object is committed: finish labelling it even if the client leaves now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
 	out, err := b.client.CopyObject(ctx, &s3.CopyObjectInput{
 		Bucket:            aws.String(bucket),
 		Key:               aws.String(key),
