@@ -2,12 +2,15 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // Resumed uploads: the gateway composes the new object from the existing head
@@ -169,4 +172,25 @@ func TestAppendLargeHeadEmptyTail(t *testing.T) {
 	want, _ := sha256Of(newPattern(bigUpload, 8))
 	g.mustHold("f.bin", want, bigUpload)
 	g.noPending()
+}
+
+// TestPutSizeHintPartSize: the size ALLO announces raises the part size so the
+// whole file fits in 10,000 parts (100 GiB → 11 MiB parts instead of 5 MiB).
+func TestPutSizeHintPartSize(t *testing.T) {
+	g, ft := startStoreGateway(t, nil, smallParts)
+	ctx := context.Background()
+	if _, err := g.Backend.Put(ctx, g.Bucket, "plain.bin", newPattern(bigUpload, 1), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.count("UploadPart"); n != 3 {
+		t.Fatalf("12 MiB in 5 MiB parts took %d parts, want 3", n)
+	}
+	if _, err := g.Backend.Put(ctx, g.Bucket, "hinted.bin", newPattern(bigUpload, 1), storage.PutOptions{SizeHint: 100 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.count("UploadPart") - 3; n != 2 {
+		t.Fatalf("12 MiB with a 100 GiB hint took %d parts, want 2 (11 MiB parts)", n)
+	}
+	want, _ := sha256Of(newPattern(bigUpload, 1))
+	g.mustHold("hinted.bin", want, bigUpload)
 }
