@@ -375,3 +375,26 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 	g.mustHold("done.bin", want, bigUpload)
 	g.intact("f.bin", oldSum, oldSize)
 }
+
+// TestHashCopyLimit: FTP2S3_HASH_COPY_LIMIT=0 skips the self-copy that labels
+// multipart uploads (single PutObjects still carry the hash).
+func TestHashCopyLimit(t *testing.T) {
+	g, ft := startStoreGateway(t, nil, smallParts, func(c *gateway.Config) { c.HashCopyLimit = 0 })
+	c := g.dial(userRW)
+	if err := c.Stor("big.bin", newPattern(bigUpload, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("small.bin", strings.NewReader("small")); err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.count("CopyObject"); n != 0 {
+		t.Fatalf("%d CopyObject requests with the limit at 0", n)
+	}
+	if out, err := g.head("big.bin"); err != nil || out.Metadata[storage.MetaSHA256] != "" {
+		t.Fatalf("big.bin metadata %v, %v; want no stored hash", out.Metadata, err)
+	}
+	want, _ := sha256Of(strings.NewReader("small"))
+	if out, err := g.head("small.bin"); err != nil || out.Metadata[storage.MetaSHA256] != want {
+		t.Fatalf("small.bin metadata %v, %v; want its hash", out.Metadata, err)
+	}
+}

@@ -146,6 +146,10 @@ func startStoreGateway(t *testing.T, so func(*storage.Options), mutate ...func(*
 		PartSize: int64(cfg.PartSize), UploadConcurrency: cfg.UploadConcurrency,
 		DownloadChunk: int64(cfg.DownloadChunk), DownloadConcurrency: cfg.DownloadConcurrency,
 		CacheEntries: cfg.CacheEntries, CacheTTL: cfg.CacheTTL, MaxRenameKeys: cfg.MaxRenameKeys, Logger: log,
+		HashCopyLimit: int64(cfg.HashCopyLimit),
+	}
+	if cfg.HashCopyLimit == 0 {
+		opts.HashCopyLimit = -1 // as gateway.New does: 0 turns it off
 	}
 	if so != nil {
 		so(&opts)

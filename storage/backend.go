@@ -37,7 +37,8 @@ type Options struct {
 	CopyThreshold int64
 	CopyPartSize  int64
 	// HashCopyLimit is the largest multipart upload whose SHA-256 is stored by
-	// copying the object onto itself with new metadata (see storeHash).
+	// copying the object onto itself with new metadata (see storeHash); 0 means
+	// 5 GiB, a negative value never.
 	HashCopyLimit int64
 	Logger        *slog.Logger
 }
@@ -80,7 +81,7 @@ func (o *Options) setDefaults() {
 		o.CopyPartSize = 512 << 20
 	}
 	o.CopyPartSize = min(max(o.CopyPartSize, MinPartSize), MaxPartSize)
-	if o.HashCopyLimit <= 0 || o.HashCopyLimit > MaxPartSize {
+	if o.HashCopyLimit == 0 || o.HashCopyLimit > MaxPartSize {
 		o.HashCopyLimit = MaxPartSize
 	}
 	if o.Logger == nil {
