@@ -50,6 +50,7 @@ type Config struct {
 	BanFor               time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
 	AnonymousHome        string        `env:"FTP2S3_ANONYMOUS_HOME"`
 	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
+	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"5GiB"`
 	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
 	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
 	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
@@ -191,6 +192,9 @@ func (c *Config) Validate() []error {
 	positive("FTP2S3_MAX_CONNECTIONS_PER_IP", c.MaxConnectionsPerIP)
 	positive("FTP2S3_BAN_AFTER", c.BanAfter)
 	positive("FTP2S3_MAX_RENAME_KEYS", c.MaxRenameKeys)
+	if c.HashCopyLimit < 0 || c.HashCopyLimit > 5<<30 {
+		bad("FTP2S3_HASH_COPY_LIMIT", "%d bytes is outside 0 to 5GiB", int64(c.HashCopyLimit))
+	}
 	durations := map[string]time.Duration{
 		"FTP2S3_CACHE_TTL": c.CacheTTL, "FTP2S3_IDLE_TIMEOUT": c.IdleTimeout, "FTP2S3_DATA_TIMEOUT": c.DataTimeout,
 		"FTP2S3_BAN_FOR": c.BanFor, "FTP2S3_SHUTDOWN_GRACE": c.ShutdownGrace,

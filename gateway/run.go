@@ -35,6 +35,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		DownloadConcurrency: cfg.DownloadConcurrency,
 		CacheEntries:        cfg.CacheEntries,
 		CacheTTL:            cfg.CacheTTL,
+		MaxRenameKeys:       cfg.MaxRenameKeys,
+		HashCopyLimit:       hashCopyLimit(cfg.HashCopyLimit),
 		Logger:              log,
 	})
 	return NewWithBackend(cfg, log, backend)
@@ -107,4 +109,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	<-errc
 	return nil
+}
+
+// hashCopyLimit maps FTP2S3_HASH_COPY_LIMIT to storage's option, where 0 means
+// the default and a negative value means never.
+func hashCopyLimit(s Size) int64 {
+	if s == 0 {
+		return -1
+	}
+	return int64(s)
 }

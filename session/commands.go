@@ -93,6 +93,10 @@ func (s *Session) dispatch(verb, arg string) Reply {
 	case cmd.needsArg && strings.TrimSpace(arg) == "":
 		return reply(codeSyntaxErrorParams, "%s needs an argument: %s", verb, cmd.help)
 	}
+	if verb != "RNTO" {
+		// RNFR holds only until the next command (RFC 959 §4.1.3).
+		s.renameFrom = ""
+	}
 	return cmd.handler(s, arg)
 }
 

@@ -118,47 +118,7 @@ func (s *Session) handleRETR(arg string) Reply {
 func (s *Session) handleSTOR(arg string) Reply {
 	offset := s.restOffset
 	s.restOffset = 0
-	vpath, loc, err := s.locate(arg)
-	if err != nil {
-		return errReply(err, arg)
-	}
-	if s.user.ReadOnly {
-		return errReply(errPermission, arg)
-	}
-	if loc.isRoot() || loc.key == "" || strings.HasSuffix(arg, "/") {
-		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
-	}
-	if offset > 0 {
-		return reply(codeNotImplementedParam, "Resuming an upload with REST is not supported yet")
-	}
-	if e, err := s.fs.Stat(s.ctx, loc.bucket, loc.key); err == nil && e.IsDir {
-		return reply(codeActionNotTaken, "%s: is a directory", arg)
-	}
-	if err := s.checkParent(loc); err != nil {
-		return errReply(err, arg)
-	}
-	fs, binary := s.fs, s.binary
-	run := func(ctx context.Context, conn io.ReadWriter) error {
-		var r io.Reader = conn
-		if !binary {
-			r = newASCIIReader(conn)
-		}
-		_, err := fs.Put(ctx, loc.bucket, loc.key, r, storage.PutOptions{BeforeCommit: func() error {
-			if cause := context.Cause(ctx); cause != nil {
-				return cause
-			}
-			if s.controlGone() {
-				return errCtrlClosed
-			}
-			return nil
-		}})
-		return err
-	}
-	return Reply{
-		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{verb: "STOR", path: vpath, upload: true, run: run},
-	}
+	return s.startUpload("STOR", arg, storage.PutOptions{Offset: offset})
 }
 
 func modeName(binary bool) string {

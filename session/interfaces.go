@@ -26,6 +26,12 @@ type FS interface {
 	Delete(ctx context.Context, bucket, key string) error
 	Mkdir(ctx context.Context, bucket, key string) error
 	Rmdir(ctx context.Context, bucket, key string) error
+	// Rename moves a file, replacing any file at the destination; the buckets
+	// may differ.
+	Rename(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) error
+	// RenameDir moves every key under a directory to a new directory, which must
+	// not exist yet.
+	RenameDir(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) error
 }
 
 // User is an authenticated identity.

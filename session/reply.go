@@ -49,6 +49,7 @@ const (
 	codeActionNotTaken      = 550 // RFC 959: file unavailable
 	codeExceededStorage     = 552 // RFC 959
 	codeBadFileName         = 553 // RFC 959
+	codeInvalidRestart      = 554 // RFC 3659 §5.4: invalid REST parameter
 )
 
 // Reply is what a command handler answers: a code and one or more lines of text.
@@ -109,6 +110,8 @@ func errReply(err error, what string) Reply {
 		return reply(codeActionNotTaken, "%s: already exists", what)
 	case errors.Is(err, storage.ErrInvalidName):
 		return reply(codeBadFileName, "%s: file name not allowed", what)
+	case errors.Is(err, storage.ErrInvalidOffset):
+		return reply(codeInvalidRestart, "%s: restart offset beyond the end of the file", what)
 	case errors.Is(err, storage.ErrTooLarge):
 		return reply(codeExceededStorage, "%s: exceeds the storage limit", what)
 	case errors.Is(err, errPermission):

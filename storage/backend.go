@@ -26,7 +26,21 @@ type Options struct {
 	DownloadConcurrency int           // ranged GETs in flight per download
 	CacheEntries        int           // metadata cache capacity
 	CacheTTL            time.Duration // metadata cache freshness
-	Logger              *slog.Logger
+	// MaxRenameKeys is the largest directory rename accepted (ErrTooLarge beyond).
+	MaxRenameKeys int
+	// RenameConcurrency bounds the copies and deletes in flight during a
+	// directory rename.
+	RenameConcurrency int
+	// CopyThreshold is the size above which a rename copies with multipart
+	// UploadPartCopy instead of one CopyObject (S3 refuses CopyObject above
+	// 5 GiB); CopyPartSize is the size of each copied part. Tests lower both.
+	CopyThreshold int64
+	CopyPartSize  int64
+	// HashCopyLimit is the largest multipart upload whose SHA-256 is stored by
+	// copying the object onto itself with new metadata (see storeHash); 0 means
+	// 5 GiB, a negative value never.
+	HashCopyLimit int64
+	Logger        *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -53,6 +67,22 @@ func (o *Options) setDefaults() {
 	}
 	if o.CacheTTL <= 0 {
 		o.CacheTTL = 30 * time.Second
+	}
+	if o.MaxRenameKeys <= 0 {
+		o.MaxRenameKeys = 10000
+	}
+	if o.RenameConcurrency <= 0 {
+		o.RenameConcurrency = 8
+	}
+	if o.CopyThreshold <= 0 || o.CopyThreshold > MaxPartSize {
+		o.CopyThreshold = MaxPartSize
+	}
+	if o.CopyPartSize <= 0 {
+		o.CopyPartSize = 512 << 20
+	}
+	o.CopyPartSize = min(max(o.CopyPartSize, MinPartSize), MaxPartSize)
+	if o.HashCopyLimit == 0 || o.HashCopyLimit > MaxPartSize {
+		o.HashCopyLimit = MaxPartSize
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

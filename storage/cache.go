@@ -2,6 +2,7 @@ package storage
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,11 @@ import (
 // rest of the cache.
 const maxCachedListing = 20000
 
+// listingBudget bounds the entries held by all cached listings together: the
+// LRU counts listings, not their sizes, so without it 10,000 cached directories
+// of 20,000 entries each could hold gigabytes. About 150 bytes an entry.
+const listingBudget = 500_000
+
 // metaCache remembers stat results and whole directory listings for a short TTL.
 // Keys are "s|bucket|key" for stats, "l|bucket|prefix" for listings and "b" for
 // the bucket list; the separator is NUL, which cannot occur in a cleaned path.
@@ -20,6 +26,10 @@ type metaCache struct {
 	lru    *expirable.LRU[string, any]
 	hits   atomic.Int64
 	misses atomic.Int64
+
+	budget int64        // listingBudget; lowered by tests
+	listed atomic.Int64 // entries held by cached listings
+	putMu  sync.Mutex   // serialises putListing's remove-then-add
 }
 
 type statResult struct {
@@ -28,7 +38,16 @@ type statResult struct {
 }
 
 func newMetaCache(size int, ttl time.Duration) *metaCache {
-	return &metaCache{lru: expirable.NewLRU[string, any](size, nil, ttl)}
+	c := &metaCache{budget: listingBudget}
+	c.lru = expirable.NewLRU[string, any](size, c.evicted, ttl)
+	return c
+}
+
+// evicted runs for every entry the LRU drops (evicted, expired or removed).
+func (c *metaCache) evicted(k string, v any) {
+	if strings.HasPrefix(k, "l\x00") {
+		c.listed.Add(-int64(len(v.([]Entry))))
+	}
 }
 
 func statKey(bucket, key string) string    { return "s\x00" + bucket + "\x00" + key }
@@ -66,8 +85,18 @@ func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
 	return v.([]Entry), true
 }
 
+// putListing caches a directory listing unless the listings already cached
+// hold the budget's worth of entries.
 func (c *metaCache) putListing(bucket, prefix string, entries []Entry) {
-	c.lru.Add(listKey(bucket, prefix), entries)
+	c.putMu.Lock()
+	defer c.putMu.Unlock()
+	k := listKey(bucket, prefix)
+	c.lru.Remove(k) // Add would replace an old value without accounting for it
+	if c.listed.Load()+int64(len(entries)) > c.budget {
+		return
+	}
+	c.listed.Add(int64(len(entries)))
+	c.lru.Add(k, entries)
 }
 
 // changed records that this gateway created, replaced or removed key (a file, or a
@@ -88,7 +117,10 @@ func (c *metaCache) changed(bucket, key string, e *Entry) {
 		if p == "" {
 			break
 		}
+		// Both the file stat and the directory stat: removing the last key under
+		// an implicit directory removes the directory too.
 		c.lru.Remove(statKey(bucket, p))
+		c.lru.Remove(statKey(bucket, dirPrefix(p)))
 	}
 }
 

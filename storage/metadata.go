@@ -41,7 +41,8 @@ func (b *Backend) stat(ctx context.Context, bucket, key string) (Entry, error) {
 		}
 		return Entry{}, mapErr("stat", bucket, key, err)
 	}
-	e := Entry{Name: baseName(key), Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified), ETag: unquoteETag(out.ETag)}
+	e := Entry{Name: baseName(key), Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified), ETag: unquoteETag(out.ETag),
+		SHA256: out.Metadata[MetaSHA256]}
 	b.cache.putStat(bucket, key, statResult{entry: e, found: true})
 	return e, nil
 }

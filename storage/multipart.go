@@ -3,8 +3,11 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 	"time"
@@ -17,7 +20,9 @@ import (
 // The upload pipeline is written here rather than taken from the SDK's upload
 // manager because the gateway must decide at the last moment whether to complete
 // the object (the FTP client may have vanished while its data connection looked
-// like a clean end of file), and because part buffers are pooled across uploads.
+// like a clean end of file), because APPE and REST+STOR start the upload with
+// server-side copies of the existing object, and because part buffers are pooled
+// across uploads.
 
 // PutOptions adjust one upload.
 type PutOptions struct {
@@ -27,7 +32,18 @@ type PutOptions struct {
 	// BeforeCommit runs after every byte has been read and stored, right before the
 	// object becomes visible. An error from it abandons the upload.
 	BeforeCommit func() error
+	// Offset, when positive, keeps the first Offset bytes of the existing object
+	// and stores the stream after them (REST n + STOR). It must not exceed the
+	// object's size (ErrInvalidOffset).
+	Offset int64
+	// Append keeps the whole existing object and stores the stream after it
+	// (APPE). A missing object is simply created.
+	Append bool
 }
+
+// MetaSHA256 is the user-metadata key (x-amz-meta-ftp2s3-sha256) holding the hex
+// SHA-256 of the whole object, computed while it streamed through the gateway.
+const MetaSHA256 = "ftp2s3-sha256"
 
 // abortTimeout bounds the clean-up of an abandoned upload. It runs on a context of
 // its own because the transfer's context is usually already cancelled by then.
@@ -37,41 +53,95 @@ const abortTimeout = 30 * time.Second
 // single PutObject; a longer one goes through a multipart upload with at most
 // UploadConcurrency parts in flight, so memory stays near
 // PartSize × (UploadConcurrency + 1) whatever the size. On any error, including
-// ctx being cancelled, nothing is created and no multipart upload is left behind.
+// ctx being cancelled, nothing is created or changed and no multipart upload is
+// left behind. With Offset or Append the existing object's head is kept (see
+// compose.go).
 func (b *Backend) Put(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions) (Entry, error) {
+	if opts.Append || opts.Offset > 0 {
+		return b.compose(ctx, bucket, key, r, opts)
+	}
+	return b.put(ctx, bucket, key, r, opts, sha256.New())
+}
+
+// put is Put without the head: h, when not nil, hashes every byte stored.
+func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions, h hash.Hash) (Entry, error) {
+	if h != nil {
+		r = io.TeeReader(r, h)
+	}
 	base := b.basePartSize(opts.SizeHint)
 	buf := b.getBuffer(base)
 	n, err := io.ReadFull(r, buf)
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
 		defer b.putBuffer(buf)
-		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit)
+		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
 	case err != nil:
 		b.putBuffer(buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}
-	return b.putMultipart(ctx, bucket, key, r, buf, base, opts.BeforeCommit)
+	up, err := b.createUpload(ctx, bucket, key, true)
+	if err != nil {
+		b.putBuffer(buf)
+		return Entry{}, err
+	}
+	return b.streamParts(ctx, up, r, buf, nil, 0, base, opts.BeforeCommit, h)
 }
 
-func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte, beforeCommit func() error) (Entry, error) {
+func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte, beforeCommit func() error, h hash.Hash) (Entry, error) {
 	if beforeCommit != nil {
 		if err := beforeCommit(); err != nil {
 			return Entry{}, err
 		}
 	}
-	out, err := b.client.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:            aws.String(bucket),
 		Key:               aws.String(key),
 		Body:              bytes.NewReader(data),
 		ContentLength:     aws.Int64(int64(len(data))),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-	})
+	}
+	sum := hexSum(h)
+	if sum != "" {
+		in.Metadata = map[string]string{MetaSHA256: sum}
+	}
+	out, err := b.client.PutObject(ctx, in)
 	if err != nil {
 		return Entry{}, mapErr("put", bucket, key, err)
 	}
-	e := Entry{Name: baseName(key), Size: int64(len(data)), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag)}
+	e := Entry{Name: baseName(key), Size: int64(len(data)), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag), SHA256: sum}
 	b.cache.changed(bucket, key, &e)
 	return e, nil
+}
+
+func hexSum(h hash.Hash) string {
+	if h == nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// upload is one multipart upload in progress.
+type upload struct {
+	bucket, key string
+	id          *string
+	// checksums: the upload was created with CRC32, so every part's checksum is
+	// part of the object (HeadObject shows it). S3 gives no checksum for a part
+	// made by UploadPartCopy, so uploads that start with copied parts go without;
+	// their streamed parts still carry a CRC32 header, which S3 verifies on
+	// receipt.
+	checksums bool
+}
+
+func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksums bool) (*upload, error) {
+	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if checksums {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
+	created, err := b.client.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return nil, mapErr("create multipart upload", bucket, key, err)
+	}
+	return &upload{bucket: bucket, key: key, id: created.UploadId, checksums: checksums}, nil
 }
 
 // partUpload is one part in flight.
@@ -81,25 +151,19 @@ type partUpload struct {
 	n      int
 }
 
-func (b *Backend) putMultipart(ctx context.Context, bucket, key string, r io.Reader, first []byte, base int64, beforeCommit func() error) (Entry, error) {
-	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:            aws.String(bucket),
-		Key:               aws.String(key),
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-	})
-	if err != nil {
-		b.putBuffer(first)
-		return Entry{}, mapErr("create multipart upload", bucket, key, err)
-	}
-	uploadID := created.UploadId
-
+// streamParts uploads first and then the rest of r as parts of up, after the parts
+// already in done (server-side copies of an existing head), and completes the
+// upload, or aborts it on any failure. first holds a full part read from r, or
+// fewer bytes when r ended there.
+func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, first []byte, done []types.CompletedPart, headSize, base int64, beforeCommit func() error, h hash.Hash) (Entry, error) {
+	bucket, key := up.bucket, up.key
 	uctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
-		completed []types.CompletedPart
-		total     int64
+		completed = done
+		total     = headSize
 		slots     = make(chan struct{}, b.opts.UploadConcurrency)
 	)
 	send := func(p partUpload) {
@@ -109,7 +173,7 @@ func (b *Backend) putMultipart(ctx context.Context, bucket, key string, r io.Rea
 		out, err := b.client.UploadPart(uctx, &s3.UploadPartInput{
 			Bucket:            aws.String(bucket),
 			Key:               aws.String(key),
-			UploadId:          uploadID,
+			UploadId:          up.id,
 			PartNumber:        aws.Int32(p.number),
 			Body:              bytes.NewReader(p.buf[:p.n]),
 			ContentLength:     aws.Int64(int64(p.n)),
@@ -119,14 +183,27 @@ func (b *Backend) putMultipart(ctx context.Context, bucket, key string, r io.Rea
 			cancel(mapErr(fmt.Sprintf("upload part %d of", p.number), bucket, key, err))
 			return
 		}
+		part := types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.number)}
+		if up.checksums {
+			part.ChecksumCRC32 = out.ChecksumCRC32
+		}
 		mu.Lock()
-		completed = append(completed, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.number), ChecksumCRC32: out.ChecksumCRC32})
+		completed = append(completed, part)
 		mu.Unlock()
 	}
 
 	buf, n := first, len(first)
 	var readErr error
-	for number := int32(1); ; number++ {
+	if int64(n) < int64(cap(first)) {
+		readErr = io.EOF // first is already the short last part
+	}
+	for number := int32(len(done)) + 1; ; number++ {
+		if n == 0 && readErr == io.EOF {
+			// Nothing streamed after a copied head (APPE of zero bytes).
+			b.putBuffer(buf)
+			readErr = nil
+			break
+		}
 		if number > MaxParts {
 			readErr = fmt.Errorf("upload exceeds %d parts: %w", MaxParts, ErrTooLarge)
 			b.putBuffer(buf)
@@ -174,22 +251,61 @@ func (b *Backend) putMultipart(ctx context.Context, bucket, key string, r io.Rea
 	if fail == nil && beforeCommit != nil {
 		fail = beforeCommit()
 	}
-	if fail == nil {
-		out, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-			Bucket:          aws.String(bucket),
-			Key:             aws.String(key),
-			UploadId:        uploadID,
-			MultipartUpload: &types.CompletedMultipartUpload{Parts: sortParts(completed)},
-		})
-		if err == nil {
-			e := Entry{Name: baseName(key), Size: total, ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag)}
-			b.cache.changed(bucket, key, &e)
-			return e, nil
-		}
-		fail = mapErr("complete multipart upload", bucket, key, err)
+	if fail != nil {
+		b.abortMultipart(ctx, bucket, key, up.id)
+		return Entry{}, fail
 	}
-	b.abortMultipart(ctx, bucket, key, uploadID)
-	return Entry{}, fail
+	out, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(bucket),
+		Key:             aws.String(key),
+		UploadId:        up.id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: sortParts(completed)},
+	})
+	if err != nil {
+		b.abortMultipart(ctx, bucket, key, up.id)
+		return Entry{}, mapErr("complete multipart upload", bucket, key, err)
+	}
+	e := Entry{Name: baseName(key), Size: total, ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag)}
+	if sum := hexSum(h); sum != "" {
+		e = b.storeHash(ctx, bucket, key, e, sum)
+	}
+	b.cache.changed(bucket, key, &e)
+	return e, nil
+}
+
+// storeHash records the whole-object SHA-256 of a completed multipart upload.
+// Metadata can only be given when a multipart upload is created, before the
+// bytes (and so their hash) are known, and S3's own multipart SHA-256 is a hash
+// of part hashes, not the file's. So the object is copied onto itself with the
+// metadata replaced, pinned to the ETag just completed so that a concurrent
+// overwrite is never labelled with our hash. MinIO does this as a metadata-only
+// update; AWS copies the bytes server-side, which is why it is skipped above
+// HashCopyLimit. A failure here leaves a correct object without a stored hash.
+func (b *Backend) storeHash(ctx context.Context, bucket, key string, e Entry, sum string) Entry {
+	if e.Size > b.opts.HashCopyLimit {
+		return e
+	}
+	// The object is committed: finish labelling it even if the client leaves now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	out, err := b.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:            aws.String(bucket),
+		Key:               aws.String(key),
+		CopySource:        aws.String(copySource(bucket, key)),
+		CopySourceIfMatch: aws.String(`"` + e.ETag + `"`),
+		MetadataDirective: types.MetadataDirectiveReplace,
+		Metadata:          map[string]string{MetaSHA256: sum},
+	})
+	if err != nil {
+		b.opts.Logger.Warn("storing the object's SHA-256 failed; the object is complete without it",
+			"bucket", bucket, "key", key, "err", err)
+		return e
+	}
+	if out.CopyObjectResult != nil && out.CopyObjectResult.ETag != nil {
+		e.ETag = unquoteETag(out.CopyObjectResult.ETag)
+	}
+	e.SHA256 = sum
+	return e
 }
 
 func (b *Backend) abortMultipart(ctx context.Context, bucket, key string, uploadID *string) {
@@ -228,12 +344,13 @@ func (b *Backend) basePartSize(hint int64) int64 {
 	return size
 }
 
-// partSizeFor doubles the part size every 1,000 parts, so a stream of unknown
-// length reaches S3's 5 TiB object limit well inside 10,000 parts (16 MiB parts
-// cover 16 GB in the first thousand, 32 MiB the next, and so on), while ordinary
-// files keep the configured size and its memory bound.
+// partSizeFor doubles the part size every 900 parts, so a stream of unknown
+// length reaches S3's 5 TiB object limit well inside 10,000 parts even from the
+// smallest part size (16 MiB parts cover 15 GB in the first 900, 32 MiB the
+// next, and so on), while ordinary files keep the configured size and its
+// memory bound.
 func partSizeFor(base int64, number int32) int64 {
-	size := base << ((number - 1) / 1000)
+	size := base << ((number - 1) / 900)
 	if size > MaxPartSize || size <= 0 {
 		size = MaxPartSize
 	}

@@ -27,6 +27,8 @@ var (
 	ErrInvalidName = errors.New("invalid object name")
 	// ErrTooLarge: the operation exceeds a configured or S3 limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrInvalidOffset: a restart offset past the end of the existing object.
+	ErrInvalidOffset = errors.New("restart offset beyond the end of the file")
 )
 
 // Entry describes one file or directory as the FTP layer sees it. A directory is a

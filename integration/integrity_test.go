@@ -1,0 +1,400 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// Every failure path of STOR must leave MinIO as it was: the old object
+// unchanged, no new object, no multipart upload left behind.
+
+const (
+	smallPart = 5 << 20  // the smallest part size S3 allows
+	bigUpload = 12 << 20 // more than two parts of smallPart: parts are in flight
+)
+
+func smallParts(c *gateway.Config) { c.PartSize = smallPart }
+
+// upload is a STOR in progress through a raw control connection.
+type upload struct {
+	ctl  *rawFTP
+	data net.Conn
+	done chan error // the writer's result
+}
+
+// startUpload sends STOR key and writes n bytes of pattern data, then leaves
+// both connections open.
+func (g *testGateway) startUpload(key string, n int64, seed uint64) *upload {
+	g.t.Helper()
+	ctl := g.rawLogin(userRW)
+	dc := ctl.data()
+	ctl.send("STOR %s", key)
+	ctl.expect(150)
+	u := &upload{ctl: ctl, data: dc, done: make(chan error, 1)}
+	go func() {
+		_, err := io.Copy(dc, newPattern(n, seed))
+		u.done <- err
+	}()
+	return u
+}
+
+// withOld stores the object the failed upload must not touch.
+func withOld(g *testGateway, key string) (string, int64) {
+	g.putObject(key, "the old contents, which must survive\n")
+	sum, n, err := g.object(key)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return sum, n
+}
+
+// intact checks the outcome every failure path must have.
+func (g *testGateway) intact(key, oldSum string, oldSize int64) {
+	g.t.Helper()
+	g.mustHold(key, oldSum, oldSize)
+	waitFor(g.t, "the multipart upload to be aborted", 20*time.Second, func() bool { return len(g.pendingUploads()) == 0 })
+	g.mustNotExist("never-" + key)
+}
+
+func TestStorClientVanishesMidStream(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		size        int64
+		dataFirst   bool // the data connection closes before the control one
+		ctrlTimeout bool
+	}{
+		{"multipart-control-first", bigUpload, false, false},
+		{"multipart-data-first", bigUpload, true, false},
+		{"single-put-control-first", 1 << 20, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, smallParts)
+			oldSum, oldSize := withOld(g, "f.bin")
+			for _, key := range []string{"f.bin", "never-f.bin"} {
+				u := g.startUpload(key, tc.size, 7)
+				if err := <-u.done; err != nil {
+					t.Fatal(err)
+				}
+				// A dying client process: the kernel closes both sockets.
+				if tc.dataFirst {
+					u.data.Close()
+					u.ctl.conn.Close()
+				} else {
+					u.ctl.conn.Close()
+					time.Sleep(50 * time.Millisecond)
+					u.data.Close()
+				}
+			}
+			waitFor(t, "the sessions to end", 20*time.Second, func() bool { return g.GW.Server.ActiveSessions() == 0 })
+			g.intact("f.bin", oldSum, oldSize)
+			if !strings.Contains(g.Logs.String(), "control connection closed") {
+				t.Fatal("the log does not say the control connection closed before commit")
+			}
+		})
+	}
+}
+
+func TestStorAbor(t *testing.T) {
+	g := startGateway(t, smallParts)
+	oldSum, oldSize := withOld(g, "f.bin")
+	for _, key := range []string{"f.bin", "never-f.bin"} {
+		u := g.startUpload(key, 1<<40, 3) // endless: the client is still sending
+		time.Sleep(300 * time.Millisecond)
+		u.ctl.send("ABOR")
+		u.ctl.expect(426)
+		u.ctl.expect(226)
+		if err := <-u.done; err == nil {
+			t.Fatal("the data connection stayed open after ABOR")
+		}
+		u.ctl.cmd(200, "NOOP") // the session goes on
+	}
+	g.intact("f.bin", oldSum, oldSize)
+}
+
+func TestStorDataStallTimeout(t *testing.T) {
+	g := startGateway(t, smallParts, func(c *gateway.Config) { c.DataTimeout = time.Second })
+	oldSum, oldSize := withOld(g, "f.bin")
+	for _, key := range []string{"f.bin", "never-f.bin"} {
+		u := g.startUpload(key, bigUpload, 5)
+		if err := <-u.done; err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		code, msg := u.ctl.read() // the client stalls: no more data, no close
+		if code != 426 || !strings.Contains(msg, "timed out") {
+			t.Fatalf("stalled upload: got %d %s, want 426 timed out", code, msg)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("the stall was noticed after %s", d)
+		}
+	}
+	g.intact("f.bin", oldSum, oldSize)
+}
+
+func TestStorControlDroppedWhileDataFlows(t *testing.T) {
+	g := startGateway(t, smallParts)
+	oldSum, oldSize := withOld(g, "f.bin")
+	for _, key := range []string{"f.bin", "never-f.bin"} {
+		u := g.startUpload(key, 1<<40, 9)
+		time.Sleep(300 * time.Millisecond)
+		u.ctl.conn.Close() // data keeps flowing
+		select {
+		case err := <-u.done:
+			if err == nil {
+				t.Fatal("the upload ended cleanly")
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the gateway kept reading the data connection after the control connection closed")
+		}
+	}
+	g.intact("f.bin", oldSum, oldSize)
+}
+
+func TestStorS3Failures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size int64
+		op   string
+		part string
+	}{
+		{"second-part", bigUpload, "UploadPart", "2"},
+		{"completion", bigUpload, "CompleteMultipartUpload", ""},
+		{"single-put", 1 << 20, "PutObject", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, ft := startStoreGateway(t, nil, smallParts)
+			oldSum, oldSize := withOld(g, "f.bin")
+			ft.failWhen(func(op string, r *http.Request) bool {
+				return op == tc.op && (tc.part == "" || r.URL.Query().Get("partNumber") == tc.part)
+			})
+			for _, key := range []string{"f.bin", "never-f.bin"} {
+				u := g.startUpload(key, tc.size, 11)
+				<-u.done
+				u.data.Close()
+				code, msg := u.ctl.read()
+				if code != 451 {
+					t.Fatalf("S3 failing on %s: got %d %s, want 451", tc.op, code, msg)
+				}
+				if strings.Contains(msg, "injected") || strings.Contains(msg, "InternalError") {
+					t.Fatalf("the reply leaks S3's error: %s", msg)
+				}
+			}
+			if ft.count(tc.op) == 0 {
+				t.Fatalf("no %s request was made", tc.op)
+			}
+			g.intact("f.bin", oldSum, oldSize)
+		})
+	}
+}
+
+func TestStorGatewayClose(t *testing.T) {
+	g := startGateway(t, smallParts)
+	oldSum, oldSize := withOld(g, "f.bin")
+	var uploads []*upload
+	for _, key := range []string{"f.bin", "never-f.bin"} {
+		uploads = append(uploads, g.startUpload(key, 1<<40, 13))
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := g.GW.Server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range uploads {
+		select {
+		case <-u.done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("an upload went on after Close")
+		}
+	}
+	g.intact("f.bin", oldSum, oldSize)
+}
+
+// TestOverwriteAtomic reads the object again and again while it is overwritten
+// by a multipart upload: every complete read is the old or the new file, whole.
+func TestOverwriteAtomic(t *testing.T) {
+	g := startGateway(t, smallParts)
+	oldSum, _ := sha256Of(newPattern(bigUpload, 1))
+	newSum, _ := sha256Of(newPattern(bigUpload, 2))
+	c := g.dial(userRW)
+	if err := c.Stor("f.bin", newPattern(bigUpload, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[string]int{}
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				out, err := g.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(g.Bucket), Key: aws.String("f.bin")})
+				if err != nil {
+					continue
+				}
+				sum, n := sha256Of(out.Body)
+				out.Body.Close()
+				if ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				seen[sum]++
+				if sum != oldSum && sum != newSum {
+					t.Errorf("a reader got a mix: %d bytes %s", n, sum[:12])
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	if err := c.Stor("f.bin", newPattern(bigUpload, 2)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	if seen[newSum] == 0 {
+		t.Fatalf("no reader saw the new object: %v", seen)
+	}
+	g.mustHold("f.bin", newSum, bigUpload)
+}
+
+// TestStoredChecksums: parts carry CRC32 checksums and the whole object's
+// SHA-256 is stored as metadata for single and multipart uploads alike.
+func TestStoredChecksums(t *testing.T) {
+	g := startGateway(t, smallParts)
+	c := g.dial(userRW)
+	for _, size := range []int64{0, 1000, bigUpload} {
+		key := "sum-" + fmtSize(size)
+		want, _ := sha256Of(newPattern(size, 4))
+		if err := c.Stor(key, newPattern(size, 4)); err != nil {
+			t.Fatal(err)
+		}
+		out, err := g.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(g.Bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.Metadata[storage.MetaSHA256]; got != want {
+			t.Fatalf("%s: x-amz-meta-%s = %q, want %s", key, storage.MetaSHA256, got, want)
+		}
+		if aws.ToString(out.ChecksumCRC32) == "" {
+			t.Fatalf("%s: MinIO holds no CRC32 checksum for the object", key)
+		}
+		e, err := g.Backend.Stat(context.Background(), g.Bucket, key)
+		if err != nil || e.SHA256 != want {
+			t.Fatalf("%s: Stat SHA256 = %q, %v; want %s", key, e.SHA256, err, want)
+		}
+		// A fresh backend must read it from HeadObject, not from its own cache.
+		fresh := storage.New(minio.Client(), storage.Options{})
+		if e, err := fresh.Stat(context.Background(), g.Bucket, key); err != nil || e.SHA256 != want {
+			t.Fatalf("%s: fresh Stat SHA256 = %q, %v; want %s", key, e.SHA256, err, want)
+		}
+	}
+}
+
+// TestDownloadPinnedToETag overwrites an object while a slow client downloads
+// it: the transfer must fail with 451 rather than send a mix.
+func TestDownloadPinnedToETag(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) {
+		c.DownloadChunk = 64 << 10
+		c.DownloadConcurrency = 2
+	})
+	const size = 32 << 20
+	c := g.dial(userRW)
+	if err := c.Stor("f.bin", newPattern(size, 1)); err != nil {
+		t.Fatal(err)
+	}
+	raw := g.rawLogin(userRW)
+	dc := raw.data()
+	raw.send("RETR f.bin")
+	raw.expect(150)
+	h := sha256.New()
+	if _, err := io.CopyN(h, dc, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the gateway fills the socket buffers and waits
+	if err := c.Stor("f.bin", newPattern(size, 2)); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(h, dc)
+	code, msg := raw.read()
+	if code != 451 {
+		t.Fatalf("download across an overwrite: got %d %s after %d more bytes, want 451", code, msg, n)
+	}
+	if 1<<20+n >= size {
+		t.Fatalf("the whole file (%d bytes) was sent although it changed", 1<<20+n)
+	}
+	_ = hex.EncodeToString(h.Sum(nil))
+}
+
+// TestStorGatewayShutdownDeadline is the SIGTERM path: Shutdown lets an upload
+// that finishes within the grace period complete, and aborts cleanly the one
+// still running at the deadline.
+func TestStorGatewayShutdownDeadline(t *testing.T) {
+	g := startGateway(t, smallParts)
+	oldSum, oldSize := withOld(g, "f.bin")
+	endless := g.startUpload("f.bin", 1<<40, 17)
+	finishing := g.startUpload("done.bin", bigUpload, 18)
+	time.Sleep(300 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- g.GW.Server.Shutdown(ctx) }()
+
+	if err := <-finishing.done; err != nil {
+		t.Fatal(err)
+	}
+	finishing.data.Close()
+	finishing.ctl.expect(226)
+	select {
+	case err := <-shut:
+		if err == nil {
+			t.Fatal("Shutdown returned before the deadline although an upload was running")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown did not return after its deadline")
+	}
+	if err := <-endless.done; err == nil {
+		t.Fatal("the running upload's data connection stayed open")
+	}
+	want, _ := sha256Of(newPattern(bigUpload, 18))
+	g.mustHold("done.bin", want, bigUpload)
+	g.intact("f.bin", oldSum, oldSize)
+}
+
+// TestHashCopyLimit: FTP2S3_HASH_COPY_LIMIT=0 skips the self-copy that labels
+// multipart uploads (single PutObjects still carry the hash).
+func TestHashCopyLimit(t *testing.T) {
+	g, ft := startStoreGateway(t, nil, smallParts, func(c *gateway.Config) { c.HashCopyLimit = 0 })
+	c := g.dial(userRW)
+	if err := c.Stor("big.bin", newPattern(bigUpload, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("small.bin", strings.NewReader("small")); err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.count("CopyObject"); n != 0 {
+		t.Fatalf("%d CopyObject requests with the limit at 0", n)
+	}
+	if out, err := g.head("big.bin"); err != nil || out.Metadata[storage.MetaSHA256] != "" {
+		t.Fatalf("big.bin metadata %v, %v; want no stored hash", out.Metadata, err)
+	}
+	want, _ := sha256Of(strings.NewReader("small"))
+	if out, err := g.head("small.bin"); err != nil || out.Metadata[storage.MetaSHA256] != want {
+		t.Fatalf("small.bin metadata %v, %v; want its hash", out.Metadata, err)
+	}
+}

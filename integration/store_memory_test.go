@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+
+	"github.com/ftp2s3/ftp2s3/integration/miniotest"
+)
+
+// vmHWM reads a process's peak resident memory from /proc.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// runBinary starts the ftp2s3 binary in front of the test MinIO and returns its
+// address and process.
+func runBinary(t *testing.T, bin, bucket string) (string, *exec.Cmd) {
+	t.Helper()
+	port, err := miniotest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := 31000 + int(portSeq.Add(1)%300)*100
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"FTP2S3_LISTEN=" + addr,
+		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, lo+49),
+		"FTP2S3_BUCKET=" + bucket,
+		"FTP2S3_USERS=" + userRW + ":" + passwordHash(t),
+		"FTP2S3_S3_PATH_STYLE=true",
+		"FTP2S3_LOG_LEVEL=warn",
+		"AWS_ENDPOINT_URL=" + minio.Endpoint,
+		"AWS_ACCESS_KEY_ID=" + miniotest.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
+		"AWS_REGION=us-east-1",
+	}
+	cmd.Stderr = testWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	waitFor(t, "the binary to listen", 30*time.Second, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return addr, cmd
+}
+
+// TestBinaryMemory1GiB uploads and then downloads 1 GiB through the real binary
+// (a fresh process for each) and checks its peak resident memory against the
+// bound of SPEC §4: about PART_SIZE × (UPLOAD_CONCURRENCY + 1) for uploads,
+// DOWNLOAD_CHUNK × DOWNLOAD_CONCURRENCY for downloads, plus the runtime.
+func TestBinaryMemory1GiB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 2 GiB")
+	}
+	const size = 1 << 30
+	bin := buildBinary(t)
+	bucket := bucketName(t)
+	if err := minio.CreateBucket(context.Background(), bucket); err != nil {
+		t.Fatal(err)
+	}
+	login := func(addr string) *ftp.ServerConn {
+		c, err := ftp.Dial(addr, ftp.DialWithTimeout(60*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login(userRW, testPassword); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	want, _ := sha256Of(newPattern(size, 77))
+
+	addr, cmd := runBinary(t, bin, bucket)
+	c := login(addr)
+	start := time.Now()
+	if err := c.Stor("big.bin", newPattern(size, 77)); err != nil {
+		t.Fatal(err)
+	}
+	up, upTime := vmHWM(t, cmd.Process.Pid), time.Since(start)
+	c.Quit()
+
+	addr, cmd = runBinary(t, bin, bucket)
+	c = login(addr)
+	start = time.Now()
+	r, err := c.Retr("big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, n := sha256Of(r)
+	r.Close()
+	down, downTime := vmHWM(t, cmd.Process.Pid), time.Since(start)
+	c.Quit()
+	if got != want || n != size {
+		t.Fatalf("downloaded %d bytes %s, want %s", n, got[:12], want[:12])
+	}
+	t.Logf("1 GiB upload: %s, peak RSS %s; download: %s, peak RSS %s",
+		upTime.Round(time.Millisecond), fmtSize(up), downTime.Round(time.Millisecond), fmtSize(down))
+	const limit = 200 << 20 // 16 MiB × 5 parts or 16 MiB × 4 chunks, with ample room for the runtime
+	if up > limit || down > limit {
+		t.Fatalf("peak RSS upload %s, download %s: over %s", fmtSize(up), fmtSize(down), fmtSize(limit))
+	}
+}

@@ -1,0 +1,48 @@
+package storage
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// TestPageEntriesSideBySide: S3 can hold a file "a" and keys under "a/"; both
+// are listed, in name order, and the directory gets a real time.
+func TestPageEntriesSideBySide(t *testing.T) {
+	mt := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	page := &s3.ListObjectsV2Output{
+		Contents: []types.Object{
+			{Key: aws.String("d/"), LastModified: aws.Time(mt.Add(-time.Hour))}, // the directory's own marker
+			{Key: aws.String("d/a"), Size: aws.Int64(3), LastModified: aws.Time(mt)},
+			{Key: aws.String("d/b"), Size: aws.Int64(4), LastModified: aws.Time(mt.Add(-2 * time.Hour))},
+		},
+		CommonPrefixes: []types.CommonPrefix{{Prefix: aws.String("d/a/")}, {Prefix: aws.String("d/c/")}, {Prefix: aws.String("d//")}},
+	}
+	got := pageEntries("d/", page)
+	want := []struct {
+		name string
+		dir  bool
+	}{{"a", false}, {"a", true}, {"b", false}, {"c", true}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries %+v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		if got[i].Name != w.name || got[i].IsDir != w.dir {
+			t.Fatalf("entry %d = %+v, want %s dir=%v", i, got[i], w.name, w.dir)
+		}
+		if got[i].IsDir && !got[i].ModTime.Equal(mt) {
+			t.Fatalf("directory %s dated %s, want the newest time on the page %s", got[i].Name, got[i].ModTime, mt)
+		}
+	}
+}
+
+func TestPageEntriesOnlyPrefixesNeverZeroTime(t *testing.T) {
+	page := &s3.ListObjectsV2Output{CommonPrefixes: []types.CommonPrefix{{Prefix: aws.String("x/")}}}
+	got := pageEntries("", page)
+	if len(got) != 1 || got[0].ModTime.Year() < 2000 {
+		t.Fatalf("got %+v; want one directory with a real time", got)
+	}
+}

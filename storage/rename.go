@@ -1,0 +1,210 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// S3 has no rename: a file is copied inside S3 (one CopyObject, or a multipart
+// UploadPartCopy above CopyThreshold) and then the original is deleted. The copy
+// is pinned to the source's ETag; the destination, if it exists, is replaced
+// atomically by the copy.
+
+// Rename moves the file srcBucket/srcKey to dstBucket/dstKey, replacing any file
+// there. The buckets may differ.
+func (b *Backend) Rename(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
+	if srcBucket == dstBucket && srcKey == dstKey {
+		return nil
+	}
+	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(srcKey)})
+	if err != nil {
+		return mapErr("rename", srcBucket, srcKey, err)
+	}
+	src := object{bucket: srcBucket, key: srcKey, size: aws.ToInt64(head.ContentLength), etag: aws.ToString(head.ETag),
+		meta: head.Metadata, contentType: aws.ToString(head.ContentType)}
+	etag, err := b.copyObject(ctx, src, dstBucket, dstKey)
+	if err != nil {
+		return err
+	}
+	e := Entry{Name: baseName(dstKey), Size: src.size, ModTime: time.Now().UTC(), ETag: etag, SHA256: head.Metadata[MetaSHA256]}
+	b.cache.changed(dstBucket, dstKey, &e)
+	_, err = b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(srcKey)})
+	b.cache.changed(srcBucket, srcKey, nil)
+	if err != nil {
+		return mapErr("rename: delete the original", srcBucket, srcKey, err)
+	}
+	b.cache.putStat(srcBucket, srcKey, statResult{})
+	return nil
+}
+
+// object is what a copy needs to know about its source.
+type object struct {
+	bucket, key string
+	size        int64
+	etag        string // quoted, as S3 sends it
+	meta        map[string]string
+	contentType string
+}
+
+// copyObject copies src to dstBucket/dstKey with its metadata and returns the new
+// ETag (unquoted).
+func (b *Backend) copyObject(ctx context.Context, src object, dstBucket, dstKey string) (string, error) {
+	if src.size <= b.opts.CopyThreshold {
+		out, err := b.client.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket:            aws.String(dstBucket),
+			Key:               aws.String(dstKey),
+			CopySource:        aws.String(copySource(src.bucket, src.key)),
+			CopySourceIfMatch: aws.String(src.etag),
+		})
+		if err != nil {
+			return "", mapErr("copy "+src.bucket+"/"+src.key+" to", dstBucket, dstKey, err)
+		}
+		if out.CopyObjectResult == nil {
+			return "", nil
+		}
+		return unquoteETag(out.CopyObjectResult.ETag), nil
+	}
+	in := &s3.CreateMultipartUploadInput{
+		Bucket:   aws.String(dstBucket),
+		Key:      aws.String(dstKey),
+		Metadata: src.meta,
+	}
+	if src.contentType != "" {
+		in.ContentType = aws.String(src.contentType)
+	}
+	created, err := b.client.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return "", mapErr("create multipart copy", dstBucket, dstKey, err)
+	}
+	up := &upload{bucket: dstBucket, key: dstKey, id: created.UploadId}
+	partSize := max(b.opts.CopyPartSize, (src.size+MaxParts-1)/MaxParts)
+	parts, err := b.copyParts(ctx, up, src.bucket, src.key, src.etag, src.size, partSize)
+	if err == nil {
+		var out *s3.CompleteMultipartUploadOutput
+		out, err = b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket: aws.String(dstBucket), Key: aws.String(dstKey), UploadId: up.id,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		})
+		if err == nil {
+			return unquoteETag(out.ETag), nil
+		}
+		err = mapErr("complete multipart copy", dstBucket, dstKey, err)
+	}
+	b.abortMultipart(ctx, dstBucket, dstKey, up.id)
+	return "", err
+}
+
+// RenameDir moves every key under the directory srcBucket/srcDir to the same
+// place under dstBucket/dstDir. A destination that exists is refused
+// (ErrExists); a directory of more than MaxRenameKeys keys is refused up front
+// (ErrTooLarge). Every key is copied first, at most RenameConcurrency at a time;
+// if any copy fails, the copies already made are removed again and the directory
+// stays where it was. Only when all copies exist are the originals deleted, so a
+// failure part-way never loses an object: each is under its old name, its new
+// name, or both.
+func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, dstDir string) error {
+	srcPrefix, dstPrefix := dirPrefix(srcDir), dirPrefix(dstDir)
+	if srcPrefix == "" || dstPrefix == "" {
+		return fmt.Errorf("rename directory %s/%s: %w", srcBucket, srcDir, ErrInvalidName)
+	}
+	if srcBucket == dstBucket && strings.HasPrefix(dstPrefix, srcPrefix) {
+		return fmt.Errorf("rename directory %s/%s into itself: %w", srcBucket, srcDir, ErrInvalidName)
+	}
+	if _, err := b.Stat(ctx, dstBucket, dstDir); err == nil {
+		return fmt.Errorf("rename directory to %s/%s: %w", dstBucket, dstDir, ErrExists)
+	}
+	var objs []object
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: aws.String(srcBucket), Prefix: aws.String(srcPrefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return mapErr("rename directory: list", srcBucket, srcPrefix, err)
+		}
+		for _, o := range page.Contents {
+			if len(objs) >= b.opts.MaxRenameKeys {
+				return fmt.Errorf("rename directory %s/%s: more than %d keys (FTP2S3_MAX_RENAME_KEYS): %w",
+					srcBucket, srcDir, b.opts.MaxRenameKeys, ErrTooLarge)
+			}
+			objs = append(objs, object{bucket: srcBucket, key: aws.ToString(o.Key), size: aws.ToInt64(o.Size), etag: aws.ToString(o.ETag)})
+		}
+	}
+	if len(objs) == 0 {
+		return fmt.Errorf("rename directory %s/%s: %w", srcBucket, srcDir, ErrNotFound)
+	}
+	defer b.cache.changedTree(srcBucket, srcPrefix)
+	defer b.cache.changedTree(dstBucket, dstPrefix)
+
+	dst := func(o object) string { return dstPrefix + strings.TrimPrefix(o.key, srcPrefix) }
+	copied := make([]bool, len(objs))
+	err := b.each(ctx, len(objs), func(ctx context.Context, i int) error {
+		o := objs[i]
+		if o.size > b.opts.CopyThreshold {
+			// Only the multipart path needs the metadata and content type.
+			head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(o.bucket), Key: aws.String(o.key), IfMatch: aws.String(o.etag)})
+			if err != nil {
+				return mapErr("rename directory: stat", o.bucket, o.key, err)
+			}
+			o.meta, o.contentType = head.Metadata, aws.ToString(head.ContentType)
+		}
+		if _, err := b.copyObject(ctx, o, dstBucket, dst(o)); err != nil {
+			return err
+		}
+		copied[i] = true
+		return nil
+	})
+	if err != nil {
+		// Roll back: the destination did not exist, so every key there is ours.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		if rerr := b.each(rctx, len(objs), func(ctx context.Context, i int) error {
+			if !copied[i] {
+				return nil
+			}
+			_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(dstBucket), Key: aws.String(dst(objs[i]))})
+			return err
+		}); rerr != nil {
+			b.opts.Logger.Warn("rename directory: removing partial copies failed; the originals are intact",
+				"bucket", dstBucket, "prefix", dstPrefix, "err", rerr)
+		}
+		return err
+	}
+	return b.each(ctx, len(objs), func(ctx context.Context, i int) error {
+		_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(objs[i].key)})
+		return mapErr("rename directory: delete the original", srcBucket, objs[i].key, err)
+	})
+}
+
+// each runs fn for 0..n-1 with at most RenameConcurrency calls in flight and
+// returns the first error; after an error no new call starts.
+func (b *Backend) each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, b.opts.RenameConcurrency)
+	for i := range n {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if err := fn(ctx, i); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
