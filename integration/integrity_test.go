@@ -32,7 +32,7 @@ func smallParts(c *gateway.Config) { c.PartSize = smallPart }
 
 // upload is a STOR in progress through a raw control connection.
 type upload struct {
-	ctl  *rawFTP
+	ctl  *bareFTP
 	data net.Conn
 	done chan error // the writer's result
 }
@@ -67,7 +67,7 @@ func withOld(g *testGateway, key string) (string, int64) {
 func (g *testGateway) intact(key, oldSum string, oldSize int64) {
 	g.t.Helper()
 	g.mustHold(key, oldSum, oldSize)
-	waitFor(g.t, "the multipart upload to be aborted", 20*time.Second, func() bool { return len(g.pendingUploads()) == 0 })
+	waitUntil(g.t, "the multipart upload to be aborted", 20*time.Second, func() bool { return len(g.pendingUploads()) == 0 })
 	g.mustNotExist("never-" + key)
 }
 
@@ -100,7 +100,7 @@ func TestStorClientVanishesMidStream(t *testing.T) {
 					u.data.Close()
 				}
 			}
-			waitFor(t, "the sessions to end", 20*time.Second, func() bool { return g.GW.Server.ActiveSessions() == 0 })
+			waitUntil(t, "the sessions to end", 20*time.Second, func() bool { return g.GW.Server.ActiveSessions() == 0 })
 			g.intact("f.bin", oldSum, oldSize)
 			if !strings.Contains(g.Logs.String(), "control connection closed") {
 				t.Fatal("the log does not say the control connection closed before commit")

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,22 +20,6 @@ const (
 )
 
 // writePattern writes n pattern bytes to a file and returns its path.
-func writePattern(t *testing.T, n int64, seed uint64) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "src.bin")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.ReadFrom(newPattern(n, seed)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
@@ -62,7 +44,7 @@ func cutUpload(t *testing.T, g *testGateway, key string, seed uint64) {
 func TestResumeCurlAppend(t *testing.T) {
 	g, ft := startStoreGateway(t, nil)
 	cutUpload(t, g, "big.bin", 21)
-	src := writePattern(t, resumeTotal, 21)
+	src, _ := writePattern(t, t.TempDir(), "src.bin", resumeTotal, 21)
 	want, _ := sha256Of(newPattern(resumeTotal, 21))
 	before := ft.getBytes.Load()
 	// curl -C - asks SIZE, then sends the rest with APPE.
@@ -84,7 +66,7 @@ func TestResumeCurlAppend(t *testing.T) {
 func TestResumeFtplibRest(t *testing.T) {
 	g, ft := startStoreGateway(t, nil)
 	cutUpload(t, g, "big.bin", 22)
-	src := writePattern(t, resumeTotal, 22)
+	src, _ := writePattern(t, t.TempDir(), "src.bin", resumeTotal, 22)
 	want, _ := sha256Of(newPattern(resumeTotal, 22))
 	host, port, _ := strings.Cut(g.Addr, ":")
 	script := fmt.Sprintf(`

@@ -168,21 +168,21 @@ func startStoreGateway(t *testing.T, so func(*storage.Options), mutate ...func(*
 	return &testGateway{t: t, Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: bucket, S3: direct, Backend: backend, GW: gw, Logs: logs}, ft
 }
 
-// rawFTP is a bare control connection, for the tests that must misbehave in ways
+// bareFTP is a bare control connection, for the tests that must misbehave in ways
 // a client library will not (vanish mid-upload, send ABOR at a chosen moment).
-type rawFTP struct {
+type bareFTP struct {
 	t    *testing.T
 	conn net.Conn
 	tp   *textproto.Conn
 }
 
-func (g *testGateway) rawLogin(user string) *rawFTP {
+func (g *testGateway) rawLogin(user string) *bareFTP {
 	g.t.Helper()
 	conn, err := net.DialTimeout("tcp", g.Addr, 10*time.Second)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	r := &rawFTP{t: g.t, conn: conn, tp: textproto.NewConn(conn)}
+	r := &bareFTP{t: g.t, conn: conn, tp: textproto.NewConn(conn)}
 	g.t.Cleanup(func() { _ = conn.Close() })
 	r.expect(220)
 	r.cmd(331, "USER %s", user)
@@ -191,7 +191,7 @@ func (g *testGateway) rawLogin(user string) *rawFTP {
 }
 
 // read returns the next reply's code and text.
-func (r *rawFTP) read() (int, string) {
+func (r *bareFTP) read() (int, string) {
 	r.t.Helper()
 	_ = r.conn.SetReadDeadline(time.Now().Add(60 * time.Second))
 	code, msg, err := r.tp.ReadResponse(0)
@@ -201,7 +201,7 @@ func (r *rawFTP) read() (int, string) {
 	return code, msg
 }
 
-func (r *rawFTP) expect(want int) string {
+func (r *bareFTP) expect(want int) string {
 	r.t.Helper()
 	code, msg := r.read()
 	if code != want {
@@ -210,21 +210,21 @@ func (r *rawFTP) expect(want int) string {
 	return msg
 }
 
-func (r *rawFTP) send(format string, args ...any) {
+func (r *bareFTP) send(format string, args ...any) {
 	r.t.Helper()
 	if err := r.tp.PrintfLine(format, args...); err != nil {
 		r.t.Fatal(err)
 	}
 }
 
-func (r *rawFTP) cmd(want int, format string, args ...any) string {
+func (r *bareFTP) cmd(want int, format string, args ...any) string {
 	r.t.Helper()
 	r.send(format, args...)
 	return r.expect(want)
 }
 
 // data opens a passive data connection (EPSV) for the next transfer command.
-func (r *rawFTP) data() net.Conn {
+func (r *bareFTP) data() net.Conn {
 	r.t.Helper()
 	msg := r.cmd(229, "EPSV")
 	i, j := strings.Index(msg, "(|||"), strings.LastIndex(msg, "|)")
@@ -250,7 +250,7 @@ func (g *testGateway) head(key string) (*s3.HeadObjectOutput, error) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {

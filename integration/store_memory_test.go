@@ -69,7 +69,7 @@ func runBinary(t *testing.T, bin, bucket string) (string, *exec.Cmd) {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	})
-	waitFor(t, "the binary to listen", 30*time.Second, func() bool {
+	waitUntil(t, "the binary to listen", 30*time.Second, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
