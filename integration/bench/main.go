@@ -50,6 +50,7 @@ type options struct {
 	out        string
 	smoke      bool
 	cpuprofile string
+	keep       bool
 }
 
 func (o options) bigSize() int64 { return int64(o.size * (1 << 30)) }
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "results file (default bench/results/<date>-<cores>c.md; with -smoke, none)")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one repetition, to check that the harness works")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "run the gateway inside this process and write a CPU profile per workload into this folder (memory and CPU columns then count the whole process)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (MinIO data, gateway log) for inspection")
 	flag.Parse()
 	if o.smoke {
 		o.reps, o.size, o.files, o.keys = 1, 0.02, 20, 300
@@ -96,7 +98,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	if o.keep {
+		defer logf("kept %s (gateway log: ftp2s3.log)", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
 
 	logf("building ftp2s3 and starting MinIO in %s", tmp)
 	bin, err := buildGateway(tmp)
@@ -130,6 +136,7 @@ func run(o options) error {
 	}
 	defer gw.stop()
 	if o.cpuprofile != "" {
+		runtime.MemProfileRate = 16 << 10 // finer allocation profiles for the per-workload allocs files
 		if err := os.MkdirAll(o.cpuprofile, 0o755); err != nil {
 			return err
 		}
@@ -218,6 +225,10 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 		}
 		pprof.StopCPUProfile()
 		f.Close()
+		if hf, err := os.Create(filepath.Join(b.opts.cpuprofile, r.id+".allocs.pprof")); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(hf, 0)
+			hf.Close()
+		}
 		for rep := range b.opts.reps {
 			if direct != nil && !one(direct, &r.direct, rep) {
 				break
