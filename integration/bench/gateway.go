@@ -195,8 +195,11 @@ func (g *gatewayProc) peakRSS() (int64, error) {
 }
 
 // cpuSeconds is user+system CPU time of the gateway so far.
-func (g *gatewayProc) cpuSeconds() (float64, error) {
-	b, err := os.ReadFile(filepath.Join(g.procDir(), "stat"))
+func (g *gatewayProc) cpuSeconds() (float64, error) { return procCPU(g.procDir()) }
+
+// procCPU is user+system CPU time of the process whose /proc folder is dir.
+func procCPU(dir string) (float64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
 		return 0, err
 	}
@@ -206,7 +209,7 @@ func (g *gatewayProc) cpuSeconds() (float64, error) {
 	utime, err1 := strconv.ParseFloat(f[11], 64)
 	stime, err2 := strconv.ParseFloat(f[12], 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parse %s/stat: %w", g.procDir(), err)
+		return 0, fmt.Errorf("parse %s/stat: %w", dir, err)
 	}
 	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
 }

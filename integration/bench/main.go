@@ -143,7 +143,7 @@ func run(o options) error {
 	}
 
 	client := m.Client()
-	b := &bench{ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o,
+	b := &bench{ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
 		up: manager.NewUploader(client, func(u *manager.Uploader) {
 			u.PartSize, u.Concurrency = partSize, uploadConcurrency
 		}),
@@ -204,12 +204,19 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 	}
 	cpu0, _ := b.gw.cpuSeconds()
 	one := func(fn repFunc, into *[]time.Duration, rep int) bool {
+		before := b.allCPU()
 		d, err := fn(rep)
 		if err != nil {
 			r.err = err
 			return false
 		}
 		*into = append(*into, d)
+		used := b.allCPU() - before
+		if into == &r.gw {
+			r.gwAllCPU += used
+		} else {
+			r.directAllCPU += used
+		}
 		return true
 	}
 	if b.opts.cpuprofile != "" {
@@ -251,6 +258,21 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 	if r.err != nil {
 		logf("  %s failed: %v", r.id, r.err)
 	}
+}
+
+// allCPU is the CPU time used so far by every process of the benchmark: MinIO,
+// the gateway and this program with its clients.
+func (b *bench) allCPU() float64 {
+	var total float64
+	for _, dir := range []string{"/proc/self", fmt.Sprintf("/proc/%d", b.minioPID)} {
+		v, _ := procCPU(dir)
+		total += v
+	}
+	if !b.gw.inProc && b.gw.cmd != nil {
+		v, _ := b.gw.cpuSeconds()
+		total += v
+	}
+	return total
 }
 
 func (b *bench) runAll() []*row {

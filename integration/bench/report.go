@@ -18,8 +18,11 @@ type row struct {
 	direct   []time.Duration
 	peak     int64   // gateway VmHWM during the row, bytes (0: not measured)
 	cpu      float64 // gateway CPU seconds over the gateway repetitions
-	note     string
-	err      error
+	// CPU seconds of all processes (MinIO, gateway, clients) over the gateway's
+	// and over the direct repetitions.
+	gwAllCPU, directAllCPU float64
+	note                   string
+	err                    error
 }
 
 func (r *row) rate(d time.Duration) float64 {
@@ -68,6 +71,15 @@ func (r *row) cpuPerGiB() (float64, bool) {
 	return r.cpu / (r.amount * float64(len(r.gw)) / (1 << 30)), true
 }
 
+// allCPUPerGiB is the CPU seconds per GiB of every process on each path.
+func (r *row) allCPUPerGiB() (gw, direct float64, ok bool) {
+	if r.unit != "MB/s" || len(r.gw) == 0 || len(r.direct) == 0 || r.gwAllCPU <= 0 || r.directAllCPU <= 0 {
+		return 0, 0, false
+	}
+	per := r.amount / (1 << 30)
+	return r.gwAllCPU / (per * float64(len(r.gw))), r.directAllCPU / (per * float64(len(r.direct))), true
+}
+
 // complete reports whether the row produced every number it should.
 func (r *row) complete() bool {
 	if r.err != nil || len(r.gw) == 0 {
@@ -103,10 +115,13 @@ func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
 
 // writeTable prints rows as a markdown table.
 func writeTable(w io.Writer, rows []*row) {
-	fmt.Fprintln(w, "| workload | unit | ftp2s3 median (min–max) | direct median (min–max) | ftp2s3/direct | gateway peak RSS | gateway CPU s/GiB |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| workload | unit | ftp2s3 median (min–max) | direct median (min–max) | ftp2s3/direct | gateway peak RSS | gateway CPU s/GiB | all processes CPU s/GiB, ftp2s3 / direct |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		ratio, cpu, peak := "–", "–", "–"
+		ratio, cpu, peak, all := "–", "–", "–", "–"
+		if g, d, ok := r.allCPUPerGiB(); ok {
+			all = fmt.Sprintf("%.2f / %.2f", g, d)
+		}
 		if v, ok := r.ratio(); ok {
 			ratio = fmt.Sprintf("%.2f", v)
 		}
@@ -120,7 +135,7 @@ func writeTable(w io.Writer, rows []*row) {
 		if r.err != nil {
 			gw = "ERROR: " + strings.NewReplacer("|", "/", "\n", "; ").Replace(r.err.Error())
 		}
-		fmt.Fprintf(w, "| %s %s | %s | %s | %s | %s | %s | %s |\n", r.id, r.what, r.unit, gw, fmtStats(r, r.direct), ratio, peak, cpu)
+		fmt.Fprintf(w, "| %s %s | %s | %s | %s | %s | %s | %s | %s |\n", r.id, r.what, r.unit, gw, fmtStats(r, r.direct), ratio, peak, cpu, all)
 	}
 }
 

@@ -30,6 +30,7 @@ type bench struct {
 	user     string
 	password string
 	opts     options
+	minioPID int
 }
 
 const smallSize = 4 << 10
