@@ -356,19 +356,3 @@ func partSizeFor(base int64, number int32) int64 {
 	}
 	return size
 }
-
-// Part buffers are recycled across uploads: allocating 16 MiB per part would make
-// the garbage collector, not the network, the limit.
-var bufferPools sync.Map // size → *sync.Pool
-
-func (b *Backend) getBuffer(size int64) []byte {
-	p, _ := bufferPools.LoadOrStore(size, &sync.Pool{New: func() any { s := make([]byte, size); return &s }})
-	return *(p.(*sync.Pool).Get().(*[]byte))
-}
-
-func (b *Backend) putBuffer(buf []byte) {
-	buf = buf[:cap(buf)]
-	if p, ok := bufferPools.Load(int64(len(buf))); ok {
-		p.(*sync.Pool).Put(&buf)
-	}
-}

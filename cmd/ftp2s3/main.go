@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -28,6 +29,14 @@ func main() {
 			fmt.Fprintf(os.Stderr, "ftp2s3: unknown argument %q (try --help)\n", os.Args[1])
 			os.Exit(2)
 		}
+	}
+	if os.Getenv("GOGC") == "" {
+		// Part buffers are long-lived and make up most of the live heap during
+		// transfers, so the default GOGC of 100 lets garbage grow to as much again
+		// before a collection: a 10 GiB upload peaked at 141 MiB instead of 104 MiB
+		// with 10. The heap the collector has to scan stays small (the buffers hold
+		// no pointers), so collecting more often costs little. GOGC still wins.
+		debug.SetGCPercent(10)
 	}
 	cfg, problems := gateway.LoadConfig()
 	if len(problems) > 0 {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// row is one line of the results table.
+type row struct {
+	id, what string
+	unit     string  // "MB/s", "files/s" or "keys/s"
+	amount   float64 // per repetition: bytes for MB/s, else a count
+	gw       []time.Duration
+	direct   []time.Duration
+	peak     int64   // gateway VmHWM during the row, bytes (0: not measured)
+	cpu      float64 // gateway CPU seconds over the gateway repetitions
+	// CPU seconds of all processes (MinIO, gateway, clients) over the gateway's
+	// and over the direct repetitions.
+	gwAllCPU, directAllCPU float64
+	note                   string
+	err                    error
+}
+
+func (r *row) rate(d time.Duration) float64 {
+	if d <= 0 {
+		return math.NaN()
+	}
+	v := r.amount / d.Seconds()
+	if r.unit == "MB/s" {
+		v /= 1e6
+	}
+	return v
+}
+
+// stats gives the median and the spread of the rates of ds.
+func (r *row) stats(ds []time.Duration) (med, lo, hi float64, ok bool) {
+	if len(ds) == 0 {
+		return 0, 0, 0, false
+	}
+	rates := make([]float64, len(ds))
+	for i, d := range ds {
+		rates[i] = r.rate(d)
+	}
+	slices.Sort(rates)
+	n := len(rates)
+	med = rates[n/2]
+	if n%2 == 0 {
+		med = (rates[n/2-1] + rates[n/2]) / 2
+	}
+	return med, rates[0], rates[n-1], true
+}
+
+func (r *row) ratio() (float64, bool) {
+	g, _, _, ok1 := r.stats(r.gw)
+	d, _, _, ok2 := r.stats(r.direct)
+	if !ok1 || !ok2 || d == 0 {
+		return 0, false
+	}
+	return g / d, true
+}
+
+// cpuPerGiB is the gateway's CPU seconds per GiB moved, for byte workloads.
+func (r *row) cpuPerGiB() (float64, bool) {
+	if r.unit != "MB/s" || len(r.gw) == 0 || r.cpu <= 0 {
+		return 0, false
+	}
+	return r.cpu / (r.amount * float64(len(r.gw)) / (1 << 30)), true
+}
+
+// allCPUPerGiB is the CPU seconds per GiB of every process on each path.
+func (r *row) allCPUPerGiB() (gw, direct float64, ok bool) {
+	if r.unit != "MB/s" || len(r.gw) == 0 || len(r.direct) == 0 || r.gwAllCPU <= 0 || r.directAllCPU <= 0 {
+		return 0, 0, false
+	}
+	per := r.amount / (1 << 30)
+	return r.gwAllCPU / (per * float64(len(r.gw))), r.directAllCPU / (per * float64(len(r.direct))), true
+}
+
+// complete reports whether the row produced every number it should.
+func (r *row) complete() bool {
+	if r.err != nil || len(r.gw) == 0 {
+		return false
+	}
+	g, _, _, _ := r.stats(r.gw)
+	return g > 0 && !math.IsNaN(g) && !math.IsInf(g, 0)
+}
+
+func fmtRate(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func fmtStats(r *row, ds []time.Duration) string {
+	med, lo, hi, ok := r.stats(ds)
+	if !ok {
+		return "–"
+	}
+	if len(ds) == 1 {
+		return fmtRate(med)
+	}
+	return fmt.Sprintf("%s (%s–%s)", fmtRate(med), fmtRate(lo), fmtRate(hi))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+
+// writeTable prints rows as a markdown table.
+func writeTable(w io.Writer, rows []*row) {
+	fmt.Fprintln(w, "| workload | unit | ftp2s3 median (min–max) | direct median (min–max) | ftp2s3/direct | gateway peak RSS | gateway CPU s/GiB | all processes CPU s/GiB, ftp2s3 / direct |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		ratio, cpu, peak, all := "–", "–", "–", "–"
+		if g, d, ok := r.allCPUPerGiB(); ok {
+			all = fmt.Sprintf("%.2f / %.2f", g, d)
+		}
+		if v, ok := r.ratio(); ok {
+			ratio = fmt.Sprintf("%.2f", v)
+		}
+		if v, ok := r.cpuPerGiB(); ok {
+			cpu = fmt.Sprintf("%.2f", v)
+		}
+		if r.peak > 0 {
+			peak = mib(r.peak)
+		}
+		gw := fmtStats(r, r.gw)
+		if r.err != nil {
+			gw = "ERROR: " + strings.NewReplacer("|", "/", "\n", "; ").Replace(r.err.Error())
+		}
+		fmt.Fprintf(w, "| %s %s | %s | %s | %s | %s | %s | %s | %s |\n", r.id, r.what, r.unit, gw, fmtStats(r, r.direct), ratio, peak, cpu, all)
+	}
+}
+
+// writeTargets compares the figures with the targets of issue 8.
+func writeTargets(w io.Writer, rows []*row, partSize int64, uploadConcurrency int) {
+	byID := map[string]*row{}
+	for _, r := range rows {
+		byID[r.id] = r
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	for _, id := range []string{"W1", "W1a", "W2", "W2a", "W3"} {
+		if r := byID[id]; r != nil {
+			if v, ok := r.ratio(); ok {
+				fmt.Fprintf(w, "- %s ftp2s3/direct = %.2f (target ≥ 0.95): %s\n", id, v, verdict(v >= 0.95))
+			}
+		}
+	}
+	for _, id := range []string{"W4", "W6"} {
+		if r := byID[id]; r != nil && r.complete() {
+			g, _, _, _ := r.stats(r.gw)
+			d, _, _, _ := r.stats(r.direct)
+			fmt.Fprintf(w, "- %s: %.2f ms per file through ftp2s3, %.2f ms direct\n", id, 1000/g, 1000/d)
+		}
+	}
+	cold, cached := byID["W5cold"], byID["W5cached"]
+	if cold != nil && cached != nil && cold.complete() && cached.complete() {
+		c, _, _, _ := cold.stats(cold.gw)
+		h, _, _, _ := cached.stats(cached.gw)
+		fmt.Fprintf(w, "- W5 cached LIST is %.1f× faster than cold (target ≥ 20×): %s\n", h/c, verdict(h/c >= 20))
+	}
+	limit := partSize*int64(uploadConcurrency+1) + 32<<20
+	if r := byID["W1"]; r != nil && r.peak > 0 {
+		fmt.Fprintf(w, "- W1 gateway peak RSS %s (limit PART_SIZE×(UPLOAD_CONCURRENCY+1)+32 MiB = %s): %s\n", mib(r.peak), mib(limit), verdict(r.peak <= limit))
+	}
+	if r := byID["W3"]; r != nil && r.peak > 0 {
+		fmt.Fprintf(w, "- W3 gateway peak RSS %s (limit 8× = %s): %s\n", mib(r.peak), mib(8*limit), verdict(r.peak <= 8*limit))
+	}
+	for _, id := range []string{"W1", "W2"} {
+		if r := byID[id]; r != nil {
+			if v, ok := r.cpuPerGiB(); ok {
+				fmt.Fprintf(w, "- %s gateway CPU %.2f s/GiB (target ≤ 1): %s\n", id, v, verdict(v <= 1))
+			}
+		}
+	}
+}

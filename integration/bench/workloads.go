@@ -1,0 +1,479 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/jlaffaye/ftp"
+)
+
+// bench holds what every workload needs.
+type bench struct {
+	ctx      context.Context
+	s3       *s3.Client
+	up       *manager.Uploader
+	down     *manager.Downloader
+	bucket   string
+	gw       *gatewayProc
+	user     string
+	password string
+	opts     options
+	minioPID int
+}
+
+const smallSize = 4 << 10
+
+func (b *bench) dial() (*ftp.ServerConn, error) {
+	c, err := ftp.Dial(b.gw.addr, ftp.DialWithTimeout(60*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("dial ftp2s3: %w", err)
+	}
+	if err := c.Login(b.user, b.password); err != nil {
+		_ = c.Quit()
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	return c, nil
+}
+
+func (b *bench) ftpURL(path string) string {
+	return fmt.Sprintf("ftp://%s:%s@%s/%s", b.user, b.password, b.gw.addr, strings.TrimPrefix(path, "/"))
+}
+
+// mkdirs creates directories through the gateway (the gateway, like most FTP
+// servers, stores into existing directories only). Existing ones are fine.
+func (b *bench) mkdirs(dirs ...string) error {
+	c, err := b.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Quit()
+	for _, d := range dirs {
+		if err := c.MakeDir(d); err != nil && !strings.Contains(err.Error(), "exists") {
+			if _, serr := c.GetEntry(d); serr != nil {
+				return fmt.Errorf("MKD %s: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkAndDelete fails unless bucket/key holds exactly size bytes, then deletes it.
+func (b *bench) checkAndDelete(key string, size int64) error {
+	h, err := b.s3.HeadObject(b.ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &key})
+	if err != nil {
+		return fmt.Errorf("head %s: %w", key, err)
+	}
+	if got := aws.ToInt64(h.ContentLength); got != size {
+		return fmt.Errorf("%s holds %d bytes, want %d", key, got, size)
+	}
+	_, err = b.s3.DeleteObject(b.ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &key})
+	return err
+}
+
+func (b *bench) deletePrefix(prefix string) error {
+	p := s3.NewListObjectsV2Paginator(b.s3, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(b.ctx)
+		if err != nil {
+			return err
+		}
+		if len(page.Contents) == 0 {
+			continue
+		}
+		ids := make([]types.ObjectIdentifier, 0, len(page.Contents))
+		for _, o := range page.Contents {
+			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+		}
+		if _, err := b.s3.DeleteObjects(b.ctx, &s3.DeleteObjectsInput{Bucket: &b.bucket, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seed stores n small objects prefix%05d directly, 32 at a time.
+func (b *bench) seed(prefix string, n, size int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, err := b.s3.PutObject(b.ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: aws.String(fmt.Sprintf("%s%05d", prefix, i)),
+				Body: bytes.NewReader(smallFile(size, i)), ContentLength: aws.Int64(int64(size))})
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (b *bench) directUpload(key string, size, seed int64) error {
+	_, err := b.up.Upload(b.ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &key, Body: newPayload(size, seed),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	return err
+}
+
+func timed(fn func() error) (time.Duration, error) {
+	t0 := time.Now()
+	err := fn()
+	return time.Since(t0), err
+}
+
+// --- W1: one large upload ---
+
+func (b *bench) w1Gateway(rep int) (time.Duration, error) {
+	size := b.opts.bigSize()
+	c, err := b.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Quit()
+	key := fmt.Sprintf("w1/gw-%d.bin", rep)
+	d, err := timed(func() error { return c.Stor("/"+key, newPayload(size, int64(rep))) })
+	if err != nil {
+		return 0, fmt.Errorf("STOR: %w", err)
+	}
+	return d, b.checkAndDelete(key, size)
+}
+
+func (b *bench) w1Active(rep int) (time.Duration, error) {
+	size := b.opts.bigSize()
+	key := fmt.Sprintf("w1/active-%d.bin", rep)
+	cmd := exec.CommandContext(b.ctx, "curl", "-sS", "--fail", "--ftp-port", "127.0.0.1", "-T", "-", b.ftpURL(key))
+	cmd.Stdin = newPayload(size, int64(rep))
+	d, err := timed(func() error { return runQuiet(cmd) })
+	if err != nil {
+		return 0, err
+	}
+	return d, b.checkAndDelete(key, size)
+}
+
+func (b *bench) w1Direct(rep int) (time.Duration, error) {
+	size := b.opts.bigSize()
+	key := fmt.Sprintf("w1/direct-%d.bin", rep)
+	d, err := timed(func() error { return b.directUpload(key, size, int64(rep)) })
+	if err != nil {
+		return 0, fmt.Errorf("direct upload: %w", err)
+	}
+	return d, b.checkAndDelete(key, size)
+}
+
+func runQuiet(cmd *exec.Cmd) error {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args[:len(cmd.Args)-1], " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// --- W2: one large download ---
+
+const w2Key = "w2/src.bin"
+
+func (b *bench) w2Prepare() error { return b.directUpload(w2Key, b.opts.bigSize(), 7) }
+
+func (b *bench) w2Gateway(int) (time.Duration, error) {
+	size := b.opts.bigSize()
+	c, err := b.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Quit()
+	buf := make([]byte, 1<<20)
+	var n int64
+	d, err := timed(func() error {
+		resp, err := c.Retr("/" + w2Key)
+		if err != nil {
+			return fmt.Errorf("RETR: %w", err)
+		}
+		n, err = io.CopyBuffer(plainDiscard{}, resp, buf)
+		return errors.Join(err, resp.Close())
+	})
+	if err == nil && n != size {
+		err = fmt.Errorf("RETR gave %d bytes, want %d", n, size)
+	}
+	return d, err
+}
+
+func (b *bench) w2Active(int) (time.Duration, error) {
+	size := b.opts.bigSize()
+	cmd := exec.CommandContext(b.ctx, "curl", "-sS", "--fail", "--ftp-port", "127.0.0.1", "-o", "/dev/null", "-w", "%{size_download}", b.ftpURL(w2Key))
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	d, err := timed(func() error { return runQuiet(cmd) })
+	if err != nil {
+		return 0, err
+	}
+	if got, _ := strconv.ParseInt(strings.TrimSpace(out.String()), 10, 64); got != size {
+		return 0, fmt.Errorf("curl downloaded %s bytes, want %d", out.String(), size)
+	}
+	return d, nil
+}
+
+func (b *bench) w2Direct(int) (time.Duration, error) {
+	size := b.opts.bigSize()
+	var n int64
+	d, err := timed(func() error {
+		var err error
+		n, err = b.down.Download(b.ctx, discardAt{}, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(w2Key)})
+		return err
+	})
+	if err == nil && n != size {
+		err = fmt.Errorf("direct download gave %d bytes, want %d", n, size)
+	}
+	return d, err
+}
+
+// --- W3: concurrent uploads ---
+
+const w3Sessions = 8
+
+func (b *bench) w3Gateway(rep int) (time.Duration, error) {
+	size := b.opts.w3Size()
+	conns := make([]*ftp.ServerConn, w3Sessions)
+	for i := range conns {
+		c, err := b.dial()
+		if err != nil {
+			return 0, err
+		}
+		defer c.Quit()
+		conns[i] = c
+	}
+	d, err := timed(func() error {
+		return parallel(w3Sessions, func(i int) error {
+			return conns[i].Stor(fmt.Sprintf("/w3/gw-%d-%d.bin", rep, i), newPayload(size, int64(i)))
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i := range w3Sessions {
+		if err := b.checkAndDelete(fmt.Sprintf("w3/gw-%d-%d.bin", rep, i), size); err != nil {
+			return 0, err
+		}
+	}
+	return d, nil
+}
+
+func (b *bench) w3Direct(rep int) (time.Duration, error) {
+	size := b.opts.w3Size()
+	d, err := timed(func() error {
+		return parallel(w3Sessions, func(i int) error {
+			return b.directUpload(fmt.Sprintf("w3/direct-%d-%d.bin", rep, i), size, int64(i))
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i := range w3Sessions {
+		if err := b.checkAndDelete(fmt.Sprintf("w3/direct-%d-%d.bin", rep, i), size); err != nil {
+			return 0, err
+		}
+	}
+	return d, nil
+}
+
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn(i) }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// --- W4: many small uploads over one session ---
+
+func (b *bench) w4Gateway(rep int) (time.Duration, error) {
+	c, err := b.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Quit()
+	dir := fmt.Sprintf("w4/gw-%d/", rep)
+	_ = c.MakeDir("/" + dir)
+	d, err := timed(func() error {
+		for i := range b.opts.files {
+			if err := c.Stor(fmt.Sprintf("/%sf%05d", dir, i), bytes.NewReader(smallFile(smallSize, i))); err != nil {
+				return fmt.Errorf("STOR file %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := b.countKeys(dir, b.opts.files); err != nil {
+		return 0, err
+	}
+	return d, b.deletePrefix(dir)
+}
+
+func (b *bench) w4Direct(rep int) (time.Duration, error) {
+	dir := fmt.Sprintf("w4/direct-%d/", rep)
+	d, err := timed(func() error {
+		for i := range b.opts.files {
+			_, err := b.s3.PutObject(b.ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: aws.String(fmt.Sprintf("%sf%05d", dir, i)),
+				Body: bytes.NewReader(smallFile(smallSize, i)), ContentLength: aws.Int64(smallSize), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := b.countKeys(dir, b.opts.files); err != nil {
+		return 0, err
+	}
+	return d, b.deletePrefix(dir)
+}
+
+// countKeys lists prefix directly and fails unless it holds want keys.
+func (b *bench) countKeys(prefix string, want int) error {
+	got, err := b.listDirect(prefix)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%s holds %d keys, want %d", prefix, got, want)
+	}
+	return nil
+}
+
+func (b *bench) listDirect(prefix string) (int, error) {
+	n := 0
+	p := s3.NewListObjectsV2Paginator(b.s3, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &prefix, Delimiter: aws.String("/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(b.ctx)
+		if err != nil {
+			return n, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		n += len(page.CommonPrefixes)
+		for _, o := range page.Contents {
+			if aws.ToString(o.Key) != prefix { // the directory's own marker
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// --- W5: LIST of a large directory, cold then cached ---
+
+const w5Dir = "w5/"
+
+func (b *bench) w5Prepare() error { return b.seed(w5Dir+"k", b.opts.keys, 16) }
+
+// w5Gateway restarts the gateway (so its cache is empty), lists once cold and
+// once more from the cache.
+func (b *bench) w5Gateway() (cold, cached time.Duration, err error) {
+	if err := b.gw.restart(); err != nil {
+		return 0, 0, err
+	}
+	c, err := b.dial()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Quit()
+	list := func() (time.Duration, error) {
+		var entries []*ftp.Entry
+		d, err := timed(func() error {
+			var err error
+			entries, err = c.List("/" + w5Dir)
+			return err
+		})
+		if err == nil && len(entries) < b.opts.keys {
+			err = fmt.Errorf("LIST gave %d entries, want %d", len(entries), b.opts.keys)
+		}
+		return d, err
+	}
+	if cold, err = list(); err != nil {
+		return 0, 0, err
+	}
+	cached, err = list()
+	return cold, cached, err
+}
+
+func (b *bench) w5Direct(int) (time.Duration, error) {
+	var n int
+	d, err := timed(func() error {
+		var err error
+		n, err = b.listDirect(w5Dir)
+		return err
+	})
+	if err == nil && n != b.opts.keys {
+		err = fmt.Errorf("direct LIST gave %d keys, want %d", n, b.opts.keys)
+	}
+	return d, err
+}
+
+// --- W6: many small downloads over one session ---
+
+const w6Dir = "w6/f"
+
+func (b *bench) w6Prepare() error { return b.seed(w6Dir, b.opts.files, smallSize) }
+
+func (b *bench) w6Gateway(int) (time.Duration, error) {
+	c, err := b.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Quit()
+	return timed(func() error {
+		for i := range b.opts.files {
+			resp, err := c.Retr(fmt.Sprintf("/%s%05d", w6Dir, i))
+			if err != nil {
+				return fmt.Errorf("RETR file %d: %w", i, err)
+			}
+			data, err := io.ReadAll(resp)
+			if err := errors.Join(err, resp.Close()); err != nil {
+				return fmt.Errorf("RETR file %d: %w", i, err)
+			}
+			if len(data) != smallSize {
+				return fmt.Errorf("RETR file %d gave %d bytes", i, len(data))
+			}
+		}
+		return nil
+	})
+}
+
+func (b *bench) w6Direct(int) (time.Duration, error) {
+	return timed(func() error {
+		for i := range b.opts.files {
+			out, err := b.s3.GetObject(b.ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(fmt.Sprintf("%s%05d", w6Dir, i))})
+			if err != nil {
+				return err
+			}
+			data, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil || len(data) != smallSize {
+				return fmt.Errorf("direct GET file %d: %d bytes, %v", i, len(data), err)
+			}
+		}
+		return nil
+	})
+}
