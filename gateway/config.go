@@ -52,7 +52,12 @@ type Config struct {
 	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
 	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
 	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
+	ProxyTrusted         string        `env:"FTP2S3_PROXY_TRUSTED"`
 	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
+
+	// ProgressInterval is how often a running transfer logs its progress (not an
+	// environment variable; zero means every minute; tests lower it).
+	ProgressInterval time.Duration
 }
 
 // PortRange is an inclusive TCP port range written "lo-hi".
@@ -214,6 +219,11 @@ func (c *Config) Validate() []error {
 				bad(f.name, "cannot read %s: %v", f.path, unwrapAll(err))
 			}
 		}
+	}
+	if trusted, err := ParseTrusted(c.ProxyTrusted); err != nil {
+		bad("FTP2S3_PROXY_TRUSTED", "%v", err)
+	} else if c.ProxyProtocol != "off" && len(trusted) == 0 {
+		bad("FTP2S3_PROXY_PROTOCOL", "%q needs FTP2S3_PROXY_TRUSTED (the load balancers' addresses)", c.ProxyProtocol)
 	}
 	if _, err := parseHostOverrides(c.PassiveHostOverrides); err != nil {
 		bad("FTP2S3_PASSIVE_HOST_OVERRIDES", "%v", err)

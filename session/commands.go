@@ -95,11 +95,25 @@ func (s *Session) execute(l line, lines <-chan line) {
 		s.log.Debug("command", "cmd", l.text)
 	}
 	r := s.dispatch(verb, arg)
+	code := r.Code
 	if r.transfer != nil {
-		s.runTransfer(r, lines)
-		return
+		code = s.runTransfer(r, lines)
+	} else {
+		s.send(r)
 	}
-	s.send(r)
+	s.observeCommand(verb, code)
+}
+
+// observeCommand reports a command to the Observer, with logins singled out.
+func (s *Session) observeCommand(verb string, code int) {
+	obs := s.cfg.observer()
+	if _, known := commands[verb]; !known {
+		verb = "UNKNOWN"
+	}
+	obs.Command(verb, code)
+	if verb == "PASS" && (code == codeLoggedIn || code == codeNotLoggedIn) {
+		obs.Login(code == codeLoggedIn)
+	}
 }
 
 // recoverCommand turns a panic in a handler into a 451 reply and a log line with

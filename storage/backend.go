@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Options tune transfers and the metadata cache. Zero values take the defaults of
@@ -27,6 +28,9 @@ type Options struct {
 	CacheEntries        int           // metadata cache capacity
 	CacheTTL            time.Duration // metadata cache freshness
 	Logger              *slog.Logger
+	// Observe, when set, is called after every S3 request (retries included) with
+	// the operation's name ("PutObject"), how long it took and its error (metrics).
+	Observe func(op string, d time.Duration, err error)
 }
 
 func (o *Options) setDefaults() {
@@ -69,6 +73,11 @@ type Backend struct {
 // New returns a Backend that talks to S3 through client.
 func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
+	if opts.Observe != nil {
+		client = s3.New(client.Options(), func(o *s3.Options) {
+			o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
+		})
+	}
 	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL)}
 }
 
@@ -127,6 +136,40 @@ func newHTTPClient() *http.Client {
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t}
+}
+
+// observeMiddleware times each operation from the top of the stack, so the
+// duration covers signing, retries and reading the response headers.
+func observeMiddleware(observe func(string, time.Duration, error)) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("ftp2s3Observe",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				out, md, err := next.HandleInitialize(ctx, in)
+				observe(middleware.GetOperationName(ctx), time.Since(start), err)
+				return out, md, err
+			}), middleware.Before)
+	}
+}
+
+// RequestID returns the S3 request id carried by err, or "" (S3 support asks for
+// it; MinIO logs it).
+func RequestID(err error) string {
+	var re interface{ ServiceRequestID() string }
+	if errors.As(err, &re) {
+		return re.ServiceRequestID()
+	}
+	return ""
+}
+
+// HTTPStatus returns the HTTP status of the S3 response behind err, or 0 when
+// there was none (network failure, cancellation).
+func HTTPStatus(err error) int {
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }
 
 // isNotFound reports whether err is S3's answer for a missing key or bucket.

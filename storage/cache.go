@@ -17,9 +17,10 @@ const maxCachedListing = 20000
 // Keys are "s|bucket|key" for stats, "l|bucket|prefix" for listings and "b" for
 // the bucket list; the separator is NUL, which cannot occur in a cleaned path.
 type metaCache struct {
-	lru    *expirable.LRU[string, any]
-	hits   atomic.Int64
-	misses atomic.Int64
+	lru       *expirable.LRU[string, any]
+	hits      atomic.Int64
+	misses    atomic.Int64
+	evictions atomic.Int64 // entries pushed out because the cache was full
 }
 
 type statResult struct {
@@ -55,7 +56,7 @@ func (c *metaCache) stat(bucket, key string) (statResult, bool) {
 }
 
 func (c *metaCache) putStat(bucket, key string, r statResult) {
-	c.lru.Add(statKey(bucket, key), r)
+	c.add(statKey(bucket, key), r)
 }
 
 func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
@@ -67,7 +68,13 @@ func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
 }
 
 func (c *metaCache) putListing(bucket, prefix string, entries []Entry) {
-	c.lru.Add(listKey(bucket, prefix), entries)
+	c.add(listKey(bucket, prefix), entries)
+}
+
+func (c *metaCache) add(k string, v any) {
+	if c.lru.Add(k, v) {
+		c.evictions.Add(1)
+	}
 }
 
 // changed records that this gateway created, replaced or removed key (a file, or a
@@ -111,6 +118,10 @@ func (c *metaCache) bucketsChanged() { c.lru.Remove(bucketsKey) }
 func (b *Backend) CacheStats() (hits, misses int64) {
 	return b.cache.hits.Load(), b.cache.misses.Load()
 }
+
+// CacheEvictions returns how many cache entries were pushed out by newer ones
+// because the cache was full (a sign that FTP2S3_CACHE_ENTRIES is too small).
+func (b *Backend) CacheEvictions() int64 { return b.cache.evictions.Load() }
 
 // dirPrefix turns a directory key into its listing prefix: "" stays "", "a/b"
 // becomes "a/b/".
