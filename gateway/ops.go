@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,4 +134,52 @@ func (g *Gateway) serveOps(ctx context.Context, l net.Listener) error {
 	_ = srv.Shutdown(sctx)
 	<-errc
 	return nil
+}
+
+// Healthcheck probes a running gateway from the same environment (the
+// container's HEALTHCHECK): GET /healthz on metricsAddr when it is set, else
+// expect the 220 greeting on listenAddr. Wildcard hosts are probed on loopback.
+func Healthcheck(metricsAddr, listenAddr string, timeout time.Duration) error {
+	if metricsAddr != "" {
+		c := &http.Client{Timeout: timeout}
+		resp, err := c.Get("http://" + loopbackFor(metricsAddr) + "/healthz")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/healthz answered %s", resp.Status)
+		}
+		return nil
+	}
+	conn, err := net.DialTimeout("tcp", loopbackFor(listenAddr), timeout)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("no greeting: %w", err)
+	}
+	if !strings.HasPrefix(line, "220") {
+		return fmt.Errorf("greeting %q is not 220", strings.TrimSpace(line))
+	}
+	_, _ = conn.Write([]byte("QUIT\r\n"))
+	return nil
+}
+
+// loopbackFor turns ":2121" or "0.0.0.0:2121" into an address to dial locally.
+func loopbackFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port)
 }
