@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
@@ -33,6 +34,12 @@ type opsGateway struct {
 // startOpsGateway starts a gateway with metrics on a server of its own;
 // mutate adjusts the configuration, tune the gateway before it serves.
 func startOpsGateway(t *testing.T, srv *miniotest.Server, mutate func(*gateway.Config), tune func(*gateway.Gateway)) *opsGateway {
+	t.Helper()
+	return startOpsGatewayWith(t, srv, srv.Client(), mutate, tune)
+}
+
+// startOpsGatewayWith is startOpsGateway with the gateway's own S3 client.
+func startOpsGatewayWith(t *testing.T, srv *miniotest.Server, client *s3.Client, mutate func(*gateway.Config), tune func(*gateway.Gateway)) *opsGateway {
 	t.Helper()
 	bucket := bucketName(t)
 	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
@@ -54,7 +61,6 @@ func startOpsGateway(t *testing.T, srv *miniotest.Server, mutate func(*gateway.C
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	client := srv.Client()
 	gw, err := gateway.NewWithClient(cfg, log, client)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package session
 import (
 	"runtime/debug"
 	"strings"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // command is one row of the command table.
@@ -95,6 +97,9 @@ func (s *Session) execute(l line, lines <-chan line) {
 		s.log.Debug("command", "cmd", l.text)
 	}
 	r := s.dispatch(verb, arg)
+	if r.err != nil {
+		s.logStorageError(verb, r.err)
+	}
 	code := r.Code
 	if r.transfer != nil {
 		code = s.runTransfer(r, lines)
@@ -125,4 +130,14 @@ func (s *Session) recoverCommand(l line) {
 		s.data.close()
 		s.send(reply(codeLocalError, "Internal error while processing %s; the command was not completed", verb))
 	}
+}
+
+// logStorageError records an unexpected storage failure with S3's request id, the
+// one detail an operator needs to find the request on the S3 side.
+func (s *Session) logStorageError(verb string, err error) {
+	args := []any{"cmd", verb, "err", err}
+	if id := storage.RequestID(err); id != "" {
+		args = append(args, "s3_request_id", id)
+	}
+	s.log.Error("storage error", args...)
 }
