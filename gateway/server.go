@@ -56,10 +56,10 @@ func NewServer(o ServerOptions) *Server {
 		log = slog.Default()
 	}
 	drain := make(chan struct{})
-	sc := *o.Session
+	sc := o.Session.WithDefaults()
 	sc.Draining = drain
 	return &Server{
-		sess: &sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain,
+		sess: sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain,
 		perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
 	}
 }

@@ -56,6 +56,14 @@ func (c *Config) progressInterval() time.Duration {
 	return c.ProgressInterval
 }
 
+// WithDefaults returns a copy of c with every unset field at its default. A
+// server calls it once, so that sessions starting in parallel only read their
+// shared Config (New fills defaults too, which would otherwise race).
+func (c Config) WithDefaults() *Config {
+	c.setDefaults()
+	return &c
+}
+
 func (c *Config) setDefaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 5 * time.Minute
