@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // readiness answers /readyz from a background check of S3, so that a probe
@@ -25,12 +27,25 @@ type readiness struct {
 	bucket   string // HeadBucket on it when set, else ListBuckets
 	interval time.Duration
 	log      *slog.Logger
+	// reachOnly: any answer from S3 will do. Under FTP2S3_AUTH=s3 the gateway may
+	// have no credentials of its own (each user brings theirs), so the check is
+	// an anonymous request and S3's refusal proves it is reachable.
+	reachOnly bool
 
 	draining atomic.Bool // shutting down: a balancer should stop sending clients
 
 	mu      sync.Mutex
 	err     error     // outcome of the last check
 	checked time.Time // when it finished; zero before the first
+}
+
+func newReadiness(client *s3.Client, cfg *Config, log *slog.Logger) *readiness {
+	r := &readiness{client: client, bucket: cfg.Bucket, log: log}
+	if cfg.Auth == "s3" {
+		r.reachOnly = true
+		r.client = s3.New(client.Options(), func(o *s3.Options) { o.Credentials = aws.AnonymousCredentials{} })
+	}
+	return r
 }
 
 // run checks at once and then every interval until ctx ends.
@@ -64,6 +79,9 @@ func (r *readiness) checkOnce(ctx context.Context) {
 	}
 	if ctx.Err() != nil {
 		return // shutting down: keep the last real answer
+	}
+	if st := storage.HTTPStatus(err); r.reachOnly && st >= 400 && st < 500 {
+		err = nil
 	}
 	r.mu.Lock()
 	was, first := r.err, r.checked.IsZero()

@@ -116,7 +116,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	return &Gateway{
 		Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Metrics: m,
 		ReadyCheckInterval: 5 * time.Second,
-		ready:              &readiness{client: backend.Client(), bucket: cfg.Bucket, log: log},
+		ready:              newReadiness(backend.Client(), &cfg, log),
 	}, nil
 }
 
