@@ -43,6 +43,12 @@ func main() {
 	log := cfg.NewLogger()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// The first signal starts the graceful shutdown; a second one, with the
+	// default disposition back, ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	g, err := gateway.New(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
