@@ -4,7 +4,7 @@
 #   docker compose up -d          (see docker-compose.yml and the README)
 
 # --- build ------------------------------------------------------------------
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 # Modules first, so that a source change does not download them again.
 COPY go.mod go.sum ./
