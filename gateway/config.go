@@ -161,6 +161,9 @@ func (c *Config) Validate() []error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("FTP2S3_LISTEN", "%q is not host:port", c.Listen)
 	}
+	if _, _, err := net.SplitHostPort(c.MetricsListen); c.MetricsListen != "" && err != nil {
+		bad("FTP2S3_METRICS_LISTEN", "%q is not host:port (e.g. :9100)", c.MetricsListen)
+	}
 	oneOf := func(name, v string, allowed ...string) {
 		for _, a := range allowed {
 			if v == a {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -222,4 +223,27 @@ func TestProxyPolicyAccept(t *testing.T) {
 			t.Fatalf("read %q, %v", line, err)
 		}
 	})
+}
+
+func TestValidateOperationsVariables(t *testing.T) {
+	c := DefaultConfig()
+	c.ProxyProtocol = "required" // without FTP2S3_PROXY_TRUSTED
+	c.MetricsListen = "9100"
+	joined := fmt.Sprint(c.Validate())
+	for _, name := range []string{"FTP2S3_PROXY_PROTOCOL", "FTP2S3_METRICS_LISTEN"} {
+		if !strings.Contains(joined, name) {
+			t.Errorf("no problem names %s: %s", name, joined)
+		}
+	}
+	c = DefaultConfig()
+	c.ProxyProtocol = "optional"
+	c.ProxyTrusted = "10.0.0.0/8,not-an-ip"
+	if joined := fmt.Sprint(c.Validate()); !strings.Contains(joined, "FTP2S3_PROXY_TRUSTED") {
+		t.Errorf("a bad trusted list passed: %s", joined)
+	}
+	c.ProxyTrusted = "10.0.0.0/8, 192.0.2.1"
+	c.MetricsListen = ":9100"
+	if p := c.Validate(); len(p) != 0 {
+		t.Errorf("a good configuration was refused: %v", p)
+	}
 }
