@@ -53,7 +53,12 @@ type Config struct {
 	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"5GiB"`
 	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
 	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
+	ProxyTrusted         string        `env:"FTP2S3_PROXY_TRUSTED"`
 	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
+
+	// ProgressInterval is how often a running transfer logs its progress (not an
+	// environment variable; zero means every minute; tests lower it).
+	ProgressInterval time.Duration
 }
 
 // PortRange is an inclusive TCP port range written "lo-hi".
@@ -157,6 +162,9 @@ func (c *Config) Validate() []error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("FTP2S3_LISTEN", "%q is not host:port", c.Listen)
 	}
+	if _, _, err := net.SplitHostPort(c.MetricsListen); c.MetricsListen != "" && err != nil {
+		bad("FTP2S3_METRICS_LISTEN", "%q is not host:port (e.g. :9100)", c.MetricsListen)
+	}
 	oneOf := func(name, v string, allowed ...string) {
 		for _, a := range allowed {
 			if v == a {
@@ -218,6 +226,11 @@ func (c *Config) Validate() []error {
 				bad(f.name, "cannot read %s: %v", f.path, unwrapAll(err))
 			}
 		}
+	}
+	if trusted, err := ParseTrusted(c.ProxyTrusted); err != nil {
+		bad("FTP2S3_PROXY_TRUSTED", "%v", err)
+	} else if c.ProxyProtocol != "off" && len(trusted) == 0 {
+		bad("FTP2S3_PROXY_PROTOCOL", "%q needs FTP2S3_PROXY_TRUSTED (the load balancers' addresses)", c.ProxyProtocol)
 	}
 	if _, err := parseHostOverrides(c.PassiveHostOverrides); err != nil {
 		bad("FTP2S3_PASSIVE_HOST_OVERRIDES", "%v", err)

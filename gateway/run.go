@@ -6,19 +6,28 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// Gateway is a fully wired ftp2s3: storage, authentication, data channels and the
-// control-connection server.
+// Gateway is a fully wired ftp2s3: storage, authentication, data channels, the
+// control-connection server and its metrics.
 type Gateway struct {
 	Config  Config
 	Log     *slog.Logger
 	Backend *storage.Backend
 	Data    *DataChannels
 	Server  *Server
+	Metrics *Metrics
+	// ReadyCheckInterval is how often /readyz's background check asks S3.
+	ReadyCheckInterval time.Duration
+
+	ready *readiness
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -28,6 +37,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewWithClient(cfg, log, client)
+}
+
+// NewWithClient wires a gateway around an S3 client, with every S3 request
+// counted in the metrics.
+func NewWithClient(cfg Config, log *slog.Logger, client *s3.Client) (*Gateway, error) {
+	m := NewMetrics()
 	backend := storage.New(client, storage.Options{
 		PartSize:            int64(cfg.PartSize),
 		UploadConcurrency:   cfg.UploadConcurrency,
@@ -38,12 +54,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		MaxRenameKeys:       cfg.MaxRenameKeys,
 		HashCopyLimit:       hashCopyLimit(cfg.HashCopyLimit),
 		Logger:              log,
+		Observe:             m.ObserveS3,
 	})
-	return NewWithBackend(cfg, log, backend)
+	return newGateway(cfg, log, backend, m)
 }
 
-// NewWithBackend wires a gateway around an existing storage backend.
+// NewWithBackend wires a gateway around an existing storage backend (whose S3
+// requests the metrics do not see).
 func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Gateway, error) {
+	return newGateway(cfg, log, backend, NewMetrics())
+}
+
+func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metrics) (*Gateway, error) {
 	defaultHome := session.Home{}
 	if cfg.Bucket != "" {
 		h, err := session.ParseHome(cfg.Bucket + "/" + cfg.Prefix)
@@ -70,44 +92,104 @@ func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Ga
 	if err != nil {
 		return nil, fmt.Errorf("FTP2S3_PASSIVE_HOST_OVERRIDES: %w", err)
 	}
+	trusted, err := ParseTrusted(cfg.ProxyTrusted)
+	if err != nil {
+		return nil, fmt.Errorf("FTP2S3_PROXY_TRUSTED: %w", err)
+	}
 	srv := NewServer(ServerOptions{
 		Session: &session.Config{
-			FS:          backend,
-			Auth:        auth,
-			Data:        data,
-			ActiveMode:  cfg.ActiveMode,
-			IdleTimeout: cfg.IdleTimeout,
-			DataTimeout: cfg.DataTimeout,
-			Logger:      log,
+			FS:               backend,
+			Auth:             auth,
+			Data:             data,
+			ActiveMode:       cfg.ActiveMode,
+			IdleTimeout:      cfg.IdleTimeout,
+			DataTimeout:      cfg.DataTimeout,
+			Logger:           log,
+			Observer:         m,
+			ProgressInterval: cfg.ProgressInterval,
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: trusted, Log: log},
 	})
-	return &Gateway{Config: cfg, Log: log, Backend: backend, Data: data, Server: srv}, nil
+	m.watchDataChannels(data)
+	m.watchCache(backend)
+	m.watchServer(srv)
+	return &Gateway{
+		Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Metrics: m,
+		ReadyCheckInterval: 5 * time.Second,
+		ready:              newReadiness(backend.Client(), &cfg, log),
+	}, nil
 }
 
-// Run listens on FTP2S3_LISTEN and serves until ctx is cancelled, then shuts down
-// gracefully within FTP2S3_SHUTDOWN_GRACE.
+// Run listens on FTP2S3_LISTEN (and FTP2S3_METRICS_LISTEN when set) and serves
+// until ctx is cancelled, then shuts down gracefully within FTP2S3_SHUTDOWN_GRACE.
 func (g *Gateway) Run(ctx context.Context) error {
 	l, err := net.Listen("tcp", g.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("FTP2S3_LISTEN: %w", err)
 	}
-	g.Log.Info("ftp2s3 listening", "addr", l.Addr().String(), "passive_ports", g.Config.PassivePorts.String(), "public_host", g.Config.PublicHost)
+	var ops net.Listener
+	if g.Config.MetricsListen != "" {
+		if ops, err = net.Listen("tcp", g.Config.MetricsListen); err != nil {
+			_ = l.Close()
+			return fmt.Errorf("FTP2S3_METRICS_LISTEN: %w", err)
+		}
+	}
+	return g.Serve(ctx, l, ops)
+}
+
+// Serve serves FTP on ctrl and, when ops is not nil, /metrics, /healthz and
+// /readyz on ops, until ctx is cancelled. Then it drains: /readyz turns
+// unready, new connections get 421, running transfers have
+// FTP2S3_SHUTDOWN_GRACE to finish and the rest are aborted. It returns nil after
+// a shutdown, or the error that stopped a listener.
+func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
+	attrs := []any{"addr", ctrl.Addr().String(), "passive_ports", g.Config.PassivePorts.String(),
+		"public_host", g.Config.PublicHost, "proxy_protocol", g.Config.ProxyProtocol}
+	opsCtx, stopOps := context.WithCancel(context.Background())
+	var ops sync.WaitGroup // the readiness check and the HTTP server
+	opsErr := make(chan error, 1)
+	if opsL != nil {
+		attrs = append(attrs, "metrics_addr", opsL.Addr().String())
+		g.ready.interval = g.ReadyCheckInterval
+		if g.ready.interval <= 0 {
+			g.ready.interval = 5 * time.Second
+		}
+		ops.Add(2)
+		go func() { defer ops.Done(); g.ready.run(opsCtx) }()
+		go func() {
+			defer ops.Done()
+			if err := g.serveOps(opsCtx, opsL); err != nil {
+				opsErr <- err
+			}
+		}()
+	}
+	defer func() { stopOps(); ops.Wait() }()
+	g.Log.Info("ftp2s3 listening", attrs...)
+
 	errc := make(chan error, 1)
-	go func() { errc <- g.Server.Serve(l) }()
+	go func() { errc <- g.Server.Serve(ctrl) }()
 	select {
 	case err := <-errc:
+		_ = g.Server.Close()
+		return err
+	case err := <-opsErr:
+		_ = g.Server.Close()
+		<-errc
 		return err
 	case <-ctx.Done():
 	}
-	g.Log.Info("shutting down", "grace", g.Config.ShutdownGrace.String())
+	g.ready.draining.Store(true)
+	g.Log.Info("shutting down: refusing new connections, waiting for running transfers",
+		"grace", g.Config.ShutdownGrace.String(), "sessions", g.Server.ActiveSessions())
 	sctx, cancel := context.WithTimeout(context.Background(), g.Config.ShutdownGrace)
 	defer cancel()
 	if err := g.Server.Shutdown(sctx); err != nil {
-		g.Log.Warn("shutdown grace period over; remaining sessions were aborted")
+		g.Log.Warn("shutdown grace period over; the remaining transfers were aborted")
 	}
 	<-errc
+	g.Log.Info("shutdown complete")
 	return nil
 }
 

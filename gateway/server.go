@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/session"
@@ -22,12 +23,16 @@ type Server struct {
 	log      *slog.Logger
 	maxConns int
 	maxPerIP int
+	proxy    *ProxyPolicy
+	drain    chan struct{} // closed by Shutdown; sessions end after their transfer
 
 	mu        sync.Mutex
 	total     int
 	perIP     map[string]int
 	listeners map[net.Listener]struct{}
 	closing   bool
+
+	refused atomic.Int64
 
 	sessions sync.WaitGroup
 	ctx      context.Context // parent of every session; cancelled to abort them
@@ -39,6 +44,8 @@ type ServerOptions struct {
 	Session             *session.Config
 	MaxConnections      int
 	MaxConnectionsPerIP int
+	// Proxy, when set, reads PROXY protocol headers on control connections.
+	Proxy *ProxyPolicy
 }
 
 // NewServer returns a Server that is not yet listening.
@@ -48,8 +55,11 @@ func NewServer(o ServerOptions) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
+	drain := make(chan struct{})
+	sc := o.Session.WithDefaults()
+	sc.Draining = drain
 	return &Server{
-		sess: o.Session, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP,
+		sess: sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain,
 		perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
 	}
 }
@@ -96,43 +106,74 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// handle serves one accepted connection in its own goroutine: the PROXY header
+// (if any) is read first, so that the limits count the real client.
 func (s *Server) handle(c net.Conn) {
-	ip := remoteIP(c)
 	s.mu.Lock()
-	reason := ""
+	if s.closing {
+		s.mu.Unlock()
+		s.refuse(c, "Server shutting down")
+		return
+	}
+	s.sessions.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.sessions.Done()
+		peer := c.RemoteAddr().String()
+		pc, err := s.proxy.accept(s.ctx, c)
+		if err != nil {
+			s.log.Warn("connection refused", "remote", peer, "reason", err.Error())
+			s.refused.Add(1)
+			_ = c.Close()
+			return
+		}
+		c := pc
+		if peer != c.RemoteAddr().String() {
+			s.log.Debug("PROXY header", "proxy", peer, "remote", c.RemoteAddr().String())
+		}
+		ip := remoteIP(c)
+		if reason := s.admit(ip); reason != "" {
+			s.refuse(c, reason)
+			return
+		}
+		defer s.release(ip)
+		session.New(s.sess, c).Serve(s.ctx)
+	}()
+}
+
+// admit counts a connection from ip against the limits, or says why not.
+func (s *Server) admit(ip string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch {
 	case s.closing:
-		reason = "Server shutting down"
+		return "Server shutting down"
 	case s.total >= s.maxConns:
-		reason = "Too many connections; try again later"
+		return "Too many connections; try again later"
 	case s.perIP[ip] >= s.maxPerIP:
-		reason = "Too many connections from your address; try again later"
-	}
-	if reason != "" {
-		s.mu.Unlock()
-		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
-		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		_, _ = fmt.Fprintf(c, "421 %s\r\n", reason)
-		_ = c.Close()
-		return
+		return "Too many connections from your address; try again later"
 	}
 	s.total++
 	s.perIP[ip]++
-	s.sessions.Add(1)
-	s.mu.Unlock()
+	return ""
+}
 
-	go func() {
-		defer func() {
-			s.mu.Lock()
-			s.total--
-			if s.perIP[ip]--; s.perIP[ip] <= 0 {
-				delete(s.perIP, ip)
-			}
-			s.mu.Unlock()
-			s.sessions.Done()
-		}()
-		session.New(s.sess, c).Serve(s.ctx)
-	}()
+func (s *Server) release(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total--
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+// refuse answers 421 with reason and closes the connection.
+func (s *Server) refuse(c net.Conn, reason string) {
+	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
+	s.refused.Add(1)
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = fmt.Fprintf(c, "421 %s\r\n", reason)
+	_ = c.Close()
 }
 
 func remoteIP(c net.Conn) string {
@@ -142,10 +183,22 @@ func remoteIP(c net.Conn) string {
 	return c.RemoteAddr().String()
 }
 
-// Shutdown stops accepting, waits for sessions to end until ctx is done, then
-// ends the rest (running uploads are aborted cleanly) and waits for them.
+// Shutdown drains the server: new connections get 421, idle sessions are closed
+// with 421 at once, and sessions with a transfer running are closed when it ends.
+// When ctx is done first, the remaining transfers are aborted (uploads leave no
+// object and no multipart upload behind). Shutdown returns once every session has
+// ended, with ctx's error if the grace period ran out; the listeners are closed
+// on return.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopListening()
+	s.mu.Lock()
+	s.closing = true
+	select {
+	case <-s.drain:
+	default:
+		close(s.drain)
+	}
+	s.mu.Unlock()
+	defer s.stopListening()
 	done := make(chan struct{})
 	go func() { s.sessions.Wait(); close(done) }()
 	select {
@@ -175,6 +228,9 @@ func (s *Server) stopListening() {
 		_ = l.Close()
 	}
 }
+
+// Refused returns how many connections were refused since start.
+func (s *Server) Refused() int64 { return s.refused.Load() }
 
 // ActiveSessions returns how many control connections are open.
 func (s *Server) ActiveSessions() int {

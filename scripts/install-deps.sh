@@ -3,7 +3,8 @@
 # python3) from Debian when one is missing, and the pinned MinIO.
 set -euo pipefail
 missing=()
-for tool in curl lftp wget python3; do
+# haproxy: integration/haproxy_test.go runs deploy/haproxy/haproxy.cfg for real.
+for tool in curl lftp wget python3 haproxy; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

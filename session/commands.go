@@ -3,6 +3,8 @@ package session
 import (
 	"runtime/debug"
 	"strings"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // command is one row of the command table.
@@ -116,11 +118,28 @@ func (s *Session) execute(l line, lines <-chan line) {
 		s.log.Debug("command", "cmd", l.text)
 	}
 	r := s.dispatch(verb, arg)
-	if r.transfer != nil {
-		s.runTransfer(r, lines)
-		return
+	if r.err != nil {
+		s.logStorageError(verb, r.err)
 	}
-	s.send(r)
+	code := r.Code
+	if r.transfer != nil {
+		code = s.runTransfer(r, lines)
+	} else {
+		s.send(r)
+	}
+	s.observeCommand(verb, code)
+}
+
+// observeCommand reports a command to the Observer, with logins singled out.
+func (s *Session) observeCommand(verb string, code int) {
+	obs := s.cfg.observer()
+	if _, known := commands[verb]; !known {
+		verb = "UNKNOWN"
+	}
+	obs.Command(verb, code)
+	if verb == "PASS" && (code == codeLoggedIn || code == codeNotLoggedIn) {
+		obs.Login(code == codeLoggedIn)
+	}
 }
 
 // recoverCommand turns a panic in a handler into a 451 reply and a log line with
@@ -132,4 +151,14 @@ func (s *Session) recoverCommand(l line) {
 		s.data.close()
 		s.send(reply(codeLocalError, "Internal error while processing %s; the command was not completed", verb))
 	}
+}
+
+// logStorageError records an unexpected storage failure with S3's request id, the
+// one detail an operator needs to find the request on the S3 side.
+func (s *Session) logStorageError(verb string, err error) {
+	args := []any{"cmd", verb, "err", err}
+	if id := storage.RequestID(err); id != "" {
+		args = append(args, "s3_request_id", id)
+	}
+	s.log.Error("storage error", args...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -92,3 +93,29 @@ var (
 	// no transfer command used it in time.
 	ErrPassiveExpired = errors.New("passive port expired")
 )
+
+// Observer is told what sessions do, for metrics. Its methods are called from
+// session goroutines and must be safe for concurrent use and quick.
+type Observer interface {
+	// SessionOpened and SessionClosed bracket every control connection.
+	SessionOpened()
+	SessionClosed()
+	// Command reports one command line and the code of its final reply. verb is
+	// "UNKNOWN" for verbs outside the command table, so a client cannot grow
+	// the set of names without bound.
+	Command(verb string, code int)
+	// Login reports the outcome of a PASS.
+	Login(ok bool)
+	// Transfer reports one finished data transfer: direction is "upload",
+	// "download" or "list"; ok is a 226 reply.
+	Transfer(direction string, bytes int64, d time.Duration, ok bool)
+}
+
+// NopObserver is an Observer that ignores everything.
+type NopObserver struct{}
+
+func (NopObserver) SessionOpened()                              {}
+func (NopObserver) SessionClosed()                              {}
+func (NopObserver) Command(string, int)                         {}
+func (NopObserver) Login(bool)                                  {}
+func (NopObserver) Transfer(string, int64, time.Duration, bool) {}

@@ -62,6 +62,9 @@ type Reply struct {
 	// transfer, when set, is the data transfer the command starts; Code and Lines
 	// are then the preliminary reply sent once the data connection is open.
 	transfer *transfer
+	// err is the unexpected error behind a 451 "storage error" reply, which the
+	// client is not told about but the log must be.
+	err error
 }
 
 func reply(code int, format string, args ...any) Reply {
@@ -127,7 +130,9 @@ func errReply(err error, what string) Reply {
 	case errors.Is(err, errDataConn):
 		return reply(codeTransferAborted, "%s: data connection closed; transfer aborted", what)
 	default:
-		return reply(codeLocalError, "%s: storage error; the action was not completed", what)
+		r := reply(codeLocalError, "%s: storage error; the action was not completed", what)
+		r.err = err
+		return r
 	}
 }
 

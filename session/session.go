@@ -29,6 +29,39 @@ type Config struct {
 	Logger      *slog.Logger
 	// Greeting is the text of the 220 banner.
 	Greeting string
+	// Observer is told about sessions, commands, logins and transfers (metrics);
+	// nil means nobody listens.
+	Observer Observer
+	// ProgressInterval is how often a running transfer logs its progress; zero
+	// means every minute.
+	ProgressInterval time.Duration
+	// Draining, when closed, asks every session to end: an idle session at once
+	// with 421, a session with a transfer running once the transfer is over.
+	Draining <-chan struct{}
+}
+
+// observer returns the configured Observer or one that ignores everything. It does
+// not write cfg, which sessions share.
+func (c *Config) observer() Observer {
+	if c.Observer == nil {
+		return NopObserver{}
+	}
+	return c.Observer
+}
+
+func (c *Config) progressInterval() time.Duration {
+	if c.ProgressInterval <= 0 {
+		return time.Minute
+	}
+	return c.ProgressInterval
+}
+
+// WithDefaults returns a copy of c with every unset field at its default. A
+// server calls it once, so that sessions starting in parallel only read their
+// shared Config (New fills defaults too, which would otherwise race).
+func (c Config) WithDefaults() *Config {
+	c.setDefaults()
+	return &c
 }
 
 func (c *Config) setDefaults() {
@@ -137,15 +170,21 @@ func (s *Session) Serve(ctx context.Context) {
 		s.conn.Close()
 		readers.Wait()
 		s.log.Info("session closed")
+		s.cfg.observer().SessionClosed()
 	}()
 
-	s.log.Info("session opened")
+	s.cfg.observer().SessionOpened()
+	s.log.Info("session opened", "local", s.conn.LocalAddr().String())
 	s.send(reply(codeReady, "%s", s.cfg.Greeting))
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
 	for !s.quit {
 		select {
 		case <-ctx.Done():
+			s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
+			return
+		case <-s.cfg.Draining:
+			s.log.Info("closing for shutdown")
 			s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
 			return
 		case <-idle.C:

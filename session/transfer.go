@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // dataSetup is how the next transfer gets its data connection: a reserved passive
@@ -32,6 +34,7 @@ func (d *dataSetup) close() {
 type transfer struct {
 	verb   string // for logs
 	path   string // the virtual path, for logs and error replies
+	object string // bucket/key, for logs; set when the transfer starts
 	upload bool
 	// run moves the data; conn is closed by the caller afterwards.
 	run func(ctx context.Context, conn io.ReadWriter) error
@@ -44,19 +47,45 @@ type transferState struct {
 	start time.Time
 }
 
+// direction names the way a transfer moves data, for logs and metrics.
+func (t *transfer) direction() string {
+	switch {
+	case t.upload:
+		return "upload"
+	case t.verb == "LIST" || t.verb == "NLST" || t.verb == "MLSD":
+		return "list"
+	default:
+		return "download"
+	}
+}
+
+// object names the transfer's bucket/key for logs ("" for the bucket list).
+func (s *Session) object(vpath string) string {
+	loc, err := s.user.Home.resolve(vpath)
+	if err != nil || loc.isRoot() {
+		return ""
+	}
+	return loc.bucket + "/" + loc.key
+}
+
 // runTransfer opens the data connection, sends the preliminary reply, moves the
 // data in a goroutine and meanwhile keeps serving the control connection: ABOR
 // cancels the transfer, STAT reports progress, a closed control connection
-// abandons it, other commands wait until it ends.
-func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
+// abandons it, other commands wait until it ends. It returns the code of the
+// transfer's final reply.
+func (s *Session) runTransfer(prelim Reply, lines <-chan line) int {
 	t := prelim.transfer
 	setup := s.data
 	s.data = dataSetup{}
 	if !setup.ready() {
 		s.send(reply(codeCantOpenData, "No data connection: send PASV, EPSV, PORT or EPRT first"))
-		return
+		return codeCantOpenData
 	}
 	defer setup.close()
+	t.object = s.object(t.path)
+	s.log.Info("transfer started", "cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", t.path)
+	progress := time.NewTicker(s.cfg.progressInterval())
+	defer progress.Stop()
 
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	defer cancel(nil)
@@ -85,13 +114,17 @@ func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 		select {
 		case r := <-done:
 			s.send(r)
-			return
+			return r.Code
+		case <-progress.C:
+			n, elapsed := state.bytes.Load(), time.Since(state.start)
+			s.log.Info("transfer progress", "cmd", t.verb, "direction", t.direction(), "path", t.object,
+				"bytes", n, "seconds", elapsed.Seconds(), "mb_per_s", float64(n)/elapsed.Seconds()/1e6)
 		case l := <-lines:
 			if l.err != nil {
 				cancel(errCtrlClosed)
-				<-done
+				r := <-done
 				s.quit = true
-				return
+				return r.Code
 			}
 			verb, _ := parseLine(l.text)
 			switch verb {
@@ -105,14 +138,17 @@ func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 				} else {
 					s.send(reply(codeTransferAborted, "Transfer aborted; data connection closed"))
 					s.send(reply(codeClosingData, "ABOR successful"))
+					r.Code = codeTransferAborted
 				}
-				return
+				s.observeCommand("ABOR", codeClosingData)
+				return r.Code
 			case "STAT":
 				s.send(Reply{Code: codeSystemStatus, Lines: []string{
 					"Transfer in progress:",
 					fmt.Sprintf("%s %s: %d bytes in %s", t.verb, t.path, state.bytes.Load(), time.Since(state.start).Round(time.Millisecond)),
 					"End of status",
 				}})
+				s.observeCommand("STAT", codeSystemStatus)
 			default:
 				deferred = append(deferred, l)
 			}
@@ -131,7 +167,8 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 		if cause := context.Cause(ctx); cause != nil {
 			return errReply(cause, t.path)
 		}
-		s.log.Warn("data connection failed", "cmd", t.verb, "err", err)
+		s.log.Warn("data connection failed", "cmd", t.verb, "direction", t.direction(), "path", t.object, "err", err)
+		s.cfg.observer().Transfer(t.direction(), 0, time.Since(state.start), false)
 		return reply(codeCantOpenData, "Cannot open data connection: %s", dataErrText(err))
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
@@ -159,18 +196,26 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 	}
 	elapsed := time.Since(state.start)
 	n := state.bytes.Load()
-	level := s.log.Info
+	level, result := s.log.Info, "ok"
 	if err != nil {
-		level = s.log.Warn
+		level, result = s.log.Warn, "failed"
+		if r.Code == codeTransferAborted {
+			result = "aborted"
+		}
 	}
-	args := []any{"cmd", t.verb, "path", t.path, "bytes", n, "seconds", elapsed.Seconds(), "code", r.Code}
+	args := []any{"cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", t.path,
+		"bytes", n, "seconds", elapsed.Seconds(), "result", result, "code", r.Code}
 	if secs := elapsed.Seconds(); secs > 0 {
 		args = append(args, "mb_per_s", float64(n)/secs/1e6)
 	}
 	if err != nil {
 		args = append(args, "err", err)
+		if id := storage.RequestID(err); id != "" {
+			args = append(args, "s3_request_id", id)
+		}
 	}
 	level("transfer", args...)
+	s.cfg.observer().Transfer(t.direction(), n, elapsed, err == nil)
 	return r
 }
 

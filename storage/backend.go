@@ -42,6 +42,9 @@ type Options struct {
 	// 5 GiB, a negative value never.
 	HashCopyLimit int64
 	Logger        *slog.Logger
+	// Observe, when set, is called after every S3 request (retries included) with
+	// the operation's name ("PutObject"), how long it took and its error (metrics).
+	Observe func(op string, d time.Duration, err error)
 }
 
 func (o *Options) setDefaults() {
@@ -100,6 +103,11 @@ type Backend struct {
 // New returns a Backend that talks to S3 through client.
 func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
+	if opts.Observe != nil {
+		client = s3.New(client.Options(), func(o *s3.Options) {
+			o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
+		})
+	}
 	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL)}
 }
 
@@ -178,6 +186,40 @@ func newHTTPClient() *http.Client {
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t}
+}
+
+// observeMiddleware times each operation from the top of the stack, so the
+// duration covers signing, retries and reading the response headers.
+func observeMiddleware(observe func(string, time.Duration, error)) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("ftp2s3Observe",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				out, md, err := next.HandleInitialize(ctx, in)
+				observe(middleware.GetOperationName(ctx), time.Since(start), err)
+				return out, md, err
+			}), middleware.Before)
+	}
+}
+
+// RequestID returns the S3 request id carried by err, or "" (S3 support asks for
+// it; MinIO logs it).
+func RequestID(err error) string {
+	var re interface{ ServiceRequestID() string }
+	if errors.As(err, &re) {
+		return re.ServiceRequestID()
+	}
+	return ""
+}
+
+// HTTPStatus returns the HTTP status of the S3 response behind err, or 0 when
+// there was none (network failure, cancellation).
+func HTTPStatus(err error) int {
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }
 
 // isNotFound reports whether err is S3's answer for a missing key or bucket.

@@ -23,9 +23,10 @@ const listingBudget = 500_000
 // Keys are "s|bucket|key" for stats, "l|bucket|prefix" for listings and "b" for
 // the bucket list; the separator is NUL, which cannot occur in a cleaned path.
 type metaCache struct {
-	lru    *expirable.LRU[string, any]
-	hits   atomic.Int64
-	misses atomic.Int64
+	lru       *expirable.LRU[string, any]
+	hits      atomic.Int64
+	misses    atomic.Int64
+	evictions atomic.Int64 // entries pushed out because the cache was full
 
 	budget int64        // listingBudget; lowered by tests
 	listed atomic.Int64 // entries held by cached listings
@@ -74,7 +75,7 @@ func (c *metaCache) stat(bucket, key string) (statResult, bool) {
 }
 
 func (c *metaCache) putStat(bucket, key string, r statResult) {
-	c.lru.Add(statKey(bucket, key), r)
+	c.add(statKey(bucket, key), r)
 }
 
 func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
@@ -96,7 +97,14 @@ func (c *metaCache) putListing(bucket, prefix string, entries []Entry) {
 		return
 	}
 	c.listed.Add(int64(len(entries)))
-	c.lru.Add(k, entries)
+	c.add(k, entries)
+}
+
+// add stores one entry and counts the eviction it may cause.
+func (c *metaCache) add(k string, v any) {
+	if c.lru.Add(k, v) {
+		c.evictions.Add(1)
+	}
 }
 
 // changed records that this gateway created, replaced or removed key (a file, or a
@@ -143,6 +151,10 @@ func (c *metaCache) bucketsChanged() { c.lru.Remove(bucketsKey) }
 func (b *Backend) CacheStats() (hits, misses int64) {
 	return b.cache.hits.Load(), b.cache.misses.Load()
 }
+
+// CacheEvictions returns how many cache entries were pushed out by newer ones
+// because the cache was full (a sign that FTP2S3_CACHE_ENTRIES is too small).
+func (b *Backend) CacheEvictions() int64 { return b.cache.evictions.Load() }
 
 // dirPrefix turns a directory key into its listing prefix: "" stays "", "a/b"
 // becomes "a/b/".

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
@@ -21,9 +22,12 @@ func main() {
 		switch os.Args[1] {
 		case "hash-password":
 			os.Exit(hashPassword(os.Args[2:]))
+		case "healthcheck":
+			os.Exit(healthcheck())
 		case "-h", "--help", "help":
 			fmt.Println("usage: ftp2s3                 run the gateway (configured by FTP2S3_* variables)")
 			fmt.Println("       ftp2s3 hash-password   read a password on stdin (or as an argument), print its bcrypt hash")
+			fmt.Println("       ftp2s3 healthcheck     exit 0 if the gateway in this environment answers (container HEALTHCHECK)")
 			return
 		default:
 			fmt.Fprintf(os.Stderr, "ftp2s3: unknown argument %q (try --help)\n", os.Args[1])
@@ -48,6 +52,12 @@ func main() {
 	log := cfg.NewLogger()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// The first signal starts the graceful shutdown; a second one, with the
+	// default disposition back, ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	g, err := gateway.New(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
@@ -78,4 +88,23 @@ func hashPassword(args []string) int {
 	}
 	fmt.Println(h)
 	return 0
+}
+
+// healthcheck asks the gateway configured by this environment whether it is
+// alive: GET /healthz on FTP2S3_METRICS_LISTEN when set, else a 220 greeting on
+// FTP2S3_LISTEN. It exists because minimal images have no shell, curl or nc
+// for a HEALTHCHECK.
+func healthcheck() int {
+	if err := gateway.Healthcheck(os.Getenv("FTP2S3_METRICS_LISTEN"), envOr("FTP2S3_LISTEN", ":2121"), 5*time.Second); err != nil {
+		fmt.Fprintf(os.Stderr, "ftp2s3 healthcheck: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// Metrics are the gateway's Prometheus metrics. Each gateway has its own
+// registry, so several gateways can live in one process (tests). Metrics
+// implements session.Observer, and ObserveS3 is storage's request hook.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	sessionsActive  prometheus.Gauge
+	sessionsTotal   prometheus.Counter
+	logins          *prometheus.CounterVec
+	commands        *prometheus.CounterVec
+	transfers       *prometheus.CounterVec
+	transferBytes   *prometheus.CounterVec
+	transferSeconds *prometheus.HistogramVec
+	s3Requests      *prometheus.CounterVec
+	s3Seconds       *prometheus.HistogramVec
+}
+
+// NewMetrics registers every metric, plus the Go runtime and process collectors.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		sessionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ftp2s3_sessions_active", Help: "Control connections open now.",
+		}),
+		sessionsTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ftp2s3_sessions_total", Help: "Control connections served since start.",
+		}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ftp2s3_logins_total", Help: "Login attempts (PASS) by result: ok or failed.",
+		}, []string{"result"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ftp2s3_commands_total", Help: "FTP commands by verb and class of the final reply (2xx, 4xx, 5xx…).",
+		}, []string{"command", "class"}),
+		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ftp2s3_transfers_total", Help: "Data transfers by direction (upload, download, list) and result (ok, failed).",
+		}, []string{"direction", "result"}),
+		transferBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ftp2s3_transfer_bytes_total", Help: "Bytes moved on data connections by direction and result.",
+		}, []string{"direction", "result"}),
+		transferSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ftp2s3_transfer_duration_seconds", Help: "Duration of data transfers by direction.",
+			Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600},
+		}, []string{"direction"}),
+		s3Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ftp2s3_s3_requests_total",
+			Help: "S3 requests by operation and result (ok, not_found, client_error, server_error, canceled, error).",
+		}, []string{"operation", "result"}),
+		s3Seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ftp2s3_s3_request_duration_seconds", Help: "S3 request latency by operation, retries included.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"operation"}),
+	}
+	reg.MustRegister(m.sessionsActive, m.sessionsTotal, m.logins, m.commands, m.transfers,
+		m.transferBytes, m.transferSeconds, m.s3Requests, m.s3Seconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, r := range []string{"ok", "failed"} {
+		m.logins.WithLabelValues(r)
+	}
+	return m
+}
+
+// Registry returns the registry that /metrics serves.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// SessionOpened implements session.Observer.
+func (m *Metrics) SessionOpened() { m.sessionsActive.Inc(); m.sessionsTotal.Inc() }
+
+// SessionClosed implements session.Observer.
+func (m *Metrics) SessionClosed() { m.sessionsActive.Dec() }
+
+// Command implements session.Observer.
+func (m *Metrics) Command(verb string, code int) {
+	m.commands.WithLabelValues(verb, strconv.Itoa(code/100)+"xx").Inc()
+}
+
+// Login implements session.Observer.
+func (m *Metrics) Login(ok bool) { m.logins.WithLabelValues(okOr(ok, "failed")).Inc() }
+
+// Transfer implements session.Observer.
+func (m *Metrics) Transfer(direction string, bytes int64, d time.Duration, ok bool) {
+	result := okOr(ok, "failed")
+	m.transfers.WithLabelValues(direction, result).Inc()
+	m.transferBytes.WithLabelValues(direction, result).Add(float64(bytes))
+	m.transferSeconds.WithLabelValues(direction).Observe(d.Seconds())
+}
+
+// ObserveS3 is storage.Options.Observe: one S3 request and how it ended.
+func (m *Metrics) ObserveS3(op string, d time.Duration, err error) {
+	if op == "" {
+		op = "unknown"
+	}
+	m.s3Requests.WithLabelValues(op, s3Result(err)).Inc()
+	m.s3Seconds.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// s3Result classifies an S3 outcome coarsely enough for alerts: a burst of
+// server_error or error means S3 is in trouble, not_found is routine (stat of a
+// name that does not exist).
+func s3Result(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	switch st := storage.HTTPStatus(err); {
+	case st == 404:
+		return "not_found"
+	case st >= 400 && st < 500:
+		return "client_error"
+	case st >= 500:
+		return "server_error"
+	}
+	return "error"
+}
+
+func okOr(ok bool, otherwise string) string {
+	if ok {
+		return "ok"
+	}
+	return otherwise
+}
+
+// watchDataChannels exports the passive port pool's state.
+func (m *Metrics) watchDataChannels(d *DataChannels) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_passive_ports_in_use", Help: "Passive ports reserved by sessions now.",
+		}, func() float64 { return float64(d.PortsInUse()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_passive_ports_exhausted_total", Help: "PASV/EPSV requests that found every passive port in use.",
+		}, func() float64 { return float64(d.Exhausted()) }),
+	)
+}
+
+// watchCache exports the metadata cache's counters.
+func (m *Metrics) watchCache(b *storage.Backend) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_cache_hits_total", Help: "Metadata cache lookups answered from the cache.",
+		}, func() float64 { h, _ := b.CacheStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_cache_misses_total", Help: "Metadata cache lookups that went to S3.",
+		}, func() float64 { _, mi := b.CacheStats(); return float64(mi) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_cache_evictions_total", Help: "Metadata cache entries pushed out because the cache was full.",
+		}, func() float64 { return float64(b.CacheEvictions()) }),
+	)
+}
+
+// watchServer exports the connections refused by limits and shutdown.
+func (m *Metrics) watchServer(s *Server) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ftp2s3_connections_refused_total", Help: "Control connections refused with 421 (limits, shutdown) or for a bad PROXY header.",
+	}, func() float64 { return float64(s.Refused()) }))
+}
+
+// WatchBans exports the ban list of the login guard: active bans now and bans
+// imposed since start. stats must be safe for concurrent use.
+func (m *Metrics) WatchBans(stats func() (active int, total int64)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_bans_active", Help: "Client addresses banned now for failed logins.",
+		}, func() float64 { a, _ := stats(); return float64(a) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_bans_total", Help: "Bans imposed for failed logins since start.",
+		}, func() float64 { _, t := stats(); return float64(t) }),
+	)
+}

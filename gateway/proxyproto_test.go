@@ -1,0 +1,249 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// proxyV2 builds a v2 header: cmd 1 = PROXY, 0 = LOCAL; fam 0x11 or 0x21.
+func proxyV2(cmd, fam byte, src, dst netip.Addr, sport, dport uint16, tlv []byte) []byte {
+	var body []byte
+	body = append(body, src.AsSlice()...)
+	body = append(body, dst.AsSlice()...)
+	body = binary.BigEndian.AppendUint16(body, sport)
+	body = binary.BigEndian.AppendUint16(body, dport)
+	body = append(body, tlv...)
+	h := append([]byte(nil), proxyV2Sig...)
+	h = append(h, 0x20|cmd, fam)
+	h = binary.BigEndian.AppendUint16(h, uint16(len(body)))
+	return append(h, body...)
+}
+
+func TestReadProxyHeader(t *testing.T) {
+	v4src, v4dst := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("10.0.0.1")
+	v6src, v6dst := netip.MustParseAddr("2001:db8::7"), netip.MustParseAddr("2001:db8::1")
+	cases := []struct {
+		name, in string
+		want     string // declared source, "" for none
+		err      bool
+		notProxy bool
+	}{
+		{name: "v1 tcp4", in: "PROXY TCP4 192.0.2.7 10.0.0.1 40001 2121\r\nUSER a\r\n", want: "192.0.2.7:40001"},
+		{name: "v1 tcp6", in: "PROXY TCP6 2001:db8::7 2001:db8::1 40001 2121\r\n", want: "[2001:db8::7]:40001"},
+		{name: "v1 unknown", in: "PROXY UNKNOWN\r\n", want: ""},
+		{name: "v1 unknown with addresses", in: "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", want: ""},
+		{name: "v1 family mismatch", in: "PROXY TCP4 2001:db8::7 10.0.0.1 1 2\r\n", err: true},
+		{name: "v1 bad port", in: "PROXY TCP4 192.0.2.7 10.0.0.1 70000 2121\r\n", err: true},
+		{name: "v1 leading zero port", in: "PROXY TCP4 192.0.2.7 10.0.0.1 0080 2121\r\n", err: true},
+		{name: "v1 missing field", in: "PROXY TCP4 192.0.2.7 10.0.0.1 40001\r\n", err: true},
+		{name: "v1 bare LF", in: "PROXY TCP4 192.0.2.7 10.0.0.1 40001 2121\n", err: true},
+		{name: "v1 too long", in: "PROXY TCP4 " + strings.Repeat("1", 120) + "\r\n", err: true},
+		{name: "v1 truncated", in: "PROXY TCP4 192.0", err: true},
+		{name: "v2 tcp4", in: string(proxyV2(1, 0x11, v4src, v4dst, 40002, 2121, nil)), want: "192.0.2.7:40002"},
+		{name: "v2 tcp6", in: string(proxyV2(1, 0x21, v6src, v6dst, 40002, 2121, nil)), want: "[2001:db8::7]:40002"},
+		{name: "v2 with TLVs", in: string(proxyV2(1, 0x11, v4src, v4dst, 1, 2, []byte{0x04, 0x00, 0x03, 'a', 'b', 'c'})), want: "192.0.2.7:1"},
+		{name: "v2 local", in: string(proxyV2(0, 0x11, v4src, v4dst, 1, 2, nil)), want: ""},
+		{name: "v2 udp refused", in: string(proxyV2(1, 0x12, v4src, v4dst, 1, 2, nil)), err: true},
+		{name: "v2 short block", in: string(proxyV2(1, 0x21, v4src, v4dst, 1, 2, nil)), err: true},
+		{name: "v2 truncated", in: string(proxyV2(1, 0x11, v4src, v4dst, 1, 2, nil)[:20]), err: true},
+		{name: "v2 bad version", in: string(append(append([]byte(nil), proxyV2Sig...), 0x31, 0x11, 0, 0)), err: true},
+		{name: "plain FTP", in: "USER alice\r\n", notProxy: true},
+		{name: "plain FTP starting with P", in: "PASV\r\n", notProxy: true},
+		{name: "plain FTP empty line", in: "\r\nUSER a\r\n", notProxy: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bufio.NewReader(strings.NewReader(tc.in))
+			src, err := readProxyHeader(r)
+			switch {
+			case tc.notProxy:
+				if !errors.Is(err, errNoProxyHeader) {
+					t.Fatalf("got %v, %v; want errNoProxyHeader", src, err)
+				}
+				rest, _ := io.ReadAll(r)
+				if string(rest) != tc.in {
+					t.Fatalf("bytes consumed: %q left of %q", rest, tc.in)
+				}
+			case tc.err:
+				if err == nil || errors.Is(err, errNoProxyHeader) {
+					t.Fatalf("got %v, %v; want a parse error", src, err)
+				}
+			case err != nil:
+				t.Fatalf("error %v", err)
+			case tc.want == "" && src != nil:
+				t.Fatalf("declared %v, want none", src)
+			case tc.want != "" && (src == nil || src.String() != tc.want):
+				t.Fatalf("declared %v, want %s", src, tc.want)
+			}
+		})
+	}
+	// What follows the header is left for the session.
+	r := bufio.NewReader(strings.NewReader("PROXY TCP4 192.0.2.7 10.0.0.1 40001 2121\r\nUSER a\r\n"))
+	if _, err := readProxyHeader(r); err != nil {
+		t.Fatal(err)
+	}
+	if rest, _ := io.ReadAll(r); string(rest) != "USER a\r\n" {
+		t.Fatalf("after the header: %q", rest)
+	}
+}
+
+func TestParseTrusted(t *testing.T) {
+	got, err := ParseTrusted(" 10.0.0.0/8, 192.0.2.7 ,::1,2001:db8::/32,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "::1/128", "2001:db8::/32"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("%d: %s, want %s", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0.1/8/1"} {
+		if _, err := ParseTrusted(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// tcpPair returns both ends of a loopback TCP connection, so deadlines and
+// RemoteAddr behave as on a real listener.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, err = net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return server, client
+}
+
+func TestProxyPolicyAccept(t *testing.T) {
+	loop := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	other := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	ctx := context.Background()
+
+	t.Run("required, trusted, header", func(t *testing.T) {
+		s, c := tcpPair(t)
+		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 5555 21\r\nNOOP\r\n"))
+		pc, err := (&ProxyPolicy{Mode: "required", Trusted: loop}).accept(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pc.RemoteAddr().String(); got != "198.51.100.9:5555" {
+			t.Fatalf("RemoteAddr %s", got)
+		}
+		line, _ := bufio.NewReader(pc).ReadString('\n')
+		if line != "NOOP\r\n" {
+			t.Fatalf("first command %q", line)
+		}
+	})
+	t.Run("required, trusted, no header", func(t *testing.T) {
+		s, c := tcpPair(t)
+		_, _ = c.Write([]byte("USER alice\r\n"))
+		if _, err := (&ProxyPolicy{Mode: "required", Trusted: loop}).accept(ctx, s); err == nil {
+			t.Fatal("a connection without a header was accepted")
+		}
+	})
+	t.Run("required, trusted, silence", func(t *testing.T) {
+		s, _ := tcpPair(t)
+		start := time.Now()
+		if _, err := (&ProxyPolicy{Mode: "required", Trusted: loop, HeaderTimeout: 200 * time.Millisecond}).accept(ctx, s); err == nil {
+			t.Fatal("a silent connection was accepted")
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("the header timeout was not applied")
+		}
+	})
+	t.Run("required, untrusted", func(t *testing.T) {
+		s, c := tcpPair(t)
+		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 5555 21\r\n"))
+		if _, err := (&ProxyPolicy{Mode: "required", Trusted: other}).accept(ctx, s); !errors.Is(err, errUntrustedProxy) {
+			t.Fatalf("got %v, want errUntrustedProxy", err)
+		}
+	})
+	t.Run("optional, trusted, plain client waiting for 220", func(t *testing.T) {
+		s, _ := tcpPair(t)
+		pc, err := (&ProxyPolicy{Mode: "optional", Trusted: loop, OptionalWait: 100 * time.Millisecond}).accept(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc.RemoteAddr().String() != s.RemoteAddr().String() {
+			t.Fatalf("RemoteAddr %s, want the peer", pc.RemoteAddr())
+		}
+	})
+	t.Run("optional, trusted, v2 header", func(t *testing.T) {
+		s, c := tcpPair(t)
+		_, _ = c.Write(proxyV2(1, 0x11, netip.MustParseAddr("198.51.100.9"), netip.MustParseAddr("127.0.0.1"), 6000, 21, nil))
+		pc, err := (&ProxyPolicy{Mode: "optional", Trusted: loop}).accept(ctx, s)
+		if err != nil || pc.RemoteAddr().String() != "198.51.100.9:6000" {
+			t.Fatalf("got %v, %v", pc, err)
+		}
+	})
+	t.Run("optional, untrusted, header refused on first read", func(t *testing.T) {
+		s, c := tcpPair(t)
+		pc, err := (&ProxyPolicy{Mode: "optional", Trusted: other}).accept(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 5555 21\r\n"))
+		if _, err := pc.Read(make([]byte, 64)); !errors.Is(err, errUntrustedProxy) {
+			t.Fatalf("read: %v, want errUntrustedProxy", err)
+		}
+	})
+	t.Run("optional, untrusted, plain client", func(t *testing.T) {
+		s, c := tcpPair(t)
+		pc, err := (&ProxyPolicy{Mode: "optional", Trusted: other}).accept(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte("PWD\r\n"))
+		line, err := bufio.NewReader(pc).ReadString('\n')
+		if err != nil || line != "PWD\r\n" {
+			t.Fatalf("read %q, %v", line, err)
+		}
+	})
+}
+
+func TestValidateOperationsVariables(t *testing.T) {
+	c := DefaultConfig()
+	c.ProxyProtocol = "required" // without FTP2S3_PROXY_TRUSTED
+	c.MetricsListen = "9100"
+	joined := fmt.Sprint(c.Validate())
+	for _, name := range []string{"FTP2S3_PROXY_PROTOCOL", "FTP2S3_METRICS_LISTEN"} {
+		if !strings.Contains(joined, name) {
+			t.Errorf("no problem names %s: %s", name, joined)
+		}
+	}
+	c = DefaultConfig()
+	c.ProxyProtocol = "optional"
+	c.ProxyTrusted = "10.0.0.0/8,not-an-ip"
+	if joined := fmt.Sprint(c.Validate()); !strings.Contains(joined, "FTP2S3_PROXY_TRUSTED") {
+		t.Errorf("a bad trusted list passed: %s", joined)
+	}
+	c.ProxyTrusted = "10.0.0.0/8, 192.0.2.1"
+	c.MetricsListen = ":9100"
+	if p := c.Validate(); len(p) != 0 {
+		t.Errorf("a good configuration was refused: %v", p)
+	}
+}
