@@ -145,6 +145,18 @@ func (m *Metrics) watchDataChannels(d *DataChannels) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "ftp2s3_passive_ports_exhausted_total", Help: "PASV/EPSV requests that found every passive port in use.",
 		}, func() float64 { return float64(d.Exhausted()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_passive_ports_total", Help: "Ports in the passive range (FTP2S3_PASSIVE_PORTS).",
+		}, func() float64 { return float64(d.Stats().PortsTotal) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_passive_strangers_total", Help: "Passive data connections dropped because they came from another address than the control connection.",
+		}, func() float64 { return float64(d.Stats().Strangers) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_passive_ports_expired_total", Help: "Passive ports released because no transfer used them in time.",
+		}, func() float64 { return float64(d.Stats().Expired) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_active_refused_total", Help: "PORT/EPRT targets refused (bounce protection, privileged port, active mode off).",
+		}, func() float64 { return float64(d.Stats().ActiveRefused) }),
 	)
 }
 
