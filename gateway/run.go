@@ -19,6 +19,10 @@ type Gateway struct {
 	Backend *storage.Backend
 	Data    *DataChannels
 	Server  *Server
+	// Certs is the TLS certificate (nil without FTPS); SIGHUP reloads it.
+	Certs *Certificates
+	// Bans is the failed-login guard; its Stats feed the metrics.
+	Bans *Bans
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -28,7 +32,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	backend := storage.New(client, storage.Options{
+	backend := storage.New(client, storageOptions(&cfg, log))
+	return NewWithBackend(cfg, log, backend)
+}
+
+// storageOptions are the storage settings of the configuration.
+func storageOptions(cfg *Config, log *slog.Logger) storage.Options {
+	return storage.Options{
 		PartSize:            int64(cfg.PartSize),
 		UploadConcurrency:   cfg.UploadConcurrency,
 		DownloadChunk:       int64(cfg.DownloadChunk),
@@ -36,8 +46,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		CacheEntries:        cfg.CacheEntries,
 		CacheTTL:            cfg.CacheTTL,
 		Logger:              log,
-	})
-	return NewWithBackend(cfg, log, backend)
+	}
 }
 
 // NewWithBackend wires a gateway around an existing storage backend.
@@ -61,8 +70,14 @@ func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Ga
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
 		}
 		auth = users
+	case "s3":
+		auth = NewS3Auth(backend.Client(), storageOptions(&cfg, log), defaultHome)
 	default:
-		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented yet", cfg.Auth)
+		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
+	}
+	sec, err := newSecurity(&cfg, auth)
+	if err != nil {
+		return nil, err
 	}
 	data, err := NewDataChannels(&cfg, log)
 	if err != nil {
@@ -70,18 +85,24 @@ func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Ga
 	}
 	srv := NewServer(ServerOptions{
 		Session: &session.Config{
-			FS:          backend,
-			Auth:        auth,
-			Data:        data,
-			ActiveMode:  cfg.ActiveMode,
-			IdleTimeout: cfg.IdleTimeout,
-			DataTimeout: cfg.DataTimeout,
-			Logger:      log,
+			FS:              backend,
+			Auth:            sec.auth,
+			Data:            data,
+			ActiveMode:      cfg.ActiveMode,
+			IdleTimeout:     cfg.IdleTimeout,
+			DataTimeout:     cfg.DataTimeout,
+			Logger:          log,
+			TLS:             sec.tlsConfig(),
+			TLSRequired:     cfg.TLS == "required" || cfg.TLS == "implicit",
+			TLSSessionReuse: cfg.TLSSessionReuse == "required",
+			LoginTimeout:    cfg.LoginTimeout,
+			Guard:           sec.bans,
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		Bans:                sec.bans,
 	})
-	return &Gateway{Config: cfg, Log: log, Backend: backend, Data: data, Server: srv}, nil
+	return &Gateway{Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Certs: sec.certs, Bans: sec.bans}, nil
 }
 
 // Run listens on FTP2S3_LISTEN and serves until ctx is cancelled, then shuts down
@@ -92,10 +113,28 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return fmt.Errorf("FTP2S3_LISTEN: %w", err)
 	}
 	g.Log.Info("ftp2s3 listening", "addr", l.Addr().String(), "passive_ports", g.Config.PassivePorts.String(), "public_host", g.Config.PublicHost)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- g.Server.Serve(l) }()
+	serving := 1
+	if addr := g.Config.implicitListen(); addr != "" {
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			_ = l.Close()
+			return fmt.Errorf("FTP2S3_TLS_LISTEN: %w", err)
+		}
+		g.Log.Info("ftp2s3 listening for implicit FTPS", "addr", tl.Addr().String())
+		go func() { errc <- g.Server.ServeImplicitTLS(tl) }()
+		serving++
+	}
+	if g.Certs != nil {
+		g.Certs.ReloadOnSIGHUP(ctx, g.Log)
+	}
 	select {
 	case err := <-errc:
+		_ = g.Server.Close()
+		for ; serving > 1; serving-- {
+			<-errc
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -105,6 +144,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.Server.Shutdown(sctx); err != nil {
 		g.Log.Warn("shutdown grace period over; remaining sessions were aborted")
 	}
-	<-errc
+	for ; serving > 0; serving-- {
+		<-errc
+	}
 	return nil
 }

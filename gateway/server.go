@@ -5,10 +5,12 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ type Server struct {
 	log      *slog.Logger
 	maxConns int
 	maxPerIP int
+	bans     *Bans
 
 	mu        sync.Mutex
 	total     int
@@ -39,6 +42,8 @@ type ServerOptions struct {
 	Session             *session.Config
 	MaxConnections      int
 	MaxConnectionsPerIP int
+	// Bans, when set, refuses addresses banned for failed logins.
+	Bans *Bans
 }
 
 // NewServer returns a Server that is not yet listening.
@@ -49,7 +54,7 @@ func NewServer(o ServerOptions) *Server {
 		log = slog.Default()
 	}
 	return &Server{
-		sess: o.Session, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP,
+		sess: o.Session, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, bans: o.Bans,
 		perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
 	}
 }
@@ -58,7 +63,12 @@ func NewServer(o ServerOptions) *Server {
 var ErrServerClosed = errors.New("ftp2s3: server closed")
 
 // Serve accepts connections on l until Shutdown or Close.
-func (s *Server) Serve(l net.Listener) error {
+func (s *Server) Serve(l net.Listener) error { return s.serve(l, false) }
+
+// ServeImplicitTLS accepts implicit-FTPS connections on l: TLS from the first byte.
+func (s *Server) ServeImplicitTLS(l net.Listener) error { return s.serve(l, true) }
+
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -92,17 +102,20 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		s.handle(c)
+		s.handle(c, implicitTLS)
 	}
 }
 
-func (s *Server) handle(c net.Conn) {
+func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	ip := remoteIP(c)
+	banned := s.bans != nil && s.bans.Banned(remoteAddr(c))
 	s.mu.Lock()
 	reason := ""
 	switch {
 	case s.closing:
 		reason = "Server shutting down"
+	case banned:
+		reason = "Too many failed logins from your address; try again later"
 	case s.total >= s.maxConns:
 		reason = "Too many connections; try again later"
 	case s.perIP[ip] >= s.maxPerIP:
@@ -111,9 +124,7 @@ func (s *Server) handle(c net.Conn) {
 	if reason != "" {
 		s.mu.Unlock()
 		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
-		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		_, _ = fmt.Fprintf(c, "421 %s\r\n", reason)
-		_ = c.Close()
+		go refuse(c, reason, implicitTLS, s.sess.TLS)
 		return
 	}
 	s.total++
@@ -131,8 +142,38 @@ func (s *Server) handle(c net.Conn) {
 			s.mu.Unlock()
 			s.sessions.Done()
 		}()
-		session.New(s.sess, c).Serve(s.ctx)
+		sess := session.New(s.sess, c)
+		if implicitTLS {
+			sess.UseImplicitTLS()
+		}
+		sess.Serve(s.ctx)
 	}()
+}
+
+// refuse answers 421 and closes. On an implicit-FTPS port the answer needs a
+// TLS handshake first; it runs in its own goroutine, bounded by deadlines, so
+// a refused client cannot stall the accept loop.
+func refuse(c net.Conn, reason string, implicitTLS bool, conf *tls.Config) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if implicitTLS && conf != nil {
+		tc := tls.Server(c, conf)
+		if tc.Handshake() != nil {
+			return
+		}
+		defer tc.Close()
+		c = tc
+	}
+	_, _ = fmt.Fprintf(c, "421 %s\r\n", reason)
+}
+
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 func remoteIP(c net.Conn) string {

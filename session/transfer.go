@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 type dataSetup struct {
 	passive PassiveListener
 	active  *net.TCPAddr
+	tls     *tls.Config // PROT P: the data connection is TLS with this configuration
 }
 
 func (d *dataSetup) ready() bool { return d.passive != nil || d.active != nil }
@@ -57,6 +59,11 @@ func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 		return
 	}
 	defer setup.close()
+	var refused *Reply
+	if setup.tls, refused = s.dataTLS(); refused != nil {
+		s.send(*refused)
+		return
+	}
 
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	defer cancel(nil)
@@ -131,10 +138,18 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 		s.log.Warn("data connection failed", "cmd", t.verb, "err", err)
 		return reply(codeCantOpenData, "Cannot open data connection: %s", dataErrText(err))
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	defer stop()
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // the TLS layer once there is one: it sends close_notify
 	s.send(Reply{Code: prelim.Code, Lines: prelim.Lines})
+	if setup.tls != nil {
+		var refused *Reply
+		if conn, refused = s.secureData(ctx, raw, setup.tls); refused != nil {
+			conn = raw
+			return *refused
+		}
+	}
 
 	dc := &dataConn{Conn: conn, timeout: s.cfg.DataTimeout, state: state}
 	err = t.run(ctx, dc)
