@@ -196,7 +196,7 @@ func (s *Session) secureData(ctx context.Context, conn net.Conn, conf *tls.Confi
 		return nil, &r
 	}
 	if s.cfg.TLSSessionReuse && !tc.ConnectionState().DidResume {
-		s.log.Warn("data connection refused: TLS session not resumed", "remote", conn.RemoteAddr().String())
+		s.log.Warn("data connection refused: TLS session not resumed", "data_peer", conn.RemoteAddr().String())
 		_ = tc.Close()
 		r := reply(codeDataTLSFailed, "TLS session reuse required: the data connection must resume the control connection's TLS session")
 		return nil, &r
