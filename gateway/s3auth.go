@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -58,6 +59,15 @@ func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) 
 		return a.user(accessKey, id), nil
 	}
 	client := s3.New(a.base.Options(), func(o *s3.Options) {
+		// A signer of its own: the SigV4 signer caches derived signing keys by
+		// access key alone, so one shared with other clients would sign a wrong
+		// secret with the key derived from the right one and let it in.
+		o.HTTPSignerV4 = v4.NewSigner(func(so *v4.SignerOptions) {
+			so.Logger, so.LogSigning = o.Logger, o.ClientLogMode.IsSigning()
+			so.DisableURIPathEscaping = true // as S3's default signer
+		})
+		o.AuthSchemes = nil        // rebuilt around the new signer
+		o.ExpressCredentials = nil // nor share the S3 Express session cache
 		o.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey, Source: "ftp2s3 login"}, nil
 		}))
