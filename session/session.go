@@ -103,7 +103,10 @@ type Session struct {
 
 // New prepares a session for conn.
 func New(cfg *Config, conn net.Conn) *Session {
-	cfg.setDefaults()
+	// Defaults go on a copy: sessions start concurrently and share cfg.
+	own := *cfg
+	own.setDefaults()
+	cfg = &own
 	id := newID()
 	s := &Session{
 		cfg:        cfg,
