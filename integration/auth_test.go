@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -157,5 +158,60 @@ func TestReadOnlyRefusals(t *testing.T) {
 	}
 	if _, _, err := g.object("dir/"); err != nil {
 		t.Fatal("a read-only RMD removed a directory")
+	}
+}
+
+// TestS3AuthIAMDecides: under FTP2S3_AUTH=s3 a MinIO user with a read-only
+// policy on one bucket sees only that bucket in multi-bucket mode, reads there,
+// and is refused (550) writes and other buckets by MinIO itself.
+func TestS3AuthIAMDecides(t *testing.T) {
+	g := startGateway(t, s3Auth, func(c *gateway.Config) { c.Bucket = "" })
+	other := bucketName(t)
+	if err := minio.CreateBucket(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	g.putObject("report.txt", "quarterly numbers")
+	access, secret := "ftpro"+fmt.Sprint(bucketSeq.Load()), "ftp-readonly-secret"
+	minioAddUser(t, access, secret, []map[string]any{
+		allow([]string{"s3:ListBucket", "s3:GetBucketLocation"}, bucketARN(g.Bucket)),
+		allow([]string{"s3:GetObject"}, bucketARN(g.Bucket)+"/*"),
+	})
+	c, err := dialFrom(t, g, "127.0.0.1", access, secret)
+	if err != nil {
+		t.Fatalf("login as the MinIO user: %v", err)
+	}
+	names, err := c.NameList("/")
+	if err != nil {
+		t.Fatalf("bucket list: %v", err)
+	}
+	var sawOwn, sawOther bool
+	for _, n := range names {
+		n = strings.Trim(n, "/")
+		sawOwn = sawOwn || n == g.Bucket
+		sawOther = sawOther || n == other
+	}
+	if !sawOwn || sawOther {
+		t.Fatalf("root listing %v: want %s and not %s", names, g.Bucket, other)
+	}
+	rc, err := c.Retr("/" + g.Bucket + "/report.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "quarterly numbers" {
+		t.Fatalf("RETR got %q", b)
+	}
+	if err := c.Stor("/"+g.Bucket+"/new.txt", strings.NewReader("nope")); ftpCode(err) != 550 {
+		t.Fatalf("STOR without s3:PutObject: %v, want 550", err)
+	}
+	if _, _, err := g.object("new.txt"); err == nil {
+		t.Fatal("a refused upload reached the bucket")
+	}
+	if _, err := c.List("/" + other); ftpCode(err) != 550 {
+		t.Fatalf("LIST of a bucket the policy does not grant: %v, want 550", err)
+	}
+	if strings.Contains(g.Logs.String(), secret) {
+		t.Fatal("the secret key appears in the logs")
 	}
 }

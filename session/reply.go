@@ -111,7 +111,7 @@ func errReply(err error, what string) Reply {
 		return reply(codeBadFileName, "%s: file name not allowed", what)
 	case errors.Is(err, storage.ErrTooLarge):
 		return reply(codeExceededStorage, "%s: exceeds the storage limit", what)
-	case errors.Is(err, errPermission):
+	case errors.Is(err, errPermission), errors.Is(err, storage.ErrAccessDenied):
 		return reply(codeActionNotTaken, "%s: permission denied", what)
 	case errors.Is(err, errBadPath):
 		return reply(codeBadFileName, "%s: invalid path", what)
