@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,5 +69,18 @@ func TestLoginGuardBan(t *testing.T) {
 	}
 	if g.failed != 2 {
 		t.Fatalf("guard saw %d failures", g.failed)
+	}
+}
+
+func TestFEATShowsFTPSOnlyWithTLS(t *testing.T) {
+	off := &Session{cfg: &Config{}}
+	on := &Session{cfg: &Config{TLS: &tls.Config{}}}
+	if strings.Contains(off.handleFEAT("").Text(), "AUTH TLS") {
+		t.Error("FEAT lists AUTH TLS without TLS configured")
+	}
+	for _, f := range []string{"AUTH TLS", "PBSZ", "PROT"} {
+		if !strings.Contains(on.handleFEAT("").Text(), f) {
+			t.Errorf("FEAT lacks %s with TLS configured", f)
+		}
 	}
 }

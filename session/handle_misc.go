@@ -40,7 +40,12 @@ func featureLines() []string {
 }
 
 func (s *Session) handleFEAT(string) Reply {
-	lines := append([]string{"Extensions supported:"}, featureLines()...)
+	lines := []string{"Extensions supported:"}
+	for _, f := range featureLines() {
+		if s.featureOn(f) {
+			lines = append(lines, f)
+		}
+	}
 	return Reply{Code: codeSystemStatus, Lines: append(lines, "End")}
 }
 

@@ -160,6 +160,16 @@ func (s *Session) handleCCC(string) Reply {
 	return reply(codeCommandProtDenied, "CCC refused: the control connection stays encrypted")
 }
 
+// featureOn hides the FEAT lines of FTPS when TLS is not configured, so that
+// clients do not try AUTH TLS in vain.
+func (s *Session) featureOn(feat string) bool {
+	switch feat {
+	case "AUTH TLS", "PBSZ", "PROT":
+		return s.cfg.TLS != nil
+	}
+	return true
+}
+
 // loginNeedsTLS reports whether USER/PASS must be refused because the server
 // requires TLS and the control connection is still in clear.
 func (s *Session) loginNeedsTLS() (Reply, bool) {
