@@ -71,6 +71,9 @@ func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Ga
 		}
 		auth = users
 	case "s3":
+		if cfg.Users != "" || cfg.UsersFile != "" {
+			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
+		}
 		auth = NewS3Auth(backend.Client(), storageOptions(&cfg, log), defaultHome)
 	default:
 		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)

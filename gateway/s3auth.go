@@ -147,8 +147,5 @@ func (c *Config) validateSecurity() []error {
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
 		}
 	}
-	if c.Auth == "s3" && (c.Users != "" || c.UsersFile != "") {
-		p = append(p, errors.New("FTP2S3_USERS/FTP2S3_USERS_FILE: not used with FTP2S3_AUTH=s3 (logins are S3 keys); unset them or use FTP2S3_AUTH=users"))
-	}
 	return p
 }
