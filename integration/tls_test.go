@@ -3,6 +3,8 @@ package integration
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -371,5 +373,50 @@ func TestFTPSConfigErrors(t *testing.T) {
 	out, code := runExit(bin, "FTP2S3_TLS=required", "FTP2S3_TLS_CERT="+a.CertFile, "FTP2S3_TLS_KEY="+b.KeyFile)
 	if code != 2 || !strings.Contains(out, "FTP2S3_TLS_KEY") {
 		t.Fatalf("exit %d, output:\n%s\nwant 2 and a line naming FTP2S3_TLS_KEY", code, out)
+	}
+}
+
+// TestFTPSStolenDataConnectionRefused: with session reuse required, a client
+// that holds a valid TLS session of its own (from another control connection of
+// the same gateway) still cannot take over someone else's passive data
+// connection: tickets are only good on the control connection that issued them.
+func TestFTPSStolenDataConnectionRefused(t *testing.T) {
+	g := startFTPS(t, "explicit", reuseRequired)
+	login := func(cache tls.ClientSessionCache) *rawConn {
+		r := dialRaw(t, g.Addr, "")
+		r.read()
+		r.expect(234, "AUTH TLS")
+		r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: cache})
+		r.expect(331, "USER %s", userRW)
+		r.expect(230, "PASS %s", testPassword) // the session ticket arrives with this reply
+		r.expect(200, "PBSZ 0")
+		r.expect(200, "PROT P")
+		return r
+	}
+	victim := login(tls.NewLRUClientSessionCache(4))
+	attackerCache := tls.NewLRUClientSessionCache(4)
+	login(attackerCache)
+
+	msg := victim.expect(229, "EPSV")
+	port := msg[strings.Index(msg, "|||")+3 : strings.LastIndex(msg, "|")]
+	if err := victim.tp.PrintfLine("LIST"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if code, _ := victim.read(); code != 150 {
+		t.Fatalf("LIST preliminary reply %d", code)
+	}
+	stolen := tls.Client(raw, &tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: attackerCache})
+	_ = stolen.Handshake()
+	_, _ = io.Copy(io.Discard, stolen)
+	if stolen.ConnectionState().DidResume {
+		t.Fatal("the attacker's ticket resumed on the victim's data connection")
+	}
+	if code, msg := victim.read(); code != 522 {
+		t.Fatalf("victim's LIST after a stolen data connection: %d %q, want 522", code, msg)
 	}
 }
