@@ -10,19 +10,19 @@ import (
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
-// s3Auth switches a test gateway to FTP2S3_AUTH=s3 (no static users).
-func s3Auth(c *gateway.Config) { c.Auth, c.Users = "s3", "" }
+// s3AuthMode switches a test gateway to FTP2S3_AUTH=s3 (no static users).
+func s3AuthMode(c *gateway.Config) { c.Auth, c.Users = "s3", "" }
 
 // TestS3AuthLogin: MinIO keys log in, wrong or unknown keys do not, and the
 // secret never reaches the logs.
 func TestS3AuthLogin(t *testing.T) {
-	g := startGateway(t, s3Auth)
+	g := startGateway(t, s3AuthMode)
 	// A wrong secret first: the SDK's signer caches signing keys by access key
 	// alone, and a shared signer once let the wrong secret in after the right one.
-	if _, err := dialFrom(t, g, "127.0.0.1", miniotest.AccessKey, "not-the-secret"); ftpCode(err) != 530 {
+	if _, err := dialFromAddr(t, g, "127.0.0.1", miniotest.AccessKey, "not-the-secret"); ftpCode(err) != 530 {
 		t.Fatalf("wrong secret: %v, want 530", err)
 	}
-	c, err := dialFrom(t, g, "127.0.0.1", miniotest.AccessKey, miniotest.SecretKey)
+	c, err := dialFromAddr(t, g, "127.0.0.1", miniotest.AccessKey, miniotest.SecretKey)
 	if err != nil {
 		t.Fatalf("login with MinIO keys: %v", err)
 	}
@@ -38,7 +38,7 @@ func TestS3AuthLogin(t *testing.T) {
 	}
 	// The verified key pair is cached: a second login is answered without a
 	// new check, and still works.
-	if _, err := dialFrom(t, g, "127.0.0.1", miniotest.AccessKey, miniotest.SecretKey); err != nil {
+	if _, err := dialFromAddr(t, g, "127.0.0.1", miniotest.AccessKey, miniotest.SecretKey); err != nil {
 		t.Fatalf("second login: %v", err)
 	}
 	for _, bad := range []struct{ user, pass string }{
@@ -46,7 +46,7 @@ func TestS3AuthLogin(t *testing.T) {
 		{"NOSUCHACCESSKEY", miniotest.SecretKey},
 		{miniotest.AccessKey, ""},
 	} {
-		if _, err := dialFrom(t, g, "127.0.0.1", bad.user, bad.pass); ftpCode(err) != 530 {
+		if _, err := dialFromAddr(t, g, "127.0.0.1", bad.user, bad.pass); ftpCode(err) != 530 {
 			t.Errorf("login %s/%q: %v, want 530", bad.user, bad.pass, err)
 		}
 	}
@@ -58,8 +58,8 @@ func TestS3AuthLogin(t *testing.T) {
 // TestS3AuthMultiBucket: with no FTP2S3_BUCKET, "/" lists the buckets that the
 // identity can list.
 func TestS3AuthMultiBucket(t *testing.T) {
-	g := startGateway(t, s3Auth, func(c *gateway.Config) { c.Bucket = "" })
-	c, err := dialFrom(t, g, "127.0.0.1", miniotest.AccessKey, miniotest.SecretKey)
+	g := startGateway(t, s3AuthMode, func(c *gateway.Config) { c.Bucket = "" })
+	c, err := dialFromAddr(t, g, "127.0.0.1", miniotest.AccessKey, miniotest.SecretKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +81,14 @@ func TestS3AuthMultiBucket(t *testing.T) {
 // strangers.
 func TestAnonymous(t *testing.T) {
 	off := startGateway(t)
-	if _, err := dialFrom(t, off, "127.0.0.1", "anonymous", "guest@example.com"); ftpCode(err) != 530 {
+	if _, err := dialFromAddr(t, off, "127.0.0.1", "anonymous", "guest@example.com"); ftpCode(err) != 530 {
 		t.Fatalf("anonymous with anonymous access off: %v, want 530", err)
 	}
 	g := startGateway(t, func(c *gateway.Config) { c.AnonymousHome = c.Bucket + "/pub" })
 	g.putObject("pub/readme.txt", "public notes")
 	g.putObject("private.txt", "not for guests")
 	for _, name := range []string{"anonymous", "ftp", "Anonymous"} {
-		c, err := dialFrom(t, g, "127.0.0.1", name, "guest@example.com")
+		c, err := dialFromAddr(t, g, "127.0.0.1", name, "guest@example.com")
 		if err != nil {
 			t.Fatalf("login as %s: %v", name, err)
 		}
@@ -115,7 +115,7 @@ func TestAnonymous(t *testing.T) {
 		t.Fatal("an anonymous upload reached the bucket")
 	}
 	// Real users still log in as before.
-	if _, err := dialFrom(t, g, "127.0.0.1", userRW, testPassword); err != nil {
+	if _, err := dialFromAddr(t, g, "127.0.0.1", userRW, testPassword); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -126,7 +126,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 	g := startGateway(t)
 	g.putObject("keep.txt", "do not touch")
 	g.putObject("dir/", "")
-	r := dialRaw(t, g.Addr, "")
+	r := ctlDial(t, g.Addr, "")
 	r.read()
 	r.expect(331, "USER %s", userRO)
 	r.expect(230, "PASS %s", testPassword)
@@ -165,7 +165,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 // policy on one bucket sees only that bucket in multi-bucket mode, reads there,
 // and is refused (550) writes and other buckets by MinIO itself.
 func TestS3AuthIAMDecides(t *testing.T) {
-	g := startGateway(t, s3Auth, func(c *gateway.Config) { c.Bucket = "" })
+	g := startGateway(t, s3AuthMode, func(c *gateway.Config) { c.Bucket = "" })
 	other := bucketName(t)
 	if err := minio.CreateBucket(t.Context(), other); err != nil {
 		t.Fatal(err)
@@ -173,10 +173,10 @@ func TestS3AuthIAMDecides(t *testing.T) {
 	g.putObject("report.txt", "quarterly numbers")
 	access, secret := "ftpro"+fmt.Sprint(bucketSeq.Load()), "ftp-readonly-secret"
 	minioAddUser(t, access, secret, []map[string]any{
-		allow([]string{"s3:ListBucket", "s3:GetBucketLocation"}, bucketARN(g.Bucket)),
-		allow([]string{"s3:GetObject"}, bucketARN(g.Bucket)+"/*"),
+		iamAllow([]string{"s3:ListBucket", "s3:GetBucketLocation"}, iamBucketARN(g.Bucket)),
+		iamAllow([]string{"s3:GetObject"}, iamBucketARN(g.Bucket)+"/*"),
 	})
-	c, err := dialFrom(t, g, "127.0.0.1", access, secret)
+	c, err := dialFromAddr(t, g, "127.0.0.1", access, secret)
 	if err != nil {
 		t.Fatalf("login as the MinIO user: %v", err)
 	}

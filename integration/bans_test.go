@@ -11,9 +11,9 @@ import (
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
 
-// dialFrom logs in from a given loopback source address (127.0.0.2 is a second
+// dialFromAddr logs in from a given loopback source address (127.0.0.2 is a second
 // client as far as the gateway can tell).
-func dialFrom(t *testing.T, g *testGateway, src, user, password string) (*ftp.ServerConn, error) {
+func dialFromAddr(t *testing.T, g *testGateway, src, user, password string) (*ftp.ServerConn, error) {
 	t.Helper()
 	c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(10*time.Second),
 		ftp.DialWithDialer(net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}))
@@ -33,7 +33,7 @@ func dialFrom(t *testing.T, g *testGateway, src, user, password string) (*ftp.Se
 // second address is not affected.
 func TestBans(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.BanAfter, c.BanFor = 4, time.Minute })
-	r := dialRaw(t, g.Addr, "127.0.0.1")
+	r := ctlDial(t, g.Addr, "127.0.0.1")
 	r.read()
 	var took []time.Duration
 	for i := 0; i < 3; i++ {
@@ -53,12 +53,12 @@ func TestBans(t *testing.T) {
 		t.Fatal("the connection stayed open after the ban")
 	}
 	// The banned address is refused at once, even with the right password.
-	r2 := dialRaw(t, g.Addr, "127.0.0.1")
+	r2 := ctlDial(t, g.Addr, "127.0.0.1")
 	if code, msg := r2.read(); code != 421 || !strings.Contains(msg, "failed logins") {
 		t.Fatalf("banned address on connect: %d %q, want 421", code, msg)
 	}
 	// Another address logs in and works normally.
-	c, err := dialFrom(t, g, "127.0.0.2", userRW, testPassword)
+	c, err := dialFromAddr(t, g, "127.0.0.2", userRW, testPassword)
 	if err != nil {
 		t.Fatalf("login from 127.0.0.2 while 127.0.0.1 is banned: %v", err)
 	}
@@ -78,22 +78,22 @@ func TestBans(t *testing.T) {
 // FTP2S3_MAX_CONNECTIONS a client hears 421 and is closed.
 func TestConnectionLimits(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.MaxConnections, c.MaxConnectionsPerIP = 3, 2 })
-	a := dialRaw(t, g.Addr, "127.0.0.1")
+	a := ctlDial(t, g.Addr, "127.0.0.1")
 	a.read()
-	b := dialRaw(t, g.Addr, "127.0.0.1")
+	b := ctlDial(t, g.Addr, "127.0.0.1")
 	b.read()
-	c := dialRaw(t, g.Addr, "127.0.0.1")
+	c := ctlDial(t, g.Addr, "127.0.0.1")
 	if code, msg := c.read(); code != 421 || !strings.Contains(msg, "your address") {
 		t.Fatalf("3rd connection from one address: %d %q, want 421", code, msg)
 	}
 	if closed, _ := c.closedWithin(3 * time.Second); !closed {
 		t.Fatal("the refused connection stayed open")
 	}
-	d := dialRaw(t, g.Addr, "127.0.0.2")
+	d := ctlDial(t, g.Addr, "127.0.0.2")
 	if code, _ := d.read(); code != 220 {
 		t.Fatalf("connection from another address: %d, want 220", code)
 	}
-	e := dialRaw(t, g.Addr, "127.0.0.3")
+	e := ctlDial(t, g.Addr, "127.0.0.3")
 	if code, msg := e.read(); code != 421 || !strings.Contains(msg, "Too many connections") {
 		t.Fatalf("connection over the total: %d %q, want 421", code, msg)
 	}
@@ -103,7 +103,7 @@ func TestConnectionLimits(t *testing.T) {
 	for g.GW.Server.ActiveSessions() > 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	f := dialRaw(t, g.Addr, "127.0.0.3")
+	f := ctlDial(t, g.Addr, "127.0.0.3")
 	if code, _ := f.read(); code != 220 {
 		t.Fatalf("connection after a slot freed: %d, want 220", code)
 	}
@@ -113,7 +113,7 @@ func TestConnectionLimits(t *testing.T) {
 // if it keeps sending commands.
 func TestLoginTimeout(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.LoginTimeout = 1500 * time.Millisecond })
-	r := dialRaw(t, g.Addr, "")
+	r := ctlDial(t, g.Addr, "")
 	r.read()
 	start := time.Now()
 	r.expect(200, "NOOP")
@@ -138,7 +138,7 @@ func TestLoginTimeout(t *testing.T) {
 // finishing the line, is dropped at the idle timeout.
 func TestSlowLoris(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.IdleTimeout = 2 * time.Second })
-	r := dialRaw(t, g.Addr, "")
+	r := ctlDial(t, g.Addr, "")
 	r.read()
 	r.expect(331, "USER %s", userRW)
 	r.expect(230, "PASS %s", testPassword)

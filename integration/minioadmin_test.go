@@ -108,8 +108,8 @@ func minioAddUser(t *testing.T, accessKey, secretKey string, statements []map[st
 }
 
 // allow is one IAM statement.
-func allow(actions []string, resources ...string) map[string]any {
+func iamAllow(actions []string, resources ...string) map[string]any {
 	return map[string]any{"Effect": "Allow", "Action": actions, "Resource": resources}
 }
 
-func bucketARN(b string) string { return fmt.Sprintf("arn:aws:s3:::%s", b) }
+func iamBucketARN(b string) string { return fmt.Sprintf("arn:aws:s3:::%s", b) }

@@ -15,7 +15,7 @@ func TestPathsConfinedToHome(t *testing.T) {
 	})
 	g.putObject("secret.txt", "outside the jail")
 	g.putObject("jail/inside.txt", "inside")
-	r := dialRaw(t, g.Addr, "")
+	r := ctlDial(t, g.Addr, "")
 	r.read()
 	r.expect(331, "USER jail")
 	r.expect(230, "PASS %s", testPassword)

@@ -24,14 +24,14 @@ import (
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1, ::1 and localhost,
+// ftpsCert is a self-signed certificate for 127.0.0.1, ::1 and localhost,
 // generated per test (none is checked in).
-type testCert struct {
+type ftpsCert struct {
 	CertFile, KeyFile string
 	Serial            int64
 }
 
-func writeTestCert(t *testing.T, dir string, serial int64) testCert {
+func writeFTPSCert(t *testing.T, dir string, serial int64) ftpsCert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -57,7 +57,7 @@ func writeTestCert(t *testing.T, dir string, serial int64) testCert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testCert{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"), Serial: serial}
+	c := ftpsCert{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem"), Serial: serial}
 	if err := os.WriteFile(c.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func writeTestCert(t *testing.T, dir string, serial int64) testCert {
 }
 
 // pool returns a certificate pool that trusts c.
-func (c testCert) pool(t *testing.T) *x509.CertPool {
+func (c ftpsCert) pool(t *testing.T) *x509.CertPool {
 	t.Helper()
 	b, err := os.ReadFile(c.CertFile)
 	if err != nil {
@@ -82,14 +82,14 @@ func (c testCert) pool(t *testing.T) *x509.CertPool {
 // ftpsGateway is a gateway with FTPS on, and its implicit port when there is one.
 type ftpsGateway struct {
 	*testGateway
-	Cert         testCert
+	Cert         ftpsCert
 	ImplicitAddr string
 }
 
 // startFTPS starts a gateway in the given FTP2S3_TLS mode with a fresh certificate.
 func startFTPS(t *testing.T, mode string, mutate ...func(*gateway.Config)) *ftpsGateway {
 	t.Helper()
-	cert := writeTestCert(t, t.TempDir(), 1)
+	cert := writeFTPSCert(t, t.TempDir(), 1)
 	g := startGateway(t, append([]func(*gateway.Config){func(c *gateway.Config) {
 		c.TLS, c.TLSCert, c.TLSKey = mode, cert.CertFile, cert.KeyFile
 	}}, mutate...)...)
@@ -106,7 +106,7 @@ func startFTPS(t *testing.T, mode string, mutate ...func(*gateway.Config)) *ftps
 }
 
 // run runs a client program and returns its combined output.
-func run(t *testing.T, name string, args ...string) (string, error) {
+func runTool(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command(name, args...)
@@ -115,8 +115,8 @@ func run(t *testing.T, name string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// writePattern writes n pattern bytes to a new file and returns its path and SHA-256.
-func writePattern(t *testing.T, n int64, seed uint64) (string, string) {
+// patternFile writes n pattern bytes to a new file and returns its path and SHA-256.
+func patternFile(t *testing.T, n int64, seed uint64) (string, string) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), fmt.Sprintf("src-%d.bin", seed))
 	f, err := os.Create(p)
@@ -133,7 +133,7 @@ func writePattern(t *testing.T, n int64, seed uint64) (string, string) {
 	return p, sum
 }
 
-func fileSHA(t *testing.T, p string) (string, int64) {
+func fileDigest(t *testing.T, p string) (string, int64) {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
@@ -144,15 +144,15 @@ func fileSHA(t *testing.T, p string) (string, int64) {
 	return sum, n
 }
 
-// rawConn is a hand-driven control connection, for checks no client library
+// ctlConn is a hand-driven control connection, for checks no client library
 // makes on purpose.
-type rawConn struct {
+type ctlConn struct {
 	t    *testing.T
 	conn net.Conn
 	tp   *textproto.Conn
 }
 
-func dialRaw(t *testing.T, addr string, local string) *rawConn {
+func ctlDial(t *testing.T, addr string, local string) *ctlConn {
 	t.Helper()
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if local != "" {
@@ -164,12 +164,12 @@ func dialRaw(t *testing.T, addr string, local string) *rawConn {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-	return &rawConn{t: t, conn: c, tp: textproto.NewConn(c)}
+	return &ctlConn{t: t, conn: c, tp: textproto.NewConn(c)}
 }
 
 // cmd sends a command and returns the reply's code and text (code 0 and the
 // error text when the connection ended).
-func (r *rawConn) cmd(format string, args ...any) (int, string) {
+func (r *ctlConn) cmd(format string, args ...any) (int, string) {
 	r.t.Helper()
 	if err := r.tp.PrintfLine(format, args...); err != nil {
 		return 0, err.Error()
@@ -177,7 +177,7 @@ func (r *rawConn) cmd(format string, args ...any) (int, string) {
 	return r.read()
 }
 
-func (r *rawConn) read() (int, string) {
+func (r *ctlConn) read() (int, string) {
 	code, msg, err := r.tp.ReadResponse(0)
 	if err != nil && code == 0 {
 		return 0, err.Error()
@@ -186,7 +186,7 @@ func (r *rawConn) read() (int, string) {
 }
 
 // startTLS upgrades the connection after a 234.
-func (r *rawConn) startTLS(conf *tls.Config) {
+func (r *ctlConn) startTLS(conf *tls.Config) {
 	r.t.Helper()
 	tc := tls.Client(r.conn, conf)
 	if err := tc.Handshake(); err != nil {
@@ -197,7 +197,7 @@ func (r *rawConn) startTLS(conf *tls.Config) {
 }
 
 // expect fails the test unless the reply has the code.
-func (r *rawConn) expect(want int, format string, args ...any) string {
+func (r *ctlConn) expect(want int, format string, args ...any) string {
 	r.t.Helper()
 	code, msg := r.cmd(format, args...)
 	if code != want {
@@ -208,7 +208,7 @@ func (r *rawConn) expect(want int, format string, args ...any) string {
 
 // closedWithin reports whether the server closes the connection within d
 // (reading and discarding whatever it sends first), and what it sent last.
-func (r *rawConn) closedWithin(d time.Duration) (bool, string) {
+func (r *ctlConn) closedWithin(d time.Duration) (bool, string) {
 	_ = r.conn.SetReadDeadline(time.Now().Add(d))
 	br := bufio.NewReader(r.conn)
 	last := ""
@@ -219,7 +219,7 @@ func (r *rawConn) closedWithin(d time.Duration) (bool, string) {
 		}
 		if err != nil {
 			var ne net.Error
-			if ok := asNetErr(err, &ne); ok && ne.Timeout() {
+			if ok := asNetError(err, &ne); ok && ne.Timeout() {
 				return false, last
 			}
 			return true, last
@@ -227,7 +227,7 @@ func (r *rawConn) closedWithin(d time.Duration) (bool, string) {
 	}
 }
 
-func asNetErr(err error, target *net.Error) bool {
+func asNetError(err error, target *net.Error) bool {
 	ne, ok := err.(net.Error)
 	if ok {
 		*target = ne
@@ -235,9 +235,9 @@ func asNetErr(err error, target *net.Error) bool {
 	return ok
 }
 
-// runExit runs the gateway binary with only env set and returns its output and
+// runBinaryEnv runs the gateway binary with only env set and returns its output and
 // exit status.
-func runExit(bin string, env ...string) (string, int) {
+func runBinaryEnv(bin string, env ...string) (string, int) {
 	var out bytes.Buffer
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)

@@ -17,7 +17,7 @@ import (
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
 
-const urlPassword = "s3cret%20pass"
+const pctPassword = "s3cret%20pass"
 
 // reuseRequired turns on FTP2S3_TLS_SESSION_REUSE=required.
 func reuseRequired(c *gateway.Config) { c.TLSSessionReuse = "required" }
@@ -29,31 +29,31 @@ func reuseRequired(c *gateway.Config) { c.TLSSessionReuse = "required" }
 // covered with lftp and Python below.
 func TestFTPSCurlExplicit(t *testing.T) {
 	g := startFTPS(t, "explicit", reuseRequired)
-	src, want := writePattern(t, 3<<20+17, 7)
-	base := fmt.Sprintf("ftp://%s:%s@%s/", userRW, urlPassword, g.Addr)
-	tls := []string{"-sS", "--fail", "--max-time", "60", "--ssl-reqd", "--cacert", g.Cert.CertFile}
+	src, want := patternFile(t, 3<<20+17, 7)
+	base := fmt.Sprintf("ftp://%s:%s@%s/", userRW, pctPassword, g.Addr)
+	curlTLS := []string{"-sS", "--fail", "--max-time", "60", "--ssl-reqd", "--cacert", g.Cert.CertFile}
 	for _, mode := range []struct {
 		name  string
 		extra []string
 	}{{"passive", nil}, {"epsv-off", []string{"--disable-epsv"}}} {
 		t.Run(mode.name, func(t *testing.T) {
 			key := mode.name + ".bin"
-			args := append(append(append([]string{}, tls...), mode.extra...), "-T", src, base+key)
-			if out, err := run(t, "curl", args...); err != nil {
+			args := append(append(append([]string{}, curlTLS...), mode.extra...), "-T", src, base+key)
+			if out, err := runTool(t, "curl", args...); err != nil {
 				t.Fatalf("curl upload: %v\n%s", err, out)
 			}
 			if sum, _, err := g.object(key); err != nil || sum != want {
 				t.Fatalf("object %s: sha %s, err %v; want %s", key, sum, err, want)
 			}
 			dst := filepath.Join(t.TempDir(), "dst.bin")
-			args = append(append(append([]string{}, tls...), mode.extra...), "-o", dst, base+key)
-			if out, err := run(t, "curl", args...); err != nil {
+			args = append(append(append([]string{}, curlTLS...), mode.extra...), "-o", dst, base+key)
+			if out, err := runTool(t, "curl", args...); err != nil {
 				t.Fatalf("curl download: %v\n%s", err, out)
 			}
-			if sum, _ := fileSHA(t, dst); sum != want {
+			if sum, _ := fileDigest(t, dst); sum != want {
 				t.Fatalf("downloaded sha %s, want %s", sum, want)
 			}
-			out, err := run(t, "curl", append(append(append([]string{}, tls...), mode.extra...), base)...)
+			out, err := runTool(t, "curl", append(append(append([]string{}, curlTLS...), mode.extra...), base)...)
 			if err != nil || !strings.Contains(out, key) {
 				t.Fatalf("curl list: %v\n%s", err, out)
 			}
@@ -67,24 +67,24 @@ func TestFTPSCurlExplicit(t *testing.T) {
 // TestFTPSCurlImplicit: curl ftps:// speaks TLS from the first byte.
 func TestFTPSCurlImplicit(t *testing.T) {
 	g := startFTPS(t, "implicit", reuseRequired)
-	src, want := writePattern(t, 1<<20+3, 8)
-	base := fmt.Sprintf("ftps://%s:%s@%s/", userRW, urlPassword, g.ImplicitAddr)
+	src, want := patternFile(t, 1<<20+3, 8)
+	base := fmt.Sprintf("ftps://%s:%s@%s/", userRW, pctPassword, g.ImplicitAddr)
 	tlsArgs := []string{"-sS", "--fail", "--max-time", "60", "--cacert", g.Cert.CertFile}
-	if out, err := run(t, "curl", append(tlsArgs, "-T", src, base+"implicit.bin")...); err != nil {
+	if out, err := runTool(t, "curl", append(tlsArgs, "-T", src, base+"implicit.bin")...); err != nil {
 		t.Fatalf("curl upload: %v\n%s", err, out)
 	}
 	if sum, _, err := g.object("implicit.bin"); err != nil || sum != want {
 		t.Fatalf("object: sha %s, err %v; want %s", sum, err, want)
 	}
 	dst := filepath.Join(t.TempDir(), "dst.bin")
-	if out, err := run(t, "curl", append(tlsArgs, "-o", dst, base+"implicit.bin")...); err != nil {
+	if out, err := runTool(t, "curl", append(tlsArgs, "-o", dst, base+"implicit.bin")...); err != nil {
 		t.Fatalf("curl download: %v\n%s", err, out)
 	}
-	if sum, _ := fileSHA(t, dst); sum != want {
+	if sum, _ := fileDigest(t, dst); sum != want {
 		t.Fatalf("downloaded sha %s, want %s", sum, want)
 	}
 	// In implicit mode the plain port still answers, but only for AUTH TLS.
-	r := dialRaw(t, g.Addr, "")
+	r := ctlDial(t, g.Addr, "")
 	r.read()
 	if code, msg := r.cmd("USER %s", userRW); code != 530 || !strings.Contains(msg, "TLS") {
 		t.Fatalf("USER in clear on the plain port: %d %q, want 530 naming TLS", code, msg)
@@ -95,7 +95,7 @@ func TestFTPSCurlImplicit(t *testing.T) {
 // TLS session on data connections, so session reuse can be required.
 func TestFTPSLftp(t *testing.T) {
 	g := startFTPS(t, "required", reuseRequired)
-	src, want := writePattern(t, 2<<20+5, 9)
+	src, want := patternFile(t, 2<<20+5, 9)
 	for _, passive := range []bool{true, false} {
 		name := fmt.Sprintf("lftp-passive-%v.bin", passive)
 		dst := filepath.Join(t.TempDir(), "dst.bin")
@@ -106,14 +106,14 @@ func TestFTPSLftp(t *testing.T) {
 			fmt.Sprintf("open -u \"%s,%s\" ftp://%s", userRW, testPassword, g.Addr),
 			"put " + src + " -o " + name, "get " + name + " -o " + dst, "cls -1",
 		}, "; ")
-		out, err := run(t, "lftp", "-c", script)
+		out, err := runTool(t, "lftp", "-c", script)
 		if err != nil {
 			t.Fatalf("lftp (passive %v): %v\n%s", passive, err, out)
 		}
 		if sum, _, err := g.object(name); err != nil || sum != want {
 			t.Fatalf("object: sha %s, err %v; want %s", sum, err, want)
 		}
-		if sum, _ := fileSHA(t, dst); sum != want {
+		if sum, _ := fileDigest(t, dst); sum != want {
 			t.Fatalf("downloaded sha %s, want %s", sum, want)
 		}
 		if !strings.Contains(out, name) {
@@ -166,9 +166,9 @@ func TestFTPSPython(t *testing.T) {
 					c.TLSSessionReuse = "required"
 				}
 			})
-			src, want := writePattern(t, 1<<20+11, 10)
+			src, want := patternFile(t, 1<<20+11, 10)
 			host, port, _ := strings.Cut(g.Addr, ":")
-			out, err := run(t, "python3", "-c", pythonFTPTLS, host, port, userRW, testPassword, g.Cert.CertFile, src, "py.bin", tc.mode)
+			out, err := runTool(t, "python3", "-c", pythonFTPTLS, host, port, userRW, testPassword, g.Cert.CertFile, src, "py.bin", tc.mode)
 			if reuse {
 				// Under TLS 1.3 the client may already be writing when the server,
 				// having seen a fresh session, closes; it then hears 522 on the
@@ -230,7 +230,7 @@ func TestFTPSSessionReuseGo(t *testing.T) {
 // TestFTPSRequiredMode: no login in clear, no data in clear, no CCC.
 func TestFTPSRequiredMode(t *testing.T) {
 	g := startFTPS(t, "required")
-	r := dialRaw(t, g.Addr, "")
+	r := ctlDial(t, g.Addr, "")
 	if code, _ := r.read(); code != 220 {
 		t.Fatalf("greeting %d", code)
 	}
@@ -279,7 +279,7 @@ func TestFTPSRequiredMode(t *testing.T) {
 // AUTH TLS (a command-injection attempt) are never executed.
 func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
 	g := startFTPS(t, "explicit")
-	r := dialRaw(t, g.Addr, "")
+	r := ctlDial(t, g.Addr, "")
 	r.read()
 	if _, err := fmt.Fprintf(r.conn, "AUTH TLS\r\nMKD injected\r\n"); err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	g.GW.Certs.ReloadOnSIGHUP(t.Context(), g.GW.Log)
 	serial := func() int64 {
 		t.Helper()
-		r := dialRaw(t, g.Addr, "")
+		r := ctlDial(t, g.Addr, "")
 		r.read()
 		r.expect(234, "AUTH TLS")
 		tc := tls.Client(r.conn, &tls.Config{InsecureSkipVerify: true})
@@ -324,7 +324,7 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	if s := serial(); s != 1 {
 		t.Fatalf("serial %d before reload, want 1", s)
 	}
-	writeTestCert(t, filepath.Dir(g.Cert.CertFile), 2)
+	writeFTPSCert(t, filepath.Dir(g.Cert.CertFile), 2)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -352,8 +352,8 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 // TestFTPSConfigErrors: a missing or mismatched key stops start-up with a line
 // naming the variable, and the binary exits with status 2.
 func TestFTPSConfigErrors(t *testing.T) {
-	a := writeTestCert(t, t.TempDir(), 1)
-	b := writeTestCert(t, t.TempDir(), 2)
+	a := writeFTPSCert(t, t.TempDir(), 1)
+	b := writeFTPSCert(t, t.TempDir(), 2)
 	cases := []struct {
 		name, cert, key, want string
 	}{
@@ -370,7 +370,7 @@ func TestFTPSConfigErrors(t *testing.T) {
 		}
 	}
 	bin := buildBinary(t)
-	out, code := runExit(bin, "FTP2S3_TLS=required", "FTP2S3_TLS_CERT="+a.CertFile, "FTP2S3_TLS_KEY="+b.KeyFile)
+	out, code := runBinaryEnv(bin, "FTP2S3_TLS=required", "FTP2S3_TLS_CERT="+a.CertFile, "FTP2S3_TLS_KEY="+b.KeyFile)
 	if code != 2 || !strings.Contains(out, "FTP2S3_TLS_KEY") {
 		t.Fatalf("exit %d, output:\n%s\nwant 2 and a line naming FTP2S3_TLS_KEY", code, out)
 	}
@@ -382,8 +382,8 @@ func TestFTPSConfigErrors(t *testing.T) {
 // connection: tickets are only good on the control connection that issued them.
 func TestFTPSStolenDataConnectionRefused(t *testing.T) {
 	g := startFTPS(t, "explicit", reuseRequired)
-	login := func(cache tls.ClientSessionCache) *rawConn {
-		r := dialRaw(t, g.Addr, "")
+	login := func(cache tls.ClientSessionCache) *ctlConn {
+		r := ctlDial(t, g.Addr, "")
 		r.read()
 		r.expect(234, "AUTH TLS")
 		r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: cache})
