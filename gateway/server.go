@@ -122,9 +122,19 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 		reason = "Too many connections from your address; try again later"
 	}
 	if reason != "" {
+		// Close waits for the refusal too, unless it has begun waiting already.
+		tracked := !s.closing
+		if tracked {
+			s.sessions.Add(1)
+		}
 		s.mu.Unlock()
 		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
-		go refuse(c, reason, implicitTLS, s.sess.TLS)
+		go func() {
+			if tracked {
+				defer s.sessions.Done()
+			}
+			refuse(c, reason, implicitTLS, s.sess.TLS)
+		}()
 		return
 	}
 	s.total++

@@ -173,9 +173,9 @@ func (s *Session) Serve(ctx context.Context) {
 	s.send(reply(codeReady, "%s", s.cfg.Greeting))
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
-	// The login timer bounds how long an anonymous connection may hold a slot;
-	// the idle timer runs from the last complete line, so a client trickling a
-	// byte at a time cannot keep a session alive either.
+	// The login timer bounds how long a connection that never logs in may hold a
+	// slot; the idle timer runs from the last complete line, so a client trickling
+	// a byte at a time cannot keep a session alive either.
 	login := time.NewTimer(s.cfg.LoginTimeout)
 	defer login.Stop()
 	loginC := login.C
