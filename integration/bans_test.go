@@ -42,8 +42,11 @@ func TestBans(t *testing.T) {
 		r.expect(530, "PASS wrong-%d", i)
 		took = append(took, time.Since(start))
 	}
-	if !(took[1] > took[0] && took[2] > took[1] && took[2] >= 900*time.Millisecond) {
-		t.Fatalf("failure delays %v do not grow", took)
+	// Lower bounds only: bcrypt's own time varies with load (and -race).
+	for i, min := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second} {
+		if took[i] < min {
+			t.Fatalf("failure %d answered after %s, want at least %s (delays %v)", i+1, took[i], min, took)
+		}
 	}
 	r.expect(331, "USER %s", userRW)
 	if code, msg := r.cmd("PASS wrong-again"); code != 421 {
