@@ -471,3 +471,34 @@ func TestFTPSCurlTLS12(t *testing.T) {
 		}
 	}
 }
+
+// TestFTPSWget: wget downloads over explicit and implicit FTPS, resuming the TLS
+// session on its data connections (--ftps-resume-ssl is its default).
+func TestFTPSWget(t *testing.T) {
+	g := startFTPS(t, "implicit", reuseRequired)
+	src, want := patternFile(t, 700<<10+9, 13)
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.putObject("wget.bin", string(b))
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"explicit", []string{fmt.Sprintf("ftps://%s:%s@%s/wget.bin", userRW, pctPassword, g.Addr)}},
+		{"implicit", []string{"--ftps-implicit", fmt.Sprintf("ftps://%s:%s@%s/wget.bin", userRW, pctPassword, g.ImplicitAddr)}},
+	} {
+		dst := filepath.Join(t.TempDir(), "dst.bin")
+		args := append([]string{"-q", "--tries=1", "--timeout=20", "--ca-certificate=" + g.Cert.CertFile, "-O", dst}, tc.args...)
+		if out, err := runTool(t, "wget", args...); err != nil {
+			t.Fatalf("wget %s: %v\n%s", tc.name, err, out)
+		}
+		if sum, _ := fileDigest(t, dst); sum != want {
+			t.Fatalf("wget %s downloaded sha %s, want %s", tc.name, sum, want)
+		}
+	}
+	if strings.Contains(g.Logs.String(), "not resumed") {
+		t.Fatal("a wget data connection did not resume the TLS session")
+	}
+}
