@@ -23,6 +23,8 @@ type Gateway struct {
 	Certs *Certificates
 	// Bans is the failed-login guard; its Stats feed the metrics.
 	Bans *Bans
+	// TLSStats counts FTPS handshakes and refusals, for the metrics.
+	TLSStats *session.TLSStats
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -100,12 +102,13 @@ func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Ga
 			TLSSessionReuse: cfg.TLSSessionReuse == "required",
 			LoginTimeout:    cfg.LoginTimeout,
 			Guard:           sec.bans,
+			TLSStats:        sec.tlsStats,
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		Bans:                sec.bans,
 	})
-	return &Gateway{Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Certs: sec.certs, Bans: sec.bans}, nil
+	return &Gateway{Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats}, nil
 }
 
 // Run listens on FTP2S3_LISTEN and serves until ctx is cancelled, then shuts down

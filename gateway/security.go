@@ -9,13 +9,14 @@ import (
 
 // security is the wiring of TLS, the login guard and anonymous access.
 type security struct {
-	certs *Certificates
-	bans  *Bans
-	auth  session.Authenticator
+	certs    *Certificates
+	bans     *Bans
+	auth     session.Authenticator
+	tlsStats *session.TLSStats
 }
 
 func newSecurity(cfg *Config, auth session.Authenticator) (*security, error) {
-	sec := &security{auth: auth, bans: NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor)}
+	sec := &security{auth: auth, bans: NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
 	if cfg.TLS != "off" {
 		certs, err := LoadCertificates(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {

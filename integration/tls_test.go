@@ -229,6 +229,11 @@ func TestFTPSSessionReuseGo(t *testing.T) {
 	if !strings.Contains(g.Logs.String(), "TLS session not resumed") {
 		t.Fatal("the refusal was not logged")
 	}
+	st := g.GW.TLSStats
+	if st.DataNotResumed.Load() != 1 || st.DataHandshakes.Load() != 1 || st.ControlHandshakes.Load() != 2 {
+		t.Fatalf("TLS stats: %d control, %d data, %d not resumed; want 2, 1, 1",
+			st.ControlHandshakes.Load(), st.DataHandshakes.Load(), st.DataNotResumed.Load())
+	}
 }
 
 // TestFTPSRequiredMode: no login in clear, no data in clear, no CCC.

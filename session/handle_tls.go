@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,25 @@ const (
 	codeCommandProtDenied = 533 // RFC 2228: command protection level denied for policy reasons
 	codeProtNotSupported  = 536 // RFC 2228: requested PROT level not supported by mechanism
 )
+
+// TLSStats counts FTPS events across the sessions of a gateway, for metrics.
+type TLSStats struct {
+	ControlHandshakes     atomic.Int64 // control connections secured (AUTH TLS or implicit)
+	ControlHandshakeFails atomic.Int64
+	DataHandshakes        atomic.Int64 // PROT P data connections secured
+	DataHandshakeFails    atomic.Int64
+	DataNotResumed        atomic.Int64 // data connections refused by FTP2S3_TLS_SESSION_REUSE
+}
+
+// unusedTLSStats collects the counts of a session configured without TLSStats.
+var unusedTLSStats TLSStats
+
+func (s *Session) tlsStats() *TLSStats {
+	if s.cfg.TLSStats != nil {
+		return s.cfg.TLSStats
+	}
+	return &unusedTLSStats
+}
 
 // tlsState is a session's FTPS state.
 type tlsState struct {
@@ -61,8 +81,10 @@ func (s *Session) implicitHandshake() bool {
 	tc := tls.Server(s.raw, s.tls.conf)
 	if err := s.handshake(tc); err != nil {
 		s.log.Info("implicit TLS handshake failed", "err", err)
+		s.tlsStats().ControlHandshakeFails.Add(1)
 		return false
 	}
+	s.tlsStats().ControlHandshakes.Add(1)
 	s.conn = tc
 	s.w.Reset(tc)
 	s.tls.active, s.tls.private = true, true // implicit FTPS protects data by default
@@ -112,8 +134,10 @@ func (s *Session) afterAUTH() {
 		if err := s.handshake(tc); err != nil {
 			// The stream is mid-handshake garbage now: nothing sensible can follow.
 			s.log.Info("TLS handshake after AUTH failed", "err", err)
+			s.tlsStats().ControlHandshakeFails.Add(1)
 			s.quit = true
 		} else {
+			s.tlsStats().ControlHandshakes.Add(1)
 			s.wmu.Lock()
 			s.conn = tc
 			s.w.Reset(tc)
@@ -202,15 +226,18 @@ func (s *Session) secureData(ctx context.Context, conn net.Conn, conf *tls.Confi
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		s.log.Warn("TLS handshake on the data connection failed", "err", err)
+		s.tlsStats().DataHandshakeFails.Add(1)
 		r := reply(codeCantOpenData, "TLS handshake on the data connection failed")
 		return nil, &r
 	}
 	if s.cfg.TLSSessionReuse && !tc.ConnectionState().DidResume {
 		s.log.Warn("data connection refused: TLS session not resumed", "data_peer", conn.RemoteAddr().String())
+		s.tlsStats().DataNotResumed.Add(1)
 		_ = tc.Close()
 		r := reply(codeDataTLSFailed, "TLS session reuse required: the data connection must resume the control connection's TLS session")
 		return nil, &r
 	}
+	s.tlsStats().DataHandshakes.Add(1)
 	_ = tc.SetDeadline(time.Time{})
 	return tc, nil
 }

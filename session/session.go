@@ -43,6 +43,8 @@ type Config struct {
 	LoginTimeout time.Duration
 	// Guard, when set, slows down and bans addresses that keep failing to log in.
 	Guard LoginGuard
+	// TLSStats, when set, counts handshakes and refusals (shared by all sessions).
+	TLSStats *TLSStats
 }
 
 func (c *Config) setDefaults() {
