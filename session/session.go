@@ -28,8 +28,6 @@ type Config struct {
 	IdleTimeout time.Duration // control connection idle limit
 	DataTimeout time.Duration // data connection setup and stall limit
 	Logger      *slog.Logger
-	// Greeting is the text of the 220 banner.
-	Greeting string
 
 	// TLS enables FTPS (RFC 4217) when set: AUTH TLS, PBSZ, PROT and TLS on
 	// data connections under PROT P. Each session clones it (see handle_tls.go).
@@ -45,6 +43,9 @@ type Config struct {
 	Guard LoginGuard
 	// TLSStats, when set, counts handshakes and refusals (shared by all sessions).
 	TLSStats *TLSStats
+
+	// Greeting is the text of the 220 banner.
+	Greeting string
 }
 
 func (c *Config) setDefaults() {
@@ -186,6 +187,10 @@ func (s *Session) Serve(ctx context.Context) {
 		case <-ctx.Done():
 			s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
 			return
+		case <-idle.C:
+			s.log.Info("idle timeout")
+			s.send(reply(codeNotAvailable, "Idle timeout (%s), closing control connection", s.cfg.IdleTimeout))
+			return
 		case <-loginC:
 			loginC = nil
 			if s.user == nil {
@@ -193,10 +198,6 @@ func (s *Session) Serve(ctx context.Context) {
 				s.send(reply(codeNotAvailable, "Login timeout (%s), closing control connection", s.cfg.LoginTimeout))
 				return
 			}
-		case <-idle.C:
-			s.log.Info("idle timeout")
-			s.send(reply(codeNotAvailable, "Idle timeout (%s), closing control connection", s.cfg.IdleTimeout))
-			return
 		case l := <-lines:
 			if l.err != nil {
 				if !errors.Is(l.err, io.EOF) && !errors.Is(l.err, net.ErrClosed) {
