@@ -203,17 +203,24 @@ func (s *Session) loginNeedsTLS() (Reply, bool) {
 	return Reply{}, false
 }
 
-// dataTLS returns the TLS configuration for the next data connection (nil for a
-// clear one), or the refusal when the server requires protected data.
-func (s *Session) dataTLS() (*tls.Config, *Reply) {
+// dataTLS returns the TLS configuration for the next data connection, nil for a
+// clear one.
+func (s *Session) dataTLS() *tls.Config {
 	if s.tls.private && s.tls.conf != nil {
-		return s.tls.conf, nil
+		return s.tls.conf
 	}
-	if s.cfg.TLSRequired {
+	return nil
+}
+
+// clearDataRefused refuses a data connection in clear when the server requires
+// protected data (RFC 4217 §9: 521). It reads only the immutable configuration,
+// so the transfer goroutine may call it.
+func (s *Session) clearDataRefused(setup dataSetup) *Reply {
+	if setup.tls == nil && s.cfg.TLSRequired {
 		r := reply(codeProtNotAllowed, "Data connections must be protected: send PBSZ 0 and PROT P first")
-		return nil, &r
+		return &r
 	}
-	return nil, nil
+	return nil
 }
 
 // secureData runs the server side of the TLS handshake on a data connection

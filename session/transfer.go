@@ -53,17 +53,13 @@ type transferState struct {
 func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 	t := prelim.transfer
 	setup := s.data
+	setup.tls = s.dataTLS() // PROT P: the data connection is TLS
 	s.data = dataSetup{}
 	if !setup.ready() {
 		s.send(reply(codeCantOpenData, "No data connection: send PASV, EPSV, PORT or EPRT first"))
 		return
 	}
 	defer setup.close()
-	var refused *Reply
-	if setup.tls, refused = s.dataTLS(); refused != nil {
-		s.send(*refused)
-		return
-	}
 
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	defer cancel(nil)
@@ -130,6 +126,9 @@ func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 // transferData runs in its own goroutine; it never touches session state other
 // than through send.
 func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup, prelim Reply, state *transferState) Reply {
+	if r := s.clearDataRefused(setup); r != nil {
+		return *r
+	}
 	conn, err := s.openData(ctx, setup)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
