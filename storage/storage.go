@@ -27,9 +27,6 @@ var (
 	ErrInvalidName = errors.New("invalid object name")
 	// ErrTooLarge: the operation exceeds a configured or S3 limit.
 	ErrTooLarge = errors.New("too large")
-	// ErrAccessDenied: the storage's own policy refuses the request (for example
-	// MinIO IAM under FTP2S3_AUTH=s3).
-	ErrAccessDenied = errors.New("access denied")
 )
 
 // Entry describes one file or directory as the FTP layer sees it. A directory is a
@@ -52,3 +49,7 @@ const (
 	MaxParts      = 10000
 	MaxObjectSize = 5 << 40
 )
+
+// ErrAccessDenied: the storage's own policy refuses the request (for example
+// MinIO IAM under FTP2S3_AUTH=s3). Callers test for it with errors.Is.
+var ErrAccessDenied = errors.New("access denied")
