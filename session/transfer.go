@@ -126,6 +126,9 @@ func (s *Session) runTransfer(prelim Reply, lines <-chan line) {
 // transferData runs in its own goroutine; it never touches session state other
 // than through send.
 func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup, prelim Reply, state *transferState) Reply {
+	if r := s.clearDataRefused(setup); r != nil {
+		return *r // before the data connection: RFC 4217 §9
+	}
 	conn, err := s.openData(ctx, setup)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
@@ -133,10 +136,6 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 		}
 		s.log.Warn("data connection failed", "cmd", t.verb, "err", err)
 		return reply(codeCantOpenData, "Cannot open data connection: %s", dataErrText(err))
-	}
-	if r := s.clearDataRefused(setup); r != nil {
-		_ = conn.Close()
-		return *r
 	}
 	raw := conn
 	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
