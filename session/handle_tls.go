@@ -21,7 +21,7 @@ var _ = commandSet(map[string]command{
 // Reply codes of the security extensions.
 const (
 	codeProtNotAllowed    = 521 // RFC 4217 §9: data connection cannot be opened with this PROT setting
-	codeDataTLSFailed     = 522 // as vsftpd and AWS Transfer: TLS on the data connection refused
+	codeDataTLSFailed     = 522 // as vsftpd: TLS on the data connection refused
 	codeCommandProtDenied = 533 // RFC 2228: command protection level denied for policy reasons
 	codeProtNotSupported  = 536 // RFC 2228: requested PROT level not supported by mechanism
 )
@@ -50,7 +50,6 @@ type tlsState struct {
 	conf     *tls.Config // the session's own clone of Config.TLS
 	active   bool        // the control connection is TLS
 	implicit bool        // TLS from the first byte (implicit FTPS)
-	pbsz     bool        // PBSZ received
 	private  bool        // PROT P: data connections use TLS
 	upgrade  bool        // AUTH accepted; the handshake follows the 234 reply
 }
@@ -155,8 +154,8 @@ func (s *Session) handlePBSZ(arg string) Reply {
 	if !s.tls.active {
 		return reply(codeBadSequence, "PBSZ needs a TLS-protected control connection (AUTH TLS first)")
 	}
-	// RFC 4217 §8: TLS is a streaming protection; the only buffer size is 0.
-	s.tls.pbsz = true
+	// RFC 4217 §8: TLS is a streaming protection; the only buffer size is 0. PROT
+	// without PBSZ is accepted too, as most servers do.
 	return reply(codeOK, "PBSZ=0")
 }
 
