@@ -106,3 +106,29 @@ func TestAUTHRefusedKeepsReading(t *testing.T) {
 		}
 	}
 }
+
+// TestAUTHHandshakeTimeout: a client that asks for TLS and then stays silent is
+// dropped after the handshake limit, holding nothing.
+func TestAUTHHandshakeTimeout(t *testing.T) {
+	server, client := net.Pipe()
+	s := New(&Config{TLS: testTLSConfig(t), DataTimeout: 300 * time.Millisecond}, server)
+	done := make(chan struct{})
+	go func() { s.Serve(context.Background()); close(done) }()
+	defer client.Close()
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	tp := textproto.NewConn(client)
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.PrintfLine("AUTH TLS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tp.ReadResponse(234); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session outlived a silent TLS handshake")
+	}
+}
