@@ -48,6 +48,7 @@ type Config struct {
 	LogLevel             string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
 	BanAfter             int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
 	BanFor               time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
+	LoginTimeout         time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
 	AnonymousHome        string        `env:"FTP2S3_ANONYMOUS_HOME"`
 	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
 	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"5GiB"`
@@ -205,7 +206,7 @@ func (c *Config) Validate() []error {
 	}
 	durations := map[string]time.Duration{
 		"FTP2S3_CACHE_TTL": c.CacheTTL, "FTP2S3_IDLE_TIMEOUT": c.IdleTimeout, "FTP2S3_DATA_TIMEOUT": c.DataTimeout,
-		"FTP2S3_BAN_FOR": c.BanFor, "FTP2S3_SHUTDOWN_GRACE": c.ShutdownGrace,
+		"FTP2S3_BAN_FOR": c.BanFor, "FTP2S3_SHUTDOWN_GRACE": c.ShutdownGrace, "FTP2S3_LOGIN_TIMEOUT": c.LoginTimeout,
 	}
 	for name, d := range durations {
 		if d <= 0 {
@@ -215,12 +216,9 @@ func (c *Config) Validate() []error {
 	if c.Bucket == "" && c.Prefix != "" {
 		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")
 	}
-	if c.TLS != "off" {
-		if c.TLSCert == "" || c.TLSKey == "" {
-			bad("FTP2S3_TLS", "%q needs FTP2S3_TLS_CERT and FTP2S3_TLS_KEY", c.TLS)
-		}
-	}
-	for _, f := range []struct{ name, path string }{{"FTP2S3_TLS_CERT", c.TLSCert}, {"FTP2S3_TLS_KEY", c.TLSKey}, {"FTP2S3_USERS_FILE", c.UsersFile}} {
+	p = append(p, c.validateTLS()...)
+	p = append(p, c.validateSecurity()...)
+	for _, f := range []struct{ name, path string }{{"FTP2S3_USERS_FILE", c.UsersFile}} {
 		if f.path != "" {
 			if _, err := os.ReadFile(f.path); err != nil {
 				bad(f.name, "cannot read %s: %v", f.path, unwrapAll(err))

@@ -24,10 +24,17 @@ type Gateway struct {
 	Data    *DataChannels
 	Server  *Server
 	Metrics *Metrics
+	// Certs is the TLS certificate (nil without FTPS); SIGHUP reloads it.
+	Certs *Certificates
+	// Bans is the failed-login guard; its Stats feed the metrics.
+	Bans *Bans
+	// TLSStats counts FTPS handshakes and refusals, for the metrics.
+	TLSStats *session.TLSStats
 	// ReadyCheckInterval is how often /readyz's background check asks S3.
 	ReadyCheckInterval time.Duration
 
-	ready *readiness
+	ready    *readiness
+	implicit net.Listener // implicit-FTPS listener opened by Run, if any
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -44,7 +51,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 // counted in the metrics.
 func NewWithClient(cfg Config, log *slog.Logger, client *s3.Client) (*Gateway, error) {
 	m := NewMetrics()
-	backend := storage.New(client, storage.Options{
+	backend := storage.New(client, storageOptions(&cfg, log, m))
+	return newGateway(cfg, log, backend, m)
+}
+
+// storageOptions are the storage settings of the configuration, with every S3
+// request counted in m.
+func storageOptions(cfg *Config, log *slog.Logger, m *Metrics) storage.Options {
+	return storage.Options{
 		PartSize:            int64(cfg.PartSize),
 		UploadConcurrency:   cfg.UploadConcurrency,
 		DownloadChunk:       int64(cfg.DownloadChunk),
@@ -55,8 +69,7 @@ func NewWithClient(cfg Config, log *slog.Logger, client *s3.Client) (*Gateway, e
 		HashCopyLimit:       hashCopyLimit(cfg.HashCopyLimit),
 		Logger:              log,
 		Observe:             m.ObserveS3,
-	})
-	return newGateway(cfg, log, backend, m)
+	}
 }
 
 // NewWithBackend wires a gateway around an existing storage backend (whose S3
@@ -85,8 +98,17 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
 		}
 		auth = users
+	case "s3":
+		if cfg.Users != "" || cfg.UsersFile != "" {
+			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
+		}
+		auth = NewS3Auth(backend.Client(), storageOptions(&cfg, log, m), defaultHome)
 	default:
-		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented yet", cfg.Auth)
+		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
+	}
+	sec, err := newSecurity(&cfg, auth)
+	if err != nil {
+		return nil, err
 	}
 	data, err := NewDataChannels(&cfg, log)
 	if err != nil {
@@ -99,7 +121,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	srv := NewServer(ServerOptions{
 		Session: &session.Config{
 			FS:               backend,
-			Auth:             auth,
+			Auth:             sec.auth,
 			Data:             data,
 			ActiveMode:       cfg.ActiveMode,
 			IdleTimeout:      cfg.IdleTimeout,
@@ -107,16 +129,25 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 			Logger:           log,
 			Observer:         m,
 			ProgressInterval: cfg.ProgressInterval,
+			TLS:              sec.tlsConfig(),
+			TLSRequired:      cfg.TLS == "required" || cfg.TLS == "implicit",
+			TLSSessionReuse:  cfg.TLSSessionReuse == "required",
+			LoginTimeout:     cfg.LoginTimeout,
+			Guard:            sec.bans,
+			TLSStats:         sec.tlsStats,
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: trusted, Log: log},
+		Bans:                sec.bans,
 	})
 	m.watchDataChannels(data)
 	m.watchCache(backend)
 	m.watchServer(srv)
+	m.WatchBans(func() (int, int64) { st := sec.bans.Stats(); return st.BannedNow, st.Bans })
 	return &Gateway{
 		Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Metrics: m,
+		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
 		ReadyCheckInterval: 5 * time.Second,
 		ready:              newReadiness(backend.Client(), &cfg, log),
 	}, nil
@@ -129,10 +160,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("FTP2S3_LISTEN: %w", err)
 	}
+	if addr := g.Config.implicitListen(); addr != "" {
+		if g.implicit, err = net.Listen("tcp", addr); err != nil {
+			_ = l.Close()
+			return fmt.Errorf("FTP2S3_TLS_LISTEN: %w", err)
+		}
+	}
 	var ops net.Listener
 	if g.Config.MetricsListen != "" {
 		if ops, err = net.Listen("tcp", g.Config.MetricsListen); err != nil {
 			_ = l.Close()
+			if g.implicit != nil {
+				_ = g.implicit.Close()
+			}
 			return fmt.Errorf("FTP2S3_METRICS_LISTEN: %w", err)
 		}
 	}
@@ -168,15 +208,31 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 	defer func() { stopOps(); ops.Wait() }()
 	g.Log.Info("ftp2s3 listening", attrs...)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- g.Server.Serve(ctrl) }()
+	serving := 1
+	if g.implicit != nil {
+		g.Log.Info("ftp2s3 listening for implicit FTPS", "addr", g.implicit.Addr().String())
+		go func() { errc <- g.Server.ServeImplicitTLS(g.implicit) }()
+		serving++
+	}
+	if g.Certs != nil {
+		g.Certs.ReloadOnSIGHUP(ctx, g.Log)
+	}
+	wait := func() {
+		for ; serving > 0; serving-- {
+			<-errc
+		}
+	}
 	select {
 	case err := <-errc:
+		serving--
 		_ = g.Server.Close()
+		wait()
 		return err
 	case err := <-opsErr:
 		_ = g.Server.Close()
-		<-errc
+		wait()
 		return err
 	case <-ctx.Done():
 	}
@@ -188,7 +244,7 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 	if err := g.Server.Shutdown(sctx); err != nil {
 		g.Log.Warn("shutdown grace period over; the remaining transfers were aborted")
 	}
-	<-errc
+	wait()
 	g.Log.Info("shutdown complete")
 	return nil
 }

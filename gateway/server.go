@@ -5,10 +5,12 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,7 @@ type Server struct {
 	maxPerIP int
 	proxy    *ProxyPolicy
 	drain    chan struct{} // closed by Shutdown; sessions end after their transfer
+	bans     *Bans
 
 	mu        sync.Mutex
 	total     int
@@ -46,6 +49,8 @@ type ServerOptions struct {
 	MaxConnectionsPerIP int
 	// Proxy, when set, reads PROXY protocol headers on control connections.
 	Proxy *ProxyPolicy
+	// Bans, when set, refuses addresses banned for failed logins.
+	Bans *Bans
 }
 
 // NewServer returns a Server that is not yet listening.
@@ -59,7 +64,7 @@ func NewServer(o ServerOptions) *Server {
 	sc := o.Session.WithDefaults()
 	sc.Draining = drain
 	return &Server{
-		sess: sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain,
+		sess: sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain, bans: o.Bans,
 		perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
 	}
 }
@@ -68,7 +73,13 @@ func NewServer(o ServerOptions) *Server {
 var ErrServerClosed = errors.New("ftp2s3: server closed")
 
 // Serve accepts connections on l until Shutdown or Close.
-func (s *Server) Serve(l net.Listener) error {
+func (s *Server) Serve(l net.Listener) error { return s.serve(l, false) }
+
+// ServeImplicitTLS accepts implicit-FTPS connections on l: TLS from the first
+// byte (after the PROXY header, when one is expected).
+func (s *Server) ServeImplicitTLS(l net.Listener) error { return s.serve(l, true) }
+
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -102,17 +113,17 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		s.handle(c)
+		s.handle(c, implicitTLS)
 	}
 }
 
 // handle serves one accepted connection in its own goroutine: the PROXY header
 // (if any) is read first, so that the limits count the real client.
-func (s *Server) handle(c net.Conn) {
+func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		s.refuse(c, "Server shutting down")
+		go s.refuse(c, "Server shutting down", implicitTLS)
 		return
 	}
 	s.sessions.Add(1)
@@ -132,22 +143,30 @@ func (s *Server) handle(c net.Conn) {
 			s.log.Debug("PROXY header", "proxy", peer, "remote", c.RemoteAddr().String())
 		}
 		ip := remoteIP(c)
-		if reason := s.admit(ip); reason != "" {
-			s.refuse(c, reason)
+		if reason := s.admit(ip, remoteAddr(c)); reason != "" {
+			s.refuse(c, reason, implicitTLS)
 			return
 		}
 		defer s.release(ip)
-		session.New(s.sess, c).Serve(s.ctx)
+		sess := session.New(s.sess, c)
+		if implicitTLS {
+			sess.UseImplicitTLS()
+		}
+		sess.Serve(s.ctx)
 	}()
 }
 
-// admit counts a connection from ip against the limits, or says why not.
-func (s *Server) admit(ip string) string {
+// admit counts a connection from ip against the limits and the ban list, or
+// says why not. It runs after the PROXY header, so both see the real client.
+func (s *Server) admit(ip string, addr netip.Addr) string {
+	banned := s.bans != nil && s.bans.Banned(addr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closing:
 		return "Server shutting down"
+	case banned:
+		return "Too many failed logins from your address; try again later"
 	case s.total >= s.maxConns:
 		return "Too many connections; try again later"
 	case s.perIP[ip] >= s.maxPerIP:
@@ -167,13 +186,31 @@ func (s *Server) release(ip string) {
 	}
 }
 
-// refuse answers 421 with reason and closes the connection.
-func (s *Server) refuse(c net.Conn, reason string) {
+// refuse answers 421 with reason and closes the connection. On an implicit-FTPS
+// port the answer needs a TLS handshake first, bounded by the deadline.
+func (s *Server) refuse(c net.Conn, reason string, implicitTLS bool) {
 	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
 	s.refused.Add(1)
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if implicitTLS && s.sess.TLS != nil {
+		tc := tls.Server(c, s.sess.TLS)
+		if tc.Handshake() != nil {
+			return
+		}
+		defer tc.Close()
+		c = tc
+	}
 	_, _ = fmt.Fprintf(c, "421 %s\r\n", reason)
-	_ = c.Close()
+}
+
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 func remoteIP(c net.Conn) string {

@@ -92,6 +92,8 @@ func (s *Session) dispatch(verb, arg string) Reply {
 		return reply(codeNotImplemented, "Command %s not implemented", verb)
 	case cmd.needsLogin && s.user == nil:
 		return reply(codeNotLoggedIn, "Please log in with USER and PASS first")
+	case s.user != nil && s.user.ReadOnly && writeVerbs[verb]:
+		return reply(codeActionNotTaken, "%s: permission denied (read-only account)", verb)
 	case cmd.needsArg && strings.TrimSpace(arg) == "":
 		return reply(codeSyntaxErrorParams, "%s needs an argument: %s", verb, cmd.help)
 	}
@@ -112,6 +114,10 @@ func (s *Session) execute(l line, lines <-chan line) {
 		return
 	}
 	verb, arg := parseLine(l.text)
+	if verb == "AUTH" {
+		// Runs after the reply is sent (and after recovery from a panic).
+		defer s.afterAUTH()
+	}
 	if verb == "PASS" {
 		s.log.Debug("command", "cmd", "PASS ****")
 	} else {

@@ -10,6 +10,9 @@ var _ = commandSet(map[string]command{
 })
 
 func (s *Session) handleUSER(arg string) Reply {
+	if r, refuse := s.loginNeedsTLS(); refuse {
+		return r
+	}
 	if s.user != nil {
 		// RFC 959 allows a new USER to change identity; we keep it simple and
 		// safe: a logged-in session stays who it is.
@@ -20,8 +23,15 @@ func (s *Session) handleUSER(arg string) Reply {
 }
 
 func (s *Session) handlePASS(arg string) Reply {
+	if r, refuse := s.loginNeedsTLS(); refuse {
+		return r
+	}
 	if s.user != nil {
 		return reply(codeBadSequence, "Already logged in")
+	}
+	if s.cfg.Guard != nil && s.cfg.Guard.Banned(s.remoteAddr()) {
+		s.quit = true
+		return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
 	}
 	if s.pendingUser == "" {
 		return reply(codeBadSequence, "Send USER first")
@@ -35,6 +45,10 @@ func (s *Session) handlePASS(arg string) Reply {
 	if err != nil {
 		if errors.Is(err, ErrAuthFailed) {
 			s.log.Warn("login failed", "user", name)
+			if s.loginFailed() {
+				s.quit = true
+				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
+			}
 		} else {
 			s.log.Error("login check failed", "user", name, "err", err)
 		}

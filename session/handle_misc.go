@@ -42,7 +42,9 @@ func featureLines() []string {
 func (s *Session) handleFEAT(string) Reply {
 	lines := []string{"Extensions supported:"}
 	for _, f := range featureLines() {
-		lines = append(lines, s.sessionFeat(f))
+		if s.featureOn(f) {
+			lines = append(lines, s.sessionFeat(f))
+		}
 	}
 	return Reply{Code: codeSystemStatus, Lines: append(lines, "End")}
 }

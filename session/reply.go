@@ -117,7 +117,7 @@ func errReply(err error, what string) Reply {
 		return reply(codeInvalidRestart, "%s: restart offset beyond the end of the file", what)
 	case errors.Is(err, storage.ErrTooLarge):
 		return reply(codeExceededStorage, "%s: exceeds the storage limit", what)
-	case errors.Is(err, errPermission):
+	case errors.Is(err, errPermission), errors.Is(err, storage.ErrAccessDenied):
 		return reply(codeActionNotTaken, "%s: permission denied", what)
 	case errors.Is(err, errBadPath):
 		return reply(codeBadFileName, "%s: invalid path", what)

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -27,6 +28,22 @@ type Config struct {
 	IdleTimeout time.Duration // control connection idle limit
 	DataTimeout time.Duration // data connection setup and stall limit
 	Logger      *slog.Logger
+
+	// TLS enables FTPS (RFC 4217) when set: AUTH TLS, PBSZ, PROT and TLS on
+	// data connections under PROT P. Each session clones it (see handle_tls.go).
+	TLS *tls.Config
+	// TLSRequired refuses USER before AUTH TLS and transfers under PROT C.
+	TLSRequired bool
+	// TLSSessionReuse refuses a PROT P data connection that does not resume the
+	// control connection's TLS session.
+	TLSSessionReuse bool
+	// LoginTimeout closes a connection that has not logged in by then.
+	LoginTimeout time.Duration
+	// Guard, when set, slows down and bans addresses that keep failing to log in.
+	Guard LoginGuard
+	// TLSStats, when set, counts handshakes and refusals (shared by all sessions).
+	TLSStats *TLSStats
+
 	// Greeting is the text of the 220 banner.
 	Greeting string
 	// Observer is told about sessions, commands, logins and transfers (metrics);
@@ -71,6 +88,9 @@ func (c *Config) setDefaults() {
 	if c.DataTimeout <= 0 {
 		c.DataTimeout = 30 * time.Second
 	}
+	if c.LoginTimeout <= 0 {
+		c.LoginTimeout = 60 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -87,7 +107,8 @@ const maxLineLength = 8192
 // Serve touches it, except where a field says otherwise.
 type Session struct {
 	cfg  *Config
-	conn net.Conn
+	conn net.Conn // the control connection: raw, or the TLS layer over it once secured
+	raw  net.Conn // the TCP connection underneath, for peeking
 	ctrl ConnInfo
 	id   string
 	log  *slog.Logger
@@ -110,22 +131,32 @@ type Session struct {
 	quit       bool
 	info       infoState // HOST, CLNT, OPTS MLST and OPTS HASH state: handle_info.go
 
+	tls tlsState // FTPS state; see handle_tls.go
+
 	ctrlClosed chan struct{} // closed when the control connection reads EOF or fails
+	// resume restarts the line reader after it delivered an AUTH line, carrying
+	// the TLS connection to read from when the control connection was upgraded.
+	resume chan net.Conn
 }
 
 // New prepares a session for conn.
 func New(cfg *Config, conn net.Conn) *Session {
-	cfg.setDefaults()
+	// Defaults go on a copy: sessions start concurrently and share cfg.
+	own := *cfg
+	own.setDefaults()
+	cfg = &own
 	id := newID()
 	s := &Session{
 		cfg:        cfg,
 		conn:       conn,
+		raw:        conn,
 		id:         id,
 		w:          bufio.NewWriter(conn),
 		fs:         cfg.FS,
 		cwd:        "/",
 		binary:     true,
 		ctrlClosed: make(chan struct{}),
+		resume:     make(chan net.Conn, 1),
 	}
 	keepUrgentInline(conn)
 	s.ctrl.Local, _ = conn.LocalAddr().(*net.TCPAddr)
@@ -157,6 +188,11 @@ type line struct {
 func (s *Session) Serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	s.ctx = ctx
+	if s.tls.implicit && !s.implicitHandshake() {
+		cancel()
+		s.conn.Close()
+		return
+	}
 	lines := make(chan line)
 	var readers sync.WaitGroup
 	readers.Add(1)
@@ -178,6 +214,12 @@ func (s *Session) Serve(ctx context.Context) {
 	s.send(reply(codeReady, "%s", s.cfg.Greeting))
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
+	// The login timer bounds how long a connection that never logs in may hold a
+	// slot; the idle timer runs from the last complete line, so a client trickling
+	// a byte at a time cannot keep a session alive either.
+	login := time.NewTimer(s.cfg.LoginTimeout)
+	defer login.Stop()
+	loginC := login.C
 	for !s.quit {
 		select {
 		case <-ctx.Done():
@@ -191,6 +233,13 @@ func (s *Session) Serve(ctx context.Context) {
 			s.log.Info("idle timeout")
 			s.send(reply(codeNotAvailable, "Idle timeout (%s), closing control connection", s.cfg.IdleTimeout))
 			return
+		case <-loginC:
+			loginC = nil
+			if s.user == nil {
+				s.log.Info("login timeout")
+				s.send(reply(codeNotAvailable, "Login timeout (%s), closing control connection", s.cfg.LoginTimeout))
+				return
+			}
 		case l := <-lines:
 			if l.err != nil {
 				if !errors.Is(l.err, io.EOF) && !errors.Is(l.err, net.ErrClosed) {
@@ -209,7 +258,9 @@ func (s *Session) Serve(ctx context.Context) {
 
 // readLines reads command lines until the connection fails, sending each to out.
 // Reading goes on while a transfer runs, so ABOR and STAT arrive at once and a
-// vanished client is noticed before its upload is committed.
+// vanished client is noticed before its upload is committed. After an AUTH line it
+// stops until the control loop has answered it: the next bytes may be a TLS
+// ClientHello, which must go to the TLS layer and not be read as a command.
 func (s *Session) readLines(ctx context.Context, out chan<- line) {
 	defer close(s.ctrlClosed)
 	r := bufio.NewReaderSize(s.conn, maxLineLength)
@@ -222,6 +273,18 @@ func (s *Session) readLines(ctx context.Context, out chan<- line) {
 		}
 		if l.err != nil {
 			return
+		}
+		if verb, _ := parseLine(l.text); verb == "AUTH" {
+			select {
+			case c := <-s.resume:
+				if c != nil {
+					// Whatever the client sent in clear after AUTH is dropped with
+					// the old buffer, so no command can be injected before TLS.
+					r = bufio.NewReaderSize(c, maxLineLength)
+				}
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
@@ -290,5 +353,5 @@ func (s *Session) controlGone() bool {
 		return true
 	default:
 	}
-	return peerClosed(s.conn)
+	return peerClosed(s.raw)
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 type dataSetup struct {
 	passive PassiveListener
 	active  *net.TCPAddr
+	tls     *tls.Config // PROT P: the data connection is TLS with this configuration
 }
 
 func (d *dataSetup) ready() bool { return d.passive != nil || d.active != nil }
@@ -76,6 +78,7 @@ func (s *Session) object(vpath string) string {
 func (s *Session) runTransfer(prelim Reply, lines <-chan line) int {
 	t := prelim.transfer
 	setup := s.data
+	setup.tls = s.dataTLS() // PROT P: the data connection is TLS
 	s.data = dataSetup{}
 	if !setup.ready() {
 		s.send(reply(codeCantOpenData, "No data connection: send PASV, EPSV, PORT or EPRT first"))
@@ -162,6 +165,9 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 	// The passive port goes back to the pool before the final reply, so a
 	// client that sends PASV right after hearing it finds the port free.
 	defer setup.close()
+	if r := s.clearDataRefused(setup); r != nil {
+		return *r // before the data connection: RFC 4217 §9
+	}
 	conn, err := s.openData(ctx, setup)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
@@ -171,10 +177,18 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 		s.cfg.observer().Transfer(t.direction(), 0, time.Since(state.start), false)
 		return reply(codeCantOpenData, "Cannot open data connection: %s", dataErrText(err))
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	defer stop()
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // the TLS layer once there is one: it sends close_notify
 	s.send(Reply{Code: prelim.Code, Lines: prelim.Lines})
+	if setup.tls != nil {
+		var refused *Reply
+		if conn, refused = s.secureData(ctx, raw, setup.tls); refused != nil {
+			conn = raw
+			return *refused
+		}
+	}
 
 	dc := &dataConn{Conn: conn, timeout: s.cfg.DataTimeout, state: state}
 	err = t.run(ctx, dc)

@@ -240,6 +240,19 @@ func isNotFound(err error) bool {
 	return false
 }
 
+// isAccessDenied reports whether S3 refused the request by policy (a HEAD
+// request's 403 has no body, hence "Forbidden").
+func isAccessDenied(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "AccessDenied", "Forbidden", "403", "AllAccessDisabled":
+			return true
+		}
+	}
+	return false
+}
+
 func isPreconditionFailed(err error) bool {
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -261,6 +274,9 @@ func mapErr(op, bucket, key string, err error) error {
 	}
 	if isPreconditionFailed(err) {
 		return fmt.Errorf("%s %s/%s: %w", op, bucket, key, ErrChanged)
+	}
+	if isAccessDenied(err) {
+		return fmt.Errorf("%s %s/%s: %w: %w", op, bucket, key, ErrAccessDenied, err)
 	}
 	return fmt.Errorf("%s %s/%s: %w", op, bucket, key, err)
 }

@@ -51,3 +51,7 @@ const (
 	MaxParts      = 10000
 	MaxObjectSize = 5 << 40
 )
+
+// ErrAccessDenied: the storage's own policy refuses the request (for example
+// MinIO IAM under FTP2S3_AUTH=s3). Callers test for it with errors.Is.
+var ErrAccessDenied = errors.New("access denied")

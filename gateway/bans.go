@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Bans implements session.LoginGuard: every failed login from an address delays
+// its reply a little more, and an address with BanAfter failures within the
+// window is refused (421) for BanFor. Addresses are counted apart, so one
+// attacker's ban never locks anybody else out; IPv6 clients are counted per /64,
+// the block one subscriber gets.
+type Bans struct {
+	after  int
+	window time.Duration // failures older than this are forgotten
+	banFor time.Duration
+	now    func() time.Time
+
+	mu    sync.Mutex
+	addrs map[netip.Addr]*addrRecord
+	sweep time.Time // next time expired records are dropped
+
+	failed  atomic.Int64 // failed logins ever
+	banned  atomic.Int64 // bans ever imposed
+	refused atomic.Int64 // connections and logins refused because of a ban
+}
+
+type addrRecord struct {
+	failures    []time.Time // within the window, oldest first
+	bannedUntil time.Time
+}
+
+// Delays grow per failure from the first, doubling, up to maxDelay.
+const (
+	firstDelay = 250 * time.Millisecond
+	maxDelay   = 5 * time.Second
+	// maxTracked bounds the memory an address scan can make us spend; beyond it
+	// the records that matter least (no ban, oldest failure) go first.
+	maxTracked = 100000
+)
+
+// NewBans returns a guard that bans after `after` failures within `window`, for
+// `banFor`.
+func NewBans(after int, window, banFor time.Duration) *Bans {
+	return &Bans{after: after, window: window, banFor: banFor, now: time.Now, addrs: map[netip.Addr]*addrRecord{}}
+}
+
+// banKey is the unit an address is counted in: the address itself for IPv4, its
+// /64 for IPv6.
+func banKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
+// LoginFailed records a failure and returns the delay before the reply, and
+// whether the address is banned now.
+func (b *Bans) LoginFailed(addr netip.Addr) (time.Duration, bool) {
+	b.failed.Add(1)
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.maybeSweep(now)
+	k := banKey(addr)
+	r := b.addrs[k]
+	if r == nil {
+		r = &addrRecord{}
+		b.addrs[k] = r
+	}
+	r.failures = append(r.expire(now, b.window), now)
+	n := len(r.failures)
+	delay := firstDelay << min(n-1, 8)
+	delay = min(delay, maxDelay)
+	if n >= b.after && !now.Before(r.bannedUntil) {
+		r.bannedUntil = now.Add(b.banFor)
+		r.failures = nil
+		b.banned.Add(1)
+		return delay, true
+	}
+	return delay, now.Before(r.bannedUntil)
+}
+
+// expire drops failures older than window.
+func (r *addrRecord) expire(now time.Time, window time.Duration) []time.Time {
+	i := 0
+	for i < len(r.failures) && now.Sub(r.failures[i]) > window {
+		i++
+	}
+	return r.failures[i:]
+}
+
+// Banned reports whether addr is banned now, counting the refusal if so.
+func (b *Bans) Banned(addr netip.Addr) bool {
+	now := b.now()
+	b.mu.Lock()
+	r := b.addrs[banKey(addr)]
+	banned := r != nil && now.Before(r.bannedUntil)
+	b.mu.Unlock()
+	if banned {
+		b.refused.Add(1)
+	}
+	return banned
+}
+
+// maybeSweep drops records with nothing left to remember, at most once a
+// minute, and keeps the table under maxTracked.
+func (b *Bans) maybeSweep(now time.Time) {
+	if now.Before(b.sweep) && len(b.addrs) < maxTracked {
+		return
+	}
+	b.sweep = now.Add(time.Minute)
+	for k, r := range b.addrs {
+		r.failures = r.expire(now, b.window)
+		if len(r.failures) == 0 && !now.Before(r.bannedUntil) {
+			delete(b.addrs, k)
+		}
+	}
+	for k, r := range b.addrs {
+		if len(b.addrs) < maxTracked {
+			break
+		}
+		if !now.Before(r.bannedUntil) {
+			delete(b.addrs, k)
+		}
+	}
+}
+
+// BanStats are the login guard's counters, for metrics.
+type BanStats struct {
+	FailedLogins int64 // failed logins since start
+	Bans         int64 // bans imposed since start
+	Refused      int64 // connections or logins refused because of a ban
+	BannedNow    int   // addresses (IPv6: /64 blocks) banned right now
+}
+
+// Stats returns the counters.
+func (b *Bans) Stats() BanStats {
+	now := b.now()
+	b.mu.Lock()
+	n := 0
+	for _, r := range b.addrs {
+		if now.Before(r.bannedUntil) {
+			n++
+		}
+	}
+	b.mu.Unlock()
+	return BanStats{FailedLogins: b.failed.Load(), Bans: b.banned.Load(), Refused: b.refused.Load(), BannedNow: n}
+}

@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestBansGrowBanExpire(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	b := NewBans(3, time.Minute, 10*time.Minute)
+	b.now = func() time.Time { return now }
+	a := netip.MustParseAddr("192.0.2.1")
+	other := netip.MustParseAddr("192.0.2.2")
+	d1, ban1 := b.LoginFailed(a)
+	d2, ban2 := b.LoginFailed(a)
+	if ban1 || ban2 || d2 <= d1 {
+		t.Fatalf("delays %v then %v (bans %v %v): want growing, no ban", d1, d2, ban1, ban2)
+	}
+	if _, ban := b.LoginFailed(a); !ban {
+		t.Fatal("3rd failure did not ban")
+	}
+	if !b.Banned(a) || b.Banned(other) {
+		t.Fatal("the ban is not per address")
+	}
+	now = now.Add(10*time.Minute + time.Second)
+	if b.Banned(a) {
+		t.Fatal("the ban outlived FTP2S3_BAN_FOR")
+	}
+	// Failures spread wider than the window never add up to a ban.
+	for i := 0; i < 5; i++ {
+		if _, ban := b.LoginFailed(other); ban && i < 2 {
+			t.Fatalf("ban after %d failures", i+1)
+		}
+		now = now.Add(31 * time.Second)
+		if i == 1 {
+			now = now.Add(time.Minute)
+		}
+	}
+	st := b.Stats()
+	if st.FailedLogins != 8 || st.Bans < 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestBansDelayCapped(t *testing.T) {
+	b := NewBans(1000, time.Hour, time.Hour)
+	a := netip.MustParseAddr("192.0.2.9")
+	var d time.Duration
+	for i := 0; i < 50; i++ {
+		d, _ = b.LoginFailed(a)
+	}
+	if d != maxDelay {
+		t.Fatalf("delay after 50 failures %v, want the cap %v", d, maxDelay)
+	}
+}
+
+func TestBansIPv6CountsPer64(t *testing.T) {
+	b := NewBans(2, time.Minute, time.Minute)
+	b.LoginFailed(netip.MustParseAddr("2001:db8:1:2::1"))
+	if _, ban := b.LoginFailed(netip.MustParseAddr("2001:db8:1:2::ffff")); !ban {
+		t.Fatal("two addresses of one /64 are not counted together")
+	}
+	if b.Banned(netip.MustParseAddr("2001:db8:1:3::1")) {
+		t.Fatal("a neighbouring /64 is banned too")
+	}
+	if banKey(netip.MustParseAddr("::ffff:192.0.2.1")) != netip.MustParseAddr("192.0.2.1") {
+		t.Fatal("a v4-mapped address is not counted as its IPv4 form")
+	}
+}
+
+func TestBansSweepBoundsMemory(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	b := NewBans(10, time.Minute, time.Minute)
+	b.now = func() time.Time { return now }
+	for i := 0; i < 1000; i++ {
+		b.LoginFailed(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
+	}
+	now = now.Add(2 * time.Minute)
+	b.LoginFailed(netip.MustParseAddr("192.0.2.77"))
+	b.mu.Lock()
+	n := len(b.addrs)
+	b.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d records after every failure expired, want 1", n)
+	}
+}

@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/ftp2s3/ftp2s3/session"
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// S3Auth implements FTP2S3_AUTH=s3: the FTP user name and password are an S3
+// access key and secret key. They are checked with one cheap S3 call, and the
+// session then runs every S3 request with them, so the storage's own policies
+// (MinIO or AWS IAM) decide what the user may see and do.
+type S3Auth struct {
+	base  *s3.Client // the gateway's client: endpoint, region, addressing, HTTP
+	opts  storage.Options
+	home  session.Home
+	ttl   time.Duration
+	known *expirable.LRU[string, *s3Identity] // access key → verified identity
+}
+
+// s3Identity is a verified key pair and the storage that acts as it.
+type s3Identity struct {
+	secretHash [32]byte
+	backend    *storage.Backend
+}
+
+// s3AuthTTL is how long a verified key pair is trusted without asking S3 again.
+// A key revoked in IAM stops working for new logins within this time (running
+// sessions fail on their next request).
+const s3AuthTTL = time.Minute
+
+// NewS3Auth returns the S3 authenticator. base is the gateway's own client (its
+// credentials are not used for users); home is FTP2S3_BUCKET/FTP2S3_PREFIX.
+func NewS3Auth(base *s3.Client, opts storage.Options, home session.Home) *S3Auth {
+	return &S3Auth{base: base, opts: opts, home: home, ttl: s3AuthTTL,
+		known: expirable.NewLRU[string, *s3Identity](1024, nil, s3AuthTTL)}
+}
+
+// Authenticate implements session.Authenticator.
+func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) (*session.User, error) {
+	if accessKey == "" || secretKey == "" || strings.ContainsAny(accessKey, " \t") {
+		return nil, session.ErrAuthFailed
+	}
+	hash := sha256.Sum256([]byte(accessKey + "\x00" + secretKey))
+	if id, ok := a.known.Get(accessKey); ok && subtle.ConstantTimeCompare(id.secretHash[:], hash[:]) == 1 {
+		return a.user(accessKey, id), nil
+	}
+	client := s3.New(a.base.Options(), func(o *s3.Options) {
+		// A signer of its own: the SigV4 signer caches derived signing keys by
+		// access key alone, so one shared with other clients would sign a wrong
+		// secret with the key derived from the right one and let it in.
+		o.HTTPSignerV4 = v4.NewSigner(func(so *v4.SignerOptions) {
+			so.Logger, so.LogSigning = o.Logger, o.ClientLogMode.IsSigning()
+			so.DisableURIPathEscaping = true // as S3's default signer
+		})
+		o.AuthSchemes = nil        // rebuilt around the new signer
+		o.ExpressCredentials = nil // nor share the S3 Express session cache
+		o.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey, Source: "ftp2s3 login"}, nil
+		}))
+	})
+	if err := a.verify(ctx, client); err != nil {
+		return nil, err
+	}
+	id := &s3Identity{secretHash: hash, backend: storage.New(client, a.opts)}
+	a.known.Add(accessKey, id)
+	return a.user(accessKey, id), nil
+}
+
+func (a *S3Auth) user(name string, id *s3Identity) *session.User {
+	return &session.User{Name: name, Home: a.home, FS: id.backend}
+}
+
+// verify makes the cheapest request that proves the key pair: a one-key listing
+// of the home (or the bucket list in multi-bucket mode). S3 checks the signature
+// before the permission, so "access denied" means the keys are genuine and only
+// that request is not allowed; the user may still be allowed others (a drop box
+// that may only write). A GET is used rather than HEAD because a HEAD error has
+// no body to tell a bad signature from a denied request.
+func (a *S3Auth) verify(ctx context.Context, c *s3.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var err error
+	if a.home.Bucket == "" {
+		_, err = c.ListBuckets(ctx, &s3.ListBucketsInput{})
+	} else {
+		prefix := a.home.Prefix
+		if prefix != "" {
+			prefix += "/"
+		}
+		_, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.home.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+	}
+	if err == nil {
+		return nil
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
+			"InvalidClientTokenId", "AuthorizationHeaderMalformed", "XMinioInvalidAccessKeyId":
+			return fmt.Errorf("%w: %s", session.ErrAuthFailed, api.ErrorCode())
+		case "AccessDenied", "NoSuchBucket", "AllAccessDisabled":
+			return nil
+		}
+	}
+	return fmt.Errorf("verify S3 credentials: %w", err)
+}
+
+// anonymousAuth lets "anonymous" and "ftp" in, read-only, to one home
+// (FTP2S3_ANONYMOUS_HOME); every other name goes to the configured authenticator.
+type anonymousAuth struct {
+	next session.Authenticator
+	home session.Home
+}
+
+// Authenticate implements session.Authenticator. The password of an anonymous
+// login is by tradition an e-mail address; it is not checked.
+func (a anonymousAuth) Authenticate(ctx context.Context, name, password string) (*session.User, error) {
+	if isAnonymous(name) {
+		return &session.User{Name: "anonymous", Home: a.home, ReadOnly: true}, nil
+	}
+	return a.next.Authenticate(ctx, name, password)
+}
+
+func isAnonymous(name string) bool {
+	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
+}
+
+// validateSecurity checks the login settings that parse but may not make sense.
+func (c *Config) validateSecurity() []error {
+	var p []error
+	if c.AnonymousHome != "" {
+		if _, err := session.ParseHome(c.AnonymousHome); err != nil {
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
+		}
+	}
+	return p
+}

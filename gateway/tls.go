@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// DefaultTLSListen is where implicit FTPS listens when FTP2S3_TLS=implicit and
+// FTP2S3_TLS_LISTEN is empty: 990 is the registered port, but the gateway runs
+// without privileges, so it mirrors 2121 for 21.
+const DefaultTLSListen = ":2990"
+
+// Certificates holds the gateway's TLS certificate and reloads it from its files
+// on demand (SIGHUP). Handshakes always see the newest certificate that loaded;
+// sessions already running keep theirs.
+type Certificates struct {
+	certFile, keyFile string
+	cert              atomic.Pointer[tls.Certificate]
+	reloads, failures atomic.Int64
+}
+
+// LoadCertificates reads a certificate chain and its private key, and checks
+// that they belong together.
+func LoadCertificates(certFile, keyFile string) (*Certificates, error) {
+	c := &Certificates{certFile: certFile, keyFile: keyFile}
+	if err := c.Reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Reload reads the files again. On failure the previous certificate stays.
+func (c *Certificates) Reload() error {
+	cert, err := loadKeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		c.failures.Add(1)
+		return err
+	}
+	c.cert.Store(&cert)
+	c.reloads.Add(1)
+	return nil
+}
+
+// loadKeyPair wraps tls.LoadX509KeyPair with errors that say which file is wrong.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("FTP2S3_TLS_CERT: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("FTP2S3_TLS_KEY: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		// Tell a mismatch from a file that is not what it should be.
+		if !hasCert(certPEM) {
+			return tls.Certificate{}, fmt.Errorf("FTP2S3_TLS_CERT: %s holds no PEM certificate", certFile)
+		}
+		if !bytes.Contains(keyPEM, []byte("PRIVATE KEY-----")) {
+			return tls.Certificate{}, fmt.Errorf("FTP2S3_TLS_KEY: %s holds no PEM private key", keyFile)
+		}
+		return tls.Certificate{}, fmt.Errorf("FTP2S3_TLS_KEY: %s is not the private key of the certificate in %s (%v)", keyFile, certFile, err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return tls.Certificate{}, fmt.Errorf("FTP2S3_TLS_CERT: %w", err)
+		}
+	}
+	return cert, nil
+}
+
+func hasCert(pemBytes []byte) bool {
+	pool := x509.NewCertPool()
+	return pool.AppendCertsFromPEM(pemBytes)
+}
+
+// Current returns the certificate in use.
+func (c *Certificates) Current() *tls.Certificate { return c.cert.Load() }
+
+// Reloads returns how many times the certificate loaded, and how many reloads failed.
+func (c *Certificates) Reloads() (ok, failed int64) { return c.reloads.Load(), c.failures.Load() }
+
+// TLSConfig is the gateway's TLS configuration: TLS 1.2 at least and the current
+// certificate on every handshake. Sessions clone it.
+func (c *Certificates) TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return c.Current(), nil
+		},
+	}
+}
+
+// ReloadOnSIGHUP reloads the certificate whenever the process gets SIGHUP, until
+// ctx ends. Running sessions are not touched.
+func (c *Certificates) ReloadOnSIGHUP(ctx context.Context, log *slog.Logger) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				if err := c.Reload(); err != nil {
+					log.Error("TLS certificate reload failed; keeping the previous one", "err", err)
+					continue
+				}
+				leaf := c.Current().Leaf
+				log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.Format(time.RFC3339))
+			}
+		}
+	}()
+}
+
+// validateTLS checks the TLS settings at start-up, so that a missing or
+// mismatched key stops the program with exit status 2 and a clear line.
+func (c *Config) validateTLS() []error {
+	var p []error
+	if c.TLS == "off" {
+		if c.TLSListen != "" {
+			p = append(p, errors.New("FTP2S3_TLS_LISTEN: implicit FTPS needs FTP2S3_TLS set to explicit, required or implicit"))
+		}
+		if c.TLSSessionReuse == "required" {
+			p = append(p, errors.New("FTP2S3_TLS_SESSION_REUSE: required needs FTP2S3_TLS"))
+		}
+		return p
+	}
+	if c.TLSCert == "" || c.TLSKey == "" {
+		return append(p, fmt.Errorf("FTP2S3_TLS: %q needs FTP2S3_TLS_CERT and FTP2S3_TLS_KEY", c.TLS))
+	}
+	if _, err := loadKeyPair(c.TLSCert, c.TLSKey); err != nil {
+		p = append(p, err)
+	}
+	return p
+}
+
+// implicitListen returns the implicit-FTPS address, or "" when there is none.
+func (c *Config) implicitListen() string {
+	if c.TLSListen != "" {
+		return c.TLSListen
+	}
+	if c.TLS == "implicit" {
+		return DefaultTLSListen
+	}
+	return ""
+}

@@ -1,0 +1,55 @@
+package session
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// writeVerbs are the commands that change storage. A read-only user is refused
+// them in dispatch, before any handler runs, so a verb added later cannot forget
+// the check.
+var writeVerbs = map[string]bool{
+	"STOR": true, "STOU": true, "APPE": true, "DELE": true, "RNFR": true, "RNTO": true,
+	"MKD": true, "XMKD": true, "RMD": true, "XRMD": true, "SITE": true, "MFMT": true, "MFCT": true,
+}
+
+// LoginGuard slows down and bans addresses that keep failing to log in. The
+// gateway implements it; sessions report every failure.
+type LoginGuard interface {
+	// LoginFailed records a failed login from addr and returns how long to wait
+	// before answering, and whether addr is now banned.
+	LoginFailed(addr netip.Addr) (delay time.Duration, banned bool)
+	// Banned reports whether addr is banned right now.
+	Banned(addr netip.Addr) bool
+}
+
+// remoteAddr is the client's address for the login guard.
+func (s *Session) remoteAddr() netip.Addr {
+	if s.ctrl.Remote == nil {
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(s.ctrl.Remote.IP)
+	return a.Unmap()
+}
+
+// loginFailed applies the guard after a wrong password: it waits out the delay
+// (which makes guessing slow) and reports whether the address is now banned.
+func (s *Session) loginFailed() bool {
+	if s.cfg.Guard == nil {
+		return false
+	}
+	delay, banned := s.cfg.Guard.LoginFailed(s.remoteAddr())
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+		}
+	}
+	if banned {
+		s.log.Warn("address banned after repeated login failures")
+	}
+	return banned || s.ctx.Err() == context.Canceled
+}

@@ -1,0 +1,134 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/textproto"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testTLSConfig(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "t"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// TestAUTHStopsTheReader: the line reader must not consume the ClientHello that
+// follows AUTH TLS as a command line; after the handshake, commands flow over TLS.
+func TestAUTHStopsTheReader(t *testing.T) {
+	server, client := net.Pipe()
+	cfg := &Config{TLS: testTLSConfig(t), TLSRequired: true}
+	s := New(cfg, server)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx); close(done) }()
+	defer func() { cancel(); client.Close(); <-done }()
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+
+	tp := textproto.NewConn(client)
+	expect := func(tp *textproto.Conn, cmd string, want int) string {
+		t.Helper()
+		if cmd != "" {
+			if err := tp.PrintfLine("%s", cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, msg, err := tp.ReadResponse(want)
+		if err != nil {
+			t.Fatalf("%q: %d %q %v, want %d", cmd, code, msg, err, want)
+		}
+		return msg
+	}
+	expect(tp, "", 220)
+	if msg := expect(tp, "USER u", 530); !strings.Contains(msg, "AUTH TLS") {
+		t.Fatalf("USER in clear: %q", msg)
+	}
+	expect(tp, "PROT P", 503)
+	expect(tp, "AUTH TLS", 234)
+	tc := tls.Client(client, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake after AUTH: %v", err)
+	}
+	tp = textproto.NewConn(tc)
+	expect(tp, "NOOP", 200)
+	expect(tp, "AUTH TLS", 503)
+	expect(tp, "PBSZ 0", 200)
+	expect(tp, "PROT C", 534)
+	expect(tp, "PROT P", 200)
+	expect(tp, "CCC", 533)
+	expect(tp, "USER u", 331)
+	expect(tp, "QUIT", 221)
+}
+
+// TestAUTHRefusedKeepsReading: a refused AUTH leaves the reader running in clear.
+func TestAUTHRefusedKeepsReading(t *testing.T) {
+	server, client := net.Pipe()
+	s := New(&Config{}, server) // no TLS configured
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx); close(done) }()
+	defer func() { cancel(); client.Close(); <-done }()
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(client)
+	read := func() string {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	read()
+	for _, c := range []struct{ cmd, want string }{{"AUTH TLS", "502"}, {"AUTH XYZ", "502"}, {"NOOP", "200"}} {
+		if _, err := client.Write([]byte(c.cmd + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if l := read(); !strings.HasPrefix(l, c.want) {
+			t.Fatalf("%s: %q, want %s", c.cmd, l, c.want)
+		}
+	}
+}
+
+// TestAUTHHandshakeTimeout: a client that asks for TLS and then stays silent is
+// dropped after the handshake limit, holding nothing.
+func TestAUTHHandshakeTimeout(t *testing.T) {
+	server, client := net.Pipe()
+	s := New(&Config{TLS: testTLSConfig(t), DataTimeout: 300 * time.Millisecond}, server)
+	done := make(chan struct{})
+	go func() { s.Serve(context.Background()); close(done) }()
+	defer client.Close()
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	tp := textproto.NewConn(client)
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.PrintfLine("AUTH TLS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tp.ReadResponse(234); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session outlived a silent TLS handshake")
+	}
+}
