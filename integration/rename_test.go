@@ -103,7 +103,7 @@ func TestRenameSequence(t *testing.T) {
 	}
 	ro := g.rawLogin(userRO)
 	ro.cmd(550, "RNFR b.txt")
-	ro.cmd(503, "RNTO c.txt")
+	ro.cmd(550, "RNTO c.txt") // refused for a read-only account before anything else
 	ro.cmd(550, "APPE b.txt")
 }
 

@@ -117,8 +117,14 @@ func errReply(err error, what string) Reply {
 		return reply(codeInvalidRestart, "%s: restart offset beyond the end of the file", what)
 	case errors.Is(err, storage.ErrTooLarge):
 		return reply(codeExceededStorage, "%s: exceeds the storage limit", what)
-	case errors.Is(err, errPermission), errors.Is(err, storage.ErrAccessDenied):
+	case errors.Is(err, errPermission):
 		return reply(codeActionNotTaken, "%s: permission denied", what)
+	case errors.Is(err, storage.ErrAccessDenied):
+		// S3's own policy said no: worth a log line with the request id, since
+		// it may as well be the gateway's credentials that are wrong.
+		r := reply(codeActionNotTaken, "%s: permission denied", what)
+		r.err = err
+		return r
 	case errors.Is(err, errBadPath):
 		return reply(codeBadFileName, "%s: invalid path", what)
 	case errors.Is(err, storage.ErrChanged):
