@@ -96,12 +96,14 @@ func bucketName(t *testing.T) string {
 	return strings.Trim(fmt.Sprintf("t%d-%s", bucketSeq.Add(1), name), "-")
 }
 
-// startGateway starts a gateway; mutate adjusts its configuration.
-func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
+// testConfig is the configuration every test gateway starts from: a bucket of
+// its own on srv as the default home, a loopback listener, a passive range of its
+// own, and the users alice (rw), reader (r) and root (every bucket); mutate
+// adjusts it.
+func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Config)) gateway.Config {
 	t.Helper()
-	ctx := context.Background()
 	bucket := bucketName(t)
-	if err := minio.CreateBucket(ctx, bucket); err != nil {
+	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
 		t.Fatal(err)
 	}
 	h := passwordHash(t)
@@ -117,13 +119,29 @@ func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
 	}, ",")
 	cfg.DataTimeout = 10 * time.Second
 	for _, m := range mutate {
-		m(&cfg)
+		if m != nil {
+			m(&cfg)
+		}
 	}
 	if problems := cfg.Validate(); len(problems) > 0 {
 		t.Fatalf("test configuration invalid: %v", problems)
 	}
+	return cfg
+}
+
+// testLogger logs at debug level to the test's log and to a buffer the test can
+// search.
+func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug})), logs
+}
+
+// startGateway starts a gateway; mutate adjusts its configuration.
+func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
+	t.Helper()
+	cfg := testConfig(t, minio, mutate...)
+	bucket := cfg.Bucket
+	log, logs := testLogger(t)
 	client := minio.Client()
 	backend := storage.New(client, storage.Options{
 		PartSize: int64(cfg.PartSize), UploadConcurrency: cfg.UploadConcurrency,

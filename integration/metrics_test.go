@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -41,26 +40,8 @@ func startOpsGateway(t *testing.T, srv *miniotest.Server, mutate func(*gateway.C
 // startOpsGatewayWith is startOpsGateway with the gateway's own S3 client.
 func startOpsGatewayWith(t *testing.T, srv *miniotest.Server, client *s3.Client, mutate func(*gateway.Config), tune func(*gateway.Gateway)) *opsGateway {
 	t.Helper()
-	bucket := bucketName(t)
-	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
-		t.Fatal(err)
-	}
-	h := passwordHash(t)
-	cfg := gateway.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	lo := 31000 + int(portSeq.Add(1)%300)*100
-	cfg.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
-	cfg.Bucket = bucket
-	cfg.Users = userRW + ":" + h + "," + userRO + ":" + h + ":" + bucket + ":r"
-	cfg.DataTimeout = 10 * time.Second
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	if problems := cfg.Validate(); len(problems) > 0 {
-		t.Fatalf("test configuration invalid: %v", problems)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := testConfig(t, srv, mutate)
+	log, logs := testLogger(t)
 	gw, err := gateway.NewWithClient(cfg, log, client)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +69,7 @@ func startOpsGatewayWith(t *testing.T, srv *miniotest.Server, client *s3.Client,
 			t.Error("gateway did not stop within a minute")
 		}
 	})
-	tg := &testGateway{t: t, Addr: ctrl.Addr().String(), Port: ctrl.Addr().(*net.TCPAddr).Port, Bucket: bucket,
+	tg := &testGateway{t: t, Addr: ctrl.Addr().String(), Port: ctrl.Addr().(*net.TCPAddr).Port, Bucket: cfg.Bucket,
 		S3: client, Backend: gw.Backend, GW: gw, Logs: logs}
 	return &opsGateway{testGateway: tg, OpsURL: "http://" + ops.Addr().String(), Stop: cancel, Done: done}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -114,31 +113,9 @@ func (c *countingBody) Read(p []byte) (int, error) {
 // faultTransport and the storage options adjustable.
 func startStoreGateway(t *testing.T, so func(*storage.Options), mutate ...func(*gateway.Config)) (*testGateway, *faultTransport) {
 	t.Helper()
-	ctx := context.Background()
-	bucket := bucketName(t)
-	if err := minio.CreateBucket(ctx, bucket); err != nil {
-		t.Fatal(err)
-	}
-	h := passwordHash(t)
-	cfg := gateway.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	lo := 31000 + int(portSeq.Add(1)%300)*100
-	cfg.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
-	cfg.Bucket = bucket
-	cfg.Users = strings.Join([]string{
-		userRW + ":" + h,
-		userRO + ":" + h + ":" + bucket + ":r",
-		userAll + ":" + h + ":/:rw",
-	}, ",")
-	cfg.DataTimeout = 10 * time.Second
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	if problems := cfg.Validate(); len(problems) > 0 {
-		t.Fatalf("test configuration invalid: %v", problems)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := testConfig(t, minio, mutate...)
+	bucket := cfg.Bucket
+	log, logs := testLogger(t)
 	ft := newFaultTransport()
 	direct := minio.Client()
 	client := s3.New(direct.Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: ft} })

@@ -118,30 +118,7 @@ func runTool(t *testing.T, name string, args ...string) (string, error) {
 // patternFile writes n pattern bytes to a new file and returns its path and SHA-256.
 func patternFile(t *testing.T, n int64, seed uint64) (string, string) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), fmt.Sprintf("src-%d.bin", seed))
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.ReadFrom(newPattern(n, seed)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	sum, _ := sha256Of(newPattern(n, seed))
-	return p, sum
-}
-
-func fileDigest(t *testing.T, p string) (string, int64) {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sum, n := sha256Of(f)
-	return sum, n
+	return writePattern(t, t.TempDir(), fmt.Sprintf("src-%d.bin", seed), n, seed)
 }
 
 // ctlConn is a hand-driven control connection, for checks no client library

@@ -50,7 +50,7 @@ func TestFTPSCurlExplicit(t *testing.T) {
 			if out, err := runTool(t, "curl", args...); err != nil {
 				t.Fatalf("curl download: %v\n%s", err, out)
 			}
-			if sum, _ := fileDigest(t, dst); sum != want {
+			if sum, _ := fileSHA(t, dst); sum != want {
 				t.Fatalf("downloaded sha %s, want %s", sum, want)
 			}
 			out, err := runTool(t, "curl", append(append(append([]string{}, curlTLS...), mode.extra...), base)...)
@@ -80,7 +80,7 @@ func TestFTPSCurlImplicit(t *testing.T) {
 	if out, err := runTool(t, "curl", append(tlsArgs, "-o", dst, base+"implicit.bin")...); err != nil {
 		t.Fatalf("curl download: %v\n%s", err, out)
 	}
-	if sum, _ := fileDigest(t, dst); sum != want {
+	if sum, _ := fileSHA(t, dst); sum != want {
 		t.Fatalf("downloaded sha %s, want %s", sum, want)
 	}
 	// In implicit mode the plain port still answers, but only for AUTH TLS.
@@ -117,7 +117,7 @@ func TestFTPSLftp(t *testing.T) {
 		if sum, _, err := g.object(name); err != nil || sum != want {
 			t.Fatalf("object: sha %s, err %v; want %s", sum, err, want)
 		}
-		if sum, _ := fileDigest(t, dst); sum != want {
+		if sum, _ := fileSHA(t, dst); sum != want {
 			t.Fatalf("downloaded sha %s, want %s", sum, want)
 		}
 		if !strings.Contains(out, name) {
@@ -499,7 +499,7 @@ func TestFTPSWget(t *testing.T) {
 		if out, err := runTool(t, "wget", args...); err != nil {
 			t.Fatalf("wget %s: %v\n%s", tc.name, err, out)
 		}
-		if sum, _ := fileDigest(t, dst); sum != want {
+		if sum, _ := fileSHA(t, dst); sum != want {
 			t.Fatalf("wget %s downloaded sha %s, want %s", tc.name, sum, want)
 		}
 	}
