@@ -51,7 +51,7 @@ type Config struct {
 	LoginTimeout         time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
 	AnonymousHome        string        `env:"FTP2S3_ANONYMOUS_HOME"`
 	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
-	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"5GiB"`
+	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"0"`
 	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
 	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
 	ProxyTrusted         string        `env:"FTP2S3_PROXY_TRUSTED"`

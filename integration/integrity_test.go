@@ -398,3 +398,33 @@ func TestHashCopyLimit(t *testing.T) {
 		t.Fatalf("small.bin metadata %v, %v; want its hash", out.Metadata, err)
 	}
 }
+
+// TestHashCopyLimitBetweenSizes: with the limit between two multipart sizes, the
+// smaller upload gets its SHA-256 stored (one self-copy) and the larger one is
+// neither hashed nor copied.
+func TestHashCopyLimitBetweenSizes(t *testing.T) {
+	const limit = bigUpload - 1<<20
+	g, ft := startStoreGateway(t, nil, smallParts, func(c *gateway.Config) { c.HashCopyLimit = limit })
+	c := g.dial(userRW)
+	if err := c.Stor("within.bin", newPattern(limit, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.count("CopyObject"); n != 1 {
+		t.Fatalf("%d CopyObject requests for an upload within the limit, want 1", n)
+	}
+	want, _ := sha256Of(newPattern(limit, 7))
+	if out, err := g.head("within.bin"); err != nil || out.Metadata[storage.MetaSHA256] != want {
+		t.Fatalf("within.bin metadata %v, %v; want its hash %s", out.Metadata, err, want)
+	}
+	if err := c.Stor("beyond.bin", newPattern(bigUpload, 8)); err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.count("CopyObject"); n != 1 {
+		t.Fatalf("%d CopyObject requests after an upload beyond the limit, want still 1", n)
+	}
+	if out, err := g.head("beyond.bin"); err != nil || out.Metadata[storage.MetaSHA256] != "" {
+		t.Fatalf("beyond.bin metadata %v, %v; want no stored hash", out.Metadata, err)
+	}
+	beyond, _ := sha256Of(newPattern(bigUpload, 8))
+	g.mustHold("beyond.bin", beyond, bigUpload)
+}

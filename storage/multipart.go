@@ -63,21 +63,31 @@ func (b *Backend) Put(ctx context.Context, bucket, key string, r io.Reader, opts
 	return b.put(ctx, bucket, key, r, opts, sha256.New())
 }
 
-// put is Put without the head: h, when not nil, hashes every byte stored.
+// put is Put without the head: h, when not nil, hashes the bytes stored. A
+// single PutObject always stores the hash. A multipart upload hashes only while
+// the object stays within HashCopyLimit, since beyond it the hash could not be
+// stored and computing it would be wasted CPU (about 0.5 s per GiB).
 func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions, h hash.Hash) (Entry, error) {
-	if h != nil {
-		r = io.TeeReader(r, h)
-	}
 	base := b.basePartSize(opts.SizeHint)
 	buf := b.getBuffer(base)
 	n, err := io.ReadFull(r, buf)
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
 		defer b.putBuffer(buf)
+		if h != nil {
+			h.Write(buf[:n])
+		}
 		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
 	case err != nil:
 		b.putBuffer(buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
+	}
+	if h != nil && int64(n) <= b.opts.HashCopyLimit {
+		h.Write(buf[:n])
+		capped := &cappedHash{Hash: h, left: b.opts.HashCopyLimit - int64(n)}
+		r, h = io.TeeReader(r, capped), capped
+	} else {
+		h = nil
 	}
 	up, err := b.createUpload(ctx, bucket, key, true)
 	if err != nil {
@@ -113,8 +123,29 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 	return e, nil
 }
 
+// cappedHash hashes at most left more bytes; past that its sum is void.
+type cappedHash struct {
+	hash.Hash
+	left int64
+	over bool
+}
+
+func (c *cappedHash) Write(p []byte) (int, error) {
+	if c.over {
+		return len(p), nil
+	}
+	if c.left -= int64(len(p)); c.left < 0 {
+		c.over = true
+		return len(p), nil
+	}
+	return c.Hash.Write(p)
+}
+
 func hexSum(h hash.Hash) string {
 	if h == nil {
+		return ""
+	}
+	if c, ok := h.(*cappedHash); ok && c.over {
 		return ""
 	}
 	return hex.EncodeToString(h.Sum(nil))
