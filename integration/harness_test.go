@@ -100,7 +100,9 @@ func bucketName(t *testing.T) string {
 // its own on srv as the default home, a loopback listener, a passive range of its
 // own, and the users alice (rw), reader (r) and root (every bucket); mutate
 // adjusts it.
-func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Config)) gateway.Config {
+// It returns the configuration and the bucket made for the test (mutate may
+// have cleared cfg.Bucket for multi-bucket mode).
+func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Config)) (gateway.Config, string) {
 	t.Helper()
 	bucket := bucketName(t)
 	if err := srv.CreateBucket(context.Background(), bucket); err != nil {
@@ -126,7 +128,7 @@ func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Con
 	if problems := cfg.Validate(); len(problems) > 0 {
 		t.Fatalf("test configuration invalid: %v", problems)
 	}
-	return cfg
+	return cfg, bucket
 }
 
 // testLogger logs at debug level to the test's log and to a buffer the test can
@@ -139,8 +141,7 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 // startGateway starts a gateway; mutate adjusts its configuration.
 func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
 	t.Helper()
-	cfg := testConfig(t, minio, mutate...)
-	bucket := cfg.Bucket
+	cfg, bucket := testConfig(t, minio, mutate...)
 	log, logs := testLogger(t)
 	client := minio.Client()
 	backend := storage.New(client, storage.Options{

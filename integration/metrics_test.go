@@ -40,7 +40,7 @@ func startOpsGateway(t *testing.T, srv *miniotest.Server, mutate func(*gateway.C
 // startOpsGatewayWith is startOpsGateway with the gateway's own S3 client.
 func startOpsGatewayWith(t *testing.T, srv *miniotest.Server, client *s3.Client, mutate func(*gateway.Config), tune func(*gateway.Gateway)) *opsGateway {
 	t.Helper()
-	cfg := testConfig(t, srv, mutate)
+	cfg, bucket := testConfig(t, srv, mutate)
 	log, logs := testLogger(t)
 	gw, err := gateway.NewWithClient(cfg, log, client)
 	if err != nil {
@@ -69,7 +69,7 @@ func startOpsGatewayWith(t *testing.T, srv *miniotest.Server, client *s3.Client,
 			t.Error("gateway did not stop within a minute")
 		}
 	})
-	tg := &testGateway{t: t, Addr: ctrl.Addr().String(), Port: ctrl.Addr().(*net.TCPAddr).Port, Bucket: cfg.Bucket,
+	tg := &testGateway{t: t, Addr: ctrl.Addr().String(), Port: ctrl.Addr().(*net.TCPAddr).Port, Bucket: bucket,
 		S3: client, Backend: gw.Backend, GW: gw, Logs: logs}
 	return &opsGateway{testGateway: tg, OpsURL: "http://" + ops.Addr().String(), Stop: cancel, Done: done}
 }

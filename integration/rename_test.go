@@ -113,7 +113,7 @@ func TestRenameMultipartCopy(t *testing.T) {
 	g, ft := startStoreGateway(t, func(o *storage.Options) {
 		o.CopyThreshold = 6 << 20
 		o.CopyPartSize = 5 << 20
-	}, smallParts)
+	}, smallParts, func(c *gateway.Config) { c.HashCopyLimit = 5 << 30 }) // metadata must survive the copy
 	c := g.dial(userRW)
 	if err := c.Stor("big.bin", newPattern(bigUpload, 31)); err != nil {
 		t.Fatal(err)

@@ -113,8 +113,7 @@ func (c *countingBody) Read(p []byte) (int, error) {
 // faultTransport and the storage options adjustable.
 func startStoreGateway(t *testing.T, so func(*storage.Options), mutate ...func(*gateway.Config)) (*testGateway, *faultTransport) {
 	t.Helper()
-	cfg := testConfig(t, minio, mutate...)
-	bucket := cfg.Bucket
+	cfg, bucket := testConfig(t, minio, mutate...)
 	log, logs := testLogger(t)
 	ft := newFaultTransport()
 	direct := minio.Client()
