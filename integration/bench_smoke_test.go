@@ -16,9 +16,6 @@ import (
 // TestBenchSmoke runs the benchmark with tiny sizes so that it cannot rot. It
 // asserts that every workload produced a figure, never how fast it was.
 func TestBenchSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the benchmark program")
-	}
 	out := filepath.Join(t.TempDir(), "smoke.md")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

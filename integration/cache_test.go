@@ -228,9 +228,6 @@ func BenchmarkListCached(b *testing.B) {
 // TestListCacheSpeedupFTP measures LIST of a 10,000-key directory end to end
 // through FTP: the first listing comes from S3, the next ones from the cache.
 func TestListCacheSpeedupFTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates 10,000 objects")
-	}
 	g := startGateway(t, longTTL)
 	putEmptyKeys(t, g.S3, g.Bucket, "dir/", 10_000)
 	c := g.dial(userRW)

@@ -169,9 +169,6 @@ func heapPeak() (stop func() uint64) {
 // exact and the gateway's heap must not grow with the directory (pages stream;
 // a directory this big bypasses the cache).
 func TestListing100kKeys(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates 100,000 objects")
-	}
 	const n = 100_000
 	g, ft := startStoreGateway(t, nil)
 	start := time.Now()

@@ -84,9 +84,6 @@ func runBinary(t *testing.T, bin, bucket string) (string, *exec.Cmd) {
 // bound of SPEC §4: about PART_SIZE × (UPLOAD_CONCURRENCY + 1) for uploads,
 // DOWNLOAD_CHUNK × DOWNLOAD_CONCURRENCY for downloads, plus the runtime.
 func TestBinaryMemory1GiB(t *testing.T) {
-	if testing.Short() {
-		t.Skip("moves 2 GiB")
-	}
 	const size = 1 << 30
 	bin := buildBinary(t)
 	bucket := bucketName(t)
