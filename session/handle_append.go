@@ -29,9 +29,6 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if s.user.ReadOnly {
-		return errReply(errPermission, arg)
-	}
 	if loc.isRoot() || loc.key == "" || strings.HasSuffix(arg, "/") {
 		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
 	}

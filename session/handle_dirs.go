@@ -66,9 +66,6 @@ func (s *Session) handleMKD(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if s.user.ReadOnly {
-		return errReply(errPermission, arg)
-	}
 	if loc.isRoot() || loc.key == "" {
 		return reply(codeActionNotTaken, "%s: creating buckets is not allowed", arg)
 	}
@@ -86,9 +83,6 @@ func (s *Session) handleRMD(arg string) Reply {
 	vpath, loc, err := s.locate(arg)
 	if err != nil {
 		return errReply(err, arg)
-	}
-	if s.user.ReadOnly {
-		return errReply(errPermission, arg)
 	}
 	if loc.isRoot() || loc.key == "" {
 		return reply(codeActionNotTaken, "%s: removing buckets or the home directory is not allowed", arg)

@@ -76,9 +76,6 @@ func (s *Session) handleDELE(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if s.user.ReadOnly {
-		return errReply(errPermission, arg)
-	}
 	if loc.isRoot() || loc.key == "" {
 		return reply(codeActionNotTaken, "%s: not a regular file", arg)
 	}

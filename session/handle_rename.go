@@ -19,9 +19,6 @@ func (s *Session) handleRNFR(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if s.user.ReadOnly {
-		return errReply(errPermission, arg)
-	}
 	if loc.isRoot() || loc.key == "" {
 		return reply(codeActionNotTaken, "%s: buckets and the home directory cannot be renamed", arg)
 	}
@@ -37,9 +34,6 @@ func (s *Session) handleRNTO(arg string) Reply {
 	s.renameFrom = ""
 	if from == "" {
 		return reply(codeBadSequence, "Send RNFR first")
-	}
-	if s.user.ReadOnly {
-		return errReply(errPermission, arg)
 	}
 	_, src, err := s.locate(from)
 	if err != nil {
