@@ -5,7 +5,9 @@
 set -euo pipefail
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 cache="${FTP2S3_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ftp2s3}"
-dir="$cache/minio-$MINIO_VERSION"
+# Built static (CGO off) so that the very same binary runs in the tests and in the
+# container image the suite builds FROM scratch (deploy/minio/Dockerfile).
+dir="$cache/minio-$MINIO_VERSION-static"
 bin="$dir/minio"
 if [ ! -x "$bin" ]; then
   mkdir -p "$dir"
@@ -15,7 +17,7 @@ if [ ! -x "$bin" ]; then
   flock 9
   if [ ! -x "$bin" ]; then
     tmp="$(mktemp -d "$dir.tmp.XXXXXX")"
-    GOBIN="$tmp" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION" >&2
+    CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod go install -trimpath "github.com/minio/minio@$MINIO_VERSION" >&2
     mv "$tmp/minio" "$bin"
     rmdir "$tmp"
   fi
