@@ -57,6 +57,24 @@ type Config struct {
 	ProxyTrusted         string        `env:"FTP2S3_PROXY_TRUSTED"`
 	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
 
+	// Hardening (README "Security"): one memory budget for all transfer buffers
+	// (zero: 1 GiB, or half the cgroup limit when smaller); the buckets a
+	// multi-bucket home shows and reaches; FTP2S3_ANONYMOUS_HOME=/ needs the
+	// explicit opt-in.
+	MemoryLimit         Size   `env:"FTP2S3_MEMORY_LIMIT"`
+	Buckets             string `env:"FTP2S3_BUCKETS"`
+	AnonymousAllBuckets bool   `env:"FTP2S3_ANONYMOUS_ALL_BUCKETS" envDefault:"false"`
+
+	// Consistency (README "Object-storage semantics").
+	S3RetryFor         time.Duration `env:"FTP2S3_S3_RETRY_FOR" envDefault:"30s"`
+	AbandonedUploadAge time.Duration `env:"FTP2S3_ABANDONED_UPLOAD_AGE" envDefault:"24h"`
+	TLSStrictEOF       bool          `env:"FTP2S3_TLS_STRICT_EOF" envDefault:"false"`
+	S3EventsListen     string        `env:"FTP2S3_S3_EVENTS_LISTEN"`
+
+	// Containers (README "Running in containers").
+	CreateBuckets bool `env:"FTP2S3_CREATE_BUCKETS" envDefault:"false"`
+	StrictEnv     bool `env:"FTP2S3_STRICT_ENV" envDefault:"false"`
+
 	// ProgressInterval is how often a running transfer logs its progress (not an
 	// environment variable; zero means every minute; tests lower it).
 	ProgressInterval time.Duration
