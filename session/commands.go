@@ -105,8 +105,9 @@ func (s *Session) dispatch(verb, arg string) Reply {
 }
 
 // execute handles one line from the control connection: it logs it, dispatches it
-// and sends the reply, running a transfer if the command started one.
-func (s *Session) execute(l line, lines <-chan line) {
+// and sends the reply, or starts the transfer the command asked for (Serve then
+// sends its final reply).
+func (s *Session) execute(l line) {
 	defer s.recoverCommand(l)
 	if l.tooLong {
 		s.log.Warn("command line too long", "limit", maxLineLength)
@@ -127,13 +128,16 @@ func (s *Session) execute(l line, lines <-chan line) {
 	if r.err != nil {
 		s.logStorageError(verb, r.err)
 	}
-	code := r.Code
 	if r.transfer != nil {
-		code = s.runTransfer(r, lines)
+		r.transfer.cmd = verb
+		if s.startTransfer(r) {
+			return // counted when it ends
+		}
+		r.Code = codeCantOpenData
 	} else {
 		s.send(r)
 	}
-	s.observeCommand(verb, code)
+	s.observeCommand(verb, r.Code)
 }
 
 // observeCommand reports a command to the Observer, with logins singled out.

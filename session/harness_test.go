@@ -183,15 +183,20 @@ func (c *ftpClient) expect(line string, want int) string {
 // pasv sends EPSV and connects to the announced port.
 func (c *ftpClient) pasv() net.Conn {
 	c.t.Helper()
-	text := c.expect("EPSV", 229)
+	return dialEPSV(c.t, c.expect("EPSV", 229))
+}
+
+// dialEPSV connects to the port a 229 reply's text announces.
+func dialEPSV(t *testing.T, text string) net.Conn {
+	t.Helper()
 	i := strings.Index(text, "(|||")
 	port, err := strconv.Atoi(strings.TrimSuffix(text[i+4:], "|)"))
-	if err != nil {
-		c.t.Fatalf("EPSV reply %q", text)
+	if i < 0 || err != nil {
+		t.Fatalf("EPSV reply %q", text)
 	}
 	d, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return d
 }
