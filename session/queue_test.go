@@ -72,7 +72,6 @@ func TestPipelinedTransfersDoNotNest(t *testing.T) {
 	}
 }
 
-
 // TestCommandFloodDuringTransfer: a client that keeps sending commands during an
 // upload is cut off once it has queued more than the bound: 426 for the upload,
 // 421, the connection closed, and nothing stored.
