@@ -124,7 +124,7 @@ func (s *Session) statPath(arg string) Reply {
 		err = s.fs.List(s.ctx, loc.bucket, dirPrefix(loc.key), add)
 	default:
 		var e storage.Entry
-		if e, err = s.fs.Stat(s.ctx, loc.bucket, loc.key); err == nil {
+		if e, err = s.stat(s.ctx, loc); err == nil {
 			err = add(e)
 		}
 	}
@@ -221,7 +221,7 @@ func (s *Session) handleSTOU(arg string) Reply {
 		if err != nil {
 			return errReply(err, name)
 		}
-		if _, err := s.fs.Stat(s.ctx, loc.bucket, loc.key); err == nil {
+		if _, err := s.stat(s.ctx, loc); err == nil {
 			continue
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return errReply(err, name)

@@ -12,9 +12,13 @@ import (
 	"time"
 )
 
-// testAuth knows three users with password "pw": alice (read-write, home bucket
-// "b"), reader (read-only, home "b") and root (every bucket).
+// testAuth knows four users with password "pw": alice (read-write, home bucket
+// "b"), reader (read-only, home "b"), root (every bucket) and jail (read-write,
+// home jailHome, a bucket/prefix).
 type testAuth struct{}
+
+// jailHome is the home of the test user jail.
+var jailHome = Home{Bucket: "b", Prefix: "home/jail"}
 
 func (testAuth) Authenticate(_ context.Context, name, password string) (*User, error) {
 	if password != "pw" {
@@ -27,6 +31,8 @@ func (testAuth) Authenticate(_ context.Context, name, password string) (*User, e
 		return &User{Name: name, Home: Home{Bucket: "b"}, ReadOnly: true}, nil
 	case "root":
 		return &User{Name: name}, nil
+	case "jail":
+		return &User{Name: name, Home: jailHome}, nil
 	}
 	return nil, ErrAuthFailed
 }
