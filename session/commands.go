@@ -122,7 +122,7 @@ func (s *Session) execute(l line) {
 	if verb == "PASS" {
 		s.log.Debug("command", "cmd", "PASS ****")
 	} else {
-		s.log.Debug("command", "cmd", l.text)
+		s.log.Debug("command", "cmd", logString(l.text))
 	}
 	r := s.dispatch(verb, arg)
 	if r.err != nil {
@@ -157,7 +157,7 @@ func (s *Session) observeCommand(verb string, code int) {
 func (s *Session) recoverCommand(l line) {
 	if v := recover(); v != nil {
 		verb, _ := parseLine(l.text)
-		s.log.Error("command panicked", "cmd", verb, "panic", v, "stack", string(debug.Stack()))
+		s.log.Error("command panicked", "cmd", logString(verb), "panic", v, "stack", string(debug.Stack()))
 		s.data.close()
 		s.send(reply(codeLocalError, "Internal error while processing %s; the command was not completed", verb))
 	}

@@ -247,10 +247,10 @@ func dirPrefix(key string) string {
 
 func (s *Session) logErr(op, vpath string, err error) {
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNotEmpty) || errors.Is(err, storage.ErrExists) {
-		s.log.Info(op+" refused", "path", vpath, "err", err)
+		s.log.Info(op+" refused", "path", logString(vpath), "err", err)
 		return
 	}
-	s.log.Error(op+" failed", "path", vpath, "err", err)
+	s.log.Error(op+" failed", "path", logString(vpath), "err", err)
 }
 
 // listable reports whether a name can appear in a listing. S3 keys may hold CR

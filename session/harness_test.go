@@ -75,7 +75,7 @@ type ftpClient struct {
 
 // startSession serves one session on fs and returns a client already past the
 // 220 greeting. The session ends when the test does.
-func startSession(t *testing.T, fs FS) *ftpClient {
+func startSession(t *testing.T, fs FS, tune ...func(*Config)) *ftpClient {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,6 +83,9 @@ func startSession(t *testing.T, fs FS) *ftpClient {
 	}
 	cfg := &Config{FS: fs, Auth: testAuth{}, Data: loopData{}, ActiveMode: true,
 		DataTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tune {
+		f(cfg)
+	}
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {

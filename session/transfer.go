@@ -95,7 +95,7 @@ func (s *Session) startTransfer(prelim Reply) bool {
 		s.send(reply(codeCantOpenData, "No data connection: send PASV, EPSV, PORT or EPRT first"))
 		return false
 	}
-	t.object = s.object(t.path)
+	t.object = logString(s.object(t.path)) // only ever logged
 	s.log.Info("transfer started", "cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", logString(t.path))
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	x := &runningTransfer{
@@ -251,7 +251,7 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 			result = "aborted"
 		}
 	}
-	args := []any{"cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", t.path,
+	args := []any{"cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", logString(t.path),
 		"bytes", n, "seconds", elapsed.Seconds(), "result", result, "code", r.Code}
 	if secs := elapsed.Seconds(); secs > 0 {
 		args = append(args, "mb_per_s", float64(n)/secs/1e6)
