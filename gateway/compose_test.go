@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,25 +70,13 @@ func interpolate(s string) string {
 	return strings.ReplaceAll(s, "$$", "$")
 }
 
-// knownVariables lists every FTP2S3_* variable Config reads.
-func knownVariables() map[string]bool {
-	known := map[string]bool{}
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		if name := t.Field(i).Tag.Get("env"); name != "" {
-			known[name] = true
-		}
-	}
-	return known
-}
-
 // checkGatewayService validates one ftp2s3 service and returns its configuration.
 func checkGatewayService(t *testing.T, name string, svc composeService) Config {
 	t.Helper()
 	vars := map[string]string{}
-	known := knownVariables()
+	known := KnownVariables()
 	for k, v := range svc.Environment {
-		if strings.HasPrefix(k, "FTP2S3_") && !known[k] {
+		if strings.HasPrefix(k, "FTP2S3_") && !slices.Contains(known, k) {
 			t.Errorf("%s: %s is not a variable ftp2s3 reads", name, k)
 		}
 		vars[k] = interpolate(v)
