@@ -339,7 +339,7 @@ func TestImageProblems(t *testing.T) {
 	for ref, bad := range map[string]bool{
 		"minio/minio:latest": true, "minio/minio": true, "docker.io/minio/mc:RELEASE.2025-01-01T00-00-00Z": true,
 		"index.docker.io/minio/minio:RELEASE.2025-09-07T16-13-09Z": true, "haproxy:latest": true, "haproxy": true,
-		"localhost:5000/ftp2s3": true,
+		"localhost:5000/ftp2s3":                            true,
 		"quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z": false, "haproxy:3.0.10": false, "ftp2s3:local": false,
 		"localhost:5000/ftp2s3:v1": false, "golang@sha256:0123": false,
 	} {
