@@ -59,6 +59,14 @@ func testComposeStack(t *testing.T, id string, img *localImages) {
 	addr := "127.0.0.1:" + control
 	waitGreeting(t, addr, 90*time.Second)
 	t.Logf("stack up and greeting in %s", time.Since(start).Round(time.Second))
+	// Both images' HEALTHCHECKs work without a shell (MinIO's gated the
+	// gateway's start already: depends_on service_healthy).
+	for _, svc := range []string{"minio", "ftp2s3"} {
+		id := st.container(svc)
+		waitUntil(t, svc+" to be healthy", 60*time.Second, func() bool {
+			return dockerOut(t, "inspect", "-f", "{{.State.Health.Status}}", id) == "healthy"
+		})
+	}
 	s3c := storage.NewStaticClient("http://127.0.0.1:"+s3Port, "us-east-1", composeS3User, composeS3Secret, true)
 	if !strings.Contains(st.logs("ftp2s3"), `"msg":"created bucket","bucket":"incoming"`) {
 		t.Errorf("the gateway's log does not say it created bucket %s", composeBucket)
