@@ -146,6 +146,10 @@ func testComposeStack(t *testing.T, id string, img *localImages) {
 		waitUntil(t, "the gateway to start draining", 20*time.Second, func() bool {
 			return strings.Contains(st.logs("ftp2s3"), "shutting down: refusing new connections")
 		})
+		// A new client is turned away while the transfer runs on.
+		if line := greetingLine(addr); strings.HasPrefix(line, "220") {
+			t.Errorf("a new client was greeted during the drain: %q", line)
+		}
 		up.send(size)
 		err := up.wait()
 		took := time.Since(stopAt)
@@ -264,15 +268,21 @@ func testHAStack(t *testing.T, id string, img *localImages) {
 func waitGreeting(t *testing.T, addr string, limit time.Duration) {
 	t.Helper()
 	waitUntil(t, "a 220 greeting at "+addr, limit, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		return strings.HasPrefix(line, "220")
+		return strings.HasPrefix(greetingLine(addr), "220")
 	})
+}
+
+// greetingLine is the first line a new connection to addr reads ("" when the
+// connection fails or closes first).
+func greetingLine(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return line
 }
 
 // dialCompose logs in as the compose files' demo user, in passive mode with
