@@ -215,16 +215,28 @@ func testHAStack(t *testing.T, id string, img *localImages) {
 	addr := "127.0.0.1:" + control
 	waitGreeting(t, addr, 120*time.Second)
 
-	// Sessions through the balancer reach both replicas (leastconn: the
-	// sessions overlap, so the second one goes to the other replica).
-	c1, c2 := dialCompose(t, addr), dialCompose(t, addr)
-	if err := c1.MakeDir("ha"); err != nil {
-		t.Fatal(err)
+	// Sessions through the balancer reach both replicas: they stay open, so
+	// leastconn sends each new one to the replica with fewer, once HAProxy's
+	// checks have found both up (replica b may start a little later).
+	served := func(replica string) bool { return strings.Contains(st.logs(replica), `"msg":"transfer"`) }
+	var open []*ftp.ServerConn
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; !(served("ftp2s3-a") && served("ftp2s3-b")); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d sessions through HAProxy, not both replicas served one", i)
+		}
+		c := dialCompose(t, addr)
+		if i == 0 {
+			if err := c.MakeDir("ha"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		roundTrip(t, c, fmt.Sprintf("ha/s%d.bin", i), 2<<20)
+		open = append(open, c)
 	}
-	roundTrip(t, c1, "ha/one.bin", 2<<20)
-	roundTrip(t, c2, "ha/two.bin", 2<<20)
-	_ = c1.Quit()
-	_ = c2.Quit()
+	for _, c := range open {
+		_ = c.Quit()
+	}
 	haproxyAddr := subnet + ".10"
 	clients := 0
 	for _, replica := range []string{"ftp2s3-a", "ftp2s3-b"} {
