@@ -209,3 +209,38 @@ func forwardTCP(t *testing.T, addr, target string) {
 		}
 	}()
 }
+
+// TestCreateBucketRace: replicas starting together (the HA compose file) all
+// succeed, and exactly one of them made the bucket.
+func TestCreateBucketRace(t *testing.T) {
+	name := bucketName(t) + "-race"
+	backend := storage.New(minio.Client(), storage.Options{})
+	const n = 4
+	type result struct {
+		created bool
+		err     error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			created, err := backend.CreateBucket(context.Background(), name)
+			results <- result{created, err}
+		}()
+	}
+	made := 0
+	for range n {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("CreateBucket: %v", r.err)
+		}
+		if r.created {
+			made++
+		}
+	}
+	if made != 1 {
+		t.Errorf("%d callers report creating the bucket, want exactly 1", made)
+	}
+	if !bucketExists(t, name) {
+		t.Error("the bucket does not exist")
+	}
+}
