@@ -159,6 +159,9 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 func (g *Gateway) Run(ctx context.Context) error {
 	if g.Config.CreateBuckets {
 		if err := createBuckets(ctx, g.Backend, &g.Config, g.Log); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting for S3: not a failure
+			}
 			return err
 		}
 	}
