@@ -136,8 +136,8 @@ func writeTar(w io.Writer, entries []tarEntry) error {
 	return tw.Close()
 }
 
-// parents lists the folders leading to each entry's path, so that the tar
-// stream creates them with sane modes.
+// withParents puts the folders leading to each entry before the entries, so
+// that the tar stream creates them with sane modes.
 func withParents(entries []tarEntry) []tarEntry {
 	seen := map[string]bool{}
 	var out []tarEntry
