@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,6 +167,7 @@ func (d *DataChannels) acceptLoop(sp *sharedPort) {
 		from := tcpAddr(c.RemoteAddr().(*net.TCPAddr)).WithZone("")
 		d.mu.Lock()
 		p := sp.peers[from]
+		expected := sp.expected()
 		d.mu.Unlock()
 		if p != nil && p.deliver(c) {
 			continue
@@ -174,10 +177,26 @@ func (d *DataChannels) acceptLoop(sp *sharedPort) {
 		if p != nil {
 			why = "passive data connection refused: the session has its data connection already"
 		}
-		d.log.Warn(why, "port", sp.key.port, "from", c.RemoteAddr().String())
+		d.log.Warn(why, "port", sp.key.port, "from", c.RemoteAddr().String(), "expected", expected)
 		_ = c.SetLinger(0) // reset, not a graceful close: the stranger gets nothing
 		_ = c.Close()
 	}
+}
+
+// expected names the addresses the port is waiting for, for the log line of a
+// refused connection: at most a few, since a port may serve hundreds.
+func (sp *sharedPort) expected() string {
+	const most = 4
+	var names []string
+	for a := range sp.peers {
+		if len(names) == most {
+			names = append(names, fmt.Sprintf("and %d more", len(sp.peers)-most))
+			break
+		}
+		names = append(names, a.String())
+	}
+	slices.Sort(names[:min(len(names), most)])
+	return strings.Join(names, ",")
 }
 
 // deliver gives the reservation its data connection, unless it has one or is
