@@ -164,7 +164,11 @@ func (d *DataChannels) acceptLoop(sp *sharedPort) {
 			continue
 		}
 		backoff = 0
-		from := tcpAddr(c.RemoteAddr().(*net.TCPAddr)).WithZone("")
+		var from netip.Addr // stays invalid, hence a stranger, if the peer is gone already
+		fromText := "unknown"
+		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && ra != nil {
+			from, fromText = tcpAddr(ra).WithZone(""), ra.String()
+		}
 		d.mu.Lock()
 		p := sp.peers[from]
 		expected := sp.expected()
@@ -177,7 +181,7 @@ func (d *DataChannels) acceptLoop(sp *sharedPort) {
 		if p != nil {
 			why = "passive data connection refused: the session has its data connection already"
 		}
-		d.log.Warn(why, "port", sp.key.port, "from", c.RemoteAddr().String(), "expected", expected)
+		d.log.Warn(why, "port", sp.key.port, "from", fromText, "expected", expected)
 		_ = c.SetLinger(0) // reset, not a graceful close: the stranger gets nothing
 		_ = c.Close()
 	}
