@@ -106,7 +106,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	default:
 		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
 	}
-	sec, err := newSecurity(&cfg, auth)
+	sec, err := newSecurity(&cfg, auth, backend)
 	if err != nil {
 		return nil, err
 	}

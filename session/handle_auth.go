@@ -29,9 +29,17 @@ func (s *Session) handlePASS(arg string) Reply {
 	if s.user != nil {
 		return reply(codeBadSequence, "Already logged in")
 	}
-	if s.cfg.Guard != nil && s.cfg.Guard.Banned(s.remoteAddr()) {
-		s.quit = true
-		return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
+	if s.cfg.Guard != nil {
+		done, err := s.cfg.Guard.BeginLogin(s.ctx, s.remoteAddr())
+		if err != nil {
+			s.quit = true
+			if errors.Is(err, ErrBanned) {
+				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
+			}
+			s.log.Warn("login refused", "err", err)
+			return reply(codeNotAvailable, "Too many logins in progress from your address; try again later")
+		}
+		defer done()
 	}
 	if s.pendingUser == "" {
 		return reply(codeBadSequence, "Send USER first")
