@@ -34,7 +34,8 @@ type Gateway struct {
 	ReadyCheckInterval time.Duration
 
 	ready    *readiness
-	implicit net.Listener // implicit-FTPS listener opened by Run, if any
+	implicit net.Listener   // implicit-FTPS listener opened by Run, if any
+	homes    []session.Home // where users may write, for the abandoned-upload sweep
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -88,6 +89,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		defaultHome = h
 	}
 	var auth session.Authenticator
+	homes := []session.Home{defaultHome}
 	switch cfg.Auth {
 	case "users":
 		users, problems := LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
@@ -96,6 +98,11 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		}
 		if users.Len() == 0 {
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
+		}
+		for _, u := range users.users {
+			if u.hasHome && !u.readOnly {
+				homes = append(homes, u.home)
+			}
 		}
 		auth = users
 	case "s3":
@@ -150,6 +157,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
 		ReadyCheckInterval: 5 * time.Second,
 		ready:              newReadiness(backend.Client(), &cfg, log),
+		homes:              homes,
 	}, nil
 }
 
@@ -204,6 +212,10 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 				opsErr <- err
 			}
 		}()
+	}
+	if age := g.Config.AbandonedUploadAge; age > 0 {
+		ops.Add(1)
+		go func() { defer ops.Done(); g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, time.Hour) }()
 	}
 	defer func() { stopOps(); ops.Wait() }()
 	g.Log.Info("ftp2s3 listening", attrs...)
