@@ -139,6 +139,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 			TLS:              sec.tlsConfig(),
 			TLSRequired:      cfg.TLS == "required" || cfg.TLS == "implicit",
 			TLSSessionReuse:  cfg.TLSSessionReuse == "required",
+			TLSStrictEOF:     cfg.TLSStrictEOF,
 			LoginTimeout:     cfg.LoginTimeout,
 			Guard:            sec.bans,
 			TLSStats:         sec.tlsStats,
@@ -150,6 +151,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	})
 	m.watchDataChannels(data)
 	m.watchCache(backend)
+	m.watchTLSEOF(sec.tlsStats)
 	m.watchServer(srv)
 	m.WatchBans(func() (int, int64) { st := sec.bans.Stats(); return st.BannedNow, st.Bans })
 	return &Gateway{
