@@ -134,4 +134,3 @@ func TestTLSStrictEOFOffAcceptsAndCounts(t *testing.T) {
 		t.Fatal("no warning logged")
 	}
 }
-
