@@ -34,8 +34,9 @@ type Gateway struct {
 	ReadyCheckInterval time.Duration
 
 	ready    *readiness
-	implicit net.Listener   // implicit-FTPS listener opened by Run, if any
-	homes    []session.Home // where users may write, for the abandoned-upload sweep
+	implicit net.Listener          // implicit-FTPS listener opened by Run, if any
+	homes    []session.Home        // where users may write, for the abandoned-upload sweep
+	auth     session.Authenticator // before the anonymous wrapper, for events.go
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -160,6 +161,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		ReadyCheckInterval: 5 * time.Second,
 		ready:              newReadiness(backend.Client(), &cfg, log),
 		homes:              homes,
+		auth:               auth,
 	}, nil
 }
 
@@ -195,6 +197,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 // FTP2S3_SHUTDOWN_GRACE to finish and the rest are aborted. It returns nil after
 // a shutdown, or the error that stopped a listener.
 func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
+	var events net.Listener
+	if addr := g.Config.S3EventsListen; addr != "" {
+		var err error
+		if events, err = net.Listen("tcp", addr); err != nil {
+			for _, l := range []net.Listener{ctrl, opsL, g.implicit} {
+				if l != nil {
+					_ = l.Close()
+				}
+			}
+			return fmt.Errorf("FTP2S3_S3_EVENTS_LISTEN: %w", err)
+		}
+	}
 	attrs := []any{"addr", ctrl.Addr().String(), "passive_ports", g.Config.PassivePorts.String(),
 		"public_host", g.Config.PublicHost, "proxy_protocol", g.Config.ProxyProtocol}
 	opsCtx, stopOps := context.WithCancel(context.Background())
@@ -212,6 +226,19 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 			defer ops.Done()
 			if err := g.serveOps(opsCtx, opsL); err != nil {
 				opsErr <- err
+			}
+		}()
+	}
+	if events != nil {
+		attrs = append(attrs, "s3_events_addr", events.Addr().String())
+		ops.Add(1)
+		go func() {
+			defer ops.Done()
+			if err := g.serveEvents(opsCtx, events); err != nil {
+				select {
+				case opsErr <- err:
+				default:
+				}
 			}
 		}()
 	}

@@ -80,6 +80,14 @@ func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) 
 	return a.user(accessKey, id), nil
 }
 
+// eachBackend calls fn with the storage of every identity verified within the
+// TTL, whose caches the S3 events endpoint must reach (events.go).
+func (a *S3Auth) eachBackend(fn func(*storage.Backend)) {
+	for _, id := range a.known.Values() {
+		fn(id.backend)
+	}
+}
+
 func (a *S3Auth) user(name string, id *s3Identity) *session.User {
 	return &session.User{Name: name, Home: a.home, FS: id.backend}
 }

@@ -236,6 +236,12 @@ func (c *metaCache) changedTree(bucket, prefix string) {
 	c.changed(bucket, prefix, nil)
 }
 
+// Invalidate forgets what the cache holds about bucket/key (a file, or a
+// directory marker ending in "/") and its directories, and voids the reads in
+// flight for them: for changes made behind the gateway's back that S3 reported
+// (gateway/events.go).
+func (b *Backend) Invalidate(bucket, key string) { b.cache.changed(bucket, key, nil) }
+
 // Stats returns the cache's hit and miss counts since start.
 func (b *Backend) CacheStats() (hits, misses int64) {
 	return b.cache.hits.Load(), b.cache.misses.Load()
