@@ -90,7 +90,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		defaultHome = h
 	}
 	var auth session.Authenticator
-	homes := []session.Home{defaultHome}
+	var homes []session.Home // where this gateway's users write
 	switch cfg.Auth {
 	case "users":
 		users, problems := LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
@@ -101,12 +101,17 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
 		}
 		for _, u := range users.users {
-			if u.hasHome && !u.readOnly {
+			switch {
+			case u.readOnly:
+			case u.hasHome:
 				homes = append(homes, u.home)
+			default:
+				homes = append(homes, defaultHome)
 			}
 		}
 		auth = users
 	case "s3":
+		homes = append(homes, defaultHome)
 		if cfg.Users != "" || cfg.UsersFile != "" {
 			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
 		}

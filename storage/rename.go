@@ -28,10 +28,11 @@ func (b *Backend) Rename(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 	}
 	src := object{bucket: srcBucket, key: srcKey, size: aws.ToInt64(head.ContentLength), etag: aws.ToString(head.ETag),
 		meta: head.Metadata, contentType: aws.ToString(head.ContentType)}
-	if _, err := b.copyObject(ctx, src, dstBucket, dstKey); err != nil {
+	_, err = b.copyObject(ctx, src, dstBucket, dstKey)
+	b.cache.changed(dstBucket, dstKey, nil) // even after an error: the copy may have landed
+	if err != nil {
 		return err
 	}
-	b.cache.changed(dstBucket, dstKey, nil)
 	defer b.cache.changed(srcBucket, srcKey, nil)
 	return b.deleteCopied(ctx, src)
 }
