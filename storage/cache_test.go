@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,7 +152,8 @@ func TestFillConcurrent(t *testing.T) {
 				default:
 				}
 				f := c.startFill(listKey("b", "d/"))
-				v := version.Load() // the S3 read
+				v := version.Load() // the S3 read ...
+				runtime.Gosched()   // ... whose answer takes a while
 				c.finishFill(f, []Entry{{Size: v}})
 			}
 		}()
