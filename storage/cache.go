@@ -236,6 +236,9 @@ func (c *metaCache) changedTree(bucket, prefix string) {
 	c.changed(bucket, prefix, nil)
 }
 
+// bucketsChanged records that a bucket was created or removed.
+func (c *metaCache) bucketsChanged() { c.invalidate(bucketsKey) }
+
 // Invalidate forgets what the cache holds about bucket/key (a file, or a
 // directory marker ending in "/") and its directories, and voids the reads in
 // flight for them: for changes made behind the gateway's back that S3 reported
