@@ -231,6 +231,12 @@ func (c *Config) Validate() []error {
 			bad(name, "must be a positive duration, got %s", d)
 		}
 	}
+	if c.AbandonedUploadAge < 0 {
+		bad("FTP2S3_ABANDONED_UPLOAD_AGE", "must be 0 (off) or a positive duration, got %s", c.AbandonedUploadAge)
+	}
+	if _, _, err := net.SplitHostPort(c.S3EventsListen); c.S3EventsListen != "" && err != nil {
+		bad("FTP2S3_S3_EVENTS_LISTEN", "%q is not host:port (e.g. :9200)", c.S3EventsListen)
+	}
 	if c.Bucket == "" && c.Prefix != "" {
 		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
@@ -176,6 +177,15 @@ func (m *Metrics) watchCache(b *storage.Backend) {
 			Name: "ftp2s3_cache_evictions_total", Help: "Metadata cache entries pushed out because the cache was full.",
 		}, func() float64 { return float64(b.CacheEvictions()) }),
 	)
+}
+
+// watchTLSEOF exports the PROT P uploads that ended without close_notify
+// (refused under FTP2S3_TLS_STRICT_EOF, accepted otherwise).
+func (m *Metrics) watchTLSEOF(st *session.TLSStats) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ftp2s3_tls_uploads_without_close_notify_total",
+		Help: "PROT P uploads whose TLS data connection ended without close_notify (refused with FTP2S3_TLS_STRICT_EOF).",
+	}, func() float64 { return float64(st.UploadsWithoutCloseNotify.Load()) }))
 }
 
 // watchServer exports the connections refused by limits and shutdown.

@@ -34,7 +34,9 @@ type Gateway struct {
 	ReadyCheckInterval time.Duration
 
 	ready    *readiness
-	implicit net.Listener // implicit-FTPS listener opened by Run, if any
+	implicit net.Listener          // implicit-FTPS listener opened by Run, if any
+	homes    []session.Home        // where users may write, for the abandoned-upload sweep
+	auth     session.Authenticator // before the anonymous wrapper, for events.go
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -88,6 +90,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		defaultHome = h
 	}
 	var auth session.Authenticator
+	var homes []session.Home // where this gateway's users write
 	switch cfg.Auth {
 	case "users":
 		users, problems := LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
@@ -97,8 +100,18 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		if users.Len() == 0 {
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
 		}
+		for _, u := range users.users {
+			switch {
+			case u.readOnly:
+			case u.hasHome:
+				homes = append(homes, u.home)
+			default:
+				homes = append(homes, defaultHome)
+			}
+		}
 		auth = users
 	case "s3":
+		homes = append(homes, defaultHome)
 		if cfg.Users != "" || cfg.UsersFile != "" {
 			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
 		}
@@ -132,6 +145,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 			TLS:              sec.tlsConfig(),
 			TLSRequired:      cfg.TLS == "required" || cfg.TLS == "implicit",
 			TLSSessionReuse:  cfg.TLSSessionReuse == "required",
+			TLSStrictEOF:     cfg.TLSStrictEOF,
 			LoginTimeout:     cfg.LoginTimeout,
 			Guard:            sec.bans,
 			TLSStats:         sec.tlsStats,
@@ -143,6 +157,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	})
 	m.watchDataChannels(data)
 	m.watchCache(backend)
+	m.watchTLSEOF(sec.tlsStats)
 	m.watchServer(srv)
 	m.WatchBans(func() (int, int64) { st := sec.bans.Stats(); return st.BannedNow, st.Bans })
 	return &Gateway{
@@ -150,6 +165,8 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
 		ReadyCheckInterval: 5 * time.Second,
 		ready:              newReadiness(backend.Client(), &cfg, log),
+		homes:              homes,
+		auth:               auth,
 	}, nil
 }
 
@@ -194,6 +211,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 // FTP2S3_SHUTDOWN_GRACE to finish and the rest are aborted. It returns nil after
 // a shutdown, or the error that stopped a listener.
 func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
+	var events net.Listener
+	if addr := g.Config.S3EventsListen; addr != "" {
+		var err error
+		if events, err = net.Listen("tcp", addr); err != nil {
+			for _, l := range []net.Listener{ctrl, opsL, g.implicit} {
+				if l != nil {
+					_ = l.Close()
+				}
+			}
+			return fmt.Errorf("FTP2S3_S3_EVENTS_LISTEN: %w", err)
+		}
+	}
 	attrs := []any{"addr", ctrl.Addr().String(), "passive_ports", g.Config.PassivePorts.String(),
 		"public_host", g.Config.PublicHost, "proxy_protocol", g.Config.ProxyProtocol}
 	opsCtx, stopOps := context.WithCancel(context.Background())
@@ -213,6 +242,23 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 				opsErr <- err
 			}
 		}()
+	}
+	if events != nil {
+		attrs = append(attrs, "s3_events_addr", events.Addr().String())
+		ops.Add(1)
+		go func() {
+			defer ops.Done()
+			if err := g.serveEvents(opsCtx, events); err != nil {
+				select {
+				case opsErr <- err:
+				default:
+				}
+			}
+		}()
+	}
+	if age := g.Config.AbandonedUploadAge; age > 0 {
+		ops.Add(1)
+		go func() { defer ops.Done(); g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, time.Hour) }()
 	}
 	defer func() { stopOps(); ops.Wait() }()
 	g.Log.Info("ftp2s3 listening", attrs...)

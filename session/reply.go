@@ -135,6 +135,8 @@ func errReply(err error, what string) Reply {
 		return reply(codeTransferAborted, "%s: transfer aborted", what)
 	case errors.Is(err, errDataTimeout), errors.Is(err, context.DeadlineExceeded):
 		return reply(codeTransferAborted, "%s: data connection timed out", what)
+	case errors.Is(err, errNoCloseNotify):
+		return reply(codeLocalError, "%s: the TLS data connection ended without close_notify; nothing was stored", what)
 	case errors.Is(err, errDataConn):
 		return reply(codeTransferAborted, "%s: data connection closed; transfer aborted", what)
 	default:

@@ -37,6 +37,8 @@ type Config struct {
 	// TLSSessionReuse refuses a PROT P data connection that does not resume the
 	// control connection's TLS session.
 	TLSSessionReuse bool
+	// TLSStrictEOF refuses a PROT P upload that ends without close_notify (handle_tls.go).
+	TLSStrictEOF bool
 	// LoginTimeout closes a connection that has not logged in by then.
 	LoginTimeout time.Duration
 	// Guard, when set, slows down and bans addresses that keep failing to log in.

@@ -103,9 +103,12 @@ type Backend struct {
 // New returns a Backend that talks to S3 through client.
 func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
-	if opts.Observe != nil {
+	if client != nil { // unit tests of the pure parts pass none
 		client = s3.New(client.Options(), func(o *s3.Options) {
-			o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
+			o.APIOptions = append(o.APIOptions, trackUploads) // see abandoned.go
+			if opts.Observe != nil {
+				o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
+			}
 		})
 	}
 	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL)}

@@ -66,7 +66,11 @@ func FreePort() (int, error) {
 
 // Start installs MinIO if needed and starts it on a free loopback port with its
 // data in dataDir. port 0 picks one.
-func Start(dataDir string, port int) (*Server, error) {
+func Start(dataDir string, port int) (*Server, error) { return StartEnv(dataDir, port) }
+
+// StartEnv is Start with extra MINIO_* environment variables (for example the
+// MINIO_NOTIFY_WEBHOOK_* of a notification target).
+func StartEnv(dataDir string, port int, env ...string) (*Server, error) {
 	bin, err := Install()
 	if err != nil {
 		return nil, err
@@ -92,6 +96,7 @@ func Start(dataDir string, port int) (*Server, error) {
 		"--console-address", fmt.Sprintf("127.0.0.1:%d", console), dataDir)
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_API_REQUESTS_MAX=10000")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
