@@ -219,12 +219,16 @@ func (c *Config) Validate() []error {
 	positive("FTP2S3_MAX_CONNECTIONS_PER_IP", c.MaxConnectionsPerIP)
 	positive("FTP2S3_BAN_AFTER", c.BanAfter)
 	positive("FTP2S3_MAX_RENAME_KEYS", c.MaxRenameKeys)
+	if c.MemoryLimit != 0 && (c.MemoryLimit < c.PartSize || c.MemoryLimit < c.DownloadChunk) {
+		bad("FTP2S3_MEMORY_LIMIT", "%d bytes cannot hold one part (FTP2S3_PART_SIZE) and one chunk (FTP2S3_DOWNLOAD_CHUNK)", int64(c.MemoryLimit))
+	}
 	if c.HashCopyLimit < 0 || c.HashCopyLimit > 5<<30 {
 		bad("FTP2S3_HASH_COPY_LIMIT", "%d bytes is outside 0 to 5GiB", int64(c.HashCopyLimit))
 	}
 	durations := map[string]time.Duration{
 		"FTP2S3_CACHE_TTL": c.CacheTTL, "FTP2S3_IDLE_TIMEOUT": c.IdleTimeout, "FTP2S3_DATA_TIMEOUT": c.DataTimeout,
 		"FTP2S3_BAN_FOR": c.BanFor, "FTP2S3_SHUTDOWN_GRACE": c.ShutdownGrace, "FTP2S3_LOGIN_TIMEOUT": c.LoginTimeout,
+		"FTP2S3_S3_RETRY_FOR": c.S3RetryFor,
 	}
 	for name, d := range durations {
 		if d <= 0 {
