@@ -140,16 +140,19 @@ func okOr(ok bool, otherwise string) string {
 func (m *Metrics) watchDataChannels(d *DataChannels) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_passive_ports_in_use", Help: "Passive ports reserved by sessions now.",
+			Name: "ftp2s3_passive_ports_in_use", Help: "Passive ports reserved by sessions now (a port serves one session per client address).",
 		}, func() float64 { return float64(d.PortsInUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_passive_reservations", Help: "Sessions holding a passive port now.",
+		}, func() float64 { return float64(d.Stats().Reservations) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_passive_ports_exhausted_total", Help: "PASV/EPSV requests that found every passive port in use.",
+			Name: "ftp2s3_passive_ports_exhausted_total", Help: "PASV/EPSV requests that found no port for their client (each port reserved by that address already, or its FTP2S3_MAX_CONNECTIONS_PER_IP reached).",
 		}, func() float64 { return float64(d.Exhausted()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ftp2s3_passive_ports_total", Help: "Ports in the passive range (FTP2S3_PASSIVE_PORTS).",
 		}, func() float64 { return float64(d.Stats().PortsTotal) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_passive_strangers_total", Help: "Passive data connections dropped because they came from another address than the control connection.",
+			Name: "ftp2s3_passive_strangers_total", Help: "Passive data connections dropped because no session on that port was waiting for their address.",
 		}, func() float64 { return float64(d.Stats().Strangers) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "ftp2s3_passive_ports_expired_total", Help: "Passive ports released because no transfer used them in time.",

@@ -109,7 +109,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	default:
 		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
 	}
-	sec, err := newSecurity(&cfg, auth)
+	sec, err := newSecurity(&cfg, auth, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +157,18 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	}, nil
 }
 
-// Run listens on FTP2S3_LISTEN (and FTP2S3_METRICS_LISTEN when set) and serves
+// Run creates the served buckets when FTP2S3_CREATE_BUCKETS asks, listens on
+// FTP2S3_LISTEN (and FTP2S3_METRICS_LISTEN when set) and serves
 // until ctx is cancelled, then shuts down gracefully within FTP2S3_SHUTDOWN_GRACE.
 func (g *Gateway) Run(ctx context.Context) error {
+	if g.Config.CreateBuckets {
+		if err := createBuckets(ctx, g.Backend, &g.Config, g.Log); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting for S3: not a failure
+			}
+			return err
+		}
+	}
 	l, err := net.Listen("tcp", g.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("FTP2S3_LISTEN: %w", err)

@@ -143,9 +143,22 @@ func isAnonymous(name string) bool {
 func (c *Config) validateSecurity() []error {
 	var p []error
 	if c.AnonymousHome != "" {
-		if _, err := session.ParseHome(c.AnonymousHome); err != nil {
+		h, err := session.ParseHome(c.AnonymousHome)
+		switch {
+		case err != nil:
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
+		case h.Bucket == "" && !c.AnonymousAllBuckets:
+			// "/" would let anybody read every bucket the gateway's keys reach:
+			// too big a door to open by a typo (README "Logging in").
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", c.AnonymousHome))
+		case h.Bucket != "" && c.AnonymousAllBuckets:
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", c.AnonymousHome))
 		}
+	} else if c.AnonymousAllBuckets {
+		p = append(p, errors.New("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/ (anonymous access is off)"))
+	}
+	if _, err := ParseBucketList(c.Buckets); err != nil {
+		p = append(p, fmt.Errorf("FTP2S3_BUCKETS: %v", err))
 	}
 	return p
 }

@@ -27,7 +27,7 @@ func (s *Session) statFile(arg string) (string, location, storage.Entry, *Reply)
 		r := errReply(err, arg)
 		return "", loc, storage.Entry{}, &r
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		r := reply(codeActionNotTaken, "%s: not a regular file", arg)
 		return "", loc, storage.Entry{}, &r
 	}
@@ -76,7 +76,7 @@ func (s *Session) handleDELE(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		return reply(codeActionNotTaken, "%s: not a regular file", arg)
 	}
 	if err := s.fs.Delete(s.ctx, loc.bucket, loc.key); err != nil {
