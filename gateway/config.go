@@ -219,6 +219,9 @@ func (c *Config) Validate() []error {
 	positive("FTP2S3_MAX_CONNECTIONS_PER_IP", c.MaxConnectionsPerIP)
 	positive("FTP2S3_BAN_AFTER", c.BanAfter)
 	positive("FTP2S3_MAX_RENAME_KEYS", c.MaxRenameKeys)
+	if c.S3RetryFor < 0 {
+		bad("FTP2S3_S3_RETRY_FOR", "must be 0 (no retries) or a positive duration, got %s", c.S3RetryFor)
+	}
 	if c.MemoryLimit != 0 && (c.MemoryLimit < c.PartSize || c.MemoryLimit < c.DownloadChunk) {
 		bad("FTP2S3_MEMORY_LIMIT", "%d bytes cannot hold one part (FTP2S3_PART_SIZE) and one chunk (FTP2S3_DOWNLOAD_CHUNK)", int64(c.MemoryLimit))
 	}
@@ -228,7 +231,6 @@ func (c *Config) Validate() []error {
 	durations := map[string]time.Duration{
 		"FTP2S3_CACHE_TTL": c.CacheTTL, "FTP2S3_IDLE_TIMEOUT": c.IdleTimeout, "FTP2S3_DATA_TIMEOUT": c.DataTimeout,
 		"FTP2S3_BAN_FOR": c.BanFor, "FTP2S3_SHUTDOWN_GRACE": c.ShutdownGrace, "FTP2S3_LOGIN_TIMEOUT": c.LoginTimeout,
-		"FTP2S3_S3_RETRY_FOR": c.S3RetryFor,
 	}
 	for name, d := range durations {
 		if d <= 0 {

@@ -68,7 +68,7 @@ func storageOptions(cfg *Config, log *slog.Logger, m *Metrics) storage.Options {
 		MaxRenameKeys:       cfg.MaxRenameKeys,
 		HashCopyLimit:       hashCopyLimit(cfg.HashCopyLimit),
 		MemoryLimit:         int64(cfg.MemoryLimit),
-		RetryFor:            cfg.S3RetryFor,
+		RetryFor:            retryFor(cfg.S3RetryFor),
 		Logger:              log,
 		Observe:             m.ObserveS3,
 	}
@@ -269,4 +269,13 @@ func hashCopyLimit(s Size) int64 {
 		return -1
 	}
 	return int64(s)
+}
+
+// retryFor maps FTP2S3_S3_RETRY_FOR to storage's option, where 0 means the
+// default and a negative value means no retries.
+func retryFor(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

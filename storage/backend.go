@@ -48,7 +48,8 @@ type Options struct {
 	MemoryLimit int64
 	Memory      *Memory
 	// RetryFor is how long a running transfer keeps retrying a failed S3
-	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR; 0 means 30s).
+	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR; 0 means 30s,
+	// a negative value no retries).
 	RetryFor time.Duration
 	// Observe, when set, is called after every S3 request (retries included) with
 	// the operation's name ("PutObject"), how long it took and its error (metrics).
@@ -103,7 +104,7 @@ func (o *Options) setDefaults() {
 		o.Memory = NewMemory(o.MemoryLimit)
 	}
 	o.MemoryLimit = o.Memory.Limit()
-	if o.RetryFor <= 0 {
+	if o.RetryFor == 0 {
 		o.RetryFor = 30 * time.Second
 	}
 }
