@@ -207,3 +207,28 @@ func (m *Metrics) WatchBans(stats func() (active int, total int64)) {
 		}, func() float64 { _, t := stats(); return float64(t) }),
 	)
 }
+
+// watchMemory exports the transfer memory budget (FTP2S3_MEMORY_LIMIT): what
+// transfers hold, what is kept idle for reuse, and how much they had to wait for.
+func (m *Metrics) watchMemory(b *storage.Backend) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_budget_bytes", Help: "The transfer memory budget (FTP2S3_MEMORY_LIMIT).",
+		}, func() float64 { return float64(b.MemoryStats().Limit) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_in_use_bytes", Help: "Transfer buffers held by transfers now.",
+		}, func() float64 { return float64(b.MemoryStats().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_idle_bytes", Help: "Transfer buffers kept for reuse now (part of the budget).",
+		}, func() float64 { return float64(b.MemoryStats().Idle) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_waiting", Help: "Transfers waiting for the memory budget now.",
+		}, func() float64 { return float64(b.MemoryStats().Waiting) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_memory_waited_bytes_total", Help: "Bytes of buffers that transfers had to wait for because the budget was full.",
+		}, func() float64 { return float64(b.MemoryStats().WaitedBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_memory_waits_total", Help: "Times a transfer had to wait for the memory budget.",
+		}, func() float64 { return float64(b.MemoryStats().Waits) }),
+	)
+}

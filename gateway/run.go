@@ -69,6 +69,8 @@ func storageOptions(cfg *Config, log *slog.Logger, m *Metrics) storage.Options {
 		CacheTTL:            cfg.CacheTTL,
 		MaxRenameKeys:       cfg.MaxRenameKeys,
 		HashCopyLimit:       hashCopyLimit(cfg.HashCopyLimit),
+		MemoryLimit:         int64(cfg.MemoryLimit),
+		RetryFor:            retryFor(cfg.S3RetryFor),
 		Logger:              log,
 		Observe:             m.ObserveS3,
 	}
@@ -115,7 +117,8 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		if cfg.Users != "" || cfg.UsersFile != "" {
 			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
 		}
-		auth = NewS3Auth(backend.Client(), storageOptions(&cfg, log, m), defaultHome)
+		// Per-user backends share the default one's memory budget.
+		auth = NewS3Auth(backend.Client(), backend.Options(), defaultHome)
 	default:
 		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
 	}
@@ -158,6 +161,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	m.watchDataChannels(data)
 	m.watchCache(backend)
 	m.watchTLSEOF(sec.tlsStats)
+	m.watchMemory(backend)
 	m.watchServer(srv)
 	m.WatchBans(func() (int, int64) { st := sec.bans.Stats(); return st.BannedNow, st.Bans })
 	return &Gateway{
@@ -311,4 +315,13 @@ func hashCopyLimit(s Size) int64 {
 		return -1
 	}
 	return int64(s)
+}
+
+// retryFor maps FTP2S3_S3_RETRY_FOR to storage's option, where 0 means the
+// default and a negative value means no retries.
+func retryFor(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
