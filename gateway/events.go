@@ -94,14 +94,7 @@ type events struct {
 // one, an EventBridge event ("detail"), and S3's test event.
 type notification struct {
 	Records []struct {
-		S3 struct {
-			Bucket struct {
-				Name string `json:"name"`
-			} `json:"bucket"`
-			Object struct {
-				Key string `json:"key"`
-			} `json:"object"`
-		} `json:"s3"`
+		S3 eventObject `json:"s3"`
 	} `json:"Records"`
 
 	Type         string `json:"Type"` // SNS: Notification, SubscriptionConfirmation
@@ -109,17 +102,21 @@ type notification struct {
 	SubscribeURL string `json:"SubscribeURL"`
 	TopicArn     string `json:"TopicArn"`
 
-	Source string `json:"source"` // EventBridge: aws.s3
-	Detail *struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key string `json:"key"`
-		} `json:"object"`
-	} `json:"detail"`
+	Source string       `json:"source"` // EventBridge: aws.s3
+	Detail *eventObject `json:"detail"`
 
 	Event string `json:"Event"` // s3:TestEvent
+}
+
+// eventObject names the bucket and key of one event: the same shape in S3
+// event records ("s3") and EventBridge events ("detail").
+type eventObject struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key string `json:"key"`
+	} `json:"object"`
 }
 
 // parseEvents reads one notification body; depth counts SNS envelopes.
