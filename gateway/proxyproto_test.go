@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pires/go-proxyproto"
 )
 
 // proxyV2 builds a v2 header: cmd 1 = PROXY, 0 = LOCAL; fam 0x11 or 0x21.
@@ -22,22 +24,28 @@ func proxyV2(cmd, fam byte, src, dst netip.Addr, sport, dport uint16, tlv []byte
 	body = binary.BigEndian.AppendUint16(body, sport)
 	body = binary.BigEndian.AppendUint16(body, dport)
 	body = append(body, tlv...)
-	h := append([]byte(nil), proxyV2Sig...)
+	h := append([]byte(nil), proxyproto.SIGV2...)
 	h = append(h, 0x20|cmd, fam)
 	h = binary.BigEndian.AppendUint16(h, uint16(len(body)))
 	return append(h, body...)
 }
 
-func TestReadProxyHeader(t *testing.T) {
+// TestProxyHeaders drives the parser through accept on a real socket: what a
+// trusted source in required mode may send, what is refused, and what plain FTP
+// from a trusted source in optional mode looks like (left untouched for the
+// session).
+func TestProxyHeaders(t *testing.T) {
 	v4src, v4dst := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("10.0.0.1")
 	v6src, v6dst := netip.MustParseAddr("2001:db8::7"), netip.MustParseAddr("2001:db8::1")
+	loop := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	const after = "USER a\r\n"
 	cases := []struct {
 		name, in string
-		want     string // declared source, "" for none
+		want     string // declared source, "" for the peer's own address
 		err      bool
 		notProxy bool
 	}{
-		{name: "v1 tcp4", in: "PROXY TCP4 192.0.2.7 10.0.0.1 40001 2121\r\nUSER a\r\n", want: "192.0.2.7:40001"},
+		{name: "v1 tcp4", in: "PROXY TCP4 192.0.2.7 10.0.0.1 40001 2121\r\n", want: "192.0.2.7:40001"},
 		{name: "v1 tcp6", in: "PROXY TCP6 2001:db8::7 2001:db8::1 40001 2121\r\n", want: "[2001:db8::7]:40001"},
 		{name: "v1 unknown", in: "PROXY UNKNOWN\r\n", want: ""},
 		{name: "v1 unknown with addresses", in: "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", want: ""},
@@ -55,44 +63,48 @@ func TestReadProxyHeader(t *testing.T) {
 		{name: "v2 udp refused", in: string(proxyV2(1, 0x12, v4src, v4dst, 1, 2, nil)), err: true},
 		{name: "v2 short block", in: string(proxyV2(1, 0x21, v4src, v4dst, 1, 2, nil)), err: true},
 		{name: "v2 truncated", in: string(proxyV2(1, 0x11, v4src, v4dst, 1, 2, nil)[:20]), err: true},
-		{name: "v2 bad version", in: string(append(append([]byte(nil), proxyV2Sig...), 0x31, 0x11, 0, 0)), err: true},
+		{name: "v2 bad version", in: string(append(append([]byte(nil), proxyproto.SIGV2...), 0x31, 0x11, 0, 0)), err: true},
 		{name: "plain FTP", in: "USER alice\r\n", notProxy: true},
 		{name: "plain FTP starting with P", in: "PASV\r\n", notProxy: true},
 		{name: "plain FTP empty line", in: "\r\nUSER a\r\n", notProxy: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := bufio.NewReader(strings.NewReader(tc.in))
-			src, err := readProxyHeader(r)
+			s, c := tcpPair(t)
+			policy := &ProxyPolicy{Mode: "required", Trusted: loop, HeaderTimeout: 300 * time.Millisecond}
+			in := tc.in
+			if tc.notProxy {
+				policy = &ProxyPolicy{Mode: "optional", Trusted: loop, OptionalWait: 300 * time.Millisecond}
+			} else if !tc.err {
+				in += after // what follows the header is left for the session
+			}
+			if _, err := io.WriteString(c, in); err != nil {
+				t.Fatal(err)
+			}
+			pc, err := policy.accept(context.Background(), s)
 			switch {
-			case tc.notProxy:
-				if !errors.Is(err, errNoProxyHeader) {
-					t.Fatalf("got %v, %v; want errNoProxyHeader", src, err)
-				}
-				rest, _ := io.ReadAll(r)
-				if string(rest) != tc.in {
-					t.Fatalf("bytes consumed: %q left of %q", rest, tc.in)
-				}
 			case tc.err:
-				if err == nil || errors.Is(err, errNoProxyHeader) {
-					t.Fatalf("got %v, %v; want a parse error", src, err)
+				if err == nil {
+					t.Fatalf("accepted, RemoteAddr %s; want a refusal", pc.RemoteAddr())
 				}
+				return
 			case err != nil:
 				t.Fatalf("error %v", err)
-			case tc.want == "" && src != nil:
-				t.Fatalf("declared %v, want none", src)
-			case tc.want != "" && (src == nil || src.String() != tc.want):
-				t.Fatalf("declared %v, want %s", src, tc.want)
+			case tc.want == "" && pc.RemoteAddr().String() != s.RemoteAddr().String():
+				t.Fatalf("declared %v, want the peer %v", pc.RemoteAddr(), s.RemoteAddr())
+			case tc.want != "" && pc.RemoteAddr().String() != tc.want:
+				t.Fatalf("declared %v, want %s", pc.RemoteAddr(), tc.want)
+			}
+			rest := after
+			if tc.notProxy {
+				rest = tc.in
+			}
+			_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got := make([]byte, len(rest))
+			if _, err := io.ReadFull(pc, got); err != nil || string(got) != rest {
+				t.Fatalf("the session reads %q, %v; want %q", got, err, rest)
 			}
 		})
-	}
-	// What follows the header is left for the session.
-	r := bufio.NewReader(strings.NewReader("PROXY TCP4 192.0.2.7 10.0.0.1 40001 2121\r\nUSER a\r\n"))
-	if _, err := readProxyHeader(r); err != nil {
-		t.Fatal(err)
-	}
-	if rest, _ := io.ReadAll(r); string(rest) != "USER a\r\n" {
-		t.Fatalf("after the header: %q", rest)
 	}
 }
 
@@ -209,6 +221,52 @@ func TestProxyPolicyAccept(t *testing.T) {
 		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 5555 21\r\n"))
 		if _, err := pc.Read(make([]byte, 64)); !errors.Is(err, errUntrustedProxy) {
 			t.Fatalf("read: %v, want errUntrustedProxy", err)
+		}
+	})
+	t.Run("optional, untrusted, short first line", func(t *testing.T) {
+		s, c := tcpPair(t)
+		pc, err := (&ProxyPolicy{Mode: "optional", Trusted: other, OptionalWait: 100 * time.Millisecond}).accept(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Four bytes that could still be the start of "PROXY ": served once
+		// the wait is over, not held until the client sends more.
+		_, _ = c.Write([]byte("PWD\n"))
+		_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(pc).ReadString('\n')
+		if err != nil || line != "PWD\n" {
+			t.Fatalf("read %q, %v", line, err)
+		}
+	})
+	t.Run("local address stays the socket's", func(t *testing.T) {
+		// PASV announces the control connection's local address: the
+		// replica's own, not the balancer's that the header names.
+		s, c := tcpPair(t)
+		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 203.0.113.1 5555 21\r\n"))
+		pc, err := (&ProxyPolicy{Mode: "required", Trusted: loop}).accept(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc.LocalAddr().String() != s.LocalAddr().String() {
+			t.Fatalf("LocalAddr %s, want %s", pc.LocalAddr(), s.LocalAddr())
+		}
+	})
+	t.Run("server close ends the wait for a header", func(t *testing.T) {
+		s, _ := tcpPair(t)
+		ctx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := (&ProxyPolicy{Mode: "required", Trusted: loop, HeaderTimeout: time.Hour}).accept(ctx, s)
+			errc <- err
+		}()
+		cancel()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("got %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("accept still waits for a header after the server closed")
 		}
 	})
 	t.Run("optional, untrusted, plain client", func(t *testing.T) {
