@@ -40,6 +40,9 @@ type transfer struct {
 	upload bool
 	// run moves the data; conn is closed by the caller afterwards.
 	run func(ctx context.Context, conn io.ReadWriter) error
+	// release, when set, frees what the command took for the transfer (RETR's
+	// opened GET) once it is over, whether or not run ever ran.
+	release func()
 }
 
 // transferState is shared between the transfer goroutine and the control loop
@@ -77,6 +80,9 @@ func (s *Session) object(vpath string) string {
 // transfer's final reply.
 func (s *Session) runTransfer(prelim Reply, lines <-chan line) int {
 	t := prelim.transfer
+	if t.release != nil {
+		defer t.release() // after the transfer goroutine: every path below waits for it
+	}
 	setup := s.data
 	setup.tls = s.dataTLS() // PROT P: the data connection is TLS
 	s.data = dataSetup{}

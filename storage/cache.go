@@ -28,9 +28,19 @@ type metaCache struct {
 	misses    atomic.Int64
 	evictions atomic.Int64 // entries pushed out because the cache was full
 
+	ttl    time.Duration
 	budget int64        // listingBudget; lowered by tests
 	listed atomic.Int64 // entries held by cached listings
 	putMu  sync.Mutex   // serialises putListing's remove-then-add
+}
+
+// cachedListing is a directory listing and when S3 gave it: the gateway's own
+// writes update a cached listing in place (updateListing), and it must still
+// expire one TTL after S3 was asked, or changes made behind the gateway's back
+// would stay hidden for as long as a client keeps uploading.
+type cachedListing struct {
+	entries []Entry
+	born    time.Time
 }
 
 type statResult struct {
@@ -39,7 +49,7 @@ type statResult struct {
 }
 
 func newMetaCache(size int, ttl time.Duration) *metaCache {
-	c := &metaCache{budget: listingBudget}
+	c := &metaCache{budget: listingBudget, ttl: ttl}
 	c.lru = expirable.NewLRU[string, any](size, c.evicted, ttl)
 	return c
 }
@@ -47,7 +57,7 @@ func newMetaCache(size int, ttl time.Duration) *metaCache {
 // evicted runs for every entry the LRU drops (evicted, expired or removed).
 func (c *metaCache) evicted(k string, v any) {
 	if strings.HasPrefix(k, "l\x00") {
-		c.listed.Add(-int64(len(v.([]Entry))))
+		c.listed.Add(-int64(len(v.(cachedListing).entries)))
 	}
 }
 
@@ -83,7 +93,11 @@ func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
 	if !ok {
 		return nil, false
 	}
-	return v.([]Entry), true
+	l := v.(cachedListing)
+	if time.Since(l.born) > c.ttl {
+		return nil, false
+	}
+	return l.entries, true
 }
 
 // putListing caches a directory listing unless the listings already cached
@@ -97,7 +111,55 @@ func (c *metaCache) putListing(bucket, prefix string, entries []Entry) {
 		return
 	}
 	c.listed.Add(int64(len(entries)))
-	c.add(k, entries)
+	c.add(k, cachedListing{entries: entries, born: time.Now()})
+}
+
+// maxUpdatedListing bounds the cached listings that a write updates in place:
+// each update copies the listing (readers may hold the old slice), so a bigger
+// one is dropped instead and listed again when needed.
+const maxUpdatedListing = 4096
+
+// updateListing puts the file e into the cached listing of the directory
+// prefix, replacing an entry of the same name (an oversized listing is dropped
+// instead). It reports whether the cached listing held something before, which
+// proves that the directory and its ancestors existed already.
+func (c *metaCache) updateListing(bucket, prefix string, e Entry) (existed bool) {
+	c.putMu.Lock()
+	defer c.putMu.Unlock()
+	k := listKey(bucket, prefix)
+	v, ok := c.lru.Peek(k)
+	if !ok {
+		return false
+	}
+	old := v.(cachedListing)
+	c.lru.Remove(k)
+	if time.Since(old.born) > c.ttl {
+		return false
+	}
+	existed = len(old.entries) > 0
+	if len(old.entries) >= maxUpdatedListing {
+		return existed
+	}
+	entries := make([]Entry, 0, len(old.entries)+1)
+	placed := false
+	for _, o := range old.entries {
+		switch {
+		case placed:
+		case o.Name == e.Name && !o.IsDir:
+			o, placed = e, true
+		case o.Name > e.Name:
+			entries, placed = append(entries, e), true
+		}
+		entries = append(entries, o)
+	}
+	if !placed {
+		entries = append(entries, e)
+	}
+	if c.listed.Load()+int64(len(entries)) <= c.budget {
+		c.listed.Add(int64(len(entries)))
+		c.add(k, cachedListing{entries: entries, born: old.born})
+	}
+	return existed
 }
 
 // add stores one entry and counts the eviction it may cause.
@@ -119,15 +181,29 @@ func (c *metaCache) changed(bucket, key string, e *Entry) {
 		c.lru.Remove(statKey(bucket, name))
 	}
 	c.lru.Remove(listKey(bucket, name+"/"))
+	created := e != nil && !e.IsDir && !strings.HasSuffix(key, "/")
+	if created && c.updateListing(bucket, parentPrefix(name), *e) {
+		// The directory held something already, so nothing above it changed.
+		return
+	}
 	for p := name; ; {
 		p = strings.TrimSuffix(parentPrefix(p), "/")
-		c.lru.Remove(listKey(bucket, dirPrefix(p)))
+		if !created || p != strings.TrimSuffix(parentPrefix(name), "/") {
+			c.lru.Remove(listKey(bucket, dirPrefix(p)))
+		}
 		if p == "" {
 			break
 		}
-		// Both the file stat and the directory stat: removing the last key under
-		// an implicit directory removes the directory too.
 		c.lru.Remove(statKey(bucket, p))
+		if created {
+			// A new file makes every directory above it exist.
+			if r, ok := c.lru.Peek(statKey(bucket, dirPrefix(p))); !ok || !r.(statResult).found {
+				c.putStat(bucket, dirPrefix(p), statResult{found: true, entry: Entry{Name: baseName(p), IsDir: true, ModTime: e.ModTime}})
+			}
+			continue
+		}
+		// Removing the last key under an implicit directory removes the
+		// directory too.
 		c.lru.Remove(statKey(bucket, dirPrefix(p)))
 	}
 }

@@ -113,6 +113,9 @@ func (b *Backend) Mkdir(ctx context.Context, bucket, key string) error {
 	e := Entry{Name: baseName(key), IsDir: true, ModTime: time.Now().UTC()}
 	b.cache.changed(bucket, key, nil)
 	b.cache.putStat(bucket, marker, statResult{entry: e, found: true})
+	// Nothing was under the name (Stat above): the new directory is empty, and
+	// uploads into it need not ask S3 whether their names are directories.
+	b.cache.putListing(bucket, marker, []Entry{})
 	return nil
 }
 

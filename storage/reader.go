@@ -15,34 +15,23 @@ import (
 )
 
 // Get writes bucket/key from byte offset to w and returns the number of bytes
-// written. The first chunk comes from one GET that also tells the object's size
-// and ETag; when more remains, up to DownloadConcurrency ranged GETs read ahead,
-// each pinned to that ETag with If-Match, so an object replaced mid-download fails
-// with ErrChanged instead of sending a mix of two versions. Memory is bounded by
-// DownloadChunk × DownloadConcurrency.
+// written: Open, then Send (see smallfile.go).
 func (b *Backend) Get(ctx context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
-	chunk := b.opts.DownloadChunk
-	first, err := b.client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(bucket),
-		Key:    aws.String(key),
-		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+chunk-1)),
-	})
+	f, err := b.Open(ctx, bucket, key, offset)
 	if err != nil {
-		if isInvalidRange(err) {
-			// An empty object, or a restart offset at or past its end: nothing to send.
-			if _, serr := b.stat(ctx, bucket, key); serr != nil {
-				return 0, serr
-			}
-			return 0, nil
-		}
-		return 0, mapErr("get", bucket, key, err)
+		return 0, err
 	}
-	size, ok := totalFromContentRange(aws.ToString(first.ContentRange))
-	if !ok {
-		size = offset + aws.ToInt64(first.ContentLength)
-	}
-	etag := aws.ToString(first.ETag)
+	defer f.Close()
+	return f.Send(ctx, w)
+}
 
+// readAhead writes the object to w: first is the response of the GET that
+// opened it at offset; when more remains, up to DownloadConcurrency ranged GETs
+// read ahead, each pinned to the ETag with If-Match, so an object replaced
+// mid-download fails with ErrChanged instead of sending a mix of two versions.
+// Memory is bounded by DownloadChunk × DownloadConcurrency.
+func (b *Backend) readAhead(ctx context.Context, bucket, key, etag string, offset, size int64, first *s3.GetObjectOutput, w io.Writer) (int64, error) {
+	chunk := b.opts.DownloadChunk
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
