@@ -139,16 +139,16 @@ func TestSmallFileRefusals(t *testing.T) {
 	g.putObject("adir/inside", "x")
 	r := g.rawLogin(userRW)
 
-	store := func(name string) (int, string) {
+	storeN := func(name string, size int64) (int, string) {
 		d := r.data()
 		defer d.Close()
 		r.cmd(150, "STOR %s", name)
-		if _, err := d.Write([]byte("payload")); err != nil {
-			t.Fatal(err)
-		}
+		// A refused upload may close the data connection before all is sent.
+		_, _ = io.Copy(d, newPattern(size, 1))
 		d.Close()
 		return r.read()
 	}
+	store := func(name string) (int, string) { return storeN(name, int64(len("payload"))) }
 	if code, text := store("/nodir/file"); code != 550 || !strings.Contains(text, "no such file") {
 		t.Errorf("STOR into a missing directory: %d %q", code, text)
 	}
@@ -157,6 +157,12 @@ func TestSmallFileRefusals(t *testing.T) {
 		t.Errorf("STOR over a directory: %d %q", code, text)
 	}
 	g.mustNotExist("adir")
+	// Beyond one part: the failed check stops the multipart upload.
+	if code, text := storeN("/nodir2/big", 40<<20); code != 550 || !strings.Contains(text, "no such file") {
+		t.Errorf("large STOR into a missing directory: %d %q", code, text)
+	}
+	g.mustNotExist("nodir2/big")
+	g.noPending()
 	if n := ft.count("PutObject"); n != 0 {
 		t.Errorf("%d PutObject requests for refused uploads", n)
 	}

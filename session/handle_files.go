@@ -155,19 +155,30 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 		if !binary {
 			r = newASCIIReader(conn)
 		}
-		checked := func() error { return nil }
-		if !known {
-			cctx, cancel := context.WithCancel(ctx)
-			result := make(chan error, 1)
-			go func() { result <- fs.CheckStoreTarget(cctx, loc.bucket, loc.key) }()
-			var once sync.Once
-			var checkErr error
-			checked = func() error {
-				once.Do(func() { checkErr = <-result })
-				return checkErr
-			}
-			defer func() { cancel(); _ = checked() }() // no check outlives the transfer
+		if known {
+			o := opts
+			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
+			_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
+			return err
 		}
+		// A failed check cancels the upload at once (a large file stops
+		// streaming parts) and its error is the reply.
+		pctx, cancel := context.WithCancelCause(ctx)
+		result := make(chan error, 1)
+		go func() {
+			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key)
+			if err != nil {
+				cancel(err)
+			}
+			result <- err
+		}()
+		var once sync.Once
+		var checkErr error
+		checked := func() error {
+			once.Do(func() { checkErr = <-result })
+			return checkErr
+		}
+		defer func() { cancel(nil); _ = checked() }() // no check outlives the transfer
 		o := opts
 		o.BeforeCommit = func() error {
 			if err := checked(); err != nil {
@@ -175,7 +186,12 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 			}
 			return s.commitAllowed(ctx)
 		}
-		_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
+		_, err := fs.Put(pctx, loc.bucket, loc.key, r, o)
+		if err != nil {
+			if cerr := checked(); cerr != nil {
+				return cerr
+			}
+		}
 		return err
 	}
 	return Reply{
