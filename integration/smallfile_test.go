@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/jlaffaye/ftp"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // snapshot returns the requests counted so far, per operation.
@@ -182,4 +184,25 @@ func TestSmallFileRefusals(t *testing.T) {
 	if _, n, err := g.object("adir/ok"); err != nil || n != int64(len("payload")) {
 		t.Errorf("adir/ok after 226: %d bytes, %v", n, err)
 	}
+}
+
+// Uploads around the small-file read-ahead (1 MiB) and past one part arrive
+// whole, with one PutObject up to a part and a multipart upload beyond.
+func TestSmallFileReadAheadBoundaries(t *testing.T) {
+	g, ft := startStoreGateway(t, func(o *storage.Options) { o.PartSize = storage.MinPartSize })
+	c := g.dial(userRW)
+	for _, size := range []int64{0, 1<<20 - 1, 1 << 20, 1<<20 + 1, storage.MinPartSize, storage.MinPartSize + 1<<20 + 3} {
+		name := fmt.Sprintf("f%d", size)
+		puts := ft.count("PutObject")
+		if err := c.Stor("/"+name, newPattern(size, uint64(size))); err != nil {
+			t.Fatalf("STOR %d bytes: %v", size, err)
+		}
+		sum, _ := sha256Of(newPattern(size, uint64(size)))
+		g.mustHold(name, sum, size)
+		single := ft.count("PutObject") - puts
+		if want := size < storage.MinPartSize; (single == 1) != want {
+			t.Errorf("%d bytes: %d PutObject, want a single PutObject: %v", size, single, want)
+		}
+	}
+	g.noPending()
 }

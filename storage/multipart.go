@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,7 +59,7 @@ func (b *Backend) Put(ctx context.Context, bucket, key string, r io.Reader, opts
 	if opts.Append || opts.Offset > 0 {
 		return b.compose(ctx, bucket, key, r, opts)
 	}
-	return b.put(ctx, bucket, key, r, opts, sha256.New())
+	return b.putSmallFirst(ctx, bucket, key, r, opts)
 }
 
 // put is Put without the head: h, when not nil, hashes the bytes stored. A

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 
@@ -93,4 +95,63 @@ func (d *download) Close() error {
 	err := d.first.Body.Close()
 	d.first = nil
 	return err
+}
+
+// smallPutLimit is the size up to which an upload is read into a buffer of its
+// own size rather than a part buffer (PartSize, 16 MiB by default): most files of
+// the small-file workloads are a few KiB, and many sessions each holding a part
+// buffer for one would cost memory and, when the buffers have to be made anew,
+// the CPU to clear them.
+const smallPutLimit = 1 << 20
+
+// putSmallFirst is put for a stream that may be small: it reads up to
+// smallPutLimit first and stores that with one PutObject when the stream ends
+// there; a longer stream goes on through put with what was read in front.
+func (b *Backend) putSmallFirst(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions) (Entry, error) {
+	if opts.SizeHint > smallPutLimit {
+		return b.put(ctx, bucket, key, r, opts, sha256.New())
+	}
+	buf := b.getBuffer(smallPutLimit)
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		defer b.putBuffer(buf)
+		h := sha256.New()
+		h.Write(buf[:n])
+		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
+	case err != nil:
+		b.putBuffer(buf)
+		return Entry{}, fmt.Errorf("read upload data: %w", err)
+	}
+	head := &headReader{b: b, buf: buf, rest: r}
+	defer head.release()
+	return b.put(ctx, bucket, key, head, opts, sha256.New())
+}
+
+// headReader yields the bytes putSmallFirst read ahead, then the rest of the
+// stream; the small buffer goes back to its pool as soon as it is drained, so a
+// large upload holds no more than its part buffers.
+type headReader struct {
+	b    *Backend
+	buf  []byte
+	off  int
+	rest io.Reader
+}
+
+func (h *headReader) Read(p []byte) (int, error) {
+	if h.buf == nil {
+		return h.rest.Read(p)
+	}
+	n := copy(p, h.buf[h.off:])
+	if h.off += n; h.off == len(h.buf) {
+		h.release()
+	}
+	return n, nil
+}
+
+func (h *headReader) release() {
+	if h.buf != nil {
+		h.b.putBuffer(h.buf)
+		h.buf = nil
+	}
 }
