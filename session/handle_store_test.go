@@ -69,3 +69,18 @@ func TestRETROpensBefore150(t *testing.T) {
 		t.Errorf("REST 2 + RETR: %q, %d %q", data, code, text)
 	}
 }
+
+// The reader RETR opens before its 150 is closed however the transfer ends,
+// including when it never starts for want of a data connection.
+func TestRETRReleasesWhatItOpened(t *testing.T) {
+	fs := goldenFS()
+	c := loginSession(t, fs, "alice")
+	c.expect("RETR recent.txt", 425) // no PASV/PORT first
+	if data, code, _ := c.download("RETR recent.txt"); code != 226 || data != "hello\n" {
+		t.Fatalf("RETR: %q, %d", data, code)
+	}
+	c.expect("NOOP", 200) // the reply after the transfer: its release has run
+	if n := fs.openReaders(); n != 0 {
+		t.Errorf("%d readers left open", n)
+	}
+}

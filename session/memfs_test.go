@@ -26,6 +26,8 @@ type memFS struct {
 	// cachedTargets makes StoreTargetCached answer (as storage does for a
 	// directory it knows) instead of leaving the check to the transfer.
 	cachedTargets bool
+	// open counts readers from Open not yet closed.
+	open int
 }
 
 type memObject struct {
@@ -291,7 +293,10 @@ func (m *memFS) Open(_ context.Context, bucket, key string, offset int64) (stora
 	if !ok {
 		return nil, notFound(bucket, key)
 	}
-	r := &memReader{entry: storage.Entry{Name: baseOf(key), Size: int64(len(o.data)), ModTime: o.mod, SHA256: o.sha256}}
+	m.mu.Lock()
+	m.open++
+	m.mu.Unlock()
+	r := &memReader{m: m, entry: storage.Entry{Name: baseOf(key), Size: int64(len(o.data)), ModTime: o.mod, SHA256: o.sha256}}
 	if offset < int64(len(o.data)) {
 		r.data = o.data[offset:]
 	}
@@ -299,7 +304,9 @@ func (m *memFS) Open(_ context.Context, bucket, key string, offset int64) (stora
 }
 
 type memReader struct {
-	entry storage.Entry
+	m      *memFS
+	closed bool
+	entry  storage.Entry
 	data  []byte
 }
 
@@ -310,7 +317,22 @@ func (r *memReader) Send(_ context.Context, w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-func (r *memReader) Close() error { return nil }
+func (r *memReader) Close() error {
+	r.m.mu.Lock()
+	defer r.m.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		r.m.open--
+	}
+	return nil
+}
+
+// openReaders returns how many readers from Open are still open.
+func (m *memFS) openReaders() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.open
+}
 
 // StoreTargetCached knows nothing unless a test sets cachedTargets, so that the
 // session's tests exercise the check that runs while the data arrives.
