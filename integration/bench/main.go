@@ -131,8 +131,14 @@ func run(o options) error {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	passiveLo := 40000 + rand.IntN(100)*200
+	mport, err := miniotest.FreePort()
+	if err != nil {
+		return err
+	}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", mport)
 	gw := &gatewayProc{bin: bin, addr: addr, logPath: filepath.Join(tmp, "ftp2s3.log"), inProc: o.cpuprofile != "",
-		env: gatewayEnv(m, bucket, addr, passiveLo, user+":"+hash)}
+		metricsAddr: metricsAddr,
+		env:         append(gatewayEnv(m, bucket, addr, passiveLo, user+":"+hash), "FTP2S3_METRICS_LISTEN="+metricsAddr)}
 	if err := gw.start(); err != nil {
 		return err
 	}
@@ -208,6 +214,7 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 		return
 	}
 	cpu0, _ := b.gw.cpuSeconds()
+	req0, reqErr := b.gw.s3Requests()
 	one := func(fn repFunc, into *[]time.Duration, rep int) bool {
 		before := b.allCPU()
 		d, err := fn(rep)
@@ -259,6 +266,9 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 	}
 	cpu1, _ := b.gw.cpuSeconds()
 	r.cpu = cpu1 - cpu0
+	if req1, err := b.gw.s3Requests(); err == nil && reqErr == nil {
+		r.s3Requests = req1 - req0
+	}
 	r.peak, _ = b.gw.peakRSS()
 	if r.err != nil {
 		logf("  %s failed: %v", r.id, r.err)
