@@ -307,7 +307,7 @@ type memReader struct {
 	m      *memFS
 	closed bool
 	entry  storage.Entry
-	data  []byte
+	data   []byte
 }
 
 func (r *memReader) Entry() storage.Entry { return r.entry }
