@@ -132,12 +132,13 @@ func (c *metaCache) updateListing(bucket, prefix string, e Entry) (existed bool)
 		return false
 	}
 	old := v.(cachedListing)
-	c.lru.Remove(k)
 	if time.Since(old.born) > c.ttl {
+		c.lru.Remove(k)
 		return false
 	}
 	existed = len(old.entries) > 0
 	if len(old.entries) >= maxUpdatedListing {
+		c.lru.Remove(k)
 		return existed
 	}
 	entries := make([]Entry, 0, len(old.entries)+1)
@@ -155,10 +156,15 @@ func (c *metaCache) updateListing(bucket, prefix string, e Entry) (existed bool)
 	if !placed {
 		entries = append(entries, e)
 	}
-	if c.listed.Load()+int64(len(entries)) <= c.budget {
-		c.listed.Add(int64(len(entries)))
-		c.add(k, cachedListing{entries: entries, born: old.born})
+	grow := int64(len(entries) - len(old.entries))
+	if c.listed.Load()+grow > c.budget {
+		c.lru.Remove(k)
+		return existed
 	}
+	// Replaced, not removed and added again: a lookup from another session in
+	// between would find no listing and ask S3.
+	c.listed.Add(grow)
+	c.add(k, cachedListing{entries: entries, born: old.born})
 	return existed
 }
 
