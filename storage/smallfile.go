@@ -34,36 +34,20 @@ type ObjectReader interface {
 // Open finds bucket/key with the first GET of a download (from offset, at most
 // one DownloadChunk), so that RETR learns that the file exists, and its size,
 // from the request that also brings its first bytes. A name the metadata cache
-// knows to be missing fails without a request.
+// knows fails or opens without a request: the GET then waits for Send, so that
+// it overlaps with the client reading the 150 reply, as before.
 func (b *Backend) Open(ctx context.Context, bucket, key string, offset int64) (ObjectReader, error) {
-	if r, ok := b.cache.stat(bucket, key); ok && !r.found {
-		return nil, fmt.Errorf("open %s/%s: %w", bucket, key, ErrNotFound)
-	}
-	first, err := b.client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(bucket),
-		Key:    aws.String(key),
-		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+b.opts.DownloadChunk-1)),
-	})
-	if err != nil {
-		if !isInvalidRange(err) {
-			return nil, mapErr("get", bucket, key, err)
+	if r, ok := b.cache.stat(bucket, key); ok {
+		if !r.found {
+			return nil, fmt.Errorf("open %s/%s: %w", bucket, key, ErrNotFound)
 		}
-		// An empty object, or a restart offset at or past its end: nothing to
-		// send, but only a HEAD tells whether the object is there at all.
-		e, serr := b.stat(ctx, bucket, key)
-		if serr != nil {
-			return nil, serr
-		}
-		return &download{entry: e}, nil
+		return &download{b: b, bucket: bucket, key: key, offset: offset, entry: r.entry, lazy: true}, nil
 	}
-	size, ok := totalFromContentRange(aws.ToString(first.ContentRange))
-	if !ok {
-		size = offset + aws.ToInt64(first.ContentLength)
+	d := &download{b: b, bucket: bucket, key: key, offset: offset}
+	if err := d.get(ctx); err != nil {
+		return nil, err
 	}
-	e := Entry{Name: baseName(key), Size: size, ModTime: aws.ToTime(first.LastModified), ETag: unquoteETag(first.ETag),
-		SHA256: first.Metadata[MetaSHA256]}
-	b.cache.putStat(bucket, key, statResult{entry: e, found: true})
-	return &download{b: b, bucket: bucket, key: key, offset: offset, etag: aws.ToString(first.ETag), entry: e, first: first}, nil
+	return d, nil
 }
 
 // download is Open's ObjectReader.
@@ -71,14 +55,53 @@ type download struct {
 	b           *Backend
 	bucket, key string
 	offset      int64
-	etag        string // quoted, as If-Match wants it
+	etag        string // quoted, as If-Match wants it; "" until the first GET
 	entry       Entry
 	first       *s3.GetObjectOutput // nil once sent or closed, or when nothing is left to send
+	lazy        bool                // the first GET is still to be sent
+}
+
+// get sends the first GET and keeps its response.
+func (d *download) get(ctx context.Context) error {
+	b, bucket, key := d.b, d.bucket, d.key
+	d.lazy = false
+	first, err := b.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(bucket),
+		Key:    aws.String(key),
+		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", d.offset, d.offset+b.opts.DownloadChunk-1)),
+	})
+	if err != nil {
+		if !isInvalidRange(err) {
+			return mapErr("get", bucket, key, err)
+		}
+		// An empty object, or a restart offset at or past its end: nothing to
+		// send, but only a HEAD tells whether the object is there at all.
+		e, serr := b.stat(ctx, bucket, key)
+		if serr != nil {
+			return serr
+		}
+		d.entry = e
+		return nil
+	}
+	size, ok := totalFromContentRange(aws.ToString(first.ContentRange))
+	if !ok {
+		size = d.offset + aws.ToInt64(first.ContentLength)
+	}
+	d.entry = Entry{Name: baseName(key), Size: size, ModTime: aws.ToTime(first.LastModified), ETag: unquoteETag(first.ETag),
+		SHA256: first.Metadata[MetaSHA256]}
+	d.etag, d.first = aws.ToString(first.ETag), first
+	b.cache.putStat(bucket, key, statResult{entry: d.entry, found: true})
+	return nil
 }
 
 func (d *download) Entry() Entry { return d.entry }
 
 func (d *download) Send(ctx context.Context, w io.Writer) (int64, error) {
+	if d.lazy {
+		if err := d.get(ctx); err != nil {
+			return 0, err
+		}
+	}
 	first := d.first
 	if first == nil {
 		return 0, nil
@@ -89,6 +112,7 @@ func (d *download) Send(ctx context.Context, w io.Writer) (int64, error) {
 }
 
 func (d *download) Close() error {
+	d.lazy = false
 	if d.first == nil {
 		return nil
 	}
