@@ -1,10 +1,22 @@
-# syntax=docker/dockerfile:1
 # ftp2s3: a static binary in a minimal, non-root image.
-#   docker build -t ftp2s3 .
-#   docker compose up -d          (see docker-compose.yml and the README)
+#   docker build -t ftp2s3:local .
+#   docker-compose up -d          (see docker-compose.yml and the README)
+#
+# Both base images are build arguments, so that a machine with a registry
+# mirror, or without a registry (integration/containers_test.go builds this
+# file's last stage on images it makes itself), can choose them.
+#   golang:1.26.8-bookworm: Go 1.26.8 is the toolchain this repository is
+#     built and tested with (`go version` on the build machine, 2026-11-29),
+#     and the tag is in use in other public projects' Dockerfiles (a code
+#     search, 2026-11-29); the registry itself was not reachable to check.
+#   scratch: not an image at all; nothing to pull or pin. What the binary needs
+#     besides itself (CA certificates for S3 over HTTPS, a passwd entry for the
+#     non-root user) comes from the build stage.
+ARG GO_IMAGE=golang:1.26.8-bookworm
+ARG RUNTIME_IMAGE=scratch
 
 # --- build ------------------------------------------------------------------
-FROM golang:1.26 AS build
+FROM ${GO_IMAGE} AS build
 WORKDIR /src
 # Modules first, so that a source change does not download them again.
 COPY go.mod go.sum ./
@@ -14,13 +26,16 @@ COPY gateway ./gateway
 COPY session ./session
 COPY storage ./storage
 # CGO off: a fully static binary that needs no libc in the final image.
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/ftp2s3 ./cmd/ftp2s3
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /rootfs/usr/local/bin/ftp2s3 ./cmd/ftp2s3
+# The rest of the image's file system: CA certificates and the user.
+RUN mkdir -p /rootfs/etc/ssl/certs \
+ && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+ && echo 'nonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin' >/rootfs/etc/passwd \
+ && echo 'nonroot:x:65532:' >/rootfs/etc/group
 
 # --- run --------------------------------------------------------------------
-# distroless/static: CA certificates (for S3 over HTTPS), tzdata, /etc/passwd
-# with the "nonroot" user (65532), and nothing else: no shell, no package manager.
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/ftp2s3 /usr/local/bin/ftp2s3
+FROM ${RUNTIME_IMAGE}
+COPY --from=build /rootfs/ /
 USER 65532:65532
 # The operations endpoint (/metrics, /healthz, /readyz); the HEALTHCHECK uses it.
 ENV FTP2S3_LISTEN=:2121 \

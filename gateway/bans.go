@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/session"
 )
 
 // Bans implements session.LoginGuard: every failed login from an address delays
@@ -27,9 +31,17 @@ type Bans struct {
 	refused atomic.Int64 // connections and logins refused because of a ban
 }
 
+var _ session.LoginGuard = (*Bans)(nil)
+
 type addrRecord struct {
 	failures    []time.Time // within the window, oldest first
 	bannedUntil time.Time
+	// checking is how many passwords from the address are being checked right
+	// now; with the failures it may not exceed BanAfter (see BeginLogin).
+	checking int
+	// turn is closed (and replaced) whenever a check ends, to wake the logins
+	// waiting for one.
+	turn chan struct{}
 }
 
 // Delays grow per failure from the first, doubling, up to maxDelay.
@@ -85,6 +97,15 @@ func (b *Bans) LoginFailed(addr netip.Addr) (time.Duration, bool) {
 	return delay, now.Before(r.bannedUntil)
 }
 
+// forget wakes the logins still waiting on a record about to be dropped; they
+// look again and find a fresh one.
+func (r *addrRecord) forget() {
+	if r.turn != nil {
+		close(r.turn)
+		r.turn = nil
+	}
+}
+
 // expire drops failures older than window.
 func (r *addrRecord) expire(now time.Time, window time.Duration) []time.Time {
 	i := 0
@@ -92,6 +113,82 @@ func (r *addrRecord) expire(now time.Time, window time.Duration) []time.Time {
 		i++
 	}
 	return r.failures[i:]
+}
+
+// maxLoginWait bounds how long a login waits for its turn to be checked. A
+// turn frees as soon as a check ends (bcrypt, or the S3 request of
+// FTP2S3_AUTH=s3) plus, for a failure, its delay of at most maxDelay.
+const maxLoginWait = 30 * time.Second
+
+// ErrLoginBusy is BeginLogin's answer when the address kept its BanAfter
+// checks busy for longer than a login may wait.
+var ErrLoginBusy = errors.New("too many logins in progress from this address")
+
+// BeginLogin implements session.LoginGuard. Failures are only known once the
+// password is checked, so a ban counted from finished failures alone lets an
+// address fire any number of guesses in parallel before the first one fails.
+// Here a check in flight counts as a failure until it ends: an address starts
+// a check only while its recent failures plus its checks in flight stay below
+// BanAfter, so at most BanAfter guesses are ever evaluated within the window.
+// Logins over that wait for a turn rather than fail (a legitimate burst from
+// one address is merely serialised), for at most maxLoginWait or until ctx
+// ends. The returned done must be called once the outcome is recorded
+// (after LoginFailed, for a failure).
+func (b *Bans) BeginLogin(ctx context.Context, addr netip.Addr) (done func(), err error) {
+	k := banKey(addr)
+	var timeout <-chan time.Time
+	for {
+		now := b.now()
+		b.mu.Lock()
+		b.maybeSweep(now)
+		r := b.addrs[k]
+		if r == nil {
+			r = &addrRecord{}
+			b.addrs[k] = r
+		}
+		if now.Before(r.bannedUntil) {
+			b.mu.Unlock()
+			b.refused.Add(1)
+			return nil, session.ErrBanned
+		}
+		r.failures = r.expire(now, b.window)
+		if len(r.failures)+r.checking < b.after {
+			r.checking++
+			b.mu.Unlock()
+			var once sync.Once
+			return func() { once.Do(func() { b.endLogin(k) }) }, nil
+		}
+		if r.turn == nil {
+			r.turn = make(chan struct{})
+		}
+		turn := r.turn
+		b.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(maxLoginWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-turn:
+		case <-timeout:
+			return nil, ErrLoginBusy
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// endLogin ends a check from the address with key k and wakes the logins
+// waiting for a turn.
+func (b *Bans) endLogin(k netip.Addr) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.addrs[k]
+	if r == nil {
+		return
+	}
+	r.checking--
+	r.forget()
 }
 
 // Banned reports whether addr is banned now, counting the refusal if so.
@@ -116,7 +213,8 @@ func (b *Bans) maybeSweep(now time.Time) {
 	b.sweep = now.Add(time.Minute)
 	for k, r := range b.addrs {
 		r.failures = r.expire(now, b.window)
-		if len(r.failures) == 0 && !now.Before(r.bannedUntil) {
+		if len(r.failures) == 0 && !now.Before(r.bannedUntil) && r.checking == 0 {
+			r.forget()
 			delete(b.addrs, k)
 		}
 	}
@@ -124,7 +222,8 @@ func (b *Bans) maybeSweep(now time.Time) {
 		if len(b.addrs) < maxTracked {
 			break
 		}
-		if !now.Before(r.bannedUntil) {
+		if !now.Before(r.bannedUntil) && r.checking == 0 {
+			r.forget()
 			delete(b.addrs, k)
 		}
 	}

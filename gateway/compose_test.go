@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +18,10 @@ import (
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
-// There is no container engine where the tests run, so the container files are
-// checked by reading them: they must parse, name only real variables with
-// valid values, and publish exactly the passive ranges they configure.
+// The container files are checked by reading them: they must parse, name only
+// real variables with valid values, publish exactly the passive ranges they
+// configure, and reference only images that exist or are built here.
+// integration/containers_test.go brings the same files up for real.
 
 func repoFile(t *testing.T, rel string) []byte {
 	t.Helper()
@@ -53,7 +54,7 @@ func loadCompose(t *testing.T, rel string) composeFile {
 	if err := yaml.UnmarshalStrict(repoFile(t, rel), &map[string]any{}); err != nil {
 		t.Fatalf("%s is not valid YAML: %v", rel, err)
 	}
-	if err := yaml.Unmarshal(repoFile(t, rel), &f); err != nil {
+	if err := yaml.Unmarshal([]byte(interpolate(string(repoFile(t, rel)))), &f); err != nil {
 		t.Fatalf("%s: %v", rel, err)
 	}
 	if len(f.Services) == 0 {
@@ -62,36 +63,25 @@ func loadCompose(t *testing.T, rel string) composeFile {
 	return f
 }
 
-// interpolate applies compose's substitutions the way `docker compose` would
-// with nothing set in the shell: ${X:-default} is the default, $$ is $.
+// interpolate applies compose's substitutions the way docker-compose would
+// with nothing set in the shell (or in .env): ${X:-default} is the default, $$
+// is $.
 func interpolate(s string) string {
 	s = regexp.MustCompile(`\$\{[A-Z0-9_]+:-([^}]*)\}`).ReplaceAllString(s, "$1")
 	s = regexp.MustCompile(`\$\{[A-Z0-9_]+\}`).ReplaceAllString(s, "")
 	return strings.ReplaceAll(s, "$$", "$")
 }
 
-// knownVariables lists every FTP2S3_* variable Config reads.
-func knownVariables() map[string]bool {
-	known := map[string]bool{}
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		if name := t.Field(i).Tag.Get("env"); name != "" {
-			known[name] = true
-		}
-	}
-	return known
-}
-
 // checkGatewayService validates one ftp2s3 service and returns its configuration.
 func checkGatewayService(t *testing.T, name string, svc composeService) Config {
 	t.Helper()
 	vars := map[string]string{}
-	known := knownVariables()
+	known := KnownVariables()
 	for k, v := range svc.Environment {
-		if strings.HasPrefix(k, "FTP2S3_") && !known[k] {
+		if strings.HasPrefix(k, "FTP2S3_") && !slices.Contains(known, k) {
 			t.Errorf("%s: %s is not a variable ftp2s3 reads", name, k)
 		}
-		vars[k] = interpolate(v)
+		vars[k] = v
 	}
 	var cfg Config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
@@ -149,21 +139,50 @@ func TestComposeFile(t *testing.T) {
 	if gw.Build == nil {
 		t.Error("the ftp2s3 service does not build the Dockerfile")
 	}
-	if len(f.Services["minio"].Healthcheck) == 0 {
-		t.Error("minio has no healthcheck")
+	if !cfg.CreateBuckets {
+		t.Error("ftp2s3 does not create its bucket (FTP2S3_CREATE_BUCKETS), and nothing else does")
 	}
-	deps := fmt.Sprint(gw.DependsOn)
-	for _, want := range []string{"createbucket", "service_completed_successfully", "minio", "service_healthy"} {
-		if !strings.Contains(deps, want) {
-			t.Errorf("ftp2s3 depends_on lacks %q: %s", want, deps)
+	if deps := dependsOn(gw); deps["minio"] != "service_healthy" {
+		t.Errorf("ftp2s3 does not wait for a healthy MinIO: depends_on %v", deps)
+	}
+	checkMinioService(t, f.Services["minio"])
+}
+
+// checkMinioService: MinIO is built from deploy/minio, and its health check
+// runs the probe that image installs.
+func checkMinioService(t *testing.T, svc composeService) {
+	t.Helper()
+	if fmt.Sprint(svc.Build) != "deploy/minio" && fmt.Sprint(svc.Build) != "../minio" {
+		t.Errorf("minio is not built from deploy/minio (build: %v)", svc.Build)
+	}
+	test := fmt.Sprint(svc.Healthcheck["test"])
+	if !strings.Contains(test, "/usr/local/bin/healthprobe http://127.0.0.1:9000/minio/health/") {
+		t.Errorf("minio's healthcheck %s does not use the image's healthprobe", test)
+	}
+	if d := string(repoFile(t, "deploy/minio/Dockerfile")); !strings.Contains(d, "/rootfs/usr/local/bin/") || !strings.Contains(d, "/out/healthprobe") {
+		t.Error("deploy/minio/Dockerfile does not install healthprobe into /usr/local/bin")
+	}
+}
+
+// dependsOn returns a service's dependencies with their conditions, from
+// either compose form (a list of names, or a map of name to condition).
+func dependsOn(svc composeService) map[string]string {
+	deps := map[string]string{}
+	switch d := svc.DependsOn.(type) {
+	case []any:
+		for _, name := range d {
+			deps[fmt.Sprint(name)] = "service_started"
+		}
+	case map[any]any:
+		for name, v := range d {
+			cond := "service_started"
+			if m, ok := v.(map[any]any); ok && m["condition"] != nil {
+				cond = fmt.Sprint(m["condition"])
+			}
+			deps[fmt.Sprint(name)] = cond
 		}
 	}
-	if mb := f.Services["createbucket"]; !strings.Contains(fmt.Sprint(mb.DependsOn), "service_healthy") {
-		t.Error("createbucket does not wait for a healthy MinIO")
-	}
-	if cmd := fmt.Sprint(f.Services["createbucket"].Command); !strings.Contains(cmd, "mc mb") || !strings.Contains(cmd, "local/"+cfg.Bucket) {
-		t.Errorf("createbucket does not make bucket %s", cfg.Bucket)
-	}
+	return deps
 }
 
 func TestHAComposeFile(t *testing.T) {
@@ -230,23 +249,179 @@ func TestHAComposeFile(t *testing.T) {
 
 func TestDockerfile(t *testing.T) {
 	d := string(repoFile(t, "Dockerfile"))
-	for _, want := range []string{"AS build", "CGO_ENABLED=0", "./cmd/ftp2s3", "USER 65532", `"healthcheck"`, "HEALTHCHECK", "ENTRYPOINT"} {
+	for _, want := range []string{"AS build", "CGO_ENABLED=0", "./cmd/ftp2s3", "USER 65532", `"healthcheck"`, "HEALTHCHECK", "ENTRYPOINT",
+		"-o /rootfs/usr/local/bin/ftp2s3", "/rootfs/etc/ssl/certs/", "/rootfs/etc/passwd"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-	froms := regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(d, -1)
-	if len(froms) < 2 {
+	// The last stage is what integration/containers_test.go builds on local
+	// images: its base is a build argument and everything it takes from the
+	// build stage is one /rootfs tree.
+	args, stages := parseDockerfile(t, "Dockerfile")
+	if len(stages) < 2 {
 		t.Fatal("Dockerfile is not multi-stage")
 	}
-	final := froms[len(froms)-1][1]
-	if !strings.Contains(final, "distroless/static") && final != "scratch" {
-		t.Errorf("final image %s is not distroless/static or scratch", final)
+	final := stages[len(stages)-1]
+	if final.from != "${RUNTIME_IMAGE}" || args["RUNTIME_IMAGE"] != "scratch" {
+		t.Errorf("final stage FROM %s (RUNTIME_IMAGE=%q), want FROM ${RUNTIME_IMAGE} defaulting to scratch", final.from, args["RUNTIME_IMAGE"])
+	}
+	if stages[0].from != "${GO_IMAGE}" {
+		t.Errorf("build stage FROM %s, want FROM ${GO_IMAGE}", stages[0].from)
+	}
+	if copies := regexp.MustCompile(`(?m)^COPY --from=(\S+) (\S+) (\S+)$`).FindAllStringSubmatch(final.text, -1); len(copies) != 1 || copies[0][1] != "build" || copies[0][2] != "/rootfs/" || copies[0][3] != "/" {
+		t.Errorf("final stage must take exactly COPY --from=build /rootfs/ /, got %v", copies)
 	}
 	// The build stage copies every package the binary imports.
 	for _, pkg := range []string{"cmd", "gateway", "session", "storage"} {
 		if !strings.Contains(d, "COPY "+pkg+" ./"+pkg) {
 			t.Errorf("Dockerfile does not copy %s/", pkg)
+		}
+	}
+}
+
+// dockerStage is one FROM ... section of a Dockerfile.
+type dockerStage struct {
+	from, name, text string
+}
+
+// parseDockerfile returns a Dockerfile's global ARG defaults and its stages.
+func parseDockerfile(t *testing.T, rel string) (map[string]string, []dockerStage) {
+	t.Helper()
+	args := map[string]string{}
+	var stages []dockerStage
+	fromRE := regexp.MustCompile(`^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$`)
+	for _, line := range strings.Split(string(repoFile(t, rel)), "\n") {
+		if m := fromRE.FindStringSubmatch(line); m != nil {
+			stages = append(stages, dockerStage{from: m[1], name: m[2]})
+		} else if len(stages) == 0 && strings.HasPrefix(line, "ARG ") {
+			k, v, _ := strings.Cut(strings.TrimPrefix(line, "ARG "), "=")
+			args[k] = v
+		}
+		if len(stages) > 0 {
+			stages[len(stages)-1].text += line + "\n"
+		}
+	}
+	return args, stages
+}
+
+// removedRepos are the Docker Hub repositories MinIO deleted in 2026: a
+// compose file or Dockerfile naming them cannot start.
+var removedRepos = []string{"minio/minio", "minio/mc"}
+
+// imageProblems says what is wrong with an image reference as a compose file
+// or Dockerfile names it: a floating or missing tag, or a repository that no
+// longer exists.
+func imageProblems(ref string) []string {
+	var p []string
+	name, digest, _ := strings.Cut(ref, "@")
+	repo, tag := name, ""
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		repo, tag = name[:i], name[i+1:]
+	}
+	switch {
+	case tag == "latest":
+		p = append(p, "the floating tag :latest")
+	case tag == "" && digest == "":
+		p = append(p, "no tag (which means :latest)")
+	}
+	// Docker Hub spellings of the same repository.
+	hub := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(repo, "docker.io/"), "index.docker.io/"), "registry-1.docker.io/")
+	for _, gone := range removedRepos {
+		if hub == gone {
+			p = append(p, gone+", which was removed from Docker Hub")
+		}
+	}
+	return p
+}
+
+func TestImageProblems(t *testing.T) {
+	for ref, bad := range map[string]bool{
+		"minio/minio:latest": true, "minio/minio": true, "docker.io/minio/mc:RELEASE.2025-01-01T00-00-00Z": true,
+		"index.docker.io/minio/minio:RELEASE.2025-09-07T16-13-09Z": true, "haproxy:latest": true, "haproxy": true,
+		"localhost:5000/ftp2s3":                            true,
+		"quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z": false, "haproxy:3.0.10": false, "ftp2s3:local": false,
+		"localhost:5000/ftp2s3:v1": false, "golang@sha256:0123": false,
+	} {
+		if got := len(imageProblems(ref)) > 0; got != bad {
+			t.Errorf("imageProblems(%q) = %v, want bad=%v", ref, imageProblems(ref), bad)
+		}
+	}
+}
+
+// TestContainerImages guards every file users start containers from against
+// images that cannot be pulled: floating tags, removed repositories, services
+// that depend on a service that is not there, builds of a missing Dockerfile.
+func TestContainerImages(t *testing.T) {
+	for _, rel := range []string{"docker-compose.yml", "deploy/haproxy/docker-compose.ha.yml"} {
+		f := loadCompose(t, rel)
+		for name, svc := range f.Services {
+			if svc.Image == "" && svc.Build == nil {
+				t.Errorf("%s: service %s has neither image nor build", rel, name)
+			}
+			if svc.Image != "" {
+				for _, p := range imageProblems(svc.Image) {
+					t.Errorf("%s: service %s: image %s: %s", rel, name, svc.Image, p)
+				}
+			}
+			if ctx, ok := svc.Build.(string); ok {
+				if _, err := os.Stat(filepath.Join("..", filepath.Dir(rel), ctx, "Dockerfile")); err != nil {
+					t.Errorf("%s: service %s builds %s, which has no Dockerfile", rel, name, ctx)
+				}
+			} else if svc.Build != nil {
+				t.Errorf("%s: service %s: build %v is not a context folder", rel, name, svc.Build)
+			}
+			for dep := range dependsOn(svc) {
+				if _, ok := f.Services[dep]; !ok {
+					t.Errorf("%s: service %s depends on %s, which does not exist", rel, name, dep)
+				}
+			}
+		}
+		if raw := string(repoFile(t, rel)); strings.Contains(raw, ":latest") || strings.Contains(raw, "createbucket") {
+			t.Errorf("%s still mentions :latest or the createbucket service", rel)
+		}
+	}
+	for _, rel := range []string{"Dockerfile", "deploy/minio/Dockerfile"} {
+		args, stages := parseDockerfile(t, rel)
+		var names []string
+		for _, st := range stages {
+			base := st.from
+			if m := regexp.MustCompile(`^\$\{?(\w+)\}?$`).FindStringSubmatch(base); m != nil {
+				if base = args[m[1]]; base == "" {
+					t.Errorf("%s: FROM %s: the argument has no default", rel, st.from)
+					continue
+				}
+			}
+			if base != "scratch" && !slices.Contains(names, base) {
+				for _, p := range imageProblems(base) {
+					t.Errorf("%s: FROM %s: %s", rel, base, p)
+				}
+			}
+			names = append(names, st.name)
+		}
+		if strings.Contains(string(repoFile(t, rel)), ":latest") {
+			t.Errorf("%s mentions :latest", rel)
+		}
+	}
+}
+
+// TestMinioVersionsAgree: the image runs the MinIO the test suite runs.
+func TestMinioVersionsAgree(t *testing.T) {
+	script := regexp.MustCompile(`(?m)^MINIO_VERSION=(\S+)$`).FindSubmatch(repoFile(t, "scripts/install-minio.sh"))
+	if script == nil {
+		t.Fatal("scripts/install-minio.sh sets no MINIO_VERSION")
+	}
+	version := string(script[1])
+	args, stages := parseDockerfile(t, "deploy/minio/Dockerfile")
+	if !strings.Contains(stages[0].text, "ARG MINIO_VERSION="+version+"\n") {
+		t.Errorf("deploy/minio/Dockerfile does not build MinIO %s", version)
+	}
+	if args["RUNTIME_IMAGE"] != "scratch" || stages[len(stages)-1].from != "${RUNTIME_IMAGE}" {
+		t.Error("deploy/minio/Dockerfile's last stage is not FROM ${RUNTIME_IMAGE} defaulting to scratch")
+	}
+	for _, rel := range []string{"docker-compose.yml", "deploy/haproxy/docker-compose.ha.yml"} {
+		if img := loadCompose(t, rel).Services["minio"].Image; img != "ftp2s3-minio:"+version {
+			t.Errorf("%s: minio image %s, want ftp2s3-minio:%s", rel, img, version)
 		}
 	}
 }

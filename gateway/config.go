@@ -219,6 +219,12 @@ func (c *Config) Validate() []error {
 	positive("FTP2S3_MAX_CONNECTIONS_PER_IP", c.MaxConnectionsPerIP)
 	positive("FTP2S3_BAN_AFTER", c.BanAfter)
 	positive("FTP2S3_MAX_RENAME_KEYS", c.MaxRenameKeys)
+	if c.S3RetryFor < 0 {
+		bad("FTP2S3_S3_RETRY_FOR", "must be 0 (no retries) or a positive duration, got %s", c.S3RetryFor)
+	}
+	if c.MemoryLimit != 0 && (c.MemoryLimit < c.PartSize || c.MemoryLimit < c.DownloadChunk) {
+		bad("FTP2S3_MEMORY_LIMIT", "%d bytes cannot hold one part (FTP2S3_PART_SIZE) and one chunk (FTP2S3_DOWNLOAD_CHUNK)", int64(c.MemoryLimit))
+	}
 	if c.HashCopyLimit < 0 || c.HashCopyLimit > 5<<30 {
 		bad("FTP2S3_HASH_COPY_LIMIT", "%d bytes is outside 0 to 5GiB", int64(c.HashCopyLimit))
 	}
@@ -230,6 +236,12 @@ func (c *Config) Validate() []error {
 		if d <= 0 {
 			bad(name, "must be a positive duration, got %s", d)
 		}
+	}
+	if c.AbandonedUploadAge < 0 {
+		bad("FTP2S3_ABANDONED_UPLOAD_AGE", "must be 0 (off) or a positive duration, got %s", c.AbandonedUploadAge)
+	}
+	if _, _, err := net.SplitHostPort(c.S3EventsListen); c.S3EventsListen != "" && err != nil {
+		bad("FTP2S3_S3_EVENTS_LISTEN", "%q is not host:port (e.g. :9200)", c.S3EventsListen)
 	}
 	if c.Bucket == "" && c.Prefix != "" {
 		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
@@ -140,16 +141,19 @@ func okOr(ok bool, otherwise string) string {
 func (m *Metrics) watchDataChannels(d *DataChannels) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_passive_ports_in_use", Help: "Passive ports reserved by sessions now.",
+			Name: "ftp2s3_passive_ports_in_use", Help: "Passive ports reserved by sessions now (a port serves one session per client address).",
 		}, func() float64 { return float64(d.PortsInUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_passive_reservations", Help: "Sessions holding a passive port now.",
+		}, func() float64 { return float64(d.Stats().Reservations) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_passive_ports_exhausted_total", Help: "PASV/EPSV requests that found every passive port in use.",
+			Name: "ftp2s3_passive_ports_exhausted_total", Help: "PASV/EPSV requests that found no port for their client (each port reserved by that address already, or its FTP2S3_MAX_CONNECTIONS_PER_IP reached).",
 		}, func() float64 { return float64(d.Exhausted()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ftp2s3_passive_ports_total", Help: "Ports in the passive range (FTP2S3_PASSIVE_PORTS).",
 		}, func() float64 { return float64(d.Stats().PortsTotal) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_passive_strangers_total", Help: "Passive data connections dropped because they came from another address than the control connection.",
+			Name: "ftp2s3_passive_strangers_total", Help: "Passive data connections dropped because no session on that port was waiting for their address.",
 		}, func() float64 { return float64(d.Stats().Strangers) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "ftp2s3_passive_ports_expired_total", Help: "Passive ports released because no transfer used them in time.",
@@ -175,6 +179,15 @@ func (m *Metrics) watchCache(b *storage.Backend) {
 	)
 }
 
+// watchTLSEOF exports the PROT P uploads that ended without close_notify
+// (refused under FTP2S3_TLS_STRICT_EOF, accepted otherwise).
+func (m *Metrics) watchTLSEOF(st *session.TLSStats) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ftp2s3_tls_uploads_without_close_notify_total",
+		Help: "PROT P uploads whose TLS data connection ended without close_notify (refused with FTP2S3_TLS_STRICT_EOF).",
+	}, func() float64 { return float64(st.UploadsWithoutCloseNotify.Load()) }))
+}
+
 // watchServer exports the connections refused by limits and shutdown.
 func (m *Metrics) watchServer(s *Server) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -192,5 +205,30 @@ func (m *Metrics) WatchBans(stats func() (active int, total int64)) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "ftp2s3_bans_total", Help: "Bans imposed for failed logins since start.",
 		}, func() float64 { _, t := stats(); return float64(t) }),
+	)
+}
+
+// watchMemory exports the transfer memory budget (FTP2S3_MEMORY_LIMIT): what
+// transfers hold, what is kept idle for reuse, and how much they had to wait for.
+func (m *Metrics) watchMemory(b *storage.Backend) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_budget_bytes", Help: "The transfer memory budget (FTP2S3_MEMORY_LIMIT).",
+		}, func() float64 { return float64(b.MemoryStats().Limit) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_in_use_bytes", Help: "Transfer buffers held by transfers now.",
+		}, func() float64 { return float64(b.MemoryStats().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_idle_bytes", Help: "Transfer buffers kept for reuse now (part of the budget).",
+		}, func() float64 { return float64(b.MemoryStats().Idle) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftp2s3_memory_waiting", Help: "Transfers waiting for the memory budget now.",
+		}, func() float64 { return float64(b.MemoryStats().Waiting) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_memory_waited_bytes_total", Help: "Bytes of buffers that transfers had to wait for because the budget was full.",
+		}, func() float64 { return float64(b.MemoryStats().WaitedBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ftp2s3_memory_waits_total", Help: "Times a transfer had to wait for the memory budget.",
+		}, func() float64 { return float64(b.MemoryStats().Waits) }),
 	)
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,9 +34,15 @@ type DataChannels struct {
 	dnsMu    sync.Mutex
 	dnsCache map[string]dnsAnswer
 
-	mu    sync.Mutex
-	inUse map[int]bool
-	next  int // round-robin start, so a just-released port rests a while
+	// maxPerClient is how many reservations one client (an IPv4 address, an
+	// IPv6 /64) may hold at once: FTP2S3_MAX_CONNECTIONS_PER_IP.
+	maxPerClient int
+
+	mu        sync.Mutex
+	open      map[portKey]*sharedPort // listening ports, each with its reservations
+	perClient map[netip.Addr]int      // reservations by clientKey
+	reserved  int                     // reservations in all
+	next      int                     // round-robin start, so a just-released port rests a while
 
 	exhausted     atomic.Int64
 	strangers     atomic.Int64
@@ -49,16 +54,20 @@ type DataChannels struct {
 type DataStats struct {
 	// Exhausted counts PASV/EPSV commands that found no free port (answered 425).
 	Exhausted int64
-	// Strangers counts connections to a passive port from an address other than
-	// the control connection's peer (closed without a byte).
+	// Strangers counts connections to a passive port that no reservation was
+	// waiting for: from an address without one on that port, or a second
+	// connection for a reservation that has its own (reset without a byte).
 	Strangers int64
 	// Expired counts reserved passive ports released because no transfer command
 	// used them within twice the data timeout.
 	Expired int64
 	// ActiveRefused counts PORT/EPRT targets refused by bounce protection.
 	ActiveRefused int64
-	// PortsInUse is how many passive ports are reserved right now.
+	// PortsInUse is how many passive ports are reserved right now (by one
+	// session or several, from different addresses).
 	PortsInUse int
+	// Reservations is how many sessions hold a passive port right now.
+	Reservations int
 	// PortsTotal is the size of the passive range.
 	PortsTotal int
 }
@@ -82,18 +91,24 @@ func NewDataChannels(c *Config, log *slog.Logger) (*DataChannels, error) {
 		resolve: func(ctx context.Context, host string) ([]net.IP, error) {
 			return net.DefaultResolver.LookupIP(ctx, "ip", host)
 		},
-		inUse: map[int]bool{}, next: c.PassivePorts.Lo, dnsCache: map[string]dnsAnswer{},
+		maxPerClient: c.MaxConnectionsPerIP,
+		open:         map[portKey]*sharedPort{}, perClient: map[netip.Addr]int{},
+		next: c.PassivePorts.Lo, dnsCache: map[string]dnsAnswer{},
 	}, nil
 }
 
 // Stats returns the current counters.
 func (d *DataChannels) Stats() DataStats {
+	d.mu.Lock()
+	reserved := d.reserved
+	d.mu.Unlock()
 	return DataStats{
 		Exhausted:     d.exhausted.Load(),
 		Strangers:     d.strangers.Load(),
 		Expired:       d.expired.Load(),
 		ActiveRefused: d.activeRefused.Load(),
 		PortsInUse:    d.PortsInUse(),
+		Reservations:  reserved,
 		PortsTotal:    d.ports.Hi - d.ports.Lo + 1,
 	}
 }
@@ -105,62 +120,11 @@ func (d *DataChannels) Exhausted() int64 { return d.exhausted.Load() }
 func (d *DataChannels) PortsInUse() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.inUse)
-}
-
-// ListenPassive reserves a port of the range and listens on it, on the address
-// the control connection came in on (behind NAT that is the address the
-// translated data connection arrives at too). The port goes back to the pool
-// when the listener is closed, or by itself when no transfer has started to
-// use it within twice the data timeout, so a client that sends PASV after PASV
-// without transferring cannot drain the range.
-func (d *DataChannels) ListenPassive(ctx context.Context, ctrl session.ConnInfo) (session.PassiveListener, error) {
-	if ctrl.Local == nil || ctrl.Remote == nil {
-		return nil, errors.New("passive listen: control connection has no TCP addresses")
+	ports := map[int]bool{}
+	for k := range d.open {
+		ports[k.port] = true
 	}
-	advertised := d.advertisedIP(ctx, ctrl)
-	l, port, err := d.reserve(ctx, ctrl.Local)
-	if err != nil {
-		return nil, err
-	}
-	p := &passiveListener{
-		owner: d, port: port, l: l, peer: ctrl.Remote.IP,
-		advertised: &net.TCPAddr{IP: advertised, Port: port},
-	}
-	p.mu.Lock() // expire takes the lock, so it cannot see p.expiry unset
-	p.expiry = time.AfterFunc(d.expireAfter, p.expire)
-	p.mu.Unlock()
-	return p, nil
-}
-
-// reserve finds a free port of the range and listens on it.
-func (d *DataChannels) reserve(ctx context.Context, local *net.TCPAddr) (*net.TCPListener, int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := d.ports.Hi - d.ports.Lo + 1
-	for i := 0; i < n; i++ {
-		port := d.ports.Lo + (d.next-d.ports.Lo+i)%n
-		if d.inUse[port] {
-			continue
-		}
-		var lc net.ListenConfig
-		addr := &net.TCPAddr{IP: local.IP, Zone: local.Zone, Port: port}
-		l, err := lc.Listen(ctx, "tcp", addr.String())
-		if err != nil {
-			continue // taken by someone outside the gateway; try the next
-		}
-		d.inUse[port] = true
-		d.next = d.ports.Lo + (port-d.ports.Lo+1)%n
-		return l.(*net.TCPListener), port, nil
-	}
-	d.exhausted.Add(1) // the session logs it, with its id
-	return nil, 0, fmt.Errorf("range %s, %d reserved: %w", d.ports, len(d.inUse), session.ErrNoPassivePorts)
-}
-
-func (d *DataChannels) release(port int) {
-	d.mu.Lock()
-	delete(d.inUse, port)
-	d.mu.Unlock()
+	return len(ports)
 }
 
 // resolveTimeout bounds the DNS lookup of FTP2S3_PUBLIC_HOST behind one PASV.
@@ -244,98 +208,6 @@ func (d *DataChannels) hostFor(ip net.IP) string {
 		}
 	}
 	return d.publicHost
-}
-
-// passiveListener is one reserved port of the range.
-type passiveListener struct {
-	owner      *DataChannels
-	port       int
-	l          *net.TCPListener
-	peer       net.IP
-	advertised *net.TCPAddr
-	expiry     *time.Timer
-
-	mu      sync.Mutex
-	claimed bool // a transfer is using the port: it no longer expires
-	closed  bool
-	expired bool
-}
-
-func (p *passiveListener) Advertised() *net.TCPAddr { return p.advertised }
-
-// expire releases a port whose transfer command never came.
-func (p *passiveListener) expire() {
-	p.mu.Lock()
-	if p.claimed || p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.expired = true
-	p.mu.Unlock()
-	p.owner.expired.Add(1)
-	p.owner.log.Info("passive port released: no transfer used it", "port", p.port, "after", p.owner.expireAfter.String())
-	_ = p.Close()
-}
-
-// Accept waits for the control connection's peer. A connection from any other
-// address is closed and logged, and the wait goes on until ctx ends.
-func (p *passiveListener) Accept(ctx context.Context) (net.Conn, error) {
-	p.mu.Lock()
-	if p.expired {
-		p.mu.Unlock()
-		return nil, fmt.Errorf("passive port %d: %w", p.port, session.ErrPassiveExpired)
-	}
-	p.claimed = true
-	p.mu.Unlock()
-	p.expiry.Stop()
-
-	if dl, ok := ctx.Deadline(); ok {
-		_ = p.l.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = p.l.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	for {
-		c, err := p.l.AcceptTCP()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("passive port %d: %w", p.port, ctx.Err())
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				// ctx's deadline, seen by the socket a moment before ctx itself.
-				return nil, fmt.Errorf("passive port %d: %w", p.port, context.DeadlineExceeded)
-			}
-			return nil, fmt.Errorf("passive port %d: %w", p.port, err)
-		}
-		ra, ok := c.RemoteAddr().(*net.TCPAddr)
-		if ok && ra.IP.Equal(p.peer) {
-			// One connection per reservation: stop listening, so nothing else
-			// queues up on the port; it stays reserved until Close.
-			_ = p.l.Close()
-			return c, nil
-		}
-		p.owner.strangers.Add(1)
-		p.owner.log.Warn("passive data connection from a stranger refused",
-			"port", p.port, "from", c.RemoteAddr().String(), "expected", p.peer.String())
-		_ = c.SetLinger(0) // reset, not a graceful close: the stranger gets nothing
-		_ = c.Close()
-	}
-}
-
-func (p *passiveListener) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	p.mu.Unlock()
-	p.expiry.Stop()
-	err := p.l.Close()
-	if errors.Is(err, net.ErrClosed) {
-		err = nil // Accept closed it already
-	}
-	p.owner.release(p.port)
-	return err
 }
 
 // checkHost accepts an IP address or a DNS name (RFC 1123 labels; "_" is let

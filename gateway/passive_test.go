@@ -203,11 +203,14 @@ func TestStrangerRefusedRealClientAccepted(t *testing.T) {
 	}
 	defer l.Close()
 	addr := net.JoinHostPort("127.0.0.1", itoa(l.Advertised().Port))
-	stranger, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial from 127.0.0.2: %v", err)
+	// The stranger is cut off without a byte (the reset may even beat the dial).
+	if stranger, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", addr); err == nil {
+		_ = stranger.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := stranger.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+			t.Fatalf("stranger read %d bytes, err %v; want the connection closed", n, err)
+		}
+		stranger.Close()
 	}
-	defer stranger.Close()
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -218,11 +221,6 @@ func TestStrangerRefusedRealClientAccepted(t *testing.T) {
 		}
 		accepted <- c
 	}()
-	// The stranger is cut off without a byte.
-	_ = stranger.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := stranger.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
-		t.Fatalf("stranger read %d bytes, err %v; want the connection closed", n, err)
-	}
 	real, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -236,16 +234,24 @@ func TestStrangerRefusedRealClientAccepted(t *testing.T) {
 	if got := c.RemoteAddr().String(); got != real.LocalAddr().String() {
 		t.Fatalf("accepted %s, want the real client %s", got, real.LocalAddr())
 	}
-	// The reservation accepts one connection; the port stays reserved until Close.
+	// The reservation takes one connection; a second one from the same client is
+	// reset, and the port stays reserved until Close.
 	if extra, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		_ = extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := extra.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+			t.Errorf("a second connection for one reservation: read %d, %v; want it reset", n, err)
+		}
 		extra.Close()
-		t.Error("a second connection reached a port that already has its client")
 	}
 	if d.PortsInUse() != 1 {
 		t.Errorf("PortsInUse = %d while the transfer runs, want 1", d.PortsInUse())
 	}
-	if d.Stats().Strangers != 1 || !strings.Contains(logs.String(), "stranger") {
-		t.Fatalf("stranger not counted or logged: %+v\n%s", d.Stats(), logs)
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Stats().Strangers != 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d.Stats().Strangers != 2 || !strings.Contains(logs.String(), "stranger") || !strings.Contains(logs.String(), "has its data connection already") {
+		t.Fatalf("stranger and second connection not counted or logged: %+v\n%s", d.Stats(), logs)
 	}
 }
 
@@ -408,4 +414,119 @@ func TestPublicHostLookupReused(t *testing.T) {
 	if calls != 1 {
 		t.Fatal("looked the PASV host up for an IPv6 control connection, where only EPSV works")
 	}
+}
+
+// TestPortSharedAcrossAddresses: one port serves one session per client
+// address at once; each connection reaches the session of its own address; a
+// client runs out of ports only for itself.
+func TestPortSharedAcrossAddresses(t *testing.T) {
+	d, _ := newTestChannels(t, nil)
+	ctx := context.Background()
+	hold := func(peer string) []session.PassiveListener {
+		var ls []session.PassiveListener
+		for i := 0; i < 3; i++ {
+			l, err := d.ListenPassive(ctx, loopCtrl(peer))
+			if err != nil {
+				t.Fatalf("%s, reservation %d of a 3-port range: %v", peer, i+1, err)
+			}
+			ls = append(ls, l)
+		}
+		if _, err := d.ListenPassive(ctx, loopCtrl(peer)); !errors.Is(err, session.ErrNoPassivePorts) {
+			t.Fatalf("%s, 4th reservation: %v, want ErrNoPassivePorts", peer, err)
+		}
+		return ls
+	}
+	one, two := hold("127.0.0.2"), hold("127.0.0.3")
+	if st := d.Stats(); st.PortsInUse != 3 || st.Reservations != 6 {
+		t.Fatalf("stats %+v, want 3 ports carrying 6 reservations", st)
+	}
+	// Both clients connect to the first port of each: each session gets its own.
+	for i := range one {
+		port := one[i].Advertised().Port
+		var other session.PassiveListener
+		for _, l := range two {
+			if l.Advertised().Port == port {
+				other = l
+			}
+		}
+		for _, pair := range []struct {
+			src string
+			l   session.PassiveListener
+		}{{"127.0.0.3", other}, {"127.0.0.2", one[i]}} {
+			c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(pair.src)}}).Dial("tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			got, err := pair.l.Accept(actx)
+			cancel()
+			if err != nil {
+				t.Fatalf("port %d, client %s: %v", port, pair.src, err)
+			}
+			if got.RemoteAddr().String() != c.LocalAddr().String() {
+				t.Fatalf("port %d: the session of %s got %s's connection", port, pair.src, got.RemoteAddr())
+			}
+			got.Close()
+		}
+	}
+	for _, l := range append(one, two...) {
+		_ = l.Close()
+	}
+	if st := d.Stats(); st.PortsInUse != 0 || st.Reservations != 0 {
+		t.Fatalf("after closing every reservation: %+v", st)
+	}
+	d.mu.Lock()
+	open := len(d.open)
+	d.mu.Unlock()
+	if open != 0 {
+		t.Fatalf("%d ports still listening", open)
+	}
+}
+
+// TestPassiveBudgetPerClient: one client address (IPv6: its /64) holds at most
+// FTP2S3_MAX_CONNECTIONS_PER_IP reservations, even with ports to spare.
+func TestPassiveBudgetPerClient(t *testing.T) {
+	d, _ := newTestChannels(t, func(c *Config) { c.PassivePorts = testPorts(t, 6); c.MaxConnectionsPerIP = 2 })
+	ctx := context.Background()
+	v6 := func(remote string) session.ConnInfo {
+		return session.ConnInfo{Local: &net.TCPAddr{IP: net.IPv6loopback, Port: 2121}, Remote: &net.TCPAddr{IP: net.ParseIP(remote), Port: 50000}}
+	}
+	if !hasIPv6Loopback() {
+		t.Fatal("this test needs ::1")
+	}
+	var ls []session.PassiveListener
+	for _, peer := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+		l, err := d.ListenPassive(ctx, v6(peer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	if _, err := d.ListenPassive(ctx, v6("2001:db8:1:2::3")); !errors.Is(err, session.ErrNoPassivePorts) {
+		t.Fatalf("third reservation from one /64: %v, want ErrNoPassivePorts", err)
+	}
+	if l, err := d.ListenPassive(ctx, v6("2001:db8:1:3::1")); err != nil {
+		t.Fatalf("another /64: %v", err)
+	} else {
+		ls = append(ls, l)
+	}
+	_ = ls[0].Close()
+	if l, err := d.ListenPassive(ctx, v6("2001:db8:1:2::3")); err != nil {
+		t.Fatalf("after a release: %v", err)
+	} else {
+		ls = append(ls, l)
+	}
+	for _, l := range ls {
+		_ = l.Close()
+	}
+}
+
+func hasIPv6Loopback() bool {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }

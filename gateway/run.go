@@ -34,7 +34,9 @@ type Gateway struct {
 	ReadyCheckInterval time.Duration
 
 	ready    *readiness
-	implicit net.Listener // implicit-FTPS listener opened by Run, if any
+	implicit net.Listener          // implicit-FTPS listener opened by Run, if any
+	homes    []session.Home        // where users may write, for the abandoned-upload sweep
+	auth     session.Authenticator // before the anonymous wrapper, for events.go
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -67,6 +69,8 @@ func storageOptions(cfg *Config, log *slog.Logger, m *Metrics) storage.Options {
 		CacheTTL:            cfg.CacheTTL,
 		MaxRenameKeys:       cfg.MaxRenameKeys,
 		HashCopyLimit:       hashCopyLimit(cfg.HashCopyLimit),
+		MemoryLimit:         int64(cfg.MemoryLimit),
+		RetryFor:            retryFor(cfg.S3RetryFor),
 		Logger:              log,
 		Observe:             m.ObserveS3,
 	}
@@ -88,6 +92,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		defaultHome = h
 	}
 	var auth session.Authenticator
+	var homes []session.Home // where this gateway's users write
 	switch cfg.Auth {
 	case "users":
 		users, problems := LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
@@ -97,16 +102,27 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		if users.Len() == 0 {
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
 		}
+		for _, u := range users.users {
+			switch {
+			case u.readOnly:
+			case u.hasHome:
+				homes = append(homes, u.home)
+			default:
+				homes = append(homes, defaultHome)
+			}
+		}
 		auth = users
 	case "s3":
+		homes = append(homes, defaultHome)
 		if cfg.Users != "" || cfg.UsersFile != "" {
 			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
 		}
-		auth = NewS3Auth(backend.Client(), storageOptions(&cfg, log, m), defaultHome)
+		// Per-user backends share the default one's memory budget.
+		auth = NewS3Auth(backend.Client(), backend.Options(), defaultHome)
 	default:
 		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
 	}
-	sec, err := newSecurity(&cfg, auth)
+	sec, err := newSecurity(&cfg, auth, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +148,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 			TLS:              sec.tlsConfig(),
 			TLSRequired:      cfg.TLS == "required" || cfg.TLS == "implicit",
 			TLSSessionReuse:  cfg.TLSSessionReuse == "required",
+			TLSStrictEOF:     cfg.TLSStrictEOF,
 			LoginTimeout:     cfg.LoginTimeout,
 			Guard:            sec.bans,
 			TLSStats:         sec.tlsStats,
@@ -143,6 +160,8 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	})
 	m.watchDataChannels(data)
 	m.watchCache(backend)
+	m.watchTLSEOF(sec.tlsStats)
+	m.watchMemory(backend)
 	m.watchServer(srv)
 	m.WatchBans(func() (int, int64) { st := sec.bans.Stats(); return st.BannedNow, st.Bans })
 	return &Gateway{
@@ -150,12 +169,23 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
 		ReadyCheckInterval: 5 * time.Second,
 		ready:              newReadiness(backend.Client(), &cfg, log),
+		homes:              homes,
+		auth:               auth,
 	}, nil
 }
 
-// Run listens on FTP2S3_LISTEN (and FTP2S3_METRICS_LISTEN when set) and serves
+// Run creates the served buckets when FTP2S3_CREATE_BUCKETS asks, listens on
+// FTP2S3_LISTEN (and FTP2S3_METRICS_LISTEN when set) and serves
 // until ctx is cancelled, then shuts down gracefully within FTP2S3_SHUTDOWN_GRACE.
 func (g *Gateway) Run(ctx context.Context) error {
+	if g.Config.CreateBuckets {
+		if err := createBuckets(ctx, g.Backend, &g.Config, g.Log); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting for S3: not a failure
+			}
+			return err
+		}
+	}
 	l, err := net.Listen("tcp", g.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("FTP2S3_LISTEN: %w", err)
@@ -185,6 +215,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 // FTP2S3_SHUTDOWN_GRACE to finish and the rest are aborted. It returns nil after
 // a shutdown, or the error that stopped a listener.
 func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
+	var events net.Listener
+	if addr := g.Config.S3EventsListen; addr != "" {
+		var err error
+		if events, err = net.Listen("tcp", addr); err != nil {
+			for _, l := range []net.Listener{ctrl, opsL, g.implicit} {
+				if l != nil {
+					_ = l.Close()
+				}
+			}
+			return fmt.Errorf("FTP2S3_S3_EVENTS_LISTEN: %w", err)
+		}
+	}
 	attrs := []any{"addr", ctrl.Addr().String(), "passive_ports", g.Config.PassivePorts.String(),
 		"public_host", g.Config.PublicHost, "proxy_protocol", g.Config.ProxyProtocol}
 	opsCtx, stopOps := context.WithCancel(context.Background())
@@ -204,6 +246,23 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 				opsErr <- err
 			}
 		}()
+	}
+	if events != nil {
+		attrs = append(attrs, "s3_events_addr", events.Addr().String())
+		ops.Add(1)
+		go func() {
+			defer ops.Done()
+			if err := g.serveEvents(opsCtx, events); err != nil {
+				select {
+				case opsErr <- err:
+				default:
+				}
+			}
+		}()
+	}
+	if age := g.Config.AbandonedUploadAge; age > 0 {
+		ops.Add(1)
+		go func() { defer ops.Done(); g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, time.Hour) }()
 	}
 	defer func() { stopOps(); ops.Wait() }()
 	g.Log.Info("ftp2s3 listening", attrs...)
@@ -256,4 +315,13 @@ func hashCopyLimit(s Size) int64 {
 		return -1
 	}
 	return int64(s)
+}
+
+// retryFor maps FTP2S3_S3_RETRY_FOR to storage's option, where 0 means the
+// default and a negative value means no retries.
+func retryFor(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

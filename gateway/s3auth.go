@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
@@ -80,6 +81,14 @@ func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) 
 	return a.user(accessKey, id), nil
 }
 
+// eachBackend calls fn with the storage of every identity verified within the
+// TTL, whose caches the S3 events endpoint must reach (events.go).
+func (a *S3Auth) eachBackend(fn func(*storage.Backend)) {
+	for _, id := range a.known.Values() {
+		fn(id.backend)
+	}
+}
+
 func (a *S3Auth) user(name string, id *s3Identity) *session.User {
 	return &session.User{Name: name, Home: a.home, FS: id.backend}
 }
@@ -101,7 +110,9 @@ func (a *S3Auth) verify(ctx context.Context, c *s3.Client) error {
 		if prefix != "" {
 			prefix += "/"
 		}
-		_, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.home.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+		// URL-encoded keys: a first key that XML cannot carry must not fail the login.
+		_, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.home.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1),
+			EncodingType: types.EncodingTypeUrl})
 	}
 	if err == nil {
 		return nil
@@ -143,9 +154,22 @@ func isAnonymous(name string) bool {
 func (c *Config) validateSecurity() []error {
 	var p []error
 	if c.AnonymousHome != "" {
-		if _, err := session.ParseHome(c.AnonymousHome); err != nil {
+		h, err := session.ParseHome(c.AnonymousHome)
+		switch {
+		case err != nil:
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
+		case h.Bucket == "" && !c.AnonymousAllBuckets:
+			// "/" would let anybody read every bucket the gateway's keys reach:
+			// too big a door to open by a typo (README "Logging in").
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", c.AnonymousHome))
+		case h.Bucket != "" && c.AnonymousAllBuckets:
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", c.AnonymousHome))
 		}
+	} else if c.AnonymousAllBuckets {
+		p = append(p, errors.New("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/ (anonymous access is off)"))
+	}
+	if _, err := ParseBucketList(c.Buckets); err != nil {
+		p = append(p, fmt.Errorf("FTP2S3_BUCKETS: %v", err))
 	}
 	return p
 }

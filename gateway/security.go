@@ -15,7 +15,9 @@ type security struct {
 	tlsStats *session.TLSStats
 }
 
-func newSecurity(cfg *Config, auth session.Authenticator) (*security, error) {
+// newSecurity wires the login side; fs is the gateway's storage, which the
+// FTP2S3_BUCKETS allow-list narrows for users whose home is every bucket.
+func newSecurity(cfg *Config, auth session.Authenticator, fs session.FS) (*security, error) {
 	sec := &security{auth: auth, bans: NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
 	if cfg.TLS != "off" {
 		certs, err := LoadCertificates(cfg.TLSCert, cfg.TLSKey)
@@ -30,6 +32,13 @@ func newSecurity(cfg *Config, auth session.Authenticator) (*security, error) {
 			return nil, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %w", err)
 		}
 		sec.auth = anonymousAuth{next: auth, home: home}
+	}
+	allow, err := ParseBucketList(cfg.Buckets)
+	if err != nil {
+		return nil, fmt.Errorf("FTP2S3_BUCKETS: %w", err)
+	}
+	if allow != nil {
+		sec.auth = bucketAllowAuth{next: sec.auth, fs: fs, allow: allow}
 	}
 	return sec, nil
 }

@@ -5,9 +5,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -31,7 +31,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	total     int
-	perIP     map[string]int
+	perIP     map[netip.Addr]int // by clientKey: IPv6 per /64
 	listeners map[net.Listener]struct{}
 	closing   bool
 
@@ -65,7 +65,7 @@ func NewServer(o ServerOptions) *Server {
 	sc.Draining = drain
 	return &Server{
 		sess: sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain, bans: o.Bans,
-		perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
+		perIP: map[netip.Addr]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
 	}
 }
 
@@ -142,12 +142,12 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 		if peer != c.RemoteAddr().String() {
 			s.log.Debug("PROXY header", "proxy", peer, "remote", c.RemoteAddr().String())
 		}
-		ip := remoteIP(c)
-		if reason := s.admit(ip, remoteAddr(c)); reason != "" {
+		addr := remoteAddr(c)
+		if reason := s.admit(addr); reason != "" {
 			s.refuse(c, reason, implicitTLS)
 			return
 		}
-		defer s.release(ip)
+		defer s.release(addr)
 		sess := session.New(s.sess, c)
 		if implicitTLS {
 			sess.UseImplicitTLS()
@@ -156,10 +156,14 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	}()
 }
 
-// admit counts a connection from ip against the limits and the ban list, or
+// admit counts a connection from addr against the limits and the ban list, or
 // says why not. It runs after the PROXY header, so both see the real client.
-func (s *Server) admit(ip string, addr netip.Addr) string {
+// The per-address limit counts IPv6 clients per /64, as the bans do: one
+// subscriber gets a whole /64 and could otherwise open MAX_CONNECTIONS_PER_IP
+// connections from each of its addresses.
+func (s *Server) admit(addr netip.Addr) string {
 	banned := s.bans != nil && s.bans.Banned(addr)
+	ip := clientKey(addr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -177,7 +181,8 @@ func (s *Server) admit(ip string, addr netip.Addr) string {
 	return ""
 }
 
-func (s *Server) release(ip string) {
+func (s *Server) release(addr netip.Addr) {
+	ip := clientKey(addr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total--
@@ -186,22 +191,40 @@ func (s *Server) release(ip string) {
 	}
 }
 
-// refuse answers 421 with reason and closes the connection. On an implicit-FTPS
-// port the answer needs a TLS handshake first, bounded by the deadline.
+// refuse answers 421 with reason and closes the connection. On an
+// implicit-FTPS port nothing can be said in clear (a TLS client would read the
+// 421 as a broken record), and a handshake just to say no would hand every
+// refused or banned client a full asymmetric-crypto operation for free, so the
+// refusal there is a TLS alert record, sent before any handshake: see
+// refuseTLS.
 func (s *Server) refuse(c net.Conn, reason string, implicitTLS bool) {
 	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
 	s.refused.Add(1)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if implicitTLS && s.sess.TLS != nil {
-		tc := tls.Server(c, s.sess.TLS)
-		if tc.Handshake() != nil {
-			return
-		}
-		defer tc.Close()
-		c = tc
+	if implicitTLS {
+		refuseTLS(c)
+		return
 	}
 	_, _ = fmt.Fprintf(c, "421 %s\r\n", reason)
+}
+
+// tlsAccessDenied is a TLS record holding one fatal alert, access_denied (RFC
+// 8446 §6; alerts before the handshake travel in clear). The record version is
+// TLS 1.0's, which every TLS client accepts in a first record.
+var tlsAccessDenied = []byte{21, 3, 1, 0, 2, 2, 49}
+
+// refuseTLS turns an implicit-FTPS client away without a handshake: the client
+// reports "access denied" rather than a reset. The ClientHello is read (and
+// thrown away) before closing, since closing a socket with unread data sends
+// a reset that may overtake the alert.
+func refuseTLS(c net.Conn) {
+	_, _ = c.Write(tlsAccessDenied)
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
 }
 
 func remoteAddr(c net.Conn) netip.Addr {
@@ -213,12 +236,9 @@ func remoteAddr(c net.Conn) netip.Addr {
 	return netip.Addr{}
 }
 
-func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
-	}
-	return c.RemoteAddr().String()
-}
+// clientKey is the unit the per-address limits count in: the address for
+// IPv4, its /64 for IPv6 (as the bans).
+func clientKey(a netip.Addr) netip.Addr { return banKey(a) }
 
 // Shutdown drains the server: new connections get 421, idle sessions are closed
 // with 421 at once, and sessions with a transfer running are closed when it ends.

@@ -3,8 +3,11 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"sort"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -25,18 +28,22 @@ type staticUser struct {
 type StaticUsers struct {
 	users       map[string]staticUser
 	defaultHome session.Home
+	// decoys are the configured hashes in a fixed order: an unknown name is
+	// checked against one of them (see decoyFor).
+	decoys   [][]byte
+	decoyKey [8]byte // derived from the hashes: the choice is not guessable from the name alone
 }
 
-// dummyHash keeps a login for an unknown name as slow as one for a known name,
-// so response time does not reveal which names exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("ftp2s3-no-such-user"), bcrypt.DefaultCost)
+// noUsersHash is what an unknown name is checked against when no user is
+// configured at all (nothing to hide then, but the reply should not be instant).
+var noUsersHash, _ = bcrypt.GenerateFromPassword([]byte("ftp2s3-no-such-user"), bcrypt.DefaultCost)
 
 // Authenticate implements session.Authenticator.
 func (u *StaticUsers) Authenticate(_ context.Context, name, password string) (*session.User, error) {
 	rec, ok := u.users[name]
 	hash := rec.hash
 	if !ok {
-		hash = dummyHash
+		hash = u.decoyFor(name)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
 		return nil, session.ErrAuthFailed
@@ -46,6 +53,22 @@ func (u *StaticUsers) Authenticate(_ context.Context, name, password string) (*s
 		home = rec.home
 	}
 	return &session.User{Name: name, Home: home, ReadOnly: rec.readOnly}, nil
+}
+
+// decoyFor picks the hash an unknown name is checked against: one of the
+// configured users' own hashes, chosen by the name, so the bcrypt work (its cost
+// is in the hash) is drawn from the same costs as real users'. A fixed decoy of
+// one cost would set apart every user whose hash has another cost; this way an
+// unknown name takes as long as some real user, and always the same one, so
+// repeating a probe shows nothing either. The match result is thrown away.
+func (u *StaticUsers) decoyFor(name string) []byte {
+	if len(u.decoys) == 0 {
+		return noUsersHash
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(u.decoyKey[:])
+	_, _ = h.Write([]byte(name))
+	return u.decoys[h.Sum64()%uint64(len(u.decoys))]
 }
 
 // Len returns how many users are configured.
@@ -93,7 +116,25 @@ func LoadStaticUsers(inline, file string, defaultHome session.Home) (*StaticUser
 			problems = append(problems, fmt.Errorf("FTP2S3_USERS_FILE: %v", err))
 		}
 	}
+	u.setDecoys()
 	return u, problems
+}
+
+// setDecoys lists the configured hashes in name order, so an unknown name maps
+// to the same user's hash from one start to the next.
+func (u *StaticUsers) setDecoys() {
+	names := make([]string, 0, len(u.users))
+	for n := range u.users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	u.decoys = u.decoys[:0]
+	key := fnv.New64a()
+	for _, n := range names {
+		u.decoys = append(u.decoys, u.users[n].hash)
+		_, _ = key.Write(u.users[n].hash)
+	}
+	binary.BigEndian.PutUint64(u.decoyKey[:], key.Sum64())
 }
 
 func parseUser(rec string) (staticUser, error) {

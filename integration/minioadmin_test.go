@@ -36,8 +36,25 @@ import (
 // nonce|LE32(1) and associated data 0x80|tag, tag being the seal of nothing with
 // nonce|LE32(0).
 
-// minioAdmin sends one signed admin request.
+// minioAdmin sends one signed admin request. Right after start-up MinIO answers
+// 503 XMinioServerNotInitialized until its IAM subsystem is loaded: that is
+// retried for up to 30 seconds.
 func minioAdmin(t *testing.T, method, path string, query url.Values, body []byte) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, msg := minioAdminOnce(t, method, path, query, body)
+		if status == http.StatusOK {
+			return
+		}
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("MinIO admin %s %s: HTTP %d\n%s", method, path, status, msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func minioAdminOnce(t *testing.T, method, path string, query url.Values, body []byte) (int, []byte) {
 	t.Helper()
 	u := minio.Endpoint + "/minio/admin/v3/" + path + "?" + query.Encode()
 	req, err := http.NewRequest(method, u, bytes.NewReader(body))
@@ -57,9 +74,7 @@ func minioAdmin(t *testing.T, method, path string, query url.Values, body []byte
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("MinIO admin %s %s: %s\n%s", method, path, resp.Status, msg)
-	}
+	return resp.StatusCode, msg
 }
 
 // madminEncrypt encrypts data for the admin API with password (the root secret).

@@ -38,8 +38,8 @@ func vmHWM(t *testing.T, pid int) int64 {
 }
 
 // runBinary starts the ftp2s3 binary in front of the test MinIO and returns its
-// address and process.
-func runBinary(t *testing.T, bin, bucket string) (string, *exec.Cmd) {
+// address and process; env adds or overrides variables.
+func runBinary(t *testing.T, bin, bucket string, env ...string) (string, *exec.Cmd) {
 	t.Helper()
 	port, err := miniotest.FreePort()
 	if err != nil {
@@ -61,6 +61,7 @@ func runBinary(t *testing.T, bin, bucket string) (string, *exec.Cmd) {
 		"AWS_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
 		"AWS_REGION=us-east-1",
 	}
+	cmd.Env = append(cmd.Env, env...) // the last value of a variable wins
 	cmd.Stderr = testWriter{t}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 )
@@ -17,12 +18,18 @@ var writeVerbs = map[string]bool{
 // LoginGuard slows down and bans addresses that keep failing to log in. The
 // gateway implements it; sessions report every failure.
 type LoginGuard interface {
+	// BeginLogin is called before a password is checked, and may wait for the
+	// address's turn (the guard bounds the checks in flight per address). It
+	// fails with ErrBanned when the address is banned. done is called once the
+	// outcome has been reported.
+	BeginLogin(ctx context.Context, addr netip.Addr) (done func(), err error)
 	// LoginFailed records a failed login from addr and returns how long to wait
 	// before answering, and whether addr is now banned.
 	LoginFailed(addr netip.Addr) (delay time.Duration, banned bool)
-	// Banned reports whether addr is banned right now.
-	Banned(addr netip.Addr) bool
 }
+
+// ErrBanned is LoginGuard.BeginLogin's answer for a banned address.
+var ErrBanned = errors.New("address banned after failed logins")
 
 // remoteAddr is the client's address for the login guard.
 func (s *Session) remoteAddr() netip.Addr {

@@ -43,7 +43,7 @@ func (g *fakeGuard) LoginFailed(netip.Addr) (time.Duration, bool) {
 	return 10 * time.Millisecond, g.failed >= 2
 }
 
-func (g *fakeGuard) Banned(netip.Addr) bool { return false }
+func (g *fakeGuard) BeginLogin(context.Context, netip.Addr) (func(), error) { return func() {}, nil }
 
 type rejectAll struct{}
 

@@ -105,8 +105,9 @@ func (s *Session) dispatch(verb, arg string) Reply {
 }
 
 // execute handles one line from the control connection: it logs it, dispatches it
-// and sends the reply, running a transfer if the command started one.
-func (s *Session) execute(l line, lines <-chan line) {
+// and sends the reply, or starts the transfer the command asked for (Serve then
+// sends its final reply).
+func (s *Session) execute(l line) {
 	defer s.recoverCommand(l)
 	if l.tooLong {
 		s.log.Warn("command line too long", "limit", maxLineLength)
@@ -121,19 +122,22 @@ func (s *Session) execute(l line, lines <-chan line) {
 	if verb == "PASS" {
 		s.log.Debug("command", "cmd", "PASS ****")
 	} else {
-		s.log.Debug("command", "cmd", l.text)
+		s.log.Debug("command", "cmd", logString(l.text))
 	}
 	r := s.dispatch(verb, arg)
 	if r.err != nil {
 		s.logStorageError(verb, r.err)
 	}
-	code := r.Code
 	if r.transfer != nil {
-		code = s.runTransfer(r, lines)
+		r.transfer.cmd = verb
+		if s.startTransfer(r) {
+			return // counted when it ends
+		}
+		r.Code = codeCantOpenData
 	} else {
 		s.send(r)
 	}
-	s.observeCommand(verb, code)
+	s.observeCommand(verb, r.Code)
 }
 
 // observeCommand reports a command to the Observer, with logins singled out.
@@ -153,7 +157,7 @@ func (s *Session) observeCommand(verb string, code int) {
 func (s *Session) recoverCommand(l line) {
 	if v := recover(); v != nil {
 		verb, _ := parseLine(l.text)
-		s.log.Error("command panicked", "cmd", verb, "panic", v, "stack", string(debug.Stack()))
+		s.log.Error("command panicked", "cmd", logString(verb), "panic", v, "stack", string(debug.Stack()))
 		s.data.close()
 		s.send(reply(codeLocalError, "Internal error while processing %s; the command was not completed", verb))
 	}

@@ -108,6 +108,19 @@ func FuzzResolve(f *testing.F) {
 			case len(loc.key) > maxKeyLength:
 				t.Fatalf("%v.resolve(%q): key of %d bytes accepted", h, vpath, len(loc.key))
 			}
+			// The home's root is a directory and nothing else: only "/" resolves
+			// to it, and every other path names a key strictly below the prefix,
+			// so no command can reach the object whose key is the prefix itself
+			// (or a bucket's empty key).
+			if loc.isHomeRoot() != (vpath == "/") {
+				t.Fatalf("%v.resolve(%q) = %+v: home root is %v", h, vpath, loc, loc.isHomeRoot())
+			}
+			if !loc.isRootDir() && (loc.key == "" || h.Prefix != "" && !strings.HasPrefix(loc.key, h.Prefix+"/")) {
+				t.Fatalf("%v.resolve(%q) = %+v: an object location on a root", h, vpath, loc)
+			}
+			if loc.isRootDir() && h.Bucket != "" && vpath != "/" {
+				t.Fatalf("%v.resolve(%q) = %+v: a root directory below the home's root", h, vpath, loc)
+			}
 		}
 	})
 }

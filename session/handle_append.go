@@ -29,13 +29,13 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if loc.isRoot() || loc.key == "" || strings.HasSuffix(arg, "/") {
+	if loc.isRootDir() || strings.HasSuffix(arg, "/") {
 		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
 	}
 	if opts.Offset == 0 && !opts.Append {
 		return s.startStore(verb, vpath, arg, loc, opts)
 	}
-	e, serr := s.fs.Stat(s.ctx, loc.bucket, loc.key)
+	e, serr := s.stat(s.ctx, loc)
 	if serr == nil && e.IsDir {
 		return reply(codeActionNotTaken, "%s: is a directory", arg)
 	}

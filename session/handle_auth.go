@@ -29,9 +29,17 @@ func (s *Session) handlePASS(arg string) Reply {
 	if s.user != nil {
 		return reply(codeBadSequence, "Already logged in")
 	}
-	if s.cfg.Guard != nil && s.cfg.Guard.Banned(s.remoteAddr()) {
-		s.quit = true
-		return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
+	if s.cfg.Guard != nil {
+		done, err := s.cfg.Guard.BeginLogin(s.ctx, s.remoteAddr())
+		if err != nil {
+			s.quit = true
+			if errors.Is(err, ErrBanned) {
+				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
+			}
+			s.log.Warn("login refused", "err", err)
+			return reply(codeNotAvailable, "Too many logins in progress from your address; try again later")
+		}
+		defer done()
 	}
 	if s.pendingUser == "" {
 		return reply(codeBadSequence, "Send USER first")
@@ -44,13 +52,13 @@ func (s *Session) handlePASS(arg string) Reply {
 	u, err := s.cfg.Auth.Authenticate(s.ctx, name, arg)
 	if err != nil {
 		if errors.Is(err, ErrAuthFailed) {
-			s.log.Warn("login failed", "user", name)
+			s.log.Warn("login failed", "user", logString(name))
 			if s.loginFailed() {
 				s.quit = true
 				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
 			}
 		} else {
-			s.log.Error("login check failed", "user", name, "err", err)
+			s.log.Error("login check failed", "user", logString(name), "err", err)
 		}
 		// Do not tell a wrong name from a wrong password.
 		return reply(codeNotLoggedIn, "Login incorrect")
@@ -60,7 +68,7 @@ func (s *Session) handlePASS(arg string) Reply {
 		s.fs = u.FS
 	}
 	s.cwd = "/"
-	s.log = s.log.With("user", u.Name)
+	s.log = s.log.With("user", logString(u.Name))
 	s.log.Info("login", "home", u.Home.String(), "read_only", u.ReadOnly)
 	return reply(codeLoggedIn, "User %s logged in", u.Name)
 }

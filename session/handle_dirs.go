@@ -31,12 +31,27 @@ func (s *Session) locate(arg string) (string, location, error) {
 	return vpath, loc, err
 }
 
-// statDir describes the directory at loc (the bucket list counts as one).
+// statDir describes the directory at loc (the bucket list counts as one). The
+// home's root always exists, even under a bucket/prefix with no key yet.
 func (s *Session) statDir(ctx context.Context, loc location) (storage.Entry, error) {
 	if loc.isRoot() {
 		return storage.Entry{Name: "/", IsDir: true}, nil
 	}
-	return s.fs.StatDir(ctx, loc.bucket, loc.key)
+	e, err := s.fs.StatDir(ctx, loc.bucket, loc.key)
+	if err != nil && loc.isHomeRoot() && loc.key != "" && errors.Is(err, storage.ErrNotFound) {
+		return storage.Entry{Name: path.Base(loc.key), IsDir: true}, nil
+	}
+	return e, err
+}
+
+// stat describes the file or directory at loc. A root directory is described as
+// the directory it is, never by an object that happens to have its key (under a
+// bucket/prefix home, the object named like the prefix belongs to someone else).
+func (s *Session) stat(ctx context.Context, loc location) (storage.Entry, error) {
+	if loc.isRootDir() {
+		return s.statDir(ctx, loc)
+	}
+	return s.fs.Stat(ctx, loc.bucket, loc.key)
 }
 
 // quotePath quotes a path for a 257 reply (RFC 959 appendix II: embedded quotes
@@ -66,7 +81,7 @@ func (s *Session) handleMKD(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		return reply(codeActionNotTaken, "%s: creating buckets is not allowed", arg)
 	}
 	if err := s.checkParent(loc); err != nil {
@@ -84,7 +99,7 @@ func (s *Session) handleRMD(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		return reply(codeActionNotTaken, "%s: removing buckets or the home directory is not allowed", arg)
 	}
 	if err := s.fs.Rmdir(s.ctx, loc.bucket, loc.key); err != nil {
@@ -100,13 +115,11 @@ func (s *Session) handleRMD(arg string) Reply {
 // checkParent makes sure the directory that would hold loc exists, as on a POSIX
 // server: a typo in a path fails instead of inventing a directory.
 func (s *Session) checkParent(loc location) error {
-	parent := loc
-	if i := strings.LastIndexByte(loc.key, '/'); i >= 0 {
-		parent.key = loc.key[:i]
-	} else {
-		parent.key = ""
+	parent, err := s.user.Home.resolve(cleanPath("/", path.Dir(loc.rel)))
+	if err != nil {
+		return err
 	}
-	_, err := s.fs.StatDir(s.ctx, parent.bucket, parent.key)
+	_, err = s.statDir(s.ctx, parent)
 	return err
 }
 
@@ -158,7 +171,7 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 	}
 	var single *storage.Entry
 	if _, derr := s.statDir(s.ctx, loc); derr != nil {
-		e, ferr := s.fs.Stat(s.ctx, loc.bucket, loc.key)
+		e, ferr := s.stat(s.ctx, loc)
 		if ferr != nil || verb == "MLSD" {
 			if ferr == nil || errors.Is(ferr, storage.ErrNotFound) {
 				return reply(codeActionNotTaken, "%s: no such directory", arg)
@@ -216,12 +229,7 @@ func (s *Session) handleMLST(arg string) Reply {
 		return errReply(err, arg)
 	}
 	var e storage.Entry
-	if loc.isRoot() {
-		e, err = s.statDir(s.ctx, loc)
-	} else {
-		e, err = s.fs.Stat(s.ctx, loc.bucket, loc.key)
-	}
-	if err != nil {
+	if e, err = s.stat(s.ctx, loc); err != nil {
 		return errReply(err, arg)
 	}
 	var b strings.Builder
@@ -239,10 +247,10 @@ func dirPrefix(key string) string {
 
 func (s *Session) logErr(op, vpath string, err error) {
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNotEmpty) || errors.Is(err, storage.ErrExists) {
-		s.log.Info(op+" refused", "path", vpath, "err", err)
+		s.log.Info(op+" refused", "path", logString(vpath), "err", err)
 		return
 	}
-	s.log.Error(op+" failed", "path", vpath, "err", err)
+	s.log.Error(op+" failed", "path", logString(vpath), "err", err)
 }
 
 // listable reports whether a name can appear in a listing. S3 keys may hold CR

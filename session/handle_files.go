@@ -29,7 +29,7 @@ func (s *Session) statFile(arg string) (string, location, storage.Entry, *Reply)
 		r := errReply(err, arg)
 		return "", loc, storage.Entry{}, &r
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		r := reply(codeActionNotTaken, "%s: not a regular file", arg)
 		return "", loc, storage.Entry{}, &r
 	}
@@ -78,7 +78,7 @@ func (s *Session) handleDELE(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		return reply(codeActionNotTaken, "%s: not a regular file", arg)
 	}
 	if err := s.fs.Delete(s.ctx, loc.bucket, loc.key); err != nil {
@@ -98,7 +98,7 @@ func (s *Session) handleRETR(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		return reply(codeActionNotTaken, "%s: not a regular file", arg)
 	}
 	binary := s.binary

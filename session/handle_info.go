@@ -124,7 +124,7 @@ func (s *Session) statPath(arg string) Reply {
 		err = s.fs.List(s.ctx, loc.bucket, dirPrefix(loc.key), add)
 	default:
 		var e storage.Entry
-		if e, err = s.fs.Stat(s.ctx, loc.bucket, loc.key); err == nil {
+		if e, err = s.stat(s.ctx, loc); err == nil {
 			err = add(e)
 		}
 	}
@@ -185,6 +185,12 @@ func (s *Session) handleREIN(string) Reply {
 	s.data.close()
 	if s.user != nil {
 		s.log.Info("logout (REIN)")
+		// The session is back to the state of a new connection, so the login
+		// timeout runs again. Only after a login: REIN must not let a client
+		// that never logged in stretch its time.
+		if s.login != nil {
+			s.login.Reset(s.cfg.LoginTimeout)
+		}
 	}
 	s.user = nil
 	s.pendingUser = ""
@@ -221,7 +227,7 @@ func (s *Session) handleSTOU(arg string) Reply {
 		if err != nil {
 			return errReply(err, name)
 		}
-		if _, err := s.fs.Stat(s.ctx, loc.bucket, loc.key); err == nil {
+		if _, err := s.stat(s.ctx, loc); err == nil {
 			continue
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return errReply(err, name)
@@ -236,27 +242,33 @@ func (s *Session) handleSTOU(arg string) Reply {
 	return reply(codeActionNotTaken, "Could not find a unique file name; try again")
 }
 
+// maxHostLength is the longest name HOST accepts: a DNS name has at most 253
+// characters, a bracketed IPv6 address with a zone fewer.
+const maxHostLength = 255
+
 // handleHOST is RFC 7151: the virtual host the client wants, before login. All
-// hosts share one configuration here, so any name is accepted.
+// hosts share one configuration here, so any name is accepted, once: the name
+// becomes an attribute of every later log line of the session, so a client must
+// not be able to stack them (RFC 7151 §3.2 allows refusing a repeated HOST).
 func (s *Session) handleHOST(arg string) Reply {
-	if s.user != nil {
+	if s.user != nil || s.pendingUser != "" {
 		return reply(codeBadSequence, "HOST must come before USER")
 	}
-	if s.pendingUser != "" {
-		return reply(codeBadSequence, "HOST must come before USER")
+	if s.info.host != "" {
+		return reply(codeBadSequence, "HOST already accepted (%s); send REIN to change it", s.info.host)
 	}
 	host := strings.TrimSpace(arg)
-	if strings.ContainsAny(host, " \t") || !strings.HasPrefix(host, "[") && strings.Contains(host, ":") {
+	if len(host) > maxHostLength || strings.ContainsAny(host, " \t") || !strings.HasPrefix(host, "[") && strings.Contains(host, ":") {
 		return reply(codeSyntaxErrorParams, "HOST takes a domain name or a bracketed IP address")
 	}
 	s.info.host = host
-	s.log = s.log.With("host", host)
+	s.log = s.log.With("host", logString(host))
 	return reply(codeReady, "Host %s accepted", host)
 }
 
 func (s *Session) handleCLNT(arg string) Reply {
 	s.info.client = strings.TrimSpace(arg)
-	s.log.Info("client", "clnt", s.info.client)
+	s.log.Info("client", "clnt", logString(s.info.client))
 	return reply(codeOK, "Noted")
 }
 

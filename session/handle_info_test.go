@@ -102,9 +102,13 @@ func TestREIN(t *testing.T) {
 
 func TestHOST(t *testing.T) {
 	c := startSession(t, goldenFS())
-	c.expect("HOST ftp.example.com", 220)
-	c.expect("HOST [::1]", 220)
 	c.expect("HOST a b", 501)
+	c.expect("HOST "+strings.Repeat("h", maxHostLength+1), 501)
+	c.expect("HOST ftp.example.com", 220)
+	// RFC 7151: one HOST per login; REIN starts over.
+	c.expect("HOST other.example.com", 503)
+	c.expect("REIN", 220)
+	c.expect("HOST [::1]", 220)
 	c.expect("USER alice", 331)
 	c.expect("HOST late.example.com", 503)
 	c.expect("PASS pw", 230)

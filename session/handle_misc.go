@@ -118,7 +118,7 @@ func (s *Session) handleSTRU(arg string) Reply {
 }
 
 // handleABOR answers an ABOR that arrives when no transfer runs (one that
-// arrives during a transfer is handled by runTransfer).
+// arrives during a transfer is handled by duringTransfer).
 func (s *Session) handleABOR(string) Reply {
 	s.data.close()
 	return reply(codeClosingData, "No transfer to abort")

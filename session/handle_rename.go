@@ -19,10 +19,10 @@ func (s *Session) handleRNFR(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if loc.isRoot() || loc.key == "" {
+	if loc.isRootDir() {
 		return reply(codeActionNotTaken, "%s: buckets and the home directory cannot be renamed", arg)
 	}
-	if _, err := s.fs.Stat(s.ctx, loc.bucket, loc.key); err != nil {
+	if _, err := s.stat(s.ctx, loc); err != nil {
 		return errReply(err, arg)
 	}
 	s.renameFrom = vpath
@@ -43,10 +43,10 @@ func (s *Session) handleRNTO(arg string) Reply {
 	if err != nil {
 		return errReply(err, arg)
 	}
-	if dst.isRoot() || dst.key == "" {
+	if dst.isRootDir() {
 		return reply(codeActionNotTaken, "%s: not a valid name", arg)
 	}
-	e, err := s.fs.Stat(s.ctx, src.bucket, src.key)
+	e, err := s.stat(s.ctx, src)
 	if err != nil {
 		return errReply(err, from)
 	}
@@ -56,7 +56,7 @@ func (s *Session) handleRNTO(arg string) Reply {
 	if e.IsDir {
 		err = s.fs.RenameDir(s.ctx, src.bucket, src.key, dst.bucket, dst.key)
 	} else {
-		if d, derr := s.fs.Stat(s.ctx, dst.bucket, dst.key); derr == nil && d.IsDir {
+		if d, derr := s.stat(s.ctx, dst); derr == nil && d.IsDir {
 			return reply(codeActionNotTaken, "%s: is a directory", arg)
 		}
 		err = s.fs.Rename(s.ctx, src.bucket, src.key, dst.bucket, dst.key)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -33,6 +35,9 @@ type TLSStats struct {
 	DataHandshakes        atomic.Int64 // PROT P data connections secured
 	DataHandshakeFails    atomic.Int64
 	DataNotResumed        atomic.Int64 // data connections refused by FTP2S3_TLS_SESSION_REUSE
+	// UploadsWithoutCloseNotify counts PROT P uploads whose data connection
+	// ended with a bare TCP close instead of TLS close_notify (see tlsData).
+	UploadsWithoutCloseNotify atomic.Int64
 }
 
 // unusedTLSStats collects the counts of a session configured without TLSStats.
@@ -227,7 +232,8 @@ func (s *Session) clearDataRefused(setup dataSetup) *Reply {
 // and enforces session reuse when configured. It runs after the preliminary
 // reply: clients start the handshake only once they have heard it.
 func (s *Session) secureData(ctx context.Context, conn net.Conn, conf *tls.Config) (net.Conn, *Reply) {
-	tc := tls.Server(conn, conf)
+	raw := &eofWatch{Conn: conn}
+	tc := tls.Server(raw, conf)
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.DataTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
@@ -245,5 +251,56 @@ func (s *Session) secureData(ctx context.Context, conn net.Conn, conf *tls.Confi
 	}
 	s.tlsStats().DataHandshakes.Add(1)
 	_ = tc.SetDeadline(time.Time{})
-	return tc, nil
+	return &tlsData{Conn: tc, raw: raw, s: s}, nil
+}
+
+// errNoCloseNotify: a PROT P upload ended without TLS close_notify while
+// FTP2S3_TLS_STRICT_EOF is on.
+var errNoCloseNotify = errors.New("TLS data connection ended without close_notify")
+
+// eofWatch records whether the raw data connection itself reached end of file.
+type eofWatch struct {
+	net.Conn
+	eof atomic.Bool
+}
+
+func (w *eofWatch) Read(p []byte) (int, error) {
+	n, err := w.Conn.Read(p)
+	if err == io.EOF {
+		w.eof.Store(true)
+	}
+	return n, err
+}
+
+// tlsData is a PROT P data connection that tells how an upload ended. In
+// stream mode the end of the data connection is the end of the file, and
+// crypto/tls reports io.EOF both for a close_notify alert and for a bare TCP
+// FIN at a record boundary — which anyone on the path can inject to cut a file
+// short. After close_notify the TLS layer stops reading at the alert, so the
+// raw connection has not reported EOF yet; after a bare FIN it has. Such an
+// upload is refused when Config.TLSStrictEOF is on (451 through errReply,
+// nothing stored, like vsftpd's strict_ssl_read_eof); otherwise it is logged
+// and counted, so that an operator can see whether their clients would pass.
+type tlsData struct {
+	*tls.Conn
+	raw    *eofWatch
+	s      *Session
+	warned bool // Read is called from the transfer's goroutine only
+}
+
+func (c *tlsData) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != io.EOF || !c.raw.eof.Load() {
+		return n, err
+	}
+	if !c.warned {
+		c.warned = true
+		c.s.tlsStats().UploadsWithoutCloseNotify.Add(1)
+		c.s.log.Warn("TLS data connection ended without close_notify: the file may be truncated",
+			"data_peer", c.RemoteAddr().String(), "refused", c.s.cfg.TLSStrictEOF)
+	}
+	if c.s.cfg.TLSStrictEOF {
+		return n, errNoCloseNotify
+	}
+	return n, err
 }

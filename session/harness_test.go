@@ -12,9 +12,13 @@ import (
 	"time"
 )
 
-// testAuth knows three users with password "pw": alice (read-write, home bucket
-// "b"), reader (read-only, home "b") and root (every bucket).
+// testAuth knows four users with password "pw": alice (read-write, home bucket
+// "b"), reader (read-only, home "b"), root (every bucket) and jail (read-write,
+// home jailHome, a bucket/prefix).
 type testAuth struct{}
+
+// jailHome is the home of the test user jail.
+var jailHome = Home{Bucket: "b", Prefix: "home/jail"}
 
 func (testAuth) Authenticate(_ context.Context, name, password string) (*User, error) {
 	if password != "pw" {
@@ -27,6 +31,8 @@ func (testAuth) Authenticate(_ context.Context, name, password string) (*User, e
 		return &User{Name: name, Home: Home{Bucket: "b"}, ReadOnly: true}, nil
 	case "root":
 		return &User{Name: name}, nil
+	case "jail":
+		return &User{Name: name, Home: jailHome}, nil
 	}
 	return nil, ErrAuthFailed
 }
@@ -69,7 +75,7 @@ type ftpClient struct {
 
 // startSession serves one session on fs and returns a client already past the
 // 220 greeting. The session ends when the test does.
-func startSession(t *testing.T, fs FS) *ftpClient {
+func startSession(t *testing.T, fs FS, tune ...func(*Config)) *ftpClient {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,6 +83,9 @@ func startSession(t *testing.T, fs FS) *ftpClient {
 	}
 	cfg := &Config{FS: fs, Auth: testAuth{}, Data: loopData{}, ActiveMode: true,
 		DataTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tune {
+		f(cfg)
+	}
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -183,15 +192,20 @@ func (c *ftpClient) expect(line string, want int) string {
 // pasv sends EPSV and connects to the announced port.
 func (c *ftpClient) pasv() net.Conn {
 	c.t.Helper()
-	text := c.expect("EPSV", 229)
+	return dialEPSV(c.t, c.expect("EPSV", 229))
+}
+
+// dialEPSV connects to the port a 229 reply's text announces.
+func dialEPSV(t *testing.T, text string) net.Conn {
+	t.Helper()
 	i := strings.Index(text, "(|||")
 	port, err := strconv.Atoi(strings.TrimSuffix(text[i+4:], "|)"))
-	if err != nil {
-		c.t.Fatalf("EPSV reply %q", text)
+	if i < 0 || err != nil {
+		t.Fatalf("EPSV reply %q", text)
 	}
 	d, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return d
 }

@@ -22,10 +22,8 @@ func (s *Session) listGlob(verb, arg, vpath string, loc location) (pattern strin
 	if _, err := s.statDir(s.ctx, loc); err == nil {
 		return "", loc, "", false
 	}
-	if !loc.isRoot() {
-		if _, err := s.fs.Stat(s.ctx, loc.bucket, loc.key); !errors.Is(err, storage.ErrNotFound) {
-			return "", loc, "", false
-		}
+	if _, err := s.stat(s.ctx, loc); !errors.Is(err, storage.ErrNotFound) {
+		return "", loc, "", false
 	}
 	parent, err := s.user.Home.resolve(path.Dir(vpath))
 	if err != nil {

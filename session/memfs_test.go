@@ -28,6 +28,28 @@ type memFS struct {
 	cachedTargets bool
 	// open counts readers from Open not yet closed.
 	open int
+
+	tmu     sync.Mutex
+	touches []memTouch // every call, for tests that check which keys a session reached
+}
+
+// memTouch is one call on the memFS: the operation and the bucket and key (or
+// listing prefix) it named.
+type memTouch struct{ op, bucket, key string }
+
+func (m *memFS) touch(op, bucket, key string) {
+	m.tmu.Lock()
+	defer m.tmu.Unlock()
+	m.touches = append(m.touches, memTouch{op, bucket, key})
+}
+
+// touched returns the calls made so far and forgets them.
+func (m *memFS) touched() []memTouch {
+	m.tmu.Lock()
+	defer m.tmu.Unlock()
+	t := m.touches
+	m.touches = nil
+	return t
 }
 
 type memObject struct {
@@ -79,6 +101,7 @@ func (m *memFS) ListBuckets(context.Context) ([]storage.Entry, error) {
 }
 
 func (m *memFS) Stat(ctx context.Context, bucket, key string) (storage.Entry, error) {
+	m.touch("Stat", bucket, key)
 	if key == "" {
 		return m.StatDir(ctx, bucket, "")
 	}
@@ -97,6 +120,7 @@ func (m *memFS) Stat(ctx context.Context, bucket, key string) (storage.Entry, er
 }
 
 func (m *memFS) StatDir(_ context.Context, bucket, key string) (storage.Entry, error) {
+	m.touch("StatDir", bucket, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	objs, ok := m.buckets[bucket]
@@ -123,6 +147,7 @@ func (m *memFS) StatDir(_ context.Context, bucket, key string) (storage.Entry, e
 }
 
 func (m *memFS) List(_ context.Context, bucket, prefix string, fn func(storage.Entry) error) error {
+	m.touch("List", bucket, prefix)
 	m.mu.Lock()
 	objs, ok := m.buckets[bucket]
 	if !ok {
@@ -164,6 +189,7 @@ func (m *memFS) List(_ context.Context, bucket, prefix string, fn func(storage.E
 }
 
 func (m *memFS) Get(_ context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
+	m.touch("Get", bucket, key)
 	m.mu.Lock()
 	m.gets++
 	o, ok := m.buckets[bucket][key]
@@ -179,6 +205,7 @@ func (m *memFS) Get(_ context.Context, bucket, key string, offset int64, w io.Wr
 }
 
 func (m *memFS) Put(_ context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.Entry, error) {
+	m.touch("Put", bucket, key)
 	var buf bytes.Buffer
 	if _, err := io.Copy(&buf, r); err != nil {
 		return storage.Entry{}, fmt.Errorf("memfs put: %w", err)
@@ -199,6 +226,7 @@ func (m *memFS) Put(_ context.Context, bucket, key string, r io.Reader, opts sto
 }
 
 func (m *memFS) Delete(ctx context.Context, bucket, key string) error {
+	m.touch("Delete", bucket, key)
 	m.mu.Lock()
 	_, ok := m.buckets[bucket][key]
 	if ok {
@@ -215,6 +243,7 @@ func (m *memFS) Delete(ctx context.Context, bucket, key string) error {
 }
 
 func (m *memFS) Mkdir(ctx context.Context, bucket, key string) error {
+	m.touch("Mkdir", bucket, key)
 	if _, err := m.Stat(ctx, bucket, key); err == nil {
 		return fmt.Errorf("memfs mkdir %s/%s: %w", bucket, key, storage.ErrExists)
 	}
@@ -223,6 +252,7 @@ func (m *memFS) Mkdir(ctx context.Context, bucket, key string) error {
 }
 
 func (m *memFS) Rmdir(_ context.Context, bucket, key string) error {
+	m.touch("Rmdir", bucket, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	objs := m.buckets[bucket]
@@ -243,6 +273,8 @@ func baseOf(key string) string { return key[strings.LastIndexByte(key, '/')+1:] 
 // Rename moves a file (the storage work adds it to FS; defined here so that the
 // in-memory FS keeps satisfying the interface).
 func (m *memFS) Rename(_ context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
+	m.touch("Rename", srcBucket, srcKey)
+	m.touch("Rename", dstBucket, dstKey)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o, ok := m.buckets[srcBucket][srcKey]
@@ -259,6 +291,8 @@ func (m *memFS) Rename(_ context.Context, srcBucket, srcKey, dstBucket, dstKey s
 
 // RenameDir moves every key under srcKey/ to dstKey/, which must not exist.
 func (m *memFS) RenameDir(_ context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
+	m.touch("RenameDir", srcBucket, srcKey)
+	m.touch("RenameDir", dstBucket, dstKey)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dst, ok := m.buckets[dstBucket]
@@ -286,6 +320,7 @@ func (m *memFS) RenameDir(_ context.Context, srcBucket, srcKey, dstBucket, dstKe
 
 // Open reads the whole object at once; Send then writes it from offset.
 func (m *memFS) Open(_ context.Context, bucket, key string, offset int64) (storage.ObjectReader, error) {
+	m.touch("Open", bucket, key)
 	m.mu.Lock()
 	m.gets++
 	o, ok := m.buckets[bucket][key]

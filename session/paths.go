@@ -68,14 +68,30 @@ func cleanPath(cwd, arg string) string {
 }
 
 // location is where a virtual path lives in object storage. bucket == "" is the
-// list of buckets (multi-bucket root); key == "" is a bucket's (or home's) root.
+// list of buckets (multi-bucket root).
 type location struct {
 	bucket string
 	key    string
+	// rel is the virtual path below the home's root, without the leading slash:
+	// "" for the home's root itself. Under a bucket/prefix home the root's key is
+	// the prefix, which may also name an object of someone else's; rel, not key,
+	// says whether a location is the root.
+	rel string
 }
 
 // isRoot reports whether the location is the list of buckets.
 func (l location) isRoot() bool { return l.bucket == "" }
+
+// isRootDir reports whether the location is a root directory: the home's root
+// (the bucket list, a bucket, or a bucket/prefix) or, in a multi-bucket home, a
+// bucket. A root directory is a directory and nothing else: no command reads,
+// writes, replaces, renames or deletes an object at its key, and RMD never
+// removes it.
+func (l location) isRootDir() bool { return l.rel == "" || l.key == "" }
+
+// isHomeRoot reports whether the location is the home's own root, which exists
+// whether or not any key lies under it yet.
+func (l location) isHomeRoot() bool { return l.rel == "" }
 
 // resolve maps a cleaned virtual path to its bucket and key under home. It fails
 // with errBadPath for names S3 cannot hold or FTP cannot carry.
@@ -83,19 +99,17 @@ func (h Home) resolve(vpath string) (location, error) {
 	if !utf8.ValidString(vpath) || strings.ContainsAny(vpath, "\x00\r\n") {
 		return location{}, errBadPath
 	}
-	rel := strings.TrimPrefix(vpath, "/")
-	var loc location
-	if h.Bucket == "" {
-		if rel == "" {
-			return location{}, nil
-		}
-		b, k, _ := strings.Cut(rel, "/")
-		loc = location{bucket: b, key: k}
-	} else {
-		loc = location{bucket: h.Bucket, key: rel}
-		if h.Prefix != "" {
-			loc.key = strings.TrimSuffix(h.Prefix+"/"+rel, "/")
-		}
+	rel := strings.Trim(vpath, "/")
+	loc := location{rel: rel}
+	switch {
+	case h.Bucket == "":
+		loc.bucket, loc.key, _ = strings.Cut(rel, "/")
+	case h.Prefix == "":
+		loc.bucket, loc.key = h.Bucket, rel
+	case rel == "":
+		loc.bucket, loc.key = h.Bucket, h.Prefix
+	default:
+		loc.bucket, loc.key = h.Bucket, h.Prefix+"/"+rel
 	}
 	if len(loc.key) > maxKeyLength {
 		return location{}, errBadPath

@@ -129,10 +129,14 @@ func errReply(err error, what string) Reply {
 		return reply(codeBadFileName, "%s: invalid path", what)
 	case errors.Is(err, storage.ErrChanged):
 		return reply(codeLocalError, "%s: the object changed during the transfer; try again", what)
+	case errors.Is(err, errQueueFull):
+		return reply(codeTransferAborted, "%s: transfer aborted: too many commands sent during it", what)
 	case errors.Is(err, errAborted), errors.Is(err, context.Canceled):
 		return reply(codeTransferAborted, "%s: transfer aborted", what)
 	case errors.Is(err, errDataTimeout), errors.Is(err, context.DeadlineExceeded):
 		return reply(codeTransferAborted, "%s: data connection timed out", what)
+	case errors.Is(err, errNoCloseNotify):
+		return reply(codeLocalError, "%s: the TLS data connection ended without close_notify; nothing was stored", what)
 	case errors.Is(err, errDataConn):
 		return reply(codeTransferAborted, "%s: data connection closed; transfer aborted", what)
 	default:
@@ -149,4 +153,5 @@ var (
 	errDataTimeout = errors.New("data connection stalled")
 	errDataConn    = errors.New("data connection failed")
 	errCtrlClosed  = errors.New("control connection closed before the transfer completed")
+	errQueueFull   = errors.New("too many commands queued during the transfer")
 )

@@ -37,6 +37,8 @@ type Config struct {
 	// TLSSessionReuse refuses a PROT P data connection that does not resume the
 	// control connection's TLS session.
 	TLSSessionReuse bool
+	// TLSStrictEOF refuses a PROT P upload that ends without close_notify (handle_tls.go).
+	TLSStrictEOF bool
 	// LoginTimeout closes a connection that has not logged in by then.
 	LoginTimeout time.Duration
 	// Guard, when set, slows down and bans addresses that keep failing to log in.
@@ -133,6 +135,10 @@ type Session struct {
 
 	tls tlsState // FTPS state; see handle_tls.go
 
+	xfer  *runningTransfer // the transfer in progress, nil when none runs
+	queue lineQueue        // lines that arrived during a transfer, run after it
+	login *time.Timer      // the login timeout; nil outside Serve
+
 	ctrlClosed chan struct{} // closed when the control connection reads EOF or fails
 	// resume restarts the line reader after it delivered an AUTH line, carrying
 	// the TLS connection to read from when the control connection was upgraded.
@@ -185,6 +191,11 @@ type line struct {
 // Serve runs the session until the client quits, the connection fails, the idle
 // timeout passes or ctx ends. It closes the connection before returning and
 // leaves no goroutine behind.
+//
+// It is the session's one command loop: a line is either executed at once, or,
+// while a transfer runs, heard (ABOR, STAT) or queued; queued lines run from
+// this same loop once the transfer is over, so pipelining transfers never nests
+// calls (see TestPipelinedTransfersDoNotNest).
 func (s *Session) Serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	s.ctx = ctx
@@ -201,6 +212,7 @@ func (s *Session) Serve(ctx context.Context) {
 		s.readLines(ctx, lines)
 	}()
 	defer func() {
+		s.stopTransfer(errCtrlClosed)
 		s.data.close()
 		cancel()
 		s.conn.Close()
@@ -212,45 +224,79 @@ func (s *Session) Serve(ctx context.Context) {
 	s.cfg.observer().SessionOpened()
 	s.log.Info("session opened", "local", s.conn.LocalAddr().String())
 	s.send(reply(codeReady, "%s", s.cfg.Greeting))
+	// The idle timer runs from the last complete line while nothing else runs, so
+	// a client trickling a byte at a time cannot keep a session alive; a transfer
+	// may run for hours, so it stops the clock.
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
 	// The login timer bounds how long a connection that never logs in may hold a
-	// slot; the idle timer runs from the last complete line, so a client trickling
-	// a byte at a time cannot keep a session alive either.
-	login := time.NewTimer(s.cfg.LoginTimeout)
-	defer login.Stop()
-	loginC := login.C
+	// slot. REIN starts it again (handleREIN).
+	s.login = time.NewTimer(s.cfg.LoginTimeout)
+	defer s.login.Stop()
 	for !s.quit {
+		if s.xfer == nil {
+			select {
+			case <-s.cfg.Draining:
+				s.log.Info("closing for shutdown")
+				s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
+				return
+			default:
+			}
+			if l, ok := s.queue.pop(); ok {
+				s.execute(l)
+				idle.Reset(s.cfg.IdleTimeout)
+				continue
+			}
+		}
+		// While a transfer runs only its own events, the login timer and the
+		// control connection are watched: shutdown and ctx reach the transfer
+		// through its context, and the loop sees them once it is over.
+		var done <-chan struct{}
+		var draining <-chan struct{}
+		var idleC <-chan time.Time
+		var finished <-chan Reply
+		var progress <-chan time.Time
+		if x := s.xfer; x != nil {
+			finished, progress = x.done, x.progress.C
+		} else {
+			done, draining, idleC = ctx.Done(), s.cfg.Draining, idle.C
+		}
 		select {
-		case <-ctx.Done():
+		case <-done:
 			s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
 			return
-		case <-s.cfg.Draining:
+		case <-draining:
 			s.log.Info("closing for shutdown")
 			s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
 			return
-		case <-idle.C:
+		case <-idleC:
 			s.log.Info("idle timeout")
 			s.send(reply(codeNotAvailable, "Idle timeout (%s), closing control connection", s.cfg.IdleTimeout))
 			return
-		case <-loginC:
-			loginC = nil
+		case <-s.login.C:
 			if s.user == nil {
 				s.log.Info("login timeout")
 				s.send(reply(codeNotAvailable, "Login timeout (%s), closing control connection", s.cfg.LoginTimeout))
 				return
 			}
+		case r := <-finished:
+			s.send(r)
+			s.endTransfer(r.Code)
+			idle.Reset(s.cfg.IdleTimeout)
+		case <-progress:
+			s.logProgress()
 		case l := <-lines:
+			if s.xfer != nil {
+				s.duringTransfer(l)
+				continue
+			}
 			if l.err != nil {
 				if !errors.Is(l.err, io.EOF) && !errors.Is(l.err, net.ErrClosed) {
 					s.log.Debug("control connection read failed", "err", l.err)
 				}
 				return
 			}
-			// A command may run a transfer for hours: the idle limit is for a
-			// silent client, so the clock stops while the command runs.
-			idle.Stop()
-			s.execute(l, lines)
+			s.execute(l)
 			idle.Reset(s.cfg.IdleTimeout)
 		}
 	}

@@ -34,6 +34,7 @@ func (d *dataSetup) close() {
 
 // transfer is the data-connection part of RETR, STOR, LIST and friends.
 type transfer struct {
+	cmd    string // the command that started it, for metrics (STOU runs as STOR)
 	verb   string // for logs
 	path   string // the virtual path, for logs and error replies
 	object string // bucket/key, for logs; set when the transfer starts
@@ -73,96 +74,134 @@ func (s *Session) object(vpath string) string {
 	return loc.bucket + "/" + loc.key
 }
 
-// runTransfer opens the data connection, sends the preliminary reply, moves the
-// data in a goroutine and meanwhile keeps serving the control connection: ABOR
-// cancels the transfer, STAT reports progress, a closed control connection
-// abandons it, other commands wait until it ends. It returns the code of the
-// transfer's final reply.
-func (s *Session) runTransfer(prelim Reply, lines <-chan line) int {
+// runningTransfer is a transfer whose data moves in its own goroutine while the
+// command loop (Serve) keeps reading the control connection.
+type runningTransfer struct {
+	t        *transfer
+	setup    dataSetup
+	cancel   context.CancelCauseFunc
+	done     chan Reply // the final reply, once the data goroutine is over
+	state    *transferState
+	progress *time.Ticker
+}
+
+// startTransfer opens the data connection and starts moving data in a goroutine;
+// Serve then hears ABOR and STAT, queues other commands, and calls endTransfer
+// with the final reply. It reports false, having answered the command, when
+// there is no data connection to use.
+func (s *Session) startTransfer(prelim Reply) bool {
 	t := prelim.transfer
-	if t.release != nil {
-		defer t.release() // after the transfer goroutine: every path below waits for it
-	}
 	setup := s.data
 	setup.tls = s.dataTLS() // PROT P: the data connection is TLS
 	s.data = dataSetup{}
 	if !setup.ready() {
+		if t.release != nil {
+			t.release()
+		}
 		s.send(reply(codeCantOpenData, "No data connection: send PASV, EPSV, PORT or EPRT first"))
-		return codeCantOpenData
+		return false
 	}
-	defer setup.close()
-	t.object = s.object(t.path)
-	s.log.Info("transfer started", "cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", t.path)
-	progress := time.NewTicker(s.cfg.progressInterval())
-	defer progress.Stop()
-
+	t.object = logString(s.object(t.path)) // only ever logged
+	s.log.Info("transfer started", "cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", logString(t.path))
 	ctx, cancel := context.WithCancelCause(s.ctx)
-	defer cancel(nil)
-	state := &transferState{start: time.Now()}
-	done := make(chan Reply, 1)
+	x := &runningTransfer{
+		t: t, setup: setup, cancel: cancel, done: make(chan Reply, 1),
+		state: &transferState{start: time.Now()}, progress: time.NewTicker(s.cfg.progressInterval()),
+	}
+	s.xfer = x
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				s.log.Error("transfer panicked", "cmd", t.verb, "path", t.path, "panic", v, "stack", string(debug.Stack()))
-				done <- reply(codeLocalError, "Internal error during %s; the transfer was not completed", t.verb)
+				s.log.Error("transfer panicked", "cmd", t.verb, "path", t.object, "panic", v, "stack", string(debug.Stack()))
+				x.done <- reply(codeLocalError, "Internal error during %s; the transfer was not completed", t.verb)
 			}
 		}()
-		done <- s.transferData(ctx, t, setup, prelim, state)
+		x.done <- func() Reply {
+			if t.release != nil {
+				defer t.release() // before the final reply, however the transfer ends
+			}
+			return s.transferData(ctx, t, setup, prelim, x.state)
+		}()
 	}()
+	return true
+}
 
-	var deferred []line
-	defer func() {
-		for _, l := range deferred {
-			if s.quit {
-				return
-			}
-			s.execute(l, lines)
-		}
-	}()
-	for {
-		select {
-		case r := <-done:
-			s.send(r)
-			return r.Code
-		case <-progress.C:
-			n, elapsed := state.bytes.Load(), time.Since(state.start)
-			s.log.Info("transfer progress", "cmd", t.verb, "direction", t.direction(), "path", t.object,
-				"bytes", n, "seconds", elapsed.Seconds(), "mb_per_s", float64(n)/elapsed.Seconds()/1e6)
-		case l := <-lines:
-			if l.err != nil {
-				cancel(errCtrlClosed)
-				r := <-done
-				s.quit = true
-				return r.Code
-			}
-			verb, _ := parseLine(l.text)
-			switch verb {
-			case "ABOR":
-				cancel(errAborted)
-				r := <-done
-				if r.Code == codeClosingData {
-					// The transfer won the race: report it, then the no-op abort.
-					s.send(r)
-					s.send(reply(codeClosingData, "ABOR successful; the transfer had already completed"))
-				} else {
-					s.send(reply(codeTransferAborted, "Transfer aborted; data connection closed"))
-					s.send(reply(codeClosingData, "ABOR successful"))
-					r.Code = codeTransferAborted
-				}
-				s.observeCommand("ABOR", codeClosingData)
-				return r.Code
-			case "STAT":
-				s.send(Reply{Code: codeSystemStatus, Lines: []string{
-					"Transfer in progress:",
-					fmt.Sprintf("%s %s: %d bytes in %s", t.verb, t.path, state.bytes.Load(), time.Since(state.start).Round(time.Millisecond)),
-					"End of status",
-				}})
-				s.observeCommand("STAT", codeSystemStatus)
-			default:
-				deferred = append(deferred, l)
-			}
-		}
+// endTransfer releases what the finished transfer held and counts its command.
+func (s *Session) endTransfer(code int) {
+	x := s.xfer
+	s.xfer = nil
+	x.cancel(nil)
+	x.progress.Stop()
+	x.setup.close()
+	s.observeCommand(x.t.cmd, code)
+}
+
+// stopTransfer cancels the running transfer, if any, with cause and waits until
+// its goroutine is over; it returns the final reply, unsent.
+func (s *Session) stopTransfer(cause error) (Reply, bool) {
+	x := s.xfer
+	if x == nil {
+		return Reply{}, false
 	}
+	x.cancel(cause)
+	r := <-x.done
+	s.endTransfer(r.Code)
+	return r, true
+}
+
+func (s *Session) logProgress() {
+	x := s.xfer
+	n, elapsed := x.state.bytes.Load(), time.Since(x.state.start)
+	s.log.Info("transfer progress", "cmd", x.t.verb, "direction", x.t.direction(), "path", x.t.object,
+		"bytes", n, "seconds", elapsed.Seconds(), "mb_per_s", float64(n)/elapsed.Seconds()/1e6)
+}
+
+// duringTransfer handles a control line that arrives while a transfer runs: ABOR
+// cancels it, STAT reports its progress, a closed control connection abandons
+// it, and every other line waits in the queue until it is over. A client that
+// queues more than the queue's bound is cut off (see lineQueue).
+func (s *Session) duringTransfer(l line) {
+	x := s.xfer
+	if l.err != nil {
+		s.stopTransfer(errCtrlClosed)
+		s.quit = true
+		return
+	}
+	verb, _ := parseLine(l.text)
+	switch {
+	case l.tooLong:
+	case verb == "ABOR":
+		r, _ := s.stopTransfer(errAborted)
+		if r.Code == codeClosingData {
+			// The transfer won the race: report it, then the no-op abort.
+			s.send(r)
+			s.send(reply(codeClosingData, "ABOR successful; the transfer had already completed"))
+		} else {
+			s.send(reply(codeTransferAborted, "Transfer aborted; data connection closed"))
+			s.send(reply(codeClosingData, "ABOR successful"))
+		}
+		s.observeCommand("ABOR", codeClosingData)
+		return
+	case verb == "STAT":
+		s.send(Reply{Code: codeSystemStatus, Lines: []string{
+			"Transfer in progress:",
+			fmt.Sprintf("%s %s: %d bytes in %s", x.t.verb, x.t.path, x.state.bytes.Load(), time.Since(x.state.start).Round(time.Millisecond)),
+			"End of status",
+		}})
+		s.observeCommand("STAT", codeSystemStatus)
+		return
+	}
+	if s.queue.push(l) {
+		return
+	}
+	s.log.Warn("too many commands queued during a transfer; closing the session",
+		"lines", s.queue.len(), "bytes", s.queue.bytes, "max_lines", maxQueuedLines, "max_bytes", maxQueuedBytes)
+	s.queue.clear()
+	r, _ := s.stopTransfer(errQueueFull)
+	s.send(r)
+	s.send(reply(codeNotAvailable, "Too many commands sent during a transfer (limit %d lines, %d bytes); closing control connection",
+		maxQueuedLines, maxQueuedBytes))
+	s.quit = true
 }
 
 // transferData runs in its own goroutine; it never touches session state other
@@ -223,7 +262,7 @@ func (s *Session) transferData(ctx context.Context, t *transfer, setup dataSetup
 			result = "aborted"
 		}
 	}
-	args := []any{"cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", t.path,
+	args := []any{"cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", logString(t.path),
 		"bytes", n, "seconds", elapsed.Seconds(), "result", result, "code", r.Code}
 	if secs := elapsed.Seconds(); secs > 0 {
 		args = append(args, "mb_per_s", float64(n)/secs/1e6)

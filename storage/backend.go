@@ -42,6 +42,15 @@ type Options struct {
 	// 5 GiB, a negative value never.
 	HashCopyLimit int64
 	Logger        *slog.Logger
+	// MemoryLimit caps every part and chunk buffer of the process together
+	// (FTP2S3_MEMORY_LIMIT); 0 means DefaultMemoryLimit. Memory, when set, is a
+	// budget shared with other backends (per-user S3 credentials) and wins.
+	MemoryLimit int64
+	Memory      *Memory
+	// RetryFor is how long a running transfer keeps retrying a failed S3
+	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR; 0 means 30s,
+	// a negative value no retries).
+	RetryFor time.Duration
 	// Observe, when set, is called after every S3 request (retries included) with
 	// the operation's name ("PutObject"), how long it took and its error (metrics).
 	Observe func(op string, d time.Duration, err error)
@@ -91,6 +100,13 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Memory == nil {
+		o.Memory = NewMemory(o.MemoryLimit)
+	}
+	o.MemoryLimit = o.Memory.Limit()
+	if o.RetryFor == 0 {
+		o.RetryFor = 30 * time.Second
+	}
 }
 
 // Backend is the S3 file system shared by every session of a gateway.
@@ -98,18 +114,29 @@ type Backend struct {
 	client *s3.Client
 	opts   Options
 	cache  *metaCache
+	mem    *Memory
 }
 
 // New returns a Backend that talks to S3 through client.
 func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
-	if opts.Observe != nil {
+	if client != nil { // unit tests of the pure parts pass none
 		client = s3.New(client.Options(), func(o *s3.Options) {
-			o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
+			o.APIOptions = append(o.APIOptions, trackUploads) // see abandoned.go
+			if opts.Observe != nil {
+				o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
+			}
 		})
 	}
-	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL)}
+	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL), mem: opts.Memory}
 }
+
+// Options returns the backend's options with their defaults applied; backends
+// made from them share its memory budget.
+func (b *Backend) Options() Options { return b.opts }
+
+// MemoryStats returns the state of the transfer memory budget (metrics).
+func (b *Backend) MemoryStats() MemoryStats { return b.mem.Stats() }
 
 // Client returns the underlying S3 client.
 func (b *Backend) Client() *s3.Client { return b.client }

@@ -22,6 +22,19 @@ const listingBudget = 500_000
 // metaCache remembers stat results and whole directory listings for a short TTL.
 // Keys are "s|bucket|key" for stats, "l|bucket|prefix" for listings and "b" for
 // the bucket list; the separator is NUL, which cannot occur in a cleaned path.
+//
+// Only what S3 answered is ever stored, and only through a fill (startFill, then
+// finishFill): a fill remembers the cache key it will write, and an
+// invalidation of that key while the fill's S3 request is in flight marks it
+// stale, so its answer — possibly read before the change — is dropped instead
+// of stored. The gateway's own writes are fills too (startWrite, then wrote in
+// ownwrite.go): what S3 answered to a PutObject or CompleteMultipartUpload is
+// stored only when no other change to the name was seen while it ran, since
+// two sessions writing one name could apply in S3 in either order; otherwise
+// the write invalidates, and the next read asks S3. Together: once a write has
+// returned, every later lookup either asks S3 or finds an answer that S3 gave
+// after the write (see README "Object-storage semantics", TestFillRacingWrite,
+// TestOwnWriteRacingWrite).
 type metaCache struct {
 	lru       *expirable.LRU[string, any]
 	hits      atomic.Int64
@@ -31,13 +44,28 @@ type metaCache struct {
 	ttl    time.Duration
 	budget int64        // listingBudget; lowered by tests
 	listed atomic.Int64 // entries held by cached listings
-	putMu  sync.Mutex   // serialises putListing's remove-then-add
+
+	// mu orders fills against invalidations: finishFill checks staleness and
+	// stores under it, invalidate removes and marks fills stale under it.
+	mu       sync.Mutex
+	inflight map[string]map[*fill]struct{} // cache key → fills in flight for it
 }
 
-// cachedListing is a directory listing and when S3 gave it: the gateway's own
-// writes update a cached listing in place (updateListing), and it must still
-// expire one TTL after S3 was asked, or changes made behind the gateway's back
-// would stay hidden for as long as a client keeps uploading.
+// fill is one S3 request whose answer is meant for the cache key key.
+type fill struct {
+	key     string
+	started time.Time
+	// write marks a write's record that its directory exists (ownwrite.go):
+	// other writes into the directory do not void it, only changes that may
+	// remove the directory do.
+	write bool
+	stale bool // the key was invalidated after the fill started; guarded by mu
+}
+
+// cachedListing is a directory listing and when S3 was asked for it: the
+// gateway's own writes update a cached listing in place (ownwrite.go), and it
+// must still expire one TTL after S3 was asked, or changes made behind the
+// gateway's back would stay hidden for as long as a client keeps uploading.
 type cachedListing struct {
 	entries []Entry
 	born    time.Time
@@ -49,7 +77,7 @@ type statResult struct {
 }
 
 func newMetaCache(size int, ttl time.Duration) *metaCache {
-	c := &metaCache{budget: listingBudget, ttl: ttl}
+	c := &metaCache{ttl: ttl, budget: listingBudget, inflight: map[string]map[*fill]struct{}{}}
 	c.lru = expirable.NewLRU[string, any](size, c.evicted, ttl)
 	return c
 }
@@ -84,10 +112,6 @@ func (c *metaCache) stat(bucket, key string) (statResult, bool) {
 	return v.(statResult), true
 }
 
-func (c *metaCache) putStat(bucket, key string, r statResult) {
-	c.add(statKey(bucket, key), r)
-}
-
 func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
 	v, ok := c.get(listKey(bucket, prefix))
 	if !ok {
@@ -100,72 +124,73 @@ func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
 	return l.entries, true
 }
 
-// putListing caches a directory listing unless the listings already cached
-// hold the budget's worth of entries.
-func (c *metaCache) putListing(bucket, prefix string, entries []Entry) {
-	c.putMu.Lock()
-	defer c.putMu.Unlock()
-	k := listKey(bucket, prefix)
-	c.lru.Remove(k) // Add would replace an old value without accounting for it
-	if c.listed.Load()+int64(len(entries)) > c.budget {
-		return
-	}
-	c.listed.Add(int64(len(entries)))
-	c.add(k, cachedListing{entries: entries, born: time.Now()})
+// startFill registers an S3 read about to start whose answer is meant for k. It
+// must be followed by finishFill or dropFill.
+func (c *metaCache) startFill(k string) *fill {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.startLocked(k, false)
 }
 
-// maxUpdatedListing bounds the cached listings that a write updates in place:
-// each update copies the listing (readers may hold the old slice), so a bigger
-// one is dropped instead and listed again when needed.
-const maxUpdatedListing = 4096
+func (c *metaCache) startLocked(k string, write bool) *fill {
+	f := &fill{key: k, started: time.Now(), write: write}
+	set := c.inflight[k]
+	if set == nil {
+		set = map[*fill]struct{}{}
+		c.inflight[k] = set
+	}
+	set[f] = struct{}{}
+	return f
+}
 
-// updateListing puts the file e into the cached listing of the directory
-// prefix, replacing an entry of the same name (an oversized listing is dropped
-// instead). It reports whether the cached listing held something before, which
-// proves that the directory and its ancestors existed already.
-func (c *metaCache) updateListing(bucket, prefix string, e Entry) (existed bool) {
-	c.putMu.Lock()
-	defer c.putMu.Unlock()
-	k := listKey(bucket, prefix)
-	v, ok := c.lru.Peek(k)
-	if !ok {
-		return false
-	}
-	old := v.(cachedListing)
-	if time.Since(old.born) > c.ttl {
-		c.lru.Remove(k)
-		return false
-	}
-	existed = len(old.entries) > 0
-	if len(old.entries) >= maxUpdatedListing {
-		c.lru.Remove(k)
-		return existed
-	}
-	entries := make([]Entry, 0, len(old.entries)+1)
-	placed := false
-	for _, o := range old.entries {
-		switch {
-		case placed:
-		case o.Name == e.Name && !o.IsDir:
-			o, placed = e, true
-		case o.Name > e.Name:
-			entries, placed = append(entries, e), true
+// dropFill ends f without storing anything (the read failed or was too big).
+func (c *metaCache) dropFill(f *fill) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.endLocked(f)
+}
+
+func (c *metaCache) endLocked(f *fill) {
+	if set := c.inflight[f.key]; set != nil {
+		delete(set, f)
+		if len(set) == 0 {
+			delete(c.inflight, f.key)
 		}
-		entries = append(entries, o)
 	}
-	if !placed {
-		entries = append(entries, e)
+}
+
+// finishFill ends f and stores v under its key, unless the key was invalidated
+// since f started. It reports whether v was stored. A listing ([]Entry under a
+// listing key) is stored only within the listing budget.
+func (c *metaCache) finishFill(f *fill, v any) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.endLocked(f)
+	if f.stale {
+		return false
 	}
-	grow := int64(len(entries) - len(old.entries))
-	if c.listed.Load()+grow > c.budget {
-		c.lru.Remove(k)
-		return existed
+	entries, isListing := v.([]Entry)
+	if !isListing || !strings.HasPrefix(f.key, "l\x00") {
+		c.add(f.key, v)
+		return true
 	}
-	// Replaced, not removed and added again: a lookup from another session in
-	// between would find no listing and ask S3.
-	c.listed.Add(grow)
-	c.add(k, cachedListing{entries: entries, born: old.born})
-	return existed
+	c.lru.Remove(f.key) // Add would replace an old value without accounting for it
+	if c.listed.Load()+int64(len(entries)) > c.budget {
+		return false
+	}
+	c.listed.Add(int64(len(entries)))
+	c.add(f.key, cachedListing{entries: entries, born: f.started})
+	return true
+}
+
+// fillStat and fillListing are one-step fills for callers (tests) that have no
+// S3 request in between.
+func (c *metaCache) fillStat(bucket, key string, r statResult) {
+	c.finishFill(c.startFill(statKey(bucket, key)), r)
+}
+
+func (c *metaCache) fillListing(bucket, prefix string, entries []Entry) bool {
+	return c.finishFill(c.startFill(listKey(bucket, prefix)), entries)
 }
 
 // add stores one entry and counts the eviction it may cause.
@@ -175,59 +200,80 @@ func (c *metaCache) add(k string, v any) {
 	}
 }
 
-// changed records that this gateway created, replaced or removed key (a file, or a
-// directory marker when key ends in "/"). The key's own stat is replaced by e (or
-// dropped when e is nil), and the listings and stats of every ancestor directory
-// are dropped, since the write may have created or emptied them.
-func (c *metaCache) changed(bucket, key string, e *Entry) {
+// invalidate drops the cache keys ks and marks every fill in flight for them
+// stale.
+func (c *metaCache) invalidate(ks ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.invalidateLocked(ks)
+}
+
+func (c *metaCache) invalidateLocked(ks []string) {
+	for _, k := range ks {
+		c.lru.Remove(k)
+		for f := range c.inflight[k] {
+			f.stale = true
+		}
+	}
+}
+
+// changed records that key (a file, or a directory marker when key ends in "/")
+// may have been created, replaced or removed in S3. Its own stat and listing
+// are dropped, and the listings and stats of every ancestor directory too, since
+// the write may have created or emptied them. Nothing is stored: a write that
+// S3 confirmed records its outcome through startWrite and wrote instead.
+func (c *metaCache) changed(bucket, key string, _ *Entry) {
+	c.invalidate(changedKeys(bucket, key)...)
+}
+
+// changedKeys lists the cache keys that a change of bucket/key may void.
+func changedKeys(bucket, key string) []string {
 	name := strings.TrimSuffix(key, "/")
-	if e != nil {
-		c.putStat(bucket, name, statResult{entry: *e, found: true})
-	} else {
-		c.lru.Remove(statKey(bucket, name))
-	}
-	c.lru.Remove(listKey(bucket, name+"/"))
-	created := e != nil && !e.IsDir && !strings.HasSuffix(key, "/")
-	if created && c.updateListing(bucket, parentPrefix(name), *e) {
-		// The directory held something already, so nothing above it changed.
-		return
-	}
-	for p := name; ; {
+	ks := []string{statKey(bucket, name), statKey(bucket, dirPrefix(name)), listKey(bucket, dirPrefix(name))}
+	for p := name; p != ""; {
 		p = strings.TrimSuffix(parentPrefix(p), "/")
-		if !created || p != strings.TrimSuffix(parentPrefix(name), "/") {
-			c.lru.Remove(listKey(bucket, dirPrefix(p)))
+		ks = append(ks, listKey(bucket, dirPrefix(p)))
+		if p != "" {
+			// Both the file stat and the directory stat: removing the last key
+			// under an implicit directory removes the directory too.
+			ks = append(ks, statKey(bucket, p), statKey(bucket, dirPrefix(p)))
 		}
-		if p == "" {
-			break
-		}
-		c.lru.Remove(statKey(bucket, p))
-		if created {
-			// A new file makes every directory above it exist.
-			if r, ok := c.lru.Peek(statKey(bucket, dirPrefix(p))); !ok || !r.(statResult).found {
-				c.putStat(bucket, dirPrefix(p), statResult{found: true, entry: Entry{Name: baseName(p), IsDir: true, ModTime: e.ModTime}})
-			}
-			continue
-		}
-		// Removing the last key under an implicit directory removes the
-		// directory too.
-		c.lru.Remove(statKey(bucket, dirPrefix(p)))
 	}
+	return ks
 }
 
 // changedTree drops everything cached about bucket at or below prefix (directory
-// renames touch many keys at once).
+// renames touch many keys at once), and fails the fills in flight there.
 func (c *metaCache) changedTree(bucket, prefix string) {
+	under := func(k string) bool {
+		return strings.HasPrefix(k, "s\x00"+bucket+"\x00"+prefix) || strings.HasPrefix(k, "l\x00"+bucket+"\x00"+prefix)
+	}
+	// Both scans under mu: a fill cannot store between them unseen.
+	c.mu.Lock()
+	var ks []string
 	for _, k := range c.lru.Keys() {
-		for _, kind := range []string{"s\x00", "l\x00"} {
-			if strings.HasPrefix(k, kind+bucket+"\x00"+prefix) {
-				c.lru.Remove(k)
-			}
+		if under(k) {
+			ks = append(ks, k)
 		}
 	}
+	for k := range c.inflight {
+		if under(k) {
+			ks = append(ks, k)
+		}
+	}
+	c.invalidateLocked(ks)
+	c.mu.Unlock()
 	c.changed(bucket, prefix, nil)
 }
 
-func (c *metaCache) bucketsChanged() { c.lru.Remove(bucketsKey) }
+// bucketsChanged records that a bucket was created or removed.
+func (c *metaCache) bucketsChanged() { c.invalidate(bucketsKey) }
+
+// Invalidate forgets what the cache holds about bucket/key (a file, or a
+// directory marker ending in "/") and its directories, and voids the reads in
+// flight for them: for changes made behind the gateway's back that S3 reported
+// (gateway/events.go).
+func (b *Backend) Invalidate(bucket, key string) { b.cache.changed(bucket, key, nil) }
 
 // Stats returns the cache's hit and miss counts since start.
 func (b *Backend) CacheStats() (hits, misses int64) {

@@ -28,7 +28,12 @@ import (
 func (b *Backend) compose(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions) (Entry, error) {
 	plain := opts
 	plain.Offset, plain.Append = 0, false
-	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	var head *s3.HeadObjectOutput
+	err := b.retrySDK(ctx, "HeadObject "+bucket+"/"+key, func() error {
+		var err error
+		head, err = b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}, oneAttempt)
+		return err
+	})
 	if err != nil {
 		if isNotFound(err) && (opts.Append || opts.Offset == 0) {
 			return b.put(ctx, bucket, key, r, plain, sha256.New())
@@ -64,10 +69,14 @@ func (b *Backend) compose(ctx context.Context, bucket, key string, r io.Reader, 
 		return Entry{}, err
 	}
 	base := b.basePartSize(opts.SizeHint)
-	buf := b.getBuffer(base)
+	buf, err := b.mem.get(ctx, base, true)
+	if err != nil {
+		b.abortMultipart(ctx, bucket, key, up.id)
+		return Entry{}, fmt.Errorf("wait for transfer memory: %w", err)
+	}
 	n, err := io.ReadFull(r, buf)
 	if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
-		b.putBuffer(buf)
+		b.mem.put(buf)
 		b.abortMultipart(ctx, bucket, key, up.id)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}
@@ -78,19 +87,9 @@ func (b *Backend) compose(ctx context.Context, bucket, key string, r io.Reader, 
 
 // readHead reads the first n bytes of bucket/key, pinned to etag.
 func (b *Backend) readHead(ctx context.Context, bucket, key, etag string, n int64) ([]byte, error) {
-	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket:  aws.String(bucket),
-		Key:     aws.String(key),
-		Range:   aws.String(fmt.Sprintf("bytes=0-%d", n-1)),
-		IfMatch: aws.String(etag),
-	})
-	if err != nil {
-		return nil, mapErr("read head of", bucket, key, err)
-	}
-	defer out.Body.Close()
-	data := make([]byte, n)
-	if _, err := io.ReadFull(out.Body, data); err != nil {
-		return nil, fmt.Errorf("read head of %s/%s: %w", bucket, key, err)
+	data := make([]byte, n) // under MinPartSize: not worth the budget's bookkeeping
+	if err := b.fetchRange(ctx, bucket, key, etag, 0, data); err != nil {
+		return nil, fmt.Errorf("read head: %w", err)
 	}
 	return data, nil
 }
@@ -122,14 +121,19 @@ func (b *Backend) copyParts(ctx context.Context, up *upload, srcBucket, srcKey, 
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			out, err := b.client.UploadPartCopy(cctx, &s3.UploadPartCopyInput{
-				Bucket:            aws.String(up.bucket),
-				Key:               aws.String(up.key),
-				UploadId:          up.id,
-				PartNumber:        aws.Int32(int32(i + 1)),
-				CopySource:        aws.String(copySource(srcBucket, srcKey)),
-				CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
-				CopySourceIfMatch: aws.String(etag),
+			var out *s3.UploadPartCopyOutput
+			err := b.retrySDK(cctx, fmt.Sprintf("UploadPartCopy %d of %s/%s", i+1, up.bucket, up.key), func() error {
+				var err error
+				out, err = b.client.UploadPartCopy(cctx, &s3.UploadPartCopyInput{
+					Bucket:            aws.String(up.bucket),
+					Key:               aws.String(up.key),
+					UploadId:          up.id,
+					PartNumber:        aws.Int32(int32(i + 1)),
+					CopySource:        aws.String(copySource(srcBucket, srcKey)),
+					CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
+					CopySourceIfMatch: aws.String(etag),
+				}, oneAttempt)
+				return err
 			})
 			if err != nil {
 				cancel(mapErr(fmt.Sprintf("copy part %d from", i+1), srcBucket, srcKey, err))

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,18 +26,22 @@ func (b *Backend) List(ctx context.Context, bucket, prefix string, fn func(Entry
 		}
 		return nil
 	}
-	var keep []Entry
+	// Registered before the first request: a change to the directory while the
+	// pages arrive keeps this answer out of the cache (see metaCache).
+	f := b.cache.startFill(listKey(bucket, prefix))
+	stored := false
+	defer func() {
+		if !stored {
+			b.cache.dropFill(f)
+		}
+	}()
+	keep := []Entry{}
 	keeping := true
-	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+	err := b.listPages(ctx, &s3.ListObjectsV2Input{
 		Bucket:    aws.String(bucket),
 		Prefix:    aws.String(prefix),
 		Delimiter: aws.String("/"),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return mapErr("list", bucket, prefix, err)
-		}
+	}, func(page *s3.ListObjectsV2Output) error {
 		for _, e := range pageEntries(prefix, page) {
 			if keeping {
 				if len(keep) < maxCachedListing {
@@ -48,14 +54,101 @@ func (b *Backend) List(ctx context.Context, bucket, prefix string, fn func(Entry
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if keeping {
-		if keep == nil {
-			keep = []Entry{}
-		}
-		b.cache.putListing(bucket, prefix, keep)
+		stored = true
+		b.cache.finishFill(f, keep)
 	}
 	return nil
+}
+
+// listPages runs a paginated ListObjectsV2 and calls fn with every page, keys
+// already decoded (see listObjects). An error from fn stops it and is returned.
+func (b *Backend) listPages(ctx context.Context, in *s3.ListObjectsV2Input, fn func(*s3.ListObjectsV2Output) error) error {
+	for {
+		page, err := b.listObjects(ctx, in)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if !aws.ToBool(page.IsTruncated) || aws.ToString(page.NextContinuationToken) == "" {
+			return nil
+		}
+		next := *in
+		next.ContinuationToken = page.NextContinuationToken
+		in = &next
+	}
+}
+
+// listObjects is one ListObjectsV2 request with URL-encoded keys. S3 answers in
+// XML 1.0, which cannot carry most control characters: one key holding such a
+// byte would otherwise make its whole directory unlistable on AWS (a test puts
+// "\x01" in a key: TestListControlCharacterKey). Keys and prefixes of the
+// answer come back decoded, as if no encoding had been asked for.
+func (b *Backend) listObjects(ctx context.Context, in *s3.ListObjectsV2Input) (*s3.ListObjectsV2Output, error) {
+	req := *in
+	req.EncodingType = types.EncodingTypeUrl
+	out, err := b.client.ListObjectsV2(ctx, &req)
+	if err != nil {
+		return nil, mapErr("list", aws.ToString(in.Bucket), aws.ToString(in.Prefix), err)
+	}
+	if err := decodeListing(out); err != nil {
+		return nil, fmt.Errorf("list %s/%s: %w", aws.ToString(in.Bucket), aws.ToString(in.Prefix), err)
+	}
+	return out, nil
+}
+
+// decodeListing undoes EncodingType=url in place: S3 encodes keys, prefixes,
+// the delimiter and StartAfter as a query string would ("+" for a space).
+func decodeListing(out *s3.ListObjectsV2Output) error {
+	var bad error
+	dec := func(s *string) *string {
+		if s == nil {
+			return nil
+		}
+		v, err := url.QueryUnescape(*s)
+		if err != nil {
+			bad = fmt.Errorf("undecodable key %q in the listing: %w", *s, err)
+			return s
+		}
+		return &v
+	}
+	out.Prefix, out.Delimiter, out.StartAfter = dec(out.Prefix), dec(out.Delimiter), dec(out.StartAfter)
+	for i := range out.Contents {
+		out.Contents[i].Key = dec(out.Contents[i].Key)
+	}
+	for i := range out.CommonPrefixes {
+		out.CommonPrefixes[i].Prefix = dec(out.CommonPrefixes[i].Prefix)
+	}
+	return bad
+}
+
+// decodeUploads undoes EncodingType=url in a ListMultipartUploads answer.
+func decodeUploads(out *s3.ListMultipartUploadsOutput) error {
+	var bad error
+	for i := range out.Uploads {
+		k := aws.ToString(out.Uploads[i].Key)
+		v, err := url.QueryUnescape(k)
+		if err != nil {
+			bad = fmt.Errorf("undecodable key %q in the upload listing: %w", k, err)
+			continue
+		}
+		out.Uploads[i].Key = &v
+	}
+	for _, s := range []**string{&out.NextKeyMarker, &out.Prefix, &out.KeyMarker} {
+		if *s != nil {
+			if v, err := url.QueryUnescape(**s); err == nil {
+				*s = &v
+			}
+		}
+	}
+	return bad
 }
 
 // pageEntries merges one page's files and common prefixes into one name-ordered
@@ -106,15 +199,17 @@ func (b *Backend) ListBuckets(ctx context.Context) ([]Entry, error) {
 	if v, ok := b.cache.get(bucketsKey); ok {
 		return v.([]Entry), nil
 	}
+	f := b.cache.startFill(bucketsKey)
 	out, err := b.client.ListBuckets(ctx, &s3.ListBucketsInput{})
 	if err != nil {
+		b.cache.dropFill(f)
 		return nil, mapErr("list buckets", "", "", err)
 	}
 	entries := make([]Entry, 0, len(out.Buckets))
 	for _, bk := range out.Buckets {
 		entries = append(entries, bucketEntry(bk))
 	}
-	b.cache.lru.Add(bucketsKey, entries)
+	b.cache.finishFill(f, entries)
 	return entries, nil
 }
 

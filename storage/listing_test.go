@@ -46,3 +46,27 @@ func TestPageEntriesOnlyPrefixesNeverZeroTime(t *testing.T) {
 		t.Fatalf("got %+v; want one directory with a real time", got)
 	}
 }
+
+// TestDecodeListing: keys asked for with EncodingType=url come back as S3
+// wrote them: "+" is a space, "%2B" a plus, control characters escaped.
+func TestDecodeListing(t *testing.T) {
+	page := &s3.ListObjectsV2Output{
+		Prefix:         aws.String("d%2Fx+y/"),
+		Contents:       []types.Object{{Key: aws.String("d/x+y/a%01b%1B.txt")}, {Key: aws.String("d/x+y/1%2B1%3D2")}},
+		CommonPrefixes: []types.CommonPrefix{{Prefix: aws.String("d/x+y/%E2%82%AC/")}},
+	}
+	if err := decodeListing(page); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{aws.ToString(page.Prefix), aws.ToString(page.Contents[0].Key), aws.ToString(page.Contents[1].Key), aws.ToString(page.CommonPrefixes[0].Prefix)}
+	want := []string{"d/x y/", "d/x y/a\x01b\x1b.txt", "d/x y/1+1=2", "d/x y/€/"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("decoded %q, want %q", got[i], want[i])
+		}
+	}
+	bad := &s3.ListObjectsV2Output{Contents: []types.Object{{Key: aws.String("%zz")}}}
+	if err := decodeListing(bad); err == nil {
+		t.Error("an undecodable key was accepted")
+	}
+}

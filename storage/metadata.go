@@ -34,16 +34,19 @@ func (b *Backend) stat(ctx context.Context, bucket, key string) (Entry, error) {
 		}
 		return r.entry, nil
 	}
+	f := b.cache.startFill(statKey(bucket, key))
 	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		if isNotFound(err) {
-			b.cache.putStat(bucket, key, statResult{})
+			b.cache.finishFill(f, statResult{})
+		} else {
+			b.cache.dropFill(f)
 		}
 		return Entry{}, mapErr("stat", bucket, key, err)
 	}
 	e := Entry{Name: baseName(key), Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified), ETag: unquoteETag(out.ETag),
 		SHA256: out.Metadata[MetaSHA256]}
-	b.cache.putStat(bucket, key, statResult{entry: e, found: true})
+	b.cache.finishFill(f, statResult{entry: e, found: true})
 	return e, nil
 }
 
@@ -57,33 +60,47 @@ func (b *Backend) StatDir(ctx context.Context, bucket, key string) (Entry, error
 		}
 		return r.entry, nil
 	}
-	var e Entry
-	if dkey == "" {
-		if _, err := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			if isNotFound(err) {
-				b.cache.putStat(bucket, dkey, statResult{})
-			}
-			return Entry{}, mapErr("stat bucket", bucket, "", err)
-		}
-		e = Entry{Name: bucket, IsDir: true, ModTime: time.Now().UTC()}
-	} else {
-		out, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(dkey), MaxKeys: aws.Int32(1)})
-		if err != nil {
-			return Entry{}, mapErr("stat directory", bucket, dkey, err)
-		}
-		if len(out.Contents) == 0 {
-			b.cache.putStat(bucket, dkey, statResult{})
-			return Entry{}, fmt.Errorf("stat %s/%s: %w", bucket, dkey, ErrNotFound)
-		}
-		// The first key is the marker when there is one (it sorts first); for an
-		// implicit directory it is the first child. Either way a real time.
-		e = Entry{Name: baseName(key), IsDir: true, ModTime: aws.ToTime(out.Contents[0].LastModified)}
+	f := b.cache.startFill(statKey(bucket, dkey))
+	e, found, err := b.statDir(ctx, bucket, key, dkey)
+	switch {
+	case err != nil:
+		b.cache.dropFill(f)
+		return Entry{}, err
+	case !found:
+		b.cache.finishFill(f, statResult{})
+		return Entry{}, fmt.Errorf("stat %s/%s: %w", bucket, dkey, ErrNotFound)
 	}
-	b.cache.putStat(bucket, dkey, statResult{entry: e, found: true})
+	b.cache.finishFill(f, statResult{entry: e, found: true})
 	return e, nil
 }
 
-// Delete removes the file bucket/key.
+// statDir asks S3 what StatDir reports.
+func (b *Backend) statDir(ctx context.Context, bucket, key, dkey string) (Entry, bool, error) {
+	if dkey == "" {
+		if _, err := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			if isNotFound(err) {
+				return Entry{}, false, nil
+			}
+			return Entry{}, false, mapErr("stat bucket", bucket, "", err)
+		}
+		return Entry{Name: bucket, IsDir: true, ModTime: time.Now().UTC()}, true, nil
+	}
+	out, err := b.listObjects(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(dkey), MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("stat directory: %w", err)
+	}
+	if len(out.Contents) == 0 {
+		return Entry{}, false, nil
+	}
+	// The first key is the marker when there is one (it sorts first); for an
+	// implicit directory it is the first child. Either way a real time.
+	return Entry{Name: baseName(key), IsDir: true, ModTime: aws.ToTime(out.Contents[0].LastModified)}, true, nil
+}
+
+// Delete removes the file bucket/key. Whatever S3 answers, the cache forgets
+// the name rather than asserting anything: a refused delete (IAM) leaves the
+// file visible, a delete that S3 applied before the reply was lost is seen on
+// the next look.
 func (b *Backend) Delete(ctx context.Context, bucket, key string) error {
 	if _, err := b.stat(ctx, bucket, key); err != nil {
 		if _, derr := b.StatDir(ctx, bucket, key); derr == nil {
@@ -93,47 +110,64 @@ func (b *Backend) Delete(ctx context.Context, bucket, key string) error {
 	}
 	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	b.cache.changed(bucket, key, nil)
-	b.cache.putStat(bucket, key, statResult{})
 	return mapErr("delete", bucket, key, err)
 }
 
 // Mkdir creates the directory bucket/key as a zero-byte "key/" marker, so that an
 // empty directory persists.
 func (b *Backend) Mkdir(ctx context.Context, bucket, key string) error {
+	marker := dirPrefix(key)
+	empty := b.cache.startFill(listKey(bucket, marker)) // before the check that finds it empty
 	if _, err := b.Stat(ctx, bucket, key); err == nil {
+		b.cache.dropFill(empty)
 		return fmt.Errorf("mkdir %s/%s: %w", bucket, key, ErrExists)
 	}
-	marker := dirPrefix(key)
+	// StatDir just found nothing under the name (unless that answer was voided
+	// or its request failed): only then is the new directory known empty.
+	known, _ := b.cache.lru.Peek(statKey(bucket, marker))
+	wasEmpty := known != nil && !known.(statResult).found
+	w := b.cache.startWrite(bucket, marker)
 	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(marker), Body: strings.NewReader(""), ContentLength: aws.Int64(0),
 	})
 	if err != nil {
+		b.cache.wrote(w, nil)
+		b.cache.dropFill(empty)
 		return mapErr("mkdir", bucket, key, err)
 	}
-	e := Entry{Name: baseName(key), IsDir: true, ModTime: time.Now().UTC()}
-	b.cache.changed(bucket, key, nil)
-	b.cache.putStat(bucket, marker, statResult{entry: e, found: true})
-	// Nothing was under the name (Stat above): the new directory is empty, and
-	// uploads into it need not ask S3 whether their names are directories.
-	b.cache.putListing(bucket, marker, []Entry{})
+	b.cache.wrote(w, &Entry{Name: baseName(key), IsDir: true, ModTime: time.Now().UTC()})
+	// Nothing was under the name and no write into it was seen since: the new
+	// directory is empty, and uploads into it need not ask S3 whether their
+	// names are directories.
+	if wasEmpty {
+		b.cache.finishFill(empty, []Entry{})
+	} else {
+		b.cache.dropFill(empty)
+	}
 	return nil
 }
 
 // Rmdir removes the empty directory bucket/key (its marker). A directory that
-// still holds anything is refused with ErrNotEmpty.
+// still holds anything is refused with ErrNotEmpty, and so is a marker that
+// holds data: S3 allows a non-empty object named "key/", which no listing shows,
+// and removing a directory must never delete bytes nobody could see.
 func (b *Backend) Rmdir(ctx context.Context, bucket, key string) error {
 	marker := dirPrefix(key)
-	out, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(marker), MaxKeys: aws.Int32(2)})
+	out, err := b.listObjects(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(marker), MaxKeys: aws.Int32(2)})
 	if err != nil {
-		return mapErr("rmdir", bucket, key, err)
+		return fmt.Errorf("rmdir: %w", err)
 	}
-	hasMarker := false
+	hasMarker, markerETag := false, (*string)(nil)
 	for _, o := range out.Contents {
-		if aws.ToString(o.Key) == marker {
-			hasMarker = true
-		} else {
+		if aws.ToString(o.Key) != marker {
 			return fmt.Errorf("rmdir %s/%s: %w", bucket, key, ErrNotEmpty)
 		}
+		if n := aws.ToInt64(o.Size); n > 0 {
+			b.opts.Logger.Warn("RMD refused: the directory's marker object holds data that no listing shows",
+				"bucket", bucket, "key", marker, "size", n)
+			return fmt.Errorf("rmdir %s/%s: marker object %q holds %d bytes: %w", bucket, key, marker, n, ErrNotEmpty)
+		}
+		hasMarker, markerETag = true, o.ETag
 	}
 	if !hasMarker {
 		if _, serr := b.stat(ctx, bucket, key); serr == nil {
@@ -141,10 +175,9 @@ func (b *Backend) Rmdir(ctx context.Context, bucket, key string) error {
 		}
 		return fmt.Errorf("rmdir %s/%s: %w", bucket, key, ErrNotFound)
 	}
-	if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(marker)}); err != nil {
-		return mapErr("rmdir", bucket, key, err)
-	}
-	b.cache.changed(bucket, key, nil)
-	b.cache.putStat(bucket, marker, statResult{})
-	return nil
+	// Pinned to the empty marker just seen, where S3 honours If-Match on
+	// DELETE (AWS does; MinIO ignores it).
+	_, err = b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(marker), IfMatch: markerETag})
+	b.cache.changed(bucket, marker, nil)
+	return mapErr("rmdir", bucket, key, err)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // The upload pipeline is written here rather than taken from the SDK's upload
@@ -68,17 +69,22 @@ func (b *Backend) Put(ctx context.Context, bucket, key string, r io.Reader, opts
 // stored and computing it would be wasted CPU (about 0.5 s per GiB).
 func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions, h hash.Hash) (Entry, error) {
 	base := b.basePartSize(opts.SizeHint)
-	buf := b.getBuffer(base)
+	// The first buffer is the one a transfer may wait for (see Memory): until
+	// the budget has room, the data connection is not read.
+	buf, err := b.mem.get(ctx, base, true)
+	if err != nil {
+		return Entry{}, fmt.Errorf("wait for transfer memory: %w", err)
+	}
 	n, err := io.ReadFull(r, buf)
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
-		defer b.putBuffer(buf)
+		defer b.mem.put(buf)
 		if h != nil {
 			h.Write(buf[:n])
 		}
 		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
 	case err != nil:
-		b.putBuffer(buf)
+		b.mem.put(buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}
 	if h != nil && int64(n) <= b.opts.HashCopyLimit {
@@ -90,10 +96,25 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 	}
 	up, err := b.createUpload(ctx, bucket, key, true)
 	if err != nil {
-		b.putBuffer(buf)
+		b.mem.put(buf)
 		return Entry{}, err
 	}
 	return b.streamParts(ctx, up, r, buf, nil, 0, base, opts.BeforeCommit, h)
+}
+
+// commitTimeout bounds a commit (PutObject, CompleteMultipartUpload) beyond
+// its retry window; S3 may take a while to assemble a large object.
+const commitTimeout = 2 * time.Minute
+
+// commitContext is the context of the request that makes an upload visible.
+// Once BeforeCommit has passed, nothing the client or the gateway does may
+// cancel it half-way: S3 may already have applied a request whose answer is
+// lost, and the client would hear 426 about an object that exists. So it is
+// detached from the transfer's cancellation (ABOR, a closed control connection,
+// shutdown) and bounded by a time limit of its own; the reply then says what S3
+// answered (the ABOR race in session's runTransfer reports 226).
+func (b *Backend) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), b.opts.RetryFor+commitTimeout)
 }
 
 func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte, beforeCommit func() error, h hash.Hash) (Entry, error) {
@@ -102,23 +123,34 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 			return Entry{}, err
 		}
 	}
-	in := &s3.PutObjectInput{
-		Bucket:            aws.String(bucket),
-		Key:               aws.String(key),
-		Body:              bytes.NewReader(data),
-		ContentLength:     aws.Int64(int64(len(data))),
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-	}
 	sum := hexSum(h)
-	if sum != "" {
-		in.Metadata = map[string]string{MetaSHA256: sum}
-	}
-	out, err := b.client.PutObject(ctx, in)
+	ctx, cancel := b.commitContext(ctx)
+	defer cancel()
+	w := b.cache.startWrite(bucket, key)
+	var out *s3.PutObjectOutput
+	err := b.retrySDK(ctx, "PutObject "+bucket+"/"+key, func() error {
+		in := &s3.PutObjectInput{
+			Bucket:            aws.String(bucket),
+			Key:               aws.String(key),
+			Body:              bytes.NewReader(data),
+			ContentLength:     aws.Int64(int64(len(data))),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		}
+		if sum != "" {
+			in.Metadata = map[string]string{MetaSHA256: sum}
+		}
+		var err error
+		out, err = b.client.PutObject(ctx, in, oneAttempt)
+		return err
+	})
 	if err != nil {
+		// An attempt may have been applied before its answer was lost: forget
+		// what the cache knows rather than assert either outcome.
+		b.cache.wrote(w, nil)
 		return Entry{}, mapErr("put", bucket, key, err)
 	}
 	e := Entry{Name: baseName(key), Size: int64(len(data)), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag), SHA256: sum}
-	b.cache.changed(bucket, key, &e)
+	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
 	return e, nil
 }
 
@@ -167,7 +199,12 @@ func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksum
 	if checksums {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
 	}
-	created, err := b.client.CreateMultipartUpload(ctx, in)
+	var created *s3.CreateMultipartUploadOutput
+	err := b.retrySDK(ctx, "CreateMultipartUpload "+bucket+"/"+key, func() error {
+		var err error
+		created, err = b.client.CreateMultipartUpload(ctx, in, oneAttempt)
+		return err
+	})
 	if err != nil {
 		return nil, mapErr("create multipart upload", bucket, key, err)
 	}
@@ -184,7 +221,14 @@ type partUpload struct {
 // streamParts uploads first and then the rest of r as parts of up, after the parts
 // already in done (server-side copies of an existing head), and completes the
 // upload, or aborts it on any failure. first holds a full part read from r, or
-// fewer bytes when r ended there.
+// fewer bytes when r ended there; it is a buffer from the budget, which
+// streamParts gives back.
+//
+// Buffers: the upload holds at most UploadConcurrency+1 (one being read, the
+// rest in flight). It waits on the budget only for the first one; more are
+// taken only when the budget has room at once, and otherwise the next part
+// reuses the buffer of a part that finished, so a full budget slows uploads
+// down (the data connection is not read meanwhile) but never stops one.
 func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, first []byte, done []types.CompletedPart, headSize, base int64, beforeCommit func() error, h hash.Hash) (Entry, error) {
 	bucket, key := up.bucket, up.key
 	uctx, cancel := context.WithCancelCause(ctx)
@@ -194,20 +238,28 @@ func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, firs
 		mu        sync.Mutex
 		completed = done
 		total     = headSize
-		slots     = make(chan struct{}, b.opts.UploadConcurrency)
+		// own holds this upload's buffers while no part uses them; held counts
+		// every buffer it has taken from the budget.
+		own  = make(chan []byte, b.opts.UploadConcurrency+1)
+		held = 1
 	)
 	send := func(p partUpload) {
 		defer wg.Done()
-		defer func() { <-slots }()
-		defer b.putBuffer(p.buf)
-		out, err := b.client.UploadPart(uctx, &s3.UploadPartInput{
-			Bucket:            aws.String(bucket),
-			Key:               aws.String(key),
-			UploadId:          up.id,
-			PartNumber:        aws.Int32(p.number),
-			Body:              bytes.NewReader(p.buf[:p.n]),
-			ContentLength:     aws.Int64(int64(p.n)),
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		defer func() { own <- p.buf[:cap(p.buf)] }()
+		what := fmt.Sprintf("UploadPart %d of %s/%s", p.number, bucket, key)
+		var out *s3.UploadPartOutput
+		err := b.retrySDK(uctx, what, func() error {
+			var err error
+			out, err = b.client.UploadPart(uctx, &s3.UploadPartInput{
+				Bucket:            aws.String(bucket),
+				Key:               aws.String(key),
+				UploadId:          up.id,
+				PartNumber:        aws.Int32(p.number),
+				Body:              bytes.NewReader(p.buf[:p.n]),
+				ContentLength:     aws.Int64(int64(p.n)),
+				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			}, oneAttempt)
+			return err
 		})
 		if err != nil {
 			cancel(mapErr(fmt.Sprintf("upload part %d of", p.number), bucket, key, err))
@@ -221,30 +273,59 @@ func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, firs
 		completed = append(completed, part)
 		mu.Unlock()
 	}
+	// nextBuffer returns a buffer of size bytes for the next part: a free one of
+	// this upload, a new one when the budget has room, else the next one a
+	// finishing part gives back. Buffers of an outgrown size go back to the
+	// budget; with none left, the upload waits for the budget like a new one.
+	nextBuffer := func(size int64) ([]byte, error) {
+		for {
+			var buf []byte
+			select {
+			case buf = <-own:
+			default:
+				if held <= b.opts.UploadConcurrency {
+					nb, err := b.mem.get(uctx, size, held == 0)
+					if err != nil {
+						return nil, err
+					}
+					if nb != nil {
+						held++
+						return nb, nil
+					}
+				}
+				select {
+				case buf = <-own:
+				case <-uctx.Done():
+					return nil, context.Cause(uctx)
+				}
+			}
+			if int64(cap(buf)) == size {
+				return buf[:size], nil
+			}
+			b.mem.put(buf)
+			held--
+		}
+	}
 
 	buf, n := first, len(first)
 	var readErr error
-	if int64(n) < int64(cap(first)) {
+	if n < cap(first) {
 		readErr = io.EOF // first is already the short last part
 	}
 	for number := int32(len(done)) + 1; ; number++ {
 		if n == 0 && readErr == io.EOF {
 			// Nothing streamed after a copied head (APPE of zero bytes).
-			b.putBuffer(buf)
+			own <- buf[:cap(buf)]
 			readErr = nil
 			break
 		}
 		if number > MaxParts {
 			readErr = fmt.Errorf("upload exceeds %d parts: %w", MaxParts, ErrTooLarge)
-			b.putBuffer(buf)
+			own <- buf[:cap(buf)]
 			break
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-uctx.Done():
-		}
 		if uctx.Err() != nil {
-			b.putBuffer(buf)
+			own <- buf[:cap(buf)]
 			break
 		}
 		total += int64(n)
@@ -255,10 +336,12 @@ func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, firs
 			readErr = nil
 			break
 		}
-		buf = b.getBuffer(partSizeFor(base, number+1))
+		if buf, readErr = nextBuffer(b.partSizeFor(base, number+1)); readErr != nil {
+			break
+		}
 		n, readErr = io.ReadFull(r, buf)
 		if readErr == io.EOF {
-			b.putBuffer(buf)
+			own <- buf
 			readErr = nil
 			break
 		}
@@ -268,11 +351,14 @@ func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, firs
 		}
 		if readErr != nil {
 			readErr = fmt.Errorf("read upload data: %w", readErr)
-			b.putBuffer(buf)
+			own <- buf
 			break
 		}
 	}
 	wg.Wait()
+	for ; held > 0; held-- {
+		b.mem.put(<-own)
+	}
 
 	fail := readErr
 	if fail == nil {
@@ -285,22 +371,57 @@ func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, firs
 		b.abortMultipart(ctx, bucket, key, up.id)
 		return Entry{}, fail
 	}
-	out, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket:          aws.String(bucket),
-		Key:             aws.String(key),
-		UploadId:        up.id,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: sortParts(completed)},
-	})
+	w := b.cache.startWrite(bucket, key)
+	e, err := b.complete(ctx, up, completed)
 	if err != nil {
-		b.abortMultipart(ctx, bucket, key, up.id)
-		return Entry{}, mapErr("complete multipart upload", bucket, key, err)
+		b.cache.wrote(w, nil)
+		return Entry{}, err
 	}
-	e := Entry{Name: baseName(key), Size: total, ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag)}
+	e.Size = total
 	if sum := hexSum(h); sum != "" {
 		e = b.storeHash(ctx, bucket, key, e, sum)
 	}
-	b.cache.changed(bucket, key, &e)
+	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
 	return e, nil
+}
+
+// complete commits up with its parts, on a context no cancellation reaches
+// (see commitContext).
+func (b *Backend) complete(ctx context.Context, up *upload, parts []types.CompletedPart) (Entry, error) {
+	bucket, key := up.bucket, up.key
+	ctx, cancel := b.commitContext(ctx)
+	defer cancel()
+	in := &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(bucket),
+		Key:             aws.String(key),
+		UploadId:        up.id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: sortParts(parts)},
+	}
+	var out *s3.CompleteMultipartUploadOutput
+	attempts := 0
+	err := b.retrySDK(ctx, "CompleteMultipartUpload "+bucket+"/"+key, func() error {
+		attempts++
+		var err error
+		out, err = b.client.CompleteMultipartUpload(ctx, in, oneAttempt)
+		return err
+	})
+	if err != nil {
+		// An attempt may have been applied before its answer was lost: forget
+		// what the cache knows rather than assert either outcome.
+		b.cache.changed(bucket, key, nil)
+		if attempts > 1 && isNoSuchUpload(err) {
+			return Entry{}, fmt.Errorf("complete multipart upload %s/%s: outcome unknown, an earlier attempt whose answer was lost may have stored the object: %w", bucket, key, err)
+		}
+		b.abortMultipart(ctx, bucket, key, up.id)
+		return Entry{}, mapErr("complete multipart upload", bucket, key, err)
+	}
+	return Entry{Name: baseName(key), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag)}, nil
+}
+
+func isNoSuchUpload(err error) bool {
+	var nsu *types.NoSuchUpload
+	var api smithy.APIError
+	return errors.As(err, &nsu) || (errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload")
 }
 
 // storeHash records the whole-object SHA-256 of a completed multipart upload.
@@ -339,11 +460,20 @@ func (b *Backend) storeHash(ctx context.Context, bucket, key string, e Entry, su
 }
 
 func (b *Backend) abortMultipart(ctx context.Context, bucket, key string, uploadID *string) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	// The clean-up gets a retry window of its own, at least abortTimeout, so
+	// that an upload failed by an S3 outage is still cleaned up when S3 comes
+	// back soon after.
+	window := max(b.opts.RetryFor, abortTimeout)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), window+abortTimeout)
 	defer cancel()
-	if _, err := b.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: uploadID,
-	}); err != nil {
+	err := b.withRetry(actx, "AbortMultipartUpload "+bucket+"/"+key, window,
+		func(err error) bool { return retryable(actx, err) }, func() (bool, error) {
+			_, err := b.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+				Bucket: aws.String(bucket), Key: aws.String(key), UploadId: uploadID,
+			}, oneAttempt)
+			return false, err
+		})
+	if err != nil && !isNoSuchUpload(err) {
 		b.opts.Logger.Error("abort multipart upload failed; the bucket's lifecycle rule must clean it up",
 			"bucket", bucket, "key", key, "upload_id", aws.ToString(uploadID), "err", err)
 	}
@@ -360,29 +490,39 @@ func sortParts(parts []types.CompletedPart) []types.CompletedPart {
 	return parts
 }
 
-// basePartSize is the configured part size, raised when the expected size would
-// otherwise need more than MaxParts parts.
+// maxBuffer is the largest part a transfer may use: S3's limit, or the memory
+// budget's parts pool when that is smaller (a transfer must always be able to hold
+// one buffer).
+func (b *Backend) maxBuffer() int64 {
+	return max(min(MaxPartSize, b.mem.partLimit()&^(1<<20-1)), MinPartSize)
+}
+
+// basePartSize is the configured part size, raised when the expected size (ALLO)
+// would otherwise need more than MaxParts parts, but never beyond what the
+// memory budget allows: ALLO is a hint, not a claim on memory.
 func (b *Backend) basePartSize(hint int64) int64 {
-	size := b.opts.PartSize
+	size := min(b.opts.PartSize, b.maxBuffer())
 	if hint > 0 {
 		need := (hint + MaxParts - 1) / MaxParts
 		need = (need + (1<<20 - 1)) &^ (1<<20 - 1) // round up to a MiB
 		if need > size {
-			size = min(need, MaxPartSize)
+			size = min(need, b.maxBuffer())
 		}
 	}
 	return size
 }
 
 // partSizeFor doubles the part size every 900 parts, so a stream of unknown
-// length reaches S3's 5 TiB object limit well inside 10,000 parts even from the
-// smallest part size (16 MiB parts cover 15 GB in the first 900, 32 MiB the
-// next, and so on), while ordinary files keep the configured size and its
-// memory bound.
-func partSizeFor(base int64, number int32) int64 {
+// length reaches S3's 5 TiB object limit inside 10,000 parts (16 MiB parts
+// cover 15 GB in the first 900, 32 MiB the next, and so on), while ordinary
+// files keep the configured size and its memory bound. The growth stops at
+// maxBuffer: with the default 1 GiB budget a stream of unknown size still
+// reaches 5 TiB; a smaller budget lowers that, unless ALLO sizes the parts up
+// front (TestPartGrowthReachesMaxObject).
+func (b *Backend) partSizeFor(base int64, number int32) int64 {
 	size := base << ((number - 1) / 900)
-	if size > MaxPartSize || size <= 0 {
-		size = MaxPartSize
+	if ceiling := b.maxBuffer(); size > ceiling || size <= 0 {
+		size = max(ceiling, base)
 	}
 	return size
 }

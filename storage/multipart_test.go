@@ -3,11 +3,11 @@ package storage
 import "testing"
 
 func TestBasePartSizeFitsHint(t *testing.T) {
-	b := New(nil, Options{PartSize: 16 << 20})
+	b := New(nil, Options{PartSize: 16 << 20, MemoryLimit: 1 << 30})
 	for _, hint := range []int64{0, 1, 100 << 20, 160 << 30, 1 << 40, MaxObjectSize} {
 		size := b.basePartSize(hint)
-		if size < 16<<20 || size > MaxPartSize {
-			t.Fatalf("hint %d: part size %d outside [16 MiB, 5 GiB]", hint, size)
+		if size < 16<<20 || size > 1<<30 {
+			t.Fatalf("hint %d: part size %d outside [16 MiB, the 1 GiB budget]", hint, size)
 		}
 		if parts := (hint + size - 1) / size; parts > MaxParts {
 			t.Fatalf("hint %d: part size %d needs %d parts", hint, size, parts)
@@ -18,18 +18,37 @@ func TestBasePartSizeFitsHint(t *testing.T) {
 	}
 }
 
-// TestPartGrowthReachesMaxObject: with no size known, the growing schedule still
-// fits S3's largest object in 10,000 parts from the smallest part size.
+// ALLO is a hint that cannot claim more than the budget: a 5 TiB ALLO under a
+// 128 MiB budget gets parts of at most 128 MiB, and the growing schedule stops
+// there too.
+func TestPartSizeBoundedByBudget(t *testing.T) {
+	b := New(nil, Options{PartSize: 16 << 20, MemoryLimit: 128 << 20})
+	if got := b.basePartSize(MaxObjectSize); got > 128<<20 {
+		t.Fatalf("ALLO 5 TiB under a 128 MiB budget: part size %d", got)
+	}
+	for n := int32(1); n <= MaxParts; n += 100 {
+		if got := b.partSizeFor(b.basePartSize(0), n); got > 128<<20 || got < 16<<20 {
+			t.Fatalf("part %d: size %d outside [16 MiB, 128 MiB]", n, got)
+		}
+	}
+}
+
+// TestPartGrowthReachesMaxObject: with no size known and the default 1 GiB
+// budget, the growing schedule still fits S3's largest object in 10,000 parts
+// from the default part size.
 func TestPartGrowthReachesMaxObject(t *testing.T) {
-	for _, base := range []int64{MinPartSize, 16 << 20} {
-		var total int64
-		n := int32(1)
-		for ; n <= MaxParts && total < MaxObjectSize; n++ {
-			total += partSizeFor(base, n)
+	b := New(nil, Options{PartSize: 16 << 20, MemoryLimit: 1 << 30})
+	var total int64
+	n := int32(1)
+	for ; n <= MaxParts && total < MaxObjectSize; n++ {
+		size := b.partSizeFor(16<<20, n)
+		if size > 1<<30 {
+			t.Fatalf("part %d of %d bytes exceeds the budget", n, size)
 		}
-		if total < MaxObjectSize {
-			t.Fatalf("base %d: 10,000 parts hold only %d bytes", base, total)
-		}
+		total += size
+	}
+	if total < MaxObjectSize {
+		t.Fatalf("10,000 parts hold only %d bytes", total)
 	}
 }
 

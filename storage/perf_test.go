@@ -42,35 +42,3 @@ func TestUploadsAreUnsignedWithCRC32(t *testing.T) {
 		t.Errorf("X-Amz-Checksum-Crc32 = %q, want the body's CRC32 NhCmhg==", crc)
 	}
 }
-
-// A returned buffer is handed out again, whatever goroutine returns or asks.
-func TestBuffersAreReused(t *testing.T) {
-	b := New(nil, Options{UploadConcurrency: 2, DownloadConcurrency: 1})
-	const size = 1<<20 + 4096 // a size no other test uses
-	bufs := make([][]byte, 3)
-	for i := range bufs {
-		bufs[i] = b.getBuffer(size)
-		if len(bufs[i]) != size {
-			t.Fatalf("buffer of %d bytes, want %d", len(bufs[i]), size)
-		}
-	}
-	var wg sync.WaitGroup
-	for _, buf := range bufs {
-		wg.Add(1)
-		go func() { defer wg.Done(); b.putBuffer(buf[:10]) }()
-	}
-	wg.Wait()
-	seen := map[*byte]bool{}
-	for _, buf := range bufs {
-		seen[&buf[0]] = true
-	}
-	for range 3 {
-		got := b.getBuffer(size)
-		if len(got) != size {
-			t.Fatalf("reused buffer of %d bytes, want %d", len(got), size)
-		}
-		if !seen[&got[0]] {
-			t.Errorf("getBuffer allocated a new buffer while returned ones were free")
-		}
-	}
-}

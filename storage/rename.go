@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -29,19 +28,39 @@ func (b *Backend) Rename(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 	}
 	src := object{bucket: srcBucket, key: srcKey, size: aws.ToInt64(head.ContentLength), etag: aws.ToString(head.ETag),
 		meta: head.Metadata, contentType: aws.ToString(head.ContentType)}
-	etag, err := b.copyObject(ctx, src, dstBucket, dstKey)
+	_, err = b.copyObject(ctx, src, dstBucket, dstKey)
+	b.cache.changed(dstBucket, dstKey, nil) // even after an error: the copy may have landed
 	if err != nil {
 		return err
 	}
-	e := Entry{Name: baseName(dstKey), Size: src.size, ModTime: time.Now().UTC(), ETag: etag, SHA256: head.Metadata[MetaSHA256]}
-	b.cache.changed(dstBucket, dstKey, &e)
-	_, err = b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(srcKey)})
-	b.cache.changed(srcBucket, srcKey, nil)
-	if err != nil {
-		return mapErr("rename: delete the original", srcBucket, srcKey, err)
+	defer b.cache.changed(srcBucket, srcKey, nil)
+	return b.deleteCopied(ctx, src)
+}
+
+// deleteCopied deletes the original of a finished copy, but only the version
+// that was copied: a client that overwrote it in the meantime must not lose its
+// upload. The delete carries If-Match, which makes it atomic where S3 honours
+// it (AWS); the pinned MinIO ignores If-Match on DELETE, so the ETag is also
+// checked right before deleting, which leaves only the gap between the two
+// requests. A source that changed stays in place, with a warning: the rename
+// itself is done (the copied version is at its new name) and the newer file is
+// someone else's write.
+func (b *Backend) deleteCopied(ctx context.Context, src object) error {
+	_, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key), IfMatch: aws.String(src.etag)})
+	if err == nil {
+		_, err = b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key), IfMatch: aws.String(src.etag)})
 	}
-	b.cache.putStat(srcBucket, srcKey, statResult{})
-	return nil
+	switch {
+	case err == nil:
+		return nil
+	case isPreconditionFailed(err):
+		b.opts.Logger.Warn("rename: the original changed after it was copied; it stays in place",
+			"bucket", src.bucket, "key", src.key, "copied_etag", strings.Trim(src.etag, `"`))
+		return nil
+	case isNotFound(err):
+		return nil // gone already: nothing of the copied version is left behind
+	}
+	return mapErr("rename: delete the original", src.bucket, src.key, err)
 }
 
 // object is what a copy needs to know about its source.
@@ -121,12 +140,7 @@ func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, d
 		return fmt.Errorf("rename directory to %s/%s: %w", dstBucket, dstDir, ErrExists)
 	}
 	var objs []object
-	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: aws.String(srcBucket), Prefix: aws.String(srcPrefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return mapErr("rename directory: list", srcBucket, srcPrefix, err)
-		}
+	err := b.listPages(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(srcBucket), Prefix: aws.String(srcPrefix)}, func(page *s3.ListObjectsV2Output) error {
 		for _, o := range page.Contents {
 			if len(objs) >= b.opts.MaxRenameKeys {
 				return fmt.Errorf("rename directory %s/%s: more than %d keys (FTP2S3_MAX_RENAME_KEYS): %w",
@@ -134,6 +148,10 @@ func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, d
 			}
 			objs = append(objs, object{bucket: srcBucket, key: aws.ToString(o.Key), size: aws.ToInt64(o.Size), etag: aws.ToString(o.ETag)})
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rename directory: %w", err)
 	}
 	if len(objs) == 0 {
 		return fmt.Errorf("rename directory %s/%s: %w", srcBucket, srcDir, ErrNotFound)
@@ -143,7 +161,7 @@ func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, d
 
 	dst := func(o object) string { return dstPrefix + strings.TrimPrefix(o.key, srcPrefix) }
 	copied := make([]bool, len(objs))
-	err := b.each(ctx, len(objs), func(ctx context.Context, i int) error {
+	err = b.each(ctx, len(objs), func(ctx context.Context, i int) error {
 		o := objs[i]
 		if o.size > b.opts.CopyThreshold {
 			// Only the multipart path needs the metadata and content type.
@@ -176,8 +194,7 @@ func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, d
 		return err
 	}
 	return b.each(ctx, len(objs), func(ctx context.Context, i int) error {
-		_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(objs[i].key)})
-		return mapErr("rename directory: delete the original", srcBucket, objs[i].key, err)
+		return b.deleteCopied(ctx, objs[i])
 	})
 }
 

@@ -61,16 +61,25 @@ type download struct {
 	lazy        bool                // the first GET is still to be sent
 }
 
-// get sends the first GET and keeps its response.
+// get sends the first GET, retried through short outages like every request
+// of a transfer (retry.go), and keeps its response; what it says about the
+// object is a cache fill like a HEAD's.
 func (d *download) get(ctx context.Context) error {
 	b, bucket, key := d.b, d.bucket, d.key
 	d.lazy = false
-	first, err := b.client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(bucket),
-		Key:    aws.String(key),
-		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", d.offset, d.offset+b.opts.DownloadChunk-1)),
+	f := b.cache.startFill(statKey(bucket, key))
+	var first *s3.GetObjectOutput
+	err := b.retrySDK(ctx, "GetObject "+bucket+"/"+key, func() error {
+		var err error
+		first, err = b.client.GetObject(ctx, &s3.GetObjectInput{
+			Bucket: aws.String(bucket),
+			Key:    aws.String(key),
+			Range:  aws.String(fmt.Sprintf("bytes=%d-%d", d.offset, d.offset+b.opts.DownloadChunk-1)),
+		}, oneAttempt)
+		return err
 	})
 	if err != nil {
+		b.cache.dropFill(f)
 		if !isInvalidRange(err) {
 			return mapErr("get", bucket, key, err)
 		}
@@ -90,7 +99,7 @@ func (d *download) get(ctx context.Context) error {
 	d.entry = Entry{Name: baseName(key), Size: size, ModTime: aws.ToTime(first.LastModified), ETag: unquoteETag(first.ETag),
 		SHA256: first.Metadata[MetaSHA256]}
 	d.etag, d.first = aws.ToString(first.ETag), first
-	b.cache.putStat(bucket, key, statResult{entry: d.entry, found: true})
+	b.cache.finishFill(f, statResult{entry: d.entry, found: true})
 	return nil
 }
 
@@ -123,40 +132,47 @@ func (d *download) Close() error {
 
 // smallPutLimit is the size up to which an upload is read into a buffer of its
 // own size rather than a part buffer (PartSize, 16 MiB by default): most files of
-// the small-file workloads are a few KiB, and many sessions each holding a part
-// buffer for one would cost memory and, when the buffers have to be made anew,
-// the CPU to clear them.
+// the small-file workloads are a few KiB, and sessions each holding a part
+// buffer for one would take the memory budget (README "Transfers") sixteen
+// times faster, limiting how many small uploads run at once. The buffers come
+// from the budget's small share (Memory.getSmall).
 const smallPutLimit = 1 << 20
 
 // putSmallFirst is put for a stream that may be small: it reads up to
-// smallPutLimit first and stores that with one PutObject when the stream ends
-// there; a longer stream goes on through put with what was read in front.
+// smallPutLimit into a buffer of the budget's small share and stores that with
+// one PutObject when the stream ends there; a longer stream goes on through put
+// with what was read in front. When the small share is taken it is put.
 func (b *Backend) putSmallFirst(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions) (Entry, error) {
 	if opts.SizeHint > smallPutLimit {
 		return b.put(ctx, bucket, key, r, opts, sha256.New())
 	}
-	buf := b.getBuffer(smallPutLimit)
+	buf := b.mem.getSmall()
+	if buf == nil {
+		return b.put(ctx, bucket, key, r, opts, sha256.New())
+	}
 	n, err := io.ReadFull(r, buf)
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
-		defer b.putBuffer(buf)
+		defer b.mem.putSmall(buf)
 		h := sha256.New()
 		h.Write(buf[:n])
 		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
 	case err != nil:
-		b.putBuffer(buf)
+		b.mem.putSmall(buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}
-	head := &headReader{b: b, buf: buf, rest: r}
+	// put may wait for a part buffer while this one is held: safe, since the
+	// parts pool never waits for the small share (see smallShare).
+	head := &headReader{mem: b.mem, buf: buf, rest: r}
 	defer head.release()
 	return b.put(ctx, bucket, key, head, opts, sha256.New())
 }
 
 // headReader yields the bytes putSmallFirst read ahead, then the rest of the
-// stream; the small buffer goes back to its pool as soon as it is drained, so a
-// large upload holds no more than its part buffers.
+// stream; the small buffer goes back to its share as soon as it is drained, so
+// a large upload holds no more than its part buffers.
 type headReader struct {
-	b    *Backend
+	mem  *Memory
 	buf  []byte
 	off  int
 	rest io.Reader
@@ -175,7 +191,7 @@ func (h *headReader) Read(p []byte) (int, error) {
 
 func (h *headReader) release() {
 	if h.buf != nil {
-		h.b.putBuffer(h.buf)
+		h.mem.putSmall(h.buf)
 		h.buf = nil
 	}
 }

@@ -162,30 +162,36 @@ func (b *Backend) CheckStoreTarget(ctx context.Context, bucket, key string) erro
 // maxListedParent entries, caching the listing when that is all of it and, in
 // either case, what it proves about the directory itself.
 func (b *Backend) listParent(ctx context.Context, bucket, prefix string) error {
-	page, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+	// Both answers are fills: a write into the directory while the request is
+	// in flight voids them (cache.go).
+	lf, sf := b.cache.startFill(listKey(bucket, prefix)), b.cache.startFill(statKey(bucket, prefix))
+	page, err := b.listObjects(ctx, &s3.ListObjectsV2Input{
 		Bucket:    aws.String(bucket),
 		Prefix:    aws.String(prefix),
 		Delimiter: aws.String("/"),
 		MaxKeys:   aws.Int32(maxListedParent),
 	})
 	if err != nil {
-		return mapErr("list", bucket, prefix, err)
+		b.cache.dropFill(lf)
+		b.cache.dropFill(sf)
+		return err
 	}
 	entries := pageEntries(prefix, page)
 	if aws.ToBool(page.IsTruncated) {
-		b.cache.add(bigDirKey(bucket, prefix), true)
+		b.cache.dropFill(lf)
+		b.cache.add(bigDirKey(bucket, prefix), true) // a hint only: it makes later checks ask name by name
 	} else {
-		b.cache.putListing(bucket, prefix, entries)
+		b.cache.finishFill(lf, entries)
 	}
 	switch {
 	case prefix == "":
-		b.cache.putStat(bucket, "", statResult{found: true, entry: Entry{Name: bucket, IsDir: true, ModTime: time.Now().UTC()}})
+		b.cache.finishFill(sf, statResult{found: true, entry: Entry{Name: bucket, IsDir: true, ModTime: time.Now().UTC()}})
 	case len(page.Contents)+len(page.CommonPrefixes) > 0:
 		// Anything under the prefix, its marker included, makes it a directory.
-		b.cache.putStat(bucket, prefix, statResult{found: true, entry: Entry{Name: baseName(prefix), IsDir: true,
+		b.cache.finishFill(sf, statResult{found: true, entry: Entry{Name: baseName(prefix), IsDir: true,
 			ModTime: firstModTime(page)}})
 	default:
-		b.cache.putStat(bucket, prefix, statResult{})
+		b.cache.finishFill(sf, statResult{})
 	}
 	return nil
 }

@@ -43,13 +43,23 @@ func main() {
 		debug.SetGCPercent(10)
 	}
 	cfg, problems := gateway.LoadConfig()
-	if len(problems) > 0 {
+	// A misspelled FTP2S3_* name would otherwise leave its setting at the
+	// default without a word (README "Configuration").
+	unknown := gateway.UnknownVariables(os.Environ())
+	if len(problems) > 0 || (cfg.StrictEnv && len(unknown) > 0) {
 		for _, p := range problems {
 			fmt.Fprintf(os.Stderr, "ftp2s3: configuration: %v\n", p)
+		}
+		for _, u := range unknown {
+			fmt.Fprintf(os.Stderr, "ftp2s3: configuration: %v\n", u)
 		}
 		os.Exit(2)
 	}
 	log := cfg.NewLogger()
+	for _, u := range unknown {
+		log.Warn("unknown variable ignored; set FTP2S3_STRICT_ENV=true to refuse to start",
+			"variable", u.Name, "did_you_mean", u.Closest)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	// The first signal starts the graceful shutdown; a second one, with the

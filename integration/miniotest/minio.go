@@ -50,6 +50,10 @@ func Install() (string, error) {
 type Server struct {
 	Endpoint string // http://127.0.0.1:port
 	DataDir  string
+	bin      string
+	port     int
+	console  int
+	env      []string // extra environment, kept for Restart
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
@@ -66,7 +70,11 @@ func FreePort() (int, error) {
 
 // Start installs MinIO if needed and starts it on a free loopback port with its
 // data in dataDir. port 0 picks one.
-func Start(dataDir string, port int) (*Server, error) {
+func Start(dataDir string, port int) (*Server, error) { return StartEnv(dataDir, port) }
+
+// StartEnv is Start with extra MINIO_* environment variables (for example the
+// MINIO_NOTIFY_WEBHOOK_* of a notification target).
+func StartEnv(dataDir string, port int, env ...string) (*Server, error) {
 	bin, err := Install()
 	if err != nil {
 		return nil, err
@@ -83,27 +91,57 @@ func Start(dataDir string, port int) (*Server, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(filepath.Dir(dataDir), filepath.Base(dataDir)+".log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", console), dataDir)
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_API_REQUESTS_MAX=10000")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start MinIO: %w", err)
-	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.exited) }()
-	if err := s.waitReady(60 * time.Second); err != nil {
-		s.Stop()
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, bin: bin, port: port, console: console, env: env}
+	if err := s.launch(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// launch starts the MinIO process and waits until it is ready.
+func (s *Server) launch() error {
+	logf, err := os.OpenFile(filepath.Join(filepath.Dir(s.DataDir), filepath.Base(s.DataDir)+".log"),
+		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(s.bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", s.port),
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", s.console), s.DataDir)
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_API_REQUESTS_MAX=10000")
+	cmd.Env = append(cmd.Env, s.env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start MinIO: %w", err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited = cmd, exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	if err := s.waitReady(60 * time.Second); err != nil {
+		s.Stop()
+		return err
+	}
+	return nil
+}
+
+// Kill ends MinIO at once (SIGKILL by its PID), as a crash or an outage would,
+// and waits until it has exited; Restart brings the same server back.
+func (s *Server) Kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
+// Restart starts a killed or stopped server again on the same port with the
+// same data, and waits until it is ready.
+func (s *Server) Restart() error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("MinIO is still running")
+	}
+	return s.launch()
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
@@ -129,8 +167,14 @@ func (s *Server) waitReady(limit time.Duration) error {
 // PID returns MinIO's process id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
-// Stop ends MinIO by its PID: SIGTERM, then SIGKILL after five seconds.
+// Stop ends MinIO by its PID: SIGTERM, then SIGKILL after five seconds. A
+// server that has already exited (Kill) is left as it is.
 func (s *Server) Stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:

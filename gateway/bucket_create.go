@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/ftp2s3/ftp2s3/session"
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// servedBuckets lists the buckets this configuration serves by name:
+// FTP2S3_BUCKET, the buckets of static users' homes and the anonymous home's,
+// each once, sorted. Homes of every bucket ("/") name none.
+func servedBuckets(cfg *Config) ([]string, error) {
+	var names []string
+	add := func(h session.Home) {
+		if h.Bucket != "" && !slices.Contains(names, h.Bucket) {
+			names = append(names, h.Bucket)
+		}
+	}
+	def, err := session.ParseHome(cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("FTP2S3_BUCKET: %w", err)
+	}
+	add(def)
+	if cfg.Auth == "users" {
+		users, problems := LoadStaticUsers(cfg.Users, cfg.UsersFile, def)
+		if len(problems) > 0 {
+			return nil, errors.Join(problems...)
+		}
+		for _, u := range users.users {
+			if u.hasHome {
+				add(u.home)
+			}
+		}
+	}
+	if cfg.AnonymousHome != "" {
+		h, err := session.ParseHome(cfg.AnonymousHome)
+		if err != nil {
+			return nil, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %w", err)
+		}
+		add(h)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// createBuckets makes the served buckets that are missing (FTP2S3_CREATE_BUCKETS)
+// and logs each one it made. While S3 cannot be reached (no connection, no DNS
+// name yet, a 5xx from a server still starting) it tries again with backoff for
+// up to FTP2S3_S3_RETRY_FOR, the same patience a transfer has; any other
+// refusal (credentials, a bucket owned by someone else) ends it at once, since
+// waiting would not change the answer.
+func createBuckets(ctx context.Context, backend *storage.Backend, cfg *Config, log *slog.Logger) error {
+	within := max(cfg.S3RetryFor, 0)
+	names, err := servedBuckets(cfg)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(within)
+	delay := 250 * time.Millisecond
+	for _, name := range names {
+		for attempt := 1; ; attempt++ {
+			// Each attempt gets at least attemptTimeout, so that a zero
+			// FTP2S3_S3_RETRY_FOR still means one real try.
+			cctx, cancel := context.WithTimeout(ctx, max(time.Until(deadline), attemptTimeout))
+			created, err := backend.CreateBucket(cctx, name)
+			cancel()
+			if err == nil {
+				if created {
+					log.Info("created bucket", "bucket", name)
+				} else {
+					log.Info("bucket exists", "bucket", name)
+				}
+				break
+			}
+			if !unreachable(err) || ctx.Err() != nil {
+				return fmt.Errorf("FTP2S3_CREATE_BUCKETS: %w", err)
+			}
+			if time.Now().Add(delay).After(deadline) {
+				return fmt.Errorf("FTP2S3_CREATE_BUCKETS: S3 still unreachable after %s (%d attempts): %w", within, attempt, err)
+			}
+			log.Warn("S3 not reachable yet; creating buckets again shortly", "bucket", name, "attempt", attempt, "error", err.Error())
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("FTP2S3_CREATE_BUCKETS: %w", ctx.Err())
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, 5*time.Second)
+		}
+	}
+	return nil
+}
+
+// attemptTimeout bounds one HeadBucket+CreateBucket at start-up.
+const attemptTimeout = 10 * time.Second
+
+// unreachable reports whether err means S3 did not answer (yet): no HTTP
+// response at all, or a server error.
+func unreachable(err error) bool {
+	status := storage.HTTPStatus(err)
+	return status == 0 || status >= 500
+}

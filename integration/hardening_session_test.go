@@ -1,0 +1,437 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ftp2s3/ftp2s3/gateway"
+)
+
+// rssBytes is the resident set size of this process (/proc/self/status VmRSS).
+// The test gateway runs inside the test process, so this is the gateway's RSS
+// plus the test's own, which the tests below keep small and constant.
+func rssBytes(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatalf("reading VmRSS: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS line %q: %v", l, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// rssPeak samples RSS every 10 ms until stop is called and returns the peak.
+func rssPeak(t *testing.T) (stop func() uint64) {
+	var peak atomic.Uint64
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			if r := rssBytes(t); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(done); <-finished; return peak.Load() }
+}
+
+// replyCodes reads replies from r until the connection ends and sends their
+// codes on the returned channel, which is closed at the end.
+func replyCodes(r *bufio.Reader) <-chan int {
+	out := make(chan int, 64)
+	go func() {
+		defer close(out)
+		tp := textproto.NewReader(r)
+		for {
+			code, _, err := tp.ReadResponse(0)
+			if code == 0 && err != nil {
+				return
+			}
+			out <- code
+		}
+	}()
+	return out
+}
+
+// flood writes n command lines of size bytes to c until done or a write fails.
+func flood(c net.Conn, n, size int) (sent int) {
+	line := []byte("NOOP " + strings.Repeat("x", size-7) + "\r\n")
+	_ = c.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+	for ; sent < n; sent++ {
+		if _, err := c.Write(line); err != nil {
+			break
+		}
+	}
+	return sent
+}
+
+// TestCommandFloodDuringSlowDownload: 40,000 command lines of 8 KiB sent while a
+// download trickles out must not pile up in the gateway: the session answers
+// 421 once it has queued more than a few lines (session/queue.go), the
+// download is aborted, RSS stays within 64 MiB of where it was, and the gateway
+// goes on serving new logins.
+func TestCommandFloodDuringSlowDownload(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.DataTimeout = 2 * time.Minute })
+	// Below one download chunk (a single streamed GET, no read-ahead buffers),
+	// above what loopback socket buffers hold (so the download is still running
+	// when the flood comes).
+	const size = 15 << 20
+	obj := make([]byte, size)
+	if _, err := g.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(g.Bucket),
+		Key: aws.String("slow.bin"), Body: bytes.NewReader(obj)}); err != nil {
+		t.Fatal(err)
+	}
+	obj = nil
+
+	r := rawLogin(t, g.Addr, userRW)
+	data := dialData(t, r.epsv())
+	if err := r.tp.PrintfLine("RETR slow.bin"); err != nil {
+		t.Fatal(err)
+	}
+	r.expect(150)
+	// The client reads about 40 KB/s, so the download outlasts the flood by
+	// far; once the session is over it drains what is left at full speed.
+	slowDone := make(chan int64)
+	var drain atomic.Bool
+	go func() {
+		var n int64
+		buf := make([]byte, 4<<10)
+		for {
+			m, err := data.Read(buf)
+			n += int64(m)
+			if err != nil {
+				slowDone <- n
+				return
+			}
+			if !drain.Load() {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}()
+	codes := replyCodes(bufio.NewReader(r.c))
+
+	runtime.GC()
+	debug.FreeOSMemory()
+	base := rssBytes(t)
+	stop := rssPeak(t)
+	sent := flood(r.c, 40000, 8<<10)
+	peak := stop()
+	t.Logf("RSS before the flood %d MiB, peak during it %d MiB (+%d MiB); %d of 40000 lines written before the gateway closed",
+		base>>20, peak>>20, (int64(peak)-int64(base))>>20, sent)
+	if peak > base+64<<20 {
+		t.Errorf("RSS grew by %d MiB during the flood (limit 64 MiB)", (peak-base)>>20)
+	}
+
+	var got []int
+	for c := range codes {
+		got = append(got, c)
+	}
+	if len(got) < 2 || got[len(got)-2] != 426 || got[len(got)-1] != 421 {
+		t.Fatalf("replies after the flood: %v, want the download's 426, then 421", got)
+	}
+	drain.Store(true)
+	select {
+	case n := <-slowDone:
+		if n >= size {
+			t.Fatalf("the download completed (%d bytes) although it was aborted", n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the data connection stayed open after the session was closed")
+	}
+	c := g.dial(userRW)
+	if _, err := c.List("/"); err != nil {
+		t.Fatalf("a new session after the flood: %v", err)
+	}
+}
+
+// TestCommandFloodDuringUpload: a flood during an upload that already has parts
+// in S3 aborts it cleanly: no object, no multipart upload left behind.
+func TestCommandFloodDuringUpload(t *testing.T) {
+	g := startGateway(t, smallParts)
+	r := rawLogin(t, g.Addr, userRW)
+	data := dialData(t, r.epsv())
+	if err := r.tp.PrintfLine("STOR flooded.bin"); err != nil {
+		t.Fatal(err)
+	}
+	r.expect(150)
+	// More than one part, so the multipart upload exists when the flood comes.
+	if _, err := io.Copy(data, newPattern(smallPart+smallPart/2, 7)); err != nil {
+		t.Fatal(err)
+	}
+	codes := replyCodes(bufio.NewReader(r.c))
+	flood(r.c, 1000, 8<<10)
+	var got []int
+	for c := range codes {
+		got = append(got, c)
+	}
+	if len(got) < 2 || got[len(got)-2] != 426 || got[len(got)-1] != 421 {
+		t.Fatalf("replies after the flood: %v, want the upload's 426, then 421", got)
+	}
+	if _, _, err := g.object("flooded.bin"); err == nil {
+		t.Fatal("the flooded upload was stored")
+	}
+	if up := g.pendingUploads(); len(up) != 0 {
+		t.Fatalf("multipart uploads left behind: %v", up)
+	}
+}
+
+// executeDepth returns the largest number of command executions on the stack of
+// one session goroutine of this process (the test gateway runs in it).
+func executeDepth() int {
+	buf := make([]byte, 16<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	depth := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "session.(*Session).Serve(") {
+			depth = max(depth, strings.Count(g, "session.(*Session).execute("))
+		}
+	}
+	return depth
+}
+
+// TestPipelinedTransfersStayFlat pipelines 2,000 uploads the way a busy client
+// does, sending the next EPSV and STOR before the running upload's data
+// connection is closed. The session must run each from its one command loop:
+// the old code ran queued commands from inside the previous transfer, one stack
+// level per transfer, until Go's stack limit killed the process.
+func TestPipelinedTransfersStayFlat(t *testing.T) {
+	g := startGateway(t)
+	r := rawLogin(t, g.Addr, userRW)
+	const n = 2000
+	data := dialData(t, r.epsv())
+	if err := r.tp.PrintfLine("STOR p0"); err != nil {
+		t.Fatal(err)
+	}
+	r.expect(150)
+	for i := 1; i <= n; i++ {
+		if err := r.tp.PrintfLine("EPSV"); err != nil {
+			t.Fatal(err)
+		}
+		if i < n {
+			if err := r.tp.PrintfLine("STOR p%d", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%200 == 0 {
+			if d := executeDepth(); d > 1 {
+				t.Fatalf("after %d pipelined transfers a session runs %d nested commands", i, d)
+			}
+		}
+		_, _ = io.WriteString(data, "pipelined "+strconv.Itoa(i-1))
+		data.Close()
+		r.expect(226)
+		msg := r.expect(229)
+		if i == n {
+			break
+		}
+		m := epsvRe.FindStringSubmatch(msg)
+		if m == nil {
+			t.Fatalf("EPSV reply %q", msg)
+		}
+		data = dialData(t, "127.0.0.1:"+m[1])
+		r.expect(150)
+	}
+	r.cmdExpect(200, "NOOP")
+	if _, size, err := g.object("p" + strconv.Itoa(n-1)); err != nil || size != int64(len("pipelined "+strconv.Itoa(n-1))) {
+		t.Fatalf("last pipelined upload: size %d, %v", size, err)
+	}
+}
+
+// TestPrefixHomeRootIsADirectory: for a user whose home is bucket/jail, "/" is
+// a directory and nothing else. The object whose key is exactly "jail" belongs
+// to someone else: no command may read, replace, rename or delete it. (MinIO
+// hides keys under jail/ while an object "jail" exists, so the home's own
+// contents, its marker and RNTO / are checked in a second home, bucket/marked.)
+func TestPrefixHomeRootIsADirectory(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) {
+		for _, u := range []string{"jail", "marked", "fresh"} {
+			c.Users += "," + u + ":" + passwordHash(t) + ":" + c.Bucket + "/" + u + ":rw"
+		}
+	})
+	const secret = "the other user's object"
+	g.putObject("jail", secret)
+	g.putObject("fresh", secret)
+	g.putObject("marked/", "")
+	g.putObject("marked/inside.txt", "inside")
+	wantSum, _ := sha256Of(strings.NewReader(secret))
+	roots := []string{"/", "/.", "..", "/..", `\`, "./"}
+
+	r := rawLogin(t, g.Addr, "jail")
+	refused := func(r *rawFTP, format string, args ...any) {
+		t.Helper()
+		if code, msg := r.cmd(format, args...); code != 550 {
+			t.Errorf("%q: %d %q, want 550", fmt.Sprintf(format, args...), code, msg)
+		}
+	}
+	for _, p := range roots {
+		for _, verb := range []string{"SIZE", "MDTM", "DELE", "RMD", "MKD", "RNFR", "HASH", "XCRC", "XMD5", "XSHA1", "XSHA256"} {
+			refused(r, "%s %s", verb, p)
+		}
+		refused(r, "MFMT 20200101000000 %s", p)
+		for _, verb := range []string{"RETR", "STOR", "APPE"} {
+			d := dialData(t, r.epsv())
+			refused(r, "%s %s", verb, p)
+			d.Close()
+		}
+		r.cmdExpect(350, "REST 3")
+		refused(r, "STOR %s", p)
+		if msg := r.cmdExpect(250, "MLST %s", p); !strings.Contains(msg, "type=dir;") || strings.Contains(msg, "size=") {
+			t.Errorf("MLST %s: %q, want a directory", p, msg)
+		}
+		if msg := r.cmdExpect(213, "STAT %s", p); strings.Contains(msg, strconv.Itoa(len(secret))) {
+			t.Errorf("STAT %s shows the object named like the prefix: %q", p, msg)
+		}
+		r.cmdExpect(250, "CWD %s", p)
+	}
+	// STOU in the root stores a new object under the home, nowhere else.
+	d := dialData(t, r.epsv())
+	if err := r.tp.PrintfLine("STOU"); err != nil {
+		t.Fatal(err)
+	}
+	msg := r.expect(150)
+	_, _ = io.WriteString(d, "unique")
+	d.Close()
+	r.expect(226)
+	if name := strings.TrimSpace(strings.TrimPrefix(msg, "FILE:")); strings.Contains(name, "/") {
+		t.Errorf("STOU named %q", name)
+	}
+	c := g.dial("jail")
+	if rc, err := c.Retr("/"); err == nil {
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		t.Fatalf("RETR / with jlaffaye/ftp read %q", b)
+	}
+	if sum, _, err := g.object("jail"); err != nil || sum != wantSum {
+		t.Fatalf("the object named like the prefix was changed or removed: %v", err)
+	}
+
+	// The home's contents and marker stay put whatever is done to "/".
+	m := rawLogin(t, g.Addr, "marked")
+	for _, p := range roots {
+		refused(m, "RMD %s", p)
+		refused(m, "DELE %s", p)
+		m.cmdExpect(350, "RNFR inside.txt")
+		refused(m, "RNTO %s", p)
+		if msg := m.cmdExpect(213, "STAT %s", p); !strings.Contains(msg, "inside.txt") {
+			t.Errorf("STAT %s: %q, want the home's listing", p, msg)
+		}
+	}
+	if _, _, err := g.object("marked/"); err != nil {
+		t.Fatalf("the home's marker was removed: %v", err)
+	}
+	if _, _, err := g.object("marked/inside.txt"); err != nil {
+		t.Fatalf("the home's file was moved: %v", err)
+	}
+	if _, _, err := g.object("marked"); err == nil {
+		t.Fatal("an object named like the prefix was created")
+	}
+
+	// A bucket/prefix home with no key under it yet is an empty directory, not
+	// the object beside it.
+	f := rawLogin(t, g.Addr, "fresh")
+	f.cmdExpect(250, "CWD /")
+	f.cmdExpect(550, "SIZE /")
+	f.cmdExpect(550, "DELE /")
+	f.cmdExpect(257, "MKD made")
+	if _, _, err := g.object("fresh/made/"); err != nil {
+		t.Fatalf("MKD in an empty prefix home: %v", err)
+	}
+	if sum, _, err := g.object("fresh"); err != nil || sum != wantSum {
+		t.Fatalf("the object named like the empty home's prefix was changed or removed: %v", err)
+	}
+}
+
+// rawConnect opens a control connection to addr and reads the greeting.
+func rawConnect(t *testing.T, addr string) *rawFTP {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	r := &rawFTP{t: t, c: c, tp: textproto.NewConn(c)}
+	r.expect(220)
+	return r
+}
+
+// TestHOSTOnceAndBoundedLogs: HOST is taken once (RFC 7151; a second gets 503),
+// and no client-supplied string (HOST, CLNT, user names, paths, command lines)
+// makes a log line long: 200 HOST lines of 8 KiB used to add 200 attributes to
+// every later log line of the session.
+func TestHOSTOnceAndBoundedLogs(t *testing.T) {
+	g := startGateway(t)
+	r := rawConnect(t, g.Addr)
+	big := strings.Repeat("h", 8000)
+	r.cmdExpect(220, "HOST ftp.example.com")
+	for range 200 {
+		r.cmdExpect(503, "HOST %s", big)
+	}
+	r.cmdExpect(200, "CLNT %s", big)
+	r.cmdExpect(331, "USER %s", big)
+	r.cmdExpect(530, "PASS wrong")
+	r.cmdExpect(331, "USER %s", userRW)
+	r.cmdExpect(230, "PASS %s", testPassword)
+	r.cmdExpect(550, "DELE %s", strings.Repeat("dir/", 225))
+	r.cmdExpect(502, "%s", big)
+	r.cmdExpect(221, "QUIT")
+	waitFor(t, "the session's end in the log", func() bool { return strings.Contains(g.Logs.String(), "session closed") })
+	var sessionLines int
+	for _, l := range strings.Split(g.Logs.String(), "\n") {
+		if len(l) > 2048 {
+			t.Fatalf("log line of %d bytes: %.200q…", len(l), l)
+		}
+		if strings.Contains(l, "host=ftp.example.com") {
+			sessionLines++
+		}
+	}
+	if sessionLines == 0 {
+		t.Fatal("the accepted HOST never appeared in the session's log lines")
+	}
+}
+
+// TestREINRestartsLoginTimeout: after REIN the session is logged out, so the
+// login timeout applies again, as on a new connection.
+func TestREINRestartsLoginTimeout(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.LoginTimeout = time.Second })
+	r := rawLogin(t, g.Addr, userRW)
+	// Stay logged in past the first login timeout: it must not end the session.
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		r.cmdExpect(200, "NOOP")
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.cmdExpect(220, "REIN")
+	if msg := r.expect(421); !strings.Contains(msg, "Login timeout") {
+		t.Fatalf("421 after REIN: %q", msg)
+	}
+}
