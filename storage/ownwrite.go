@@ -35,7 +35,10 @@ type ownWrite struct {
 func (c *metaCache) startWrite(bucket, key string) *ownWrite {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w := &ownWrite{bucket: bucket, key: key, entry: c.startLocked(statKey(bucket, key), false)}
+	// A marker's entry is itself a "directory exists" record: another write
+	// into the directory must not void it.
+	isDir := strings.HasSuffix(key, "/")
+	w := &ownWrite{bucket: bucket, key: key, entry: c.startLocked(statKey(bucket, key), isDir)}
 	for _, p := range ancestors(key) {
 		w.dirs = append(w.dirs, c.startLocked(statKey(bucket, p), true))
 	}
@@ -71,9 +74,10 @@ func (c *metaCache) wrote(w *ownWrite, e *Entry) {
 	name := strings.TrimSuffix(key, "/")
 	parent := parentPrefix(name)
 	// Reads in flight about the key or its directory's listing may have been
-	// answered before the write applied: void them, and other writes of the
-	// key too (their order against this one is unknown).
-	c.voidLocked(statKey(bucket, key), false)
+	// answered before the write applied: void them, and other writes of a file
+	// of that name too (their order against this one is unknown; two writes of
+	// one directory marker agree).
+	c.voidLocked(statKey(bucket, key), strings.HasSuffix(key, "/"))
 	c.voidLocked(listKey(bucket, parent), false)
 	existed := c.dirKnownLocked(bucket, parent)
 	if w.entry.stale {

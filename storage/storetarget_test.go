@@ -152,3 +152,25 @@ func TestOwnWriteFailed(t *testing.T) {
 		t.Error("the listing survived a write of unknown outcome")
 	}
 }
+
+// MKD and an upload into the new directory racing: neither voids the other's
+// knowledge that the directory exists.
+func TestMkdirRacingUploadInto(t *testing.T) {
+	c := newMetaCache(100, time.Hour)
+	mk := c.startWrite("b", "d/")
+	up := c.startWrite("b", "d/f")
+	c.wrote(up, &Entry{Name: "f"})
+	c.wrote(mk, &Entry{Name: "d", IsDir: true})
+	if r, ok := c.stat("b", "d/"); !ok || !r.found {
+		t.Fatalf("the directory is not known to exist: %+v, %v", r, ok)
+	}
+	if r, ok := c.stat("b", "d/f"); !ok || !r.found {
+		t.Fatalf("the upload's entry is gone: %+v, %v", r, ok)
+	}
+	mk = c.startWrite("b", "e/")
+	c.changed("b", "e/", nil) // an RMD meanwhile
+	c.wrote(mk, &Entry{Name: "e", IsDir: true})
+	if _, ok := c.stat("b", "e/"); ok {
+		t.Fatal("a directory removed while MKD ran is still known")
+	}
+}
