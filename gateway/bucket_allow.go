@@ -159,3 +159,25 @@ func (a allowedBuckets) RenameDir(ctx context.Context, srcBucket, srcKey, dstBuc
 	}
 	return a.fs.RenameDir(ctx, srcBucket, srcKey, dstBucket, dstKey)
 }
+
+func (a allowedBuckets) Open(ctx context.Context, bucket, key string, offset int64) (storage.ObjectReader, error) {
+	if err := a.check(bucket); err != nil {
+		return nil, err
+	}
+	return a.fs.Open(ctx, bucket, key, offset)
+}
+
+// StoreTargetCached answers for a bucket outside the list: it does not exist.
+func (a allowedBuckets) StoreTargetCached(bucket, key string) (bool, error) {
+	if err := a.check(bucket); err != nil {
+		return true, err
+	}
+	return a.fs.StoreTargetCached(bucket, key)
+}
+
+func (a allowedBuckets) CheckStoreTarget(ctx context.Context, bucket, key string) error {
+	if err := a.check(bucket); err != nil {
+		return err
+	}
+	return a.fs.CheckStoreTarget(ctx, bucket, key)
+}

@@ -34,11 +34,18 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatalf("a workload failed:\n%s", text)
 	}
 	number := `[0-9]+(\.[0-9]+)?`
-	for _, id := range []string{"W1", "W1a", "W2", "W2a", "W3", "W4", "W5cold", "W5cached", "W6"} {
+	for _, id := range []string{"W1", "W1a", "W2", "W2a", "W3", "W4", "W5cold", "W5cached", "W6", "W7", "W8"} {
 		// | W1 what | unit | ftp2s3 figure | direct figure | ratio | ...
 		re := regexp.MustCompile(`(?m)^\| ` + id + ` [^|]*\| [^|]+ \| ` + number + `[^|]*\| ` + number + `[^|]*\| ` + number + ` \|`)
 		if !re.MatchString(text) {
 			t.Errorf("no figures for %s in the smoke results:\n%s", id, text)
+		}
+	}
+	for _, id := range []string{"W4", "W6", "W7", "W8"} {
+		// ... | ratio | p50 / p99 ; p50 / p99 | ...: per-file latencies, both sides
+		re := regexp.MustCompile(`(?m)^\| ` + id + ` .*\| ` + number + ` / ` + number + ` ; ` + number + ` / ` + number + ` \|`)
+		if !re.MatchString(text) {
+			t.Errorf("no per-file latencies for %s in the smoke results:\n%s", id, text)
 		}
 	}
 	if !strings.Contains(text, "go run ./integration/bench -smoke") {

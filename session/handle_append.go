@@ -32,6 +32,9 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 	if loc.isRootDir() || strings.HasSuffix(arg, "/") {
 		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
 	}
+	if opts.Offset == 0 && !opts.Append {
+		return s.startStore(verb, vpath, arg, loc, opts)
+	}
 	e, serr := s.stat(s.ctx, loc)
 	if serr == nil && e.IsDir {
 		return reply(codeActionNotTaken, "%s: is a directory", arg)

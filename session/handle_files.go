@@ -2,10 +2,12 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -86,29 +88,48 @@ func (s *Session) handleDELE(arg string) Reply {
 	return reply(codeFileActionOK, "%s deleted", vpath)
 }
 
+// handleRETR opens the file with the GET that starts the download, so a small
+// file costs one request and a missing one is still a 550 before any 150; the
+// transfer sends that GET's body, and reads the rest pinned to its ETag.
 func (s *Session) handleRETR(arg string) Reply {
 	offset := s.restOffset
 	s.restOffset = 0
-	vpath, loc, e, r := s.statFile(arg)
-	if r != nil {
-		return *r
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
 	}
-	fs, binary := s.fs, s.binary
+	if loc.isRootDir() {
+		return reply(codeActionNotTaken, "%s: not a regular file", arg)
+	}
+	binary := s.binary
+	start := offset
+	if !binary {
+		start = 0 // ASCII offsets count converted bytes: skipWriter drops them
+	}
+	f, err := s.fs.Open(s.ctx, loc.bucket, loc.key, start)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			if _, derr := s.fs.StatDir(s.ctx, loc.bucket, loc.key); derr == nil {
+				return reply(codeActionNotTaken, "%s: not a regular file", arg)
+			}
+		}
+		return errReply(err, arg)
+	}
 	run := func(ctx context.Context, conn io.ReadWriter) error {
 		if binary {
-			_, err := fs.Get(ctx, loc.bucket, loc.key, offset, conn)
+			_, err := f.Send(ctx, conn)
 			return err
 		}
 		aw := newASCIIWriter(&skipWriter{w: conn, skip: offset})
-		if _, err := fs.Get(ctx, loc.bucket, loc.key, 0, aw); err != nil {
+		if _, err := f.Send(ctx, aw); err != nil {
 			return err
 		}
 		return aw.Flush()
 	}
 	return Reply{
 		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, e.Size)},
-		transfer: &transfer{verb: "RETR", path: vpath, run: run},
+		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, f.Entry().Size)},
+		transfer: &transfer{verb: "RETR", path: vpath, run: run, release: func() { _ = f.Close() }},
 	}
 }
 
@@ -116,6 +137,68 @@ func (s *Session) handleSTOR(arg string) Reply {
 	offset := s.restOffset
 	s.restOffset = 0
 	return s.startUpload("STOR", arg, storage.PutOptions{Offset: offset})
+}
+
+// startStore is STOR of a whole new file. The target is checked from the
+// metadata cache when it knows (a refusal is then a 550 before any 150);
+// otherwise the 150 goes out at once and the check runs while the data arrives,
+// and the upload commits only if it passes. Either way a small file into a
+// directory the gateway knows costs one S3 request, its PutObject.
+func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage.PutOptions) Reply {
+	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key)
+	if known && err != nil {
+		return errReply(err, arg)
+	}
+	fs, binary := s.fs, s.binary
+	run := func(ctx context.Context, conn io.ReadWriter) error {
+		var r io.Reader = conn
+		if !binary {
+			r = newASCIIReader(conn)
+		}
+		if known {
+			o := opts
+			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
+			_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
+			return err
+		}
+		// A failed check cancels the upload at once (a large file stops
+		// streaming parts) and its error is the reply.
+		pctx, cancel := context.WithCancelCause(ctx)
+		result := make(chan error, 1)
+		go func() {
+			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key)
+			if err != nil {
+				cancel(err)
+			}
+			result <- err
+		}()
+		var once sync.Once
+		var checkErr error
+		checked := func() error {
+			once.Do(func() { checkErr = <-result })
+			return checkErr
+		}
+		defer func() { cancel(nil); _ = checked() }() // no check outlives the transfer
+		o := opts
+		o.BeforeCommit = func() error {
+			if err := checked(); err != nil {
+				return err
+			}
+			return s.commitAllowed(ctx)
+		}
+		_, err := fs.Put(pctx, loc.bucket, loc.key, r, o)
+		if err != nil {
+			if cerr := checked(); cerr != nil {
+				return cerr
+			}
+		}
+		return err
+	}
+	return Reply{
+		Code:     codeFileStatusOK,
+		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
+		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
+	}
 }
 
 func modeName(binary bool) string {

@@ -22,6 +22,15 @@ type FS interface {
 	List(ctx context.Context, bucket, prefix string, fn func(storage.Entry) error) error
 	// Get writes the file from offset to w.
 	Get(ctx context.Context, bucket, key string, offset int64, w io.Writer) (int64, error)
+	// Open finds a file with the request that starts reading it from offset
+	// (RETR: one GET per small file); ErrNotFound when there is no such file.
+	Open(ctx context.Context, bucket, key string, offset int64) (storage.ObjectReader, error)
+	// StoreTargetCached tells from the metadata cache alone, when it can,
+	// whether a new file may be stored as bucket/key: its directory exists
+	// (else ErrNotFound) and no directory has its name (else ErrIsDirectory).
+	StoreTargetCached(bucket, key string) (known bool, err error)
+	// CheckStoreTarget answers the same question, asking storage if need be.
+	CheckStoreTarget(ctx context.Context, bucket, key string) error
 	// Put stores everything r yields as bucket/key, or nothing at all.
 	Put(ctx context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.Entry, error)
 	Delete(ctx context.Context, bucket, key string) error

@@ -21,8 +21,13 @@ type memFS struct {
 	buckets map[string]map[string]*memObject
 	// clock gives new objects their time; tests fix it for golden output.
 	clock func() time.Time
-	// gets counts Get calls, so tests can see whether an object was read.
+	// gets counts Get and Open calls, so tests can see whether an object was read.
 	gets int
+	// cachedTargets makes StoreTargetCached answer (as storage does for a
+	// directory it knows) instead of leaving the check to the transfer.
+	cachedTargets bool
+	// open counts readers from Open not yet closed.
+	open int
 
 	tmu     sync.Mutex
 	touches []memTouch // every call, for tests that check which keys a session reached
@@ -309,6 +314,80 @@ func (m *memFS) RenameDir(_ context.Context, srcBucket, srcKey, dstBucket, dstKe
 	}
 	if moved == 0 {
 		return notFound(srcBucket, srcKey)
+	}
+	return nil
+}
+
+// Open reads the whole object at once; Send then writes it from offset.
+func (m *memFS) Open(_ context.Context, bucket, key string, offset int64) (storage.ObjectReader, error) {
+	m.touch("Open", bucket, key)
+	m.mu.Lock()
+	m.gets++
+	o, ok := m.buckets[bucket][key]
+	m.mu.Unlock()
+	if !ok {
+		return nil, notFound(bucket, key)
+	}
+	m.mu.Lock()
+	m.open++
+	m.mu.Unlock()
+	r := &memReader{m: m, entry: storage.Entry{Name: baseOf(key), Size: int64(len(o.data)), ModTime: o.mod, SHA256: o.sha256}}
+	if offset < int64(len(o.data)) {
+		r.data = o.data[offset:]
+	}
+	return r, nil
+}
+
+type memReader struct {
+	m      *memFS
+	closed bool
+	entry  storage.Entry
+	data   []byte
+}
+
+func (r *memReader) Entry() storage.Entry { return r.entry }
+
+func (r *memReader) Send(_ context.Context, w io.Writer) (int64, error) {
+	n, err := w.Write(r.data)
+	return int64(n), err
+}
+
+func (r *memReader) Close() error {
+	r.m.mu.Lock()
+	defer r.m.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		r.m.open--
+	}
+	return nil
+}
+
+// openReaders returns how many readers from Open are still open.
+func (m *memFS) openReaders() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.open
+}
+
+// StoreTargetCached knows nothing unless a test sets cachedTargets, so that the
+// session's tests exercise the check that runs while the data arrives.
+func (m *memFS) StoreTargetCached(bucket, key string) (bool, error) {
+	if !m.cachedTargets {
+		return false, nil
+	}
+	return true, m.CheckStoreTarget(context.Background(), bucket, key)
+}
+
+func (m *memFS) CheckStoreTarget(ctx context.Context, bucket, key string) error {
+	parent := ""
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		parent = key[:i]
+	}
+	if _, err := m.StatDir(ctx, bucket, parent); err != nil {
+		return err
+	}
+	if e, err := m.Stat(ctx, bucket, key); err == nil && e.IsDir {
+		return fmt.Errorf("memfs store %s/%s: %w", bucket, key, storage.ErrIsDirectory)
 	}
 	return nil
 }

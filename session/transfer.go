@@ -41,6 +41,9 @@ type transfer struct {
 	upload bool
 	// run moves the data; conn is closed by the caller afterwards.
 	run func(ctx context.Context, conn io.ReadWriter) error
+	// release, when set, frees what the command took for the transfer (RETR's
+	// opened GET) once it is over, whether or not run ever ran.
+	release func()
 }
 
 // transferState is shared between the transfer goroutine and the control loop
@@ -92,6 +95,9 @@ func (s *Session) startTransfer(prelim Reply) bool {
 	setup.tls = s.dataTLS() // PROT P: the data connection is TLS
 	s.data = dataSetup{}
 	if !setup.ready() {
+		if t.release != nil {
+			t.release()
+		}
 		s.send(reply(codeCantOpenData, "No data connection: send PASV, EPSV, PORT or EPRT first"))
 		return false
 	}
@@ -110,7 +116,12 @@ func (s *Session) startTransfer(prelim Reply) bool {
 				x.done <- reply(codeLocalError, "Internal error during %s; the transfer was not completed", t.verb)
 			}
 		}()
-		x.done <- s.transferData(ctx, t, setup, prelim, x.state)
+		x.done <- func() Reply {
+			if t.release != nil {
+				defer t.release() // before the final reply, however the transfer ends
+			}
+			return s.transferData(ctx, t, setup, prelim, x.state)
+		}()
 	}()
 	return true
 }

@@ -28,6 +28,9 @@ import (
 type Memory struct {
 	limit     int64
 	idleAfter time.Duration
+	// smallLimit is the share of limit set aside for the first MiB of uploads
+	// (smallfile.go): the rest is the parts pool that get serves.
+	smallLimit int64
 
 	mu        sync.Mutex
 	inUse     int64
@@ -37,6 +40,9 @@ type Memory struct {
 	trim      *time.Timer
 	waited    int64 // bytes of requests that had to wait, since start
 	waits     int64
+
+	smallInUse int64
+	smallIdle  []idleBuffer
 }
 
 type idleBuffer struct {
@@ -97,7 +103,50 @@ func NewMemory(limit int64) *Memory {
 	if limit <= 0 {
 		limit = DefaultMemoryLimit()
 	}
-	return &Memory{limit: limit, idleAfter: idleBufferLife}
+	return &Memory{limit: limit, idleAfter: idleBufferLife, smallLimit: smallShare(limit)}
+}
+
+// smallShare is the part of a budget of limit bytes kept for small-upload
+// buffers: a sixteenth, at most 64 MiB, in whole smallPutLimit buffers (none
+// under 16 MiB). A share of its own, rather than buffers from the parts pool,
+// keeps the budget free of deadlock: an upload longer than its small buffer
+// waits for a part buffer while holding it, and a holder of the parts pool
+// never waits for the small share (see Memory), so the wait always ends.
+func smallShare(limit int64) int64 {
+	return min(limit/16, 64<<20) &^ (smallPutLimit - 1)
+}
+
+// partLimit is the size of the parts pool: the budget less the small share.
+func (m *Memory) partLimit() int64 { return m.limit - m.smallLimit }
+
+// getSmall returns a smallPutLimit buffer from the small share, or nil at once
+// when the share is taken (the caller then uses the parts pool as any upload).
+// It never waits.
+func (m *Memory) getSmall() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := len(m.smallIdle); n > 0 {
+		buf := m.smallIdle[n-1].buf
+		m.smallIdle = m.smallIdle[:n-1]
+		m.smallInUse += smallPutLimit
+		return buf
+	}
+	if m.smallInUse+int64(len(m.smallIdle))*smallPutLimit+smallPutLimit > m.smallLimit {
+		return nil
+	}
+	m.smallInUse += smallPutLimit
+	return make([]byte, smallPutLimit)
+}
+
+// putSmall gives a buffer from getSmall back.
+func (m *Memory) putSmall(buf []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.smallInUse -= smallPutLimit
+	m.smallIdle = append(m.smallIdle, idleBuffer{buf: buf[:smallPutLimit], since: time.Now()})
+	if m.trim == nil {
+		m.trim = time.AfterFunc(m.idleAfter, m.trimIdle)
+	}
 }
 
 // MemoryStats is the budget's state, for metrics.
@@ -114,7 +163,7 @@ type MemoryStats struct {
 func (m *Memory) Stats() MemoryStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return MemoryStats{Limit: m.limit, InUse: m.inUse, Idle: m.idleBytes, Waiting: len(m.waiters),
+	return MemoryStats{Limit: m.limit, InUse: m.inUse + m.smallInUse, Idle: m.idleBytes + int64(len(m.smallIdle))*smallPutLimit, Waiting: len(m.waiters),
 		WaitedBytes: m.waited, Waits: m.waits}
 }
 
@@ -125,8 +174,8 @@ func (m *Memory) Limit() int64 { return m.limit }
 // room (or ctx ends); without, it returns nil at once when the budget is full or
 // anyone is waiting. Only a transfer that holds no buffer may wait (see Memory).
 func (m *Memory) get(ctx context.Context, size int64, wait bool) ([]byte, error) {
-	if size > m.limit {
-		return nil, fmt.Errorf("a %d-byte buffer exceeds FTP2S3_MEMORY_LIMIT (%d bytes): %w", size, m.limit, ErrTooLarge)
+	if size > m.partLimit() {
+		return nil, fmt.Errorf("a %d-byte buffer exceeds FTP2S3_MEMORY_LIMIT (%d bytes, %d of them for parts): %w", size, m.limit, m.partLimit(), ErrTooLarge)
 	}
 	m.mu.Lock()
 	if len(m.waiters) == 0 {
@@ -186,12 +235,12 @@ func (m *Memory) takeLocked(size int64) ([]byte, bool) {
 			return buf, true
 		}
 	}
-	for len(m.idle) > 0 && m.inUse+m.idleBytes+size > m.limit {
+	for len(m.idle) > 0 && m.inUse+m.idleBytes+size > m.partLimit() {
 		m.idleBytes -= int64(len(m.idle[0].buf))
 		m.idle[0] = idleBuffer{}
 		m.idle = m.idle[1:]
 	}
-	if m.inUse+m.idleBytes+size > m.limit {
+	if m.inUse+m.idleBytes+size > m.partLimit() {
 		return nil, false
 	}
 	m.inUse += size
@@ -239,8 +288,20 @@ func (m *Memory) trimIdle() {
 		n++
 	}
 	m.idle = m.idle[n:]
+	k := 0
+	for k < len(m.smallIdle) && !m.smallIdle[k].since.After(cut) {
+		m.smallIdle[k] = idleBuffer{}
+		k++
+	}
+	m.smallIdle = m.smallIdle[k:]
 	m.trim = nil
-	if len(m.idle) > 0 {
-		m.trim = time.AfterFunc(m.idle[0].since.Add(m.idleAfter).Sub(time.Now())+time.Millisecond, m.trimIdle)
+	var next time.Time
+	for _, l := range [][]idleBuffer{m.idle, m.smallIdle} {
+		if len(l) > 0 && (next.IsZero() || l[0].since.Before(next)) {
+			next = l[0].since
+		}
+	}
+	if !next.IsZero() {
+		m.trim = time.AfterFunc(next.Add(m.idleAfter).Sub(time.Now())+time.Millisecond, m.trimIdle)
 	}
 }

@@ -173,3 +173,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The small share: buffers from it count in the budget's figures, never
+// exceed the share, are refused at once (not waited for) when it is taken, and
+// leave the parts pool the rest of the limit.
+func TestMemorySmallShare(t *testing.T) {
+	m := NewMemory(64 << 20)
+	share := smallShare(64 << 20)
+	if share != 4<<20 || m.partLimit() != 60<<20 {
+		t.Fatalf("share %d, parts %d; want 4 MiB and 60 MiB", share, m.partLimit())
+	}
+	var held [][]byte
+	for {
+		buf := m.getSmall()
+		if buf == nil {
+			break
+		}
+		held = append(held, buf)
+	}
+	if int64(len(held))*smallPutLimit != share {
+		t.Fatalf("%d small buffers from a %d-byte share", len(held), share)
+	}
+	if st := m.Stats(); st.InUse != share {
+		t.Fatalf("in use %d with the share taken, want %d", st.InUse, share)
+	}
+	if _, err := m.get(context.Background(), 64<<20, false); err == nil {
+		t.Fatal("a part buffer the size of the whole limit was granted although the share is set aside")
+	}
+	for _, b := range held {
+		m.putSmall(b)
+	}
+	if st := m.Stats(); st.InUse != 0 || st.Idle != share {
+		t.Fatalf("after returning them: in use %d, idle %d", st.InUse, st.Idle)
+	}
+	if NewMemory(8<<20).smallLimit != 0 {
+		t.Fatal("a budget under 16 MiB has a small share")
+	}
+}

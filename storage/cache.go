@@ -27,17 +27,21 @@ const listingBudget = 500_000
 // finishFill): a fill remembers the cache key it will write, and an
 // invalidation of that key while the fill's S3 request is in flight marks it
 // stale, so its answer — possibly read before the change — is dropped instead
-// of stored. The gateway's own writes never store what they believe S3 now
-// holds (two sessions writing one name could apply in S3 in the other order);
-// they invalidate, and the next read asks S3. Together: once a write has
+// of stored. The gateway's own writes are fills too (startWrite, then wrote in
+// ownwrite.go): what S3 answered to a PutObject or CompleteMultipartUpload is
+// stored only when no other change to the name was seen while it ran, since
+// two sessions writing one name could apply in S3 in either order; otherwise
+// the write invalidates, and the next read asks S3. Together: once a write has
 // returned, every later lookup either asks S3 or finds an answer that S3 gave
-// after the write (see README "Object-storage semantics", TestFillRacingWrite).
+// after the write (see README "Object-storage semantics", TestFillRacingWrite,
+// TestOwnWriteRacingWrite).
 type metaCache struct {
 	lru       *expirable.LRU[string, any]
 	hits      atomic.Int64
 	misses    atomic.Int64
 	evictions atomic.Int64 // entries pushed out because the cache was full
 
+	ttl    time.Duration
 	budget int64        // listingBudget; lowered by tests
 	listed atomic.Int64 // entries held by cached listings
 
@@ -47,10 +51,24 @@ type metaCache struct {
 	inflight map[string]map[*fill]struct{} // cache key → fills in flight for it
 }
 
-// fill is one S3 read whose answer is meant for the cache key key.
+// fill is one S3 request whose answer is meant for the cache key key.
 type fill struct {
-	key   string
+	key     string
+	started time.Time
+	// write marks a write's record that its directory exists (ownwrite.go):
+	// other writes into the directory do not void it, only changes that may
+	// remove the directory do.
+	write bool
 	stale bool // the key was invalidated after the fill started; guarded by mu
+}
+
+// cachedListing is a directory listing and when S3 was asked for it: the
+// gateway's own writes update a cached listing in place (ownwrite.go), and it
+// must still expire one TTL after S3 was asked, or changes made behind the
+// gateway's back would stay hidden for as long as a client keeps uploading.
+type cachedListing struct {
+	entries []Entry
+	born    time.Time
 }
 
 type statResult struct {
@@ -59,7 +77,7 @@ type statResult struct {
 }
 
 func newMetaCache(size int, ttl time.Duration) *metaCache {
-	c := &metaCache{budget: listingBudget, inflight: map[string]map[*fill]struct{}{}}
+	c := &metaCache{ttl: ttl, budget: listingBudget, inflight: map[string]map[*fill]struct{}{}}
 	c.lru = expirable.NewLRU[string, any](size, c.evicted, ttl)
 	return c
 }
@@ -67,7 +85,7 @@ func newMetaCache(size int, ttl time.Duration) *metaCache {
 // evicted runs for every entry the LRU drops (evicted, expired or removed).
 func (c *metaCache) evicted(k string, v any) {
 	if strings.HasPrefix(k, "l\x00") {
-		c.listed.Add(-int64(len(v.([]Entry))))
+		c.listed.Add(-int64(len(v.(cachedListing).entries)))
 	}
 }
 
@@ -99,15 +117,23 @@ func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
 	if !ok {
 		return nil, false
 	}
-	return v.([]Entry), true
+	l := v.(cachedListing)
+	if time.Since(l.born) > c.ttl {
+		return nil, false
+	}
+	return l.entries, true
 }
 
 // startFill registers an S3 read about to start whose answer is meant for k. It
 // must be followed by finishFill or dropFill.
 func (c *metaCache) startFill(k string) *fill {
-	f := &fill{key: k}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.startLocked(k, false)
+}
+
+func (c *metaCache) startLocked(k string, write bool) *fill {
+	f := &fill{key: k, started: time.Now(), write: write}
 	set := c.inflight[k]
 	if set == nil {
 		set = map[*fill]struct{}{}
@@ -153,7 +179,7 @@ func (c *metaCache) finishFill(f *fill, v any) bool {
 		return false
 	}
 	c.listed.Add(int64(len(entries)))
-	c.add(f.key, entries)
+	c.add(f.key, cachedListing{entries: entries, born: f.started})
 	return true
 }
 
@@ -194,10 +220,14 @@ func (c *metaCache) invalidateLocked(ks []string) {
 // changed records that key (a file, or a directory marker when key ends in "/")
 // may have been created, replaced or removed in S3. Its own stat and listing
 // are dropped, and the listings and stats of every ancestor directory too, since
-// the write may have created or emptied them. The writer's idea of the new entry
-// is deliberately not stored (see metaCache); the parameter stays for callers
-// that have one.
+// the write may have created or emptied them. Nothing is stored: a write that
+// S3 confirmed records its outcome through startWrite and wrote instead.
 func (c *metaCache) changed(bucket, key string, _ *Entry) {
+	c.invalidate(changedKeys(bucket, key)...)
+}
+
+// changedKeys lists the cache keys that a change of bucket/key may void.
+func changedKeys(bucket, key string) []string {
 	name := strings.TrimSuffix(key, "/")
 	ks := []string{statKey(bucket, name), statKey(bucket, dirPrefix(name)), listKey(bucket, dirPrefix(name))}
 	for p := name; p != ""; {
@@ -209,7 +239,7 @@ func (c *metaCache) changed(bucket, key string, _ *Entry) {
 			ks = append(ks, statKey(bucket, p), statKey(bucket, dirPrefix(p)))
 		}
 	}
-	c.invalidate(ks...)
+	return ks
 }
 
 // changedTree drops everything cached about bucket at or below prefix (directory

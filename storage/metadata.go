@@ -116,15 +116,35 @@ func (b *Backend) Delete(ctx context.Context, bucket, key string) error {
 // Mkdir creates the directory bucket/key as a zero-byte "key/" marker, so that an
 // empty directory persists.
 func (b *Backend) Mkdir(ctx context.Context, bucket, key string) error {
+	marker := dirPrefix(key)
+	empty := b.cache.startFill(listKey(bucket, marker)) // before the check that finds it empty
 	if _, err := b.Stat(ctx, bucket, key); err == nil {
+		b.cache.dropFill(empty)
 		return fmt.Errorf("mkdir %s/%s: %w", bucket, key, ErrExists)
 	}
-	marker := dirPrefix(key)
+	// StatDir just found nothing under the name (unless that answer was voided
+	// or its request failed): only then is the new directory known empty.
+	known, _ := b.cache.lru.Peek(statKey(bucket, marker))
+	wasEmpty := known != nil && !known.(statResult).found
+	w := b.cache.startWrite(bucket, marker)
 	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(marker), Body: strings.NewReader(""), ContentLength: aws.Int64(0),
 	})
-	b.cache.changed(bucket, marker, nil)
-	return mapErr("mkdir", bucket, key, err)
+	if err != nil {
+		b.cache.wrote(w, nil)
+		b.cache.dropFill(empty)
+		return mapErr("mkdir", bucket, key, err)
+	}
+	b.cache.wrote(w, &Entry{Name: baseName(key), IsDir: true, ModTime: time.Now().UTC()})
+	// Nothing was under the name and no write into it was seen since: the new
+	// directory is empty, and uploads into it need not ask S3 whether their
+	// names are directories.
+	if wasEmpty {
+		b.cache.finishFill(empty, []Entry{})
+	} else {
+		b.cache.dropFill(empty)
+	}
+	return nil
 }
 
 // Rmdir removes the empty directory bucket/key (its marker). A directory that

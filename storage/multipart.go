@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -61,7 +60,7 @@ func (b *Backend) Put(ctx context.Context, bucket, key string, r io.Reader, opts
 	if opts.Append || opts.Offset > 0 {
 		return b.compose(ctx, bucket, key, r, opts)
 	}
-	return b.put(ctx, bucket, key, r, opts, sha256.New())
+	return b.putSmallFirst(ctx, bucket, key, r, opts)
 }
 
 // put is Put without the head: h, when not nil, hashes the bytes stored. A
@@ -127,6 +126,7 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 	sum := hexSum(h)
 	ctx, cancel := b.commitContext(ctx)
 	defer cancel()
+	w := b.cache.startWrite(bucket, key)
 	var out *s3.PutObjectOutput
 	err := b.retrySDK(ctx, "PutObject "+bucket+"/"+key, func() error {
 		in := &s3.PutObjectInput{
@@ -146,11 +146,11 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 	if err != nil {
 		// An attempt may have been applied before its answer was lost: forget
 		// what the cache knows rather than assert either outcome.
-		b.cache.changed(bucket, key, nil)
+		b.cache.wrote(w, nil)
 		return Entry{}, mapErr("put", bucket, key, err)
 	}
 	e := Entry{Name: baseName(key), Size: int64(len(data)), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag), SHA256: sum}
-	b.cache.changed(bucket, key, &e)
+	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
 	return e, nil
 }
 
@@ -371,15 +371,17 @@ func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, firs
 		b.abortMultipart(ctx, bucket, key, up.id)
 		return Entry{}, fail
 	}
+	w := b.cache.startWrite(bucket, key)
 	e, err := b.complete(ctx, up, completed)
 	if err != nil {
+		b.cache.wrote(w, nil)
 		return Entry{}, err
 	}
 	e.Size = total
 	if sum := hexSum(h); sum != "" {
 		e = b.storeHash(ctx, bucket, key, e, sum)
 	}
-	b.cache.changed(bucket, key, &e)
+	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
 	return e, nil
 }
 
@@ -488,11 +490,11 @@ func sortParts(parts []types.CompletedPart) []types.CompletedPart {
 	return parts
 }
 
-// maxBuffer is the largest part a transfer may use: S3's limit, or the whole
-// memory budget when that is smaller (a transfer must always be able to hold
+// maxBuffer is the largest part a transfer may use: S3's limit, or the memory
+// budget's parts pool when that is smaller (a transfer must always be able to hold
 // one buffer).
 func (b *Backend) maxBuffer() int64 {
-	return max(min(MaxPartSize, b.mem.Limit()&^(1<<20-1)), MinPartSize)
+	return max(min(MaxPartSize, b.mem.partLimit()&^(1<<20-1)), MinPartSize)
 }
 
 // basePartSize is the configured part size, raised when the expected size (ALLO)

@@ -16,10 +16,20 @@ import (
 )
 
 // Get writes bucket/key from byte offset to w and returns the number of bytes
-// written. The first chunk comes from one GET that also tells the object's size
-// and ETag; every later range is pinned to that ETag with If-Match, so an object
-// replaced mid-download fails with ErrChanged instead of sending a mix of two
-// versions.
+// written: Open, then Send (see smallfile.go).
+func (b *Backend) Get(ctx context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
+	f, err := b.Open(ctx, bucket, key, offset)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.Send(ctx, w)
+}
+
+// readAhead writes the object to w from offset: first is the open response of
+// the GET that found it (Open), and etag and size what that GET said. Every
+// later range is pinned to the ETag with If-Match, so an object replaced
+// mid-download fails with ErrChanged instead of sending a mix of two versions.
 //
 // Read-ahead follows the client (README "Transfers"): ranges are fetched ahead
 // into buffers from the memory budget only as far as the client has consumed
@@ -27,34 +37,10 @@ import (
 // when the budget has room at once. Otherwise the next range is streamed
 // straight from S3 to the client without a buffer, so a slow client holds
 // almost no memory and a full budget slows downloads but never stops one.
-// A range that fails mid-way is asked for again from the byte it reached.
-func (b *Backend) Get(ctx context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
+// A range that fails mid-way, the first one included, is asked for again from
+// the byte it reached.
+func (b *Backend) readAhead(ctx context.Context, bucket, key, etag string, offset, size int64, first *s3.GetObjectOutput, w io.Writer) (int64, error) {
 	chunk := b.opts.DownloadChunk
-	var first *s3.GetObjectOutput
-	err := b.retrySDK(ctx, "GetObject "+bucket+"/"+key, func() error {
-		var err error
-		first, err = b.client.GetObject(ctx, &s3.GetObjectInput{
-			Bucket: aws.String(bucket),
-			Key:    aws.String(key),
-			Range:  aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+chunk-1)),
-		}, oneAttempt)
-		return err
-	})
-	if err != nil {
-		if isInvalidRange(err) {
-			// An empty object, or a restart offset at or past its end: nothing to send.
-			if _, serr := b.stat(ctx, bucket, key); serr != nil {
-				return 0, serr
-			}
-			return 0, nil
-		}
-		return 0, mapErr("get", bucket, key, err)
-	}
-	size, ok := totalFromContentRange(aws.ToString(first.ContentRange))
-	if !ok {
-		size = offset + aws.ToInt64(first.ContentLength)
-	}
-	etag := aws.ToString(first.ETag)
 	cw := &clientWriter{w: w, meter: newRateMeter(time.Now())}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,16 +23,19 @@ import (
 // its memory and CPU can be read from /proc, or, for CPU profiling, the gateway
 // package running inside the benchmark itself.
 type gatewayProc struct {
-	bin      string
-	env      []string
-	addr     string
-	logPath  string
-	inProc   bool
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	cancel   context.CancelFunc
-	runDone  chan error
-	restarts int
+	bin     string
+	env     []string
+	addr    string
+	logPath string
+	// metricsAddr serves the gateway's /metrics, whose S3 request counter
+	// gives the requests per file of the small-file rows
+	metricsAddr string
+	inProc      bool
+	cmd         *exec.Cmd
+	exited      chan struct{}
+	cancel      context.CancelFunc
+	runDone     chan error
+	restarts    int
 }
 
 // buildGateway compiles ./cmd/ftp2s3 into dir.
@@ -212,4 +217,31 @@ func procCPU(dir string) (float64, error) {
 		return 0, fmt.Errorf("parse %s/stat: %w", dir, err)
 	}
 	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
+}
+
+// s3Requests is the number of S3 requests the gateway has sent so far (its
+// ftp2s3_s3_requests_total, every operation and result).
+func (g *gatewayProc) s3Requests() (float64, error) {
+	resp, err := http.Get("http://" + g.metricsAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "ftp2s3_s3_requests_total{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse %q: %w", line, err)
+		}
+		total += v
+	}
+	return total, nil
 }

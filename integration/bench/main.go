@@ -10,7 +10,9 @@
 // curl); W2 download of it (W2a: active, curl); W3 8 sessions uploading 256 MiB
 // each at once; W4 1,000 uploads of 4 KiB over one session; W5 LIST of a
 // 10,000-key directory, cold (fresh gateway) then cached; W6 1,000 downloads of
-// 4 KiB over one session. The direct side uses the SDK's transfer manager with
+// 4 KiB over one session; W7 and W8 the same uploads and downloads, 2,000 files
+// over 16 sessions at once against 16 parallel direct streams. The small-file
+// rows also give each file's latency, p50 and p99. The direct side uses the SDK's transfer manager with
 // the gateway's default part size and concurrency. It is not a test: nothing here
 // asserts a speed.
 package main
@@ -63,9 +65,9 @@ func main() {
 	var only string
 	flag.IntVar(&o.reps, "reps", 3, "repetitions of each workload")
 	flag.Float64Var(&o.size, "size", 1, "scale of W1–W3 sizes (1: 1 GiB for W1/W2, 256 MiB per session for W3; 10: a 10 GiB W1)")
-	flag.IntVar(&o.files, "files", 1000, "number of 4 KiB files of W4 and W6")
+	flag.IntVar(&o.files, "files", 1000, "number of 4 KiB files of W4 and W6; W7 and W8 move twice as many, spread over 16 sessions")
 	flag.IntVar(&o.keys, "keys", 10000, "number of keys in the W5 directory")
-	flag.StringVar(&only, "only", "", "comma-separated workloads to run: W1,W1a,W2,W2a,W3,W4,W5,W6 (default all)")
+	flag.StringVar(&only, "only", "", "comma-separated workloads to run: W1,W1a,W2,W2a,W3,W4,W5,W6,W7,W8 (default all)")
 	flag.StringVar(&o.out, "out", "", "results file (default bench/results/<date>-<cores>c.md; with -smoke, none)")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one repetition, to check that the harness works")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "run the gateway inside this process and write a CPU profile per workload into this folder (memory and CPU columns then count the whole process)")
@@ -129,8 +131,14 @@ func run(o options) error {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	passiveLo := 40000 + rand.IntN(100)*200
+	mport, err := miniotest.FreePort()
+	if err != nil {
+		return err
+	}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", mport)
 	gw := &gatewayProc{bin: bin, addr: addr, logPath: filepath.Join(tmp, "ftp2s3.log"), inProc: o.cpuprofile != "",
-		env: gatewayEnv(m, bucket, addr, passiveLo, user+":"+hash)}
+		metricsAddr: metricsAddr,
+		env:         append(gatewayEnv(m, bucket, addr, passiveLo, user+":"+hash), "FTP2S3_METRICS_LISTEN="+metricsAddr)}
 	if err := gw.start(); err != nil {
 		return err
 	}
@@ -198,11 +206,15 @@ type repFunc func(rep int) (time.Duration, error)
 // CPU over its own repetitions.
 func (b *bench) measure(r *row, gw, direct repFunc) {
 	logf("%s %s", r.id, r.what)
+	b.lat.mu.Lock()
+	b.lat.row = r
+	b.lat.mu.Unlock()
 	if err := b.gw.resetPeak(); err != nil {
 		r.err = fmt.Errorf("reset peak RSS: %w", err)
 		return
 	}
 	cpu0, _ := b.gw.cpuSeconds()
+	req0, reqErr := b.gw.s3Requests()
 	one := func(fn repFunc, into *[]time.Duration, rep int) bool {
 		before := b.allCPU()
 		d, err := fn(rep)
@@ -254,6 +266,9 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 	}
 	cpu1, _ := b.gw.cpuSeconds()
 	r.cpu = cpu1 - cpu0
+	if req1, err := b.gw.s3Requests(); err == nil && reqErr == nil {
+		r.s3Requests = req1 - req0
+	}
 	r.peak, _ = b.gw.peakRSS()
 	if r.err != nil {
 		logf("  %s failed: %v", r.id, r.err)
@@ -313,6 +328,13 @@ func (b *bench) runAll() []*row {
 	}
 	if o.want("W6") && prep("W6", b.w6Prepare) {
 		b.measure(add(&row{id: "W6", what: "4 KiB downloads, one session", unit: "files/s", amount: files}), b.w6Gateway, b.w6Direct)
+	}
+	conc := float64(concSessions * o.perSession())
+	if o.want("W7") {
+		b.measure(add(&row{id: "W7", what: fmt.Sprintf("4 KiB uploads, %d sessions at once (aggregate)", concSessions), unit: "files/s", amount: conc}), b.w7Gateway, b.w7Direct)
+	}
+	if o.want("W8") && prep("W8", b.w6Prepare) {
+		b.measure(add(&row{id: "W8", what: fmt.Sprintf("4 KiB downloads, %d sessions at once (aggregate)", concSessions), unit: "files/s", amount: conc}), b.w8Gateway, b.w8Direct)
 	}
 	// W3 comes last: the 40 part buffers it leaves in the gateway's pools would
 	// otherwise count in the peak RSS of the workloads after it.

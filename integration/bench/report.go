@@ -23,6 +23,10 @@ type row struct {
 	gwAllCPU, directAllCPU float64
 	note                   string
 	err                    error
+	// per-file latencies of the small-file rows, over every repetition
+	gwLat, directLat []time.Duration
+	// S3 requests the gateway sent during the row (its metrics)
+	s3Requests float64
 }
 
 func (r *row) rate(d time.Duration) float64 {
@@ -115,8 +119,8 @@ func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
 
 // writeTable prints rows as a markdown table.
 func writeTable(w io.Writer, rows []*row) {
-	fmt.Fprintln(w, "| workload | unit | ftp2s3 median (min–max) | direct median (min–max) | ftp2s3/direct | gateway peak RSS | gateway CPU s/GiB | all processes CPU s/GiB, ftp2s3 / direct |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| workload | unit | ftp2s3 median (min–max) | direct median (min–max) | ftp2s3/direct | per file p50 / p99 ms, ftp2s3 ; direct | gateway peak RSS | gateway CPU s/GiB | all processes CPU s/GiB, ftp2s3 / direct |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		ratio, cpu, peak, all := "–", "–", "–", "–"
 		if g, d, ok := r.allCPUPerGiB(); ok {
@@ -135,7 +139,7 @@ func writeTable(w io.Writer, rows []*row) {
 		if r.err != nil {
 			gw = "ERROR: " + strings.NewReplacer("|", "/", "\n", "; ").Replace(r.err.Error())
 		}
-		fmt.Fprintf(w, "| %s %s | %s | %s | %s | %s | %s | %s | %s |\n", r.id, r.what, r.unit, gw, fmtStats(r, r.direct), ratio, peak, cpu, all)
+		fmt.Fprintf(w, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.id, r.what, r.unit, gw, fmtStats(r, r.direct), ratio, fmtLatency(r), peak, cpu, all)
 	}
 }
 
@@ -158,11 +162,12 @@ func writeTargets(w io.Writer, rows []*row, partSize int64, uploadConcurrency in
 			}
 		}
 	}
-	for _, id := range []string{"W4", "W6"} {
+	for _, id := range []string{"W4", "W6", "W7", "W8"} {
 		if r := byID[id]; r != nil && r.complete() {
-			g, _, _, _ := r.stats(r.gw)
-			d, _, _, _ := r.stats(r.direct)
-			fmt.Fprintf(w, "- %s: %.2f ms per file through ftp2s3, %.2f ms direct\n", id, 1000/g, 1000/d)
+			if v, ok := r.ratio(); ok {
+				fmt.Fprintf(w, "- %s ftp2s3/direct = %.2f (target ≥ 0.80, issue 14): %s; per file p50 %s ms through ftp2s3, %s ms direct; %.2f S3 requests per file through ftp2s3\n",
+					id, v, verdict(v >= 0.8), ms(percentile(r.gwLat, 0.5)), ms(percentile(r.directLat, 0.5)), r.s3Requests/(r.amount*float64(len(r.gw))))
+			}
 		}
 	}
 	cold, cached := byID["W5cold"], byID["W5cached"]
@@ -185,4 +190,18 @@ func writeTargets(w io.Writer, rows []*row, partSize int64, uploadConcurrency in
 			}
 		}
 	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()*1000) }
+
+// fmtLatency gives the per-file p50 and p99 of both sides, for the small-file rows.
+func fmtLatency(r *row) string {
+	if len(r.gwLat) == 0 {
+		return "–"
+	}
+	s := ms(percentile(r.gwLat, 0.5)) + " / " + ms(percentile(r.gwLat, 0.99))
+	if len(r.directLat) > 0 {
+		s += " ; " + ms(percentile(r.directLat, 0.5)) + " / " + ms(percentile(r.directLat, 0.99))
+	}
+	return s
 }
