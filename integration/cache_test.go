@@ -24,7 +24,7 @@ func TestCacheServesStatCalls(t *testing.T) {
 	g.putObject("d/f.txt", "12345")
 	g.putObject("other/g.txt", "x")
 	c := g.dial(userRW)
-	raw := g.rawLogin(userRW)
+	raw := rawLogin(g.t, g.Addr, userRW)
 	ask := func() {
 		t.Helper()
 		if n, err := c.FileSize("d/f.txt"); err != nil || n != 5 {

@@ -32,7 +32,7 @@ func smallParts(c *gateway.Config) { c.PartSize = smallPart }
 
 // upload is a STOR in progress through a raw control connection.
 type upload struct {
-	ctl  *bareFTP
+	ctl  *ftpRaw
 	data net.Conn
 	done chan error // the writer's result
 }
@@ -41,7 +41,7 @@ type upload struct {
 // both connections open.
 func (g *testGateway) startUpload(key string, n int64, seed uint64) *upload {
 	g.t.Helper()
-	ctl := g.rawLogin(userRW)
+	ctl := rawLogin(g.t, g.Addr, userRW)
 	dc := ctl.data()
 	ctl.send("STOR %s", key)
 	ctl.expect(150)
@@ -93,9 +93,9 @@ func TestStorClientVanishesMidStream(t *testing.T) {
 				// A dying client process: the kernel closes both sockets.
 				if tc.dataFirst {
 					u.data.Close()
-					u.ctl.conn.Close()
+					u.ctl.c.Close()
 				} else {
-					u.ctl.conn.Close()
+					u.ctl.c.Close()
 					time.Sleep(50 * time.Millisecond)
 					u.data.Close()
 				}
@@ -152,7 +152,7 @@ func TestStorControlDroppedWhileDataFlows(t *testing.T) {
 	for _, key := range []string{"f.bin", "never-f.bin"} {
 		u := g.startUpload(key, 1<<40, 9)
 		time.Sleep(300 * time.Millisecond)
-		u.ctl.conn.Close() // data keeps flowing
+		u.ctl.c.Close() // data keeps flowing
 		select {
 		case err := <-u.done:
 			if err == nil {
@@ -318,7 +318,7 @@ func TestDownloadPinnedToETag(t *testing.T) {
 	if err := c.Stor("f.bin", newPattern(size, 1)); err != nil {
 		t.Fatal(err)
 	}
-	raw := g.rawLogin(userRW)
+	raw := rawLogin(g.t, g.Addr, userRW)
 	dc := raw.data()
 	raw.send("RETR f.bin")
 	raw.expect(150)

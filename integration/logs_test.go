@@ -71,7 +71,7 @@ func TestS3ErrorsCarryTheRequestID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.tc.PrintfLine("STOR denied.bin"); err != nil {
+	if err := r.tp.PrintfLine("STOR denied.bin"); err != nil {
 		t.Fatal(err)
 	}
 	code, msg, _ := r.reply(10 * time.Second)

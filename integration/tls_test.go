@@ -84,9 +84,9 @@ func TestFTPSCurlImplicit(t *testing.T) {
 		t.Fatalf("downloaded sha %s, want %s", sum, want)
 	}
 	// In implicit mode the plain port still answers, but only for AUTH TLS.
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
-	if code, msg := r.cmd("USER %s", userRW); code != 530 || !strings.Contains(msg, "TLS") {
+	if code, msg := r.ask("USER %s", userRW); code != 530 || !strings.Contains(msg, "TLS") {
 		t.Fatalf("USER in clear on the plain port: %d %q, want 530 naming TLS", code, msg)
 	}
 }
@@ -239,29 +239,29 @@ func TestFTPSSessionReuseGo(t *testing.T) {
 // TestFTPSRequiredMode: no login in clear, no data in clear, no CCC.
 func TestFTPSRequiredMode(t *testing.T) {
 	g := startFTPS(t, "required")
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	if code, _ := r.read(); code != 220 {
 		t.Fatalf("greeting %d", code)
 	}
-	if code, msg := r.cmd("USER %s", userRW); code != 530 || !strings.Contains(msg, "AUTH TLS") {
+	if code, msg := r.ask("USER %s", userRW); code != 530 || !strings.Contains(msg, "AUTH TLS") {
 		t.Fatalf("USER before AUTH: %d %q, want 530 with a reason", code, msg)
 	}
-	r.expect(503, "PBSZ 0")
-	r.expect(234, "AUTH TLS")
+	r.cmd(503, "PBSZ 0")
+	r.cmd(234, "AUTH TLS")
 	r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"})
-	r.expect(331, "USER %s", userRW)
-	r.expect(230, "PASS %s", testPassword)
-	r.expect(503, "AUTH TLS")
-	r.expect(533, "CCC")
-	r.expect(200, "PBSZ 0")
-	r.expect(534, "PROT C")
-	r.expect(536, "PROT S")
-	r.expect(229, "EPSV")
-	if code, msg := r.cmd("LIST"); code != 521 {
+	r.cmd(331, "USER %s", userRW)
+	r.cmd(230, "PASS %s", testPassword)
+	r.cmd(503, "AUTH TLS")
+	r.cmd(533, "CCC")
+	r.cmd(200, "PBSZ 0")
+	r.cmd(534, "PROT C")
+	r.cmd(536, "PROT S")
+	r.cmd(229, "EPSV")
+	if code, msg := r.ask("LIST"); code != 521 {
 		t.Fatalf("LIST under PROT C in required mode: %d %q, want 521", code, msg)
 	}
-	r.expect(200, "PROT P")
-	msg := r.expect(211, "FEAT")
+	r.cmd(200, "PROT P")
+	msg := r.cmd(211, "FEAT")
 	for _, f := range []string{"AUTH TLS", "PBSZ", "PROT"} {
 		if !strings.Contains(msg, f) {
 			t.Errorf("FEAT lacks %s:\n%s", f, msg)
@@ -288,9 +288,9 @@ func TestFTPSRequiredMode(t *testing.T) {
 // AUTH TLS (a command-injection attempt) are never executed.
 func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
 	g := startFTPS(t, "explicit")
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
-	if _, err := fmt.Fprintf(r.conn, "AUTH TLS\r\nMKD injected\r\n"); err != nil {
+	if _, err := fmt.Fprintf(r.c, "AUTH TLS\r\nMKD injected\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := r.read(); code != 234 {
@@ -298,7 +298,7 @@ func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
 	}
 	// The handshake fails or succeeds depending on how the bytes arrive; either
 	// way MKD must not run.
-	tc := tls.Client(r.conn, &tls.Config{InsecureSkipVerify: true})
+	tc := tls.Client(r.c, &tls.Config{InsecureSkipVerify: true})
 	_ = tc.Handshake()
 	time.Sleep(200 * time.Millisecond)
 	if _, _, err := g.object("injected/"); err == nil {
@@ -313,10 +313,10 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	g.GW.Certs.ReloadOnSIGHUP(t.Context(), g.GW.Log)
 	serial := func() int64 {
 		t.Helper()
-		r := ctlDial(t, g.Addr, "")
+		r := rawDial(t, g.Addr)
 		r.read()
-		r.expect(234, "AUTH TLS")
-		tc := tls.Client(r.conn, &tls.Config{InsecureSkipVerify: true})
+		r.cmd(234, "AUTH TLS")
+		tc := tls.Client(r.c, &tls.Config{InsecureSkipVerify: true})
 		if err := tc.Handshake(); err != nil {
 			t.Fatal(err)
 		}
@@ -391,22 +391,22 @@ func TestFTPSConfigErrors(t *testing.T) {
 // connection: tickets are only good on the control connection that issued them.
 func TestFTPSStolenDataConnectionRefused(t *testing.T) {
 	g := startFTPS(t, "explicit", reuseRequired)
-	login := func(cache tls.ClientSessionCache) *ctlConn {
-		r := ctlDial(t, g.Addr, "")
+	login := func(cache tls.ClientSessionCache) *ftpRaw {
+		r := rawDial(t, g.Addr)
 		r.read()
-		r.expect(234, "AUTH TLS")
+		r.cmd(234, "AUTH TLS")
 		r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: cache})
-		r.expect(331, "USER %s", userRW)
-		r.expect(230, "PASS %s", testPassword) // the session ticket arrives with this reply
-		r.expect(200, "PBSZ 0")
-		r.expect(200, "PROT P")
+		r.cmd(331, "USER %s", userRW)
+		r.cmd(230, "PASS %s", testPassword) // the session ticket arrives with this reply
+		r.cmd(200, "PBSZ 0")
+		r.cmd(200, "PROT P")
 		return r
 	}
 	victim := login(tls.NewLRUClientSessionCache(4))
 	attackerCache := tls.NewLRUClientSessionCache(4)
 	login(attackerCache)
 
-	msg := victim.expect(229, "EPSV")
+	msg := victim.cmd(229, "EPSV")
 	port := msg[strings.Index(msg, "|||")+3 : strings.LastIndex(msg, "|")]
 	if err := victim.tp.PrintfLine("LIST"); err != nil {
 		t.Fatal(err)
