@@ -102,10 +102,7 @@ func TestConnectionLimits(t *testing.T) {
 	}
 	// A slot frees when a session ends.
 	a.cmd(221, "QUIT")
-	deadline := time.Now().Add(5 * time.Second)
-	for g.GW.Server.ActiveSessions() > 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, "the session to end", 10*time.Second, func() bool { return g.GW.Server.ActiveSessions() <= 2 })
 	f := rawDialFrom(t, g.Addr, "127.0.0.3")
 	if code, _ := f.read(); code != 220 {
 		t.Fatalf("connection after a slot freed: %d, want 220", code)
@@ -120,7 +117,7 @@ func TestLoginTimeout(t *testing.T) {
 	r.read()
 	start := time.Now()
 	r.cmd(200, "NOOP")
-	time.Sleep(700 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond) // a client that keeps sending commands, slowly: the case under test
 	r.cmd(215, "SYST")
 	closed, last := r.closedWithin(5 * time.Second)
 	if !closed || !strings.HasPrefix(last, "421") {
@@ -130,8 +127,14 @@ func TestLoginTimeout(t *testing.T) {
 		t.Fatalf("closed after %s, want about 1.5s", d)
 	}
 	// A logged-in session is not affected.
+	// A witness connection opened after c and never logged in shows when c's
+	// login timeout has passed.
 	c := g.dial(userRW)
-	time.Sleep(2 * time.Second)
+	w := rawDial(t, g.Addr)
+	w.expect(220)
+	if closed, last := w.closedWithin(20 * time.Second); !closed || !strings.HasPrefix(last, "421") {
+		t.Fatalf("witness connection: closed %v, last line %q; want 421 and close", closed, last)
+	}
 	if err := c.NoOp(); err != nil {
 		t.Fatalf("logged-in session closed by the login timer: %v", err)
 	}

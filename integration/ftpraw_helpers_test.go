@@ -244,8 +244,24 @@ func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool)
 	}
 }
 
-// waitLog waits until the gateway's log holds want.
-func (g *testGateway) waitLog(want string) {
+// waitLog waits until a line of the gateway's log holds every one of parts.
+func (g *testGateway) waitLog(parts ...string) {
 	g.t.Helper()
-	waitUntil(g.t, fmt.Sprintf("the log line %q", want), 20*time.Second, func() bool { return strings.Contains(g.Logs.String(), want) })
+	waitUntil(g.t, fmt.Sprintf("a log line with %q", parts), 20*time.Second, func() bool {
+		for _, l := range strings.Split(g.Logs.String(), "\n") {
+			if containsAll(l, parts) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -297,10 +298,18 @@ func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
 		t.Fatalf("AUTH: %d", code)
 	}
 	// The handshake fails or succeeds depending on how the bytes arrive; either
-	// way MKD must not run.
+	// way MKD must not run. Before looking, wait until the session is past the
+	// point where it would have: commands run in order, so a reply to a later
+	// command over TLS, or the session's end, proves MKD's turn is over.
 	tc := tls.Client(r.c, &tls.Config{InsecureSkipVerify: true})
-	_ = tc.Handshake()
-	time.Sleep(200 * time.Millisecond)
+	if err := tc.Handshake(); err == nil {
+		r.c, r.tp = tc, textproto.NewConn(tc)
+		if code, msg := r.ask("NOOP"); code != 200 {
+			t.Fatalf("NOOP over TLS after AUTH: %d %q", code, msg)
+		}
+	} else if closed, last := r.closedWithin(20 * time.Second); !closed {
+		t.Fatalf("the handshake failed (%v) but the session goes on (last line %q)", err, last)
+	}
 	if _, _, err := g.object("injected/"); err == nil {
 		t.Fatal("a command sent in clear after AUTH TLS was executed")
 	}
@@ -337,12 +346,9 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for serial() != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the new certificate is not served after SIGHUP")
-		}
-		time.Sleep(50 * time.Millisecond)
+	waitUntil(t, "the reload after SIGHUP", 10*time.Second, func() bool { ok, _ := g.GW.Certs.Reloads(); return ok >= 2 })
+	if s := serial(); s != 2 {
+		t.Fatalf("serial %d after SIGHUP, want the new certificate's 2", s)
 	}
 	if _, err := old.List("/"); err != nil {
 		t.Fatalf("a session from before the reload broke: %v", err)
@@ -351,8 +357,10 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(g.Cert.KeyFile, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	_, failedBefore := g.GW.Certs.Reloads()
 	_ = syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	time.Sleep(200 * time.Millisecond)
+	waitUntil(t, "the failed reload attempt", 10*time.Second, func() bool { _, failed := g.GW.Certs.Reloads(); return failed > failedBefore })
+	g.waitLog("TLS certificate reload failed; keeping the previous one")
 	if s := serial(); s != 2 {
 		t.Fatalf("serial %d after a failed reload, want 2", s)
 	}
