@@ -42,10 +42,7 @@ type upload struct {
 // both connections open.
 func (g *testGateway) startUpload(key string, n int64, seed uint64) *upload {
 	g.t.Helper()
-	ctl := rawLogin(g.t, g.Addr, userRW)
-	dc := ctl.data()
-	ctl.send("STOR %s", key)
-	ctl.expect(150)
+	ctl, dc := startUpload(g.t, g.Addr, key)
 	u := &upload{ctl: ctl, data: dc, done: make(chan error, 1)}
 	go func() {
 		_, err := io.Copy(dc, newPattern(n, seed))

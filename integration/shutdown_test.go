@@ -24,15 +24,8 @@ import (
 // the caller to write the file.
 func startUpload(t *testing.T, addr, name string) (*ftpRaw, net.Conn) {
 	t.Helper()
-	r := rawDial(t, addr)
-	r.expect(220)
-	r.login(userRW)
-	port := r.epsv()
-	data, err := dialDataFrom(t, "", "127.0.0.1", port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = data.Close() })
+	r := rawLogin(t, addr, userRW)
+	data := r.data()
 	r.cmd(150, "STOR %s", name)
 	return r, data
 }
