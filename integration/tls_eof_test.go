@@ -4,10 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
@@ -66,17 +64,7 @@ func truncatedTLSUpload(t *testing.T, g *testGateway, cert ftpsCert, name, body 
 	c.cmd(230, "PASS %s", testPassword)
 	c.cmd(200, "PBSZ 0")
 	c.cmd(200, "PROT P")
-	msg := c.cmd(229, "EPSV")
-	i, j := strings.Index(msg, "(|||"), strings.Index(msg, "|)")
-	port, err := strconv.Atoi(msg[i+4 : j])
-	if err != nil {
-		t.Fatalf("EPSV reply %q", msg)
-	}
-	raw, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := dialData(t, c.epsvAddr())
 	c.cmd(150, "STOR %s", name)
 	tc := tls.Client(raw, conf)
 	if err := tc.Handshake(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/textproto"
 	"os"
 	"path/filepath"
@@ -414,16 +413,9 @@ func TestFTPSStolenDataConnectionRefused(t *testing.T) {
 	attackerCache := tls.NewLRUClientSessionCache(4)
 	login(attackerCache)
 
-	msg := victim.cmd(229, "EPSV")
-	port := msg[strings.Index(msg, "|||")+3 : strings.LastIndex(msg, "|")]
-	if err := victim.tp.PrintfLine("LIST"); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := net.Dial("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	addr := victim.epsvAddr()
+	victim.send("LIST")
+	raw := dialData(t, addr)
 	if code, _ := victim.read(); code != 150 {
 		t.Fatalf("LIST preliminary reply %d", code)
 	}
