@@ -202,6 +202,19 @@ func (r *ftpRaw) closedWithin(d time.Duration) (bool, string) {
 	}
 }
 
+// loginTimeoutWitness opens a connection that never logs in and waits until
+// the login timeout closes it with 421. Once it returns, the login timeout of
+// every connection opened before has passed too: a check that such a session
+// survived it is no longer vacuous.
+func loginTimeoutWitness(t *testing.T, addr string) {
+	t.Helper()
+	w := rawDial(t, addr)
+	w.expect(220)
+	if closed, last := w.closedWithin(20 * time.Second); !closed || !strings.HasPrefix(last, "421") {
+		t.Fatalf("witness connection: closed %v, last line %q; want 421 and close", closed, last)
+	}
+}
+
 // dialData connects to a passive data address; the connection closes with the test.
 func dialData(t *testing.T, addr string) net.Conn {
 	t.Helper()
