@@ -50,10 +50,7 @@ func TestBeginLoginBoundsChecksInFlight(t *testing.T) {
 		}()
 	}
 	// Wait until ten checks are in flight: the other 40 must be waiting.
-	deadline := time.Now().Add(5 * time.Second)
-	for checked.Load() < 10 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "ten checks in flight", 5*time.Second, func() bool { return checked.Load() >= 10 })
 	close(release)
 	wg.Wait()
 	close(results)
@@ -87,7 +84,7 @@ func TestBeginLoginSuccessesFreeTheirTurn(t *testing.T) {
 				failed.Add(1)
 				return
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // the password check's work, holding the turn: what the test is about
 			done()
 			done() // idempotent
 		}()

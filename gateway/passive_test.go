@@ -149,13 +149,7 @@ func TestUnusedPortExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for d.PortsInUse() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("an unused port was never released")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, "the unused port to be released", 5*time.Second, func() bool { return d.PortsInUse() == 0 })
 	if st := d.Stats(); st.Expired != 1 {
 		t.Fatalf("Expired = %d, want 1", st.Expired)
 	}
@@ -176,22 +170,33 @@ func TestClaimedPortDoesNotExpire(t *testing.T) {
 	}
 	defer l.Close()
 	addr := net.JoinHostPort("127.0.0.1", itoa(l.Advertised().Port))
+	accepted := make(chan error, 1)
 	go func() {
-		time.Sleep(400 * time.Millisecond) // well past the expiry of an unclaimed port
-		if c, err := net.Dial("tcp", addr); err == nil {
-			_, _ = c.Write([]byte("x"))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := l.Accept(ctx) // claimed: a transfer waits on it
+		if err == nil {
 			c.Close()
 		}
+		accepted <- err
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := l.Accept(ctx)
+	// A port reserved after l and never claimed: once it has expired, l's
+	// expiry time has passed too.
+	witness, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer witness.Close()
+	waitUntil(t, "the unclaimed witness port to expire", 5*time.Second, func() bool { return d.Stats().Expired == 1 })
+	if c, err := net.Dial("tcp", addr); err == nil {
+		_, _ = c.Write([]byte("x"))
+		c.Close()
+	}
+	if err := <-accepted; err != nil {
 		t.Fatalf("a port in use by a transfer expired: %v", err)
 	}
-	c.Close()
-	if st := d.Stats(); st.Expired != 0 || st.PortsInUse != 1 {
-		t.Fatalf("stats %+v", st)
+	if st := d.Stats(); st.Expired != 1 || st.PortsInUse != 1 {
+		t.Fatalf("stats %+v, want only the witness expired and l still in use", st)
 	}
 }
 
@@ -246,11 +251,8 @@ func TestStrangerRefusedRealClientAccepted(t *testing.T) {
 	if d.PortsInUse() != 1 {
 		t.Errorf("PortsInUse = %d while the transfer runs, want 1", d.PortsInUse())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for d.Stats().Strangers != 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if d.Stats().Strangers != 2 || !strings.Contains(logs.String(), "stranger") || !strings.Contains(logs.String(), "has its data connection already") {
+	waitUntil(t, "the stranger and the second connection to be counted", 5*time.Second, func() bool { return d.Stats().Strangers == 2 })
+	if !strings.Contains(logs.String(), "stranger") || !strings.Contains(logs.String(), "has its data connection already") {
 		t.Fatalf("stranger and second connection not counted or logged: %+v\n%s", d.Stats(), logs)
 	}
 }

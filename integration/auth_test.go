@@ -126,12 +126,12 @@ func TestReadOnlyRefusals(t *testing.T) {
 	g := startGateway(t)
 	g.putObject("keep.txt", "do not touch")
 	g.putObject("dir/", "")
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
-	r.expect(331, "USER %s", userRO)
-	r.expect(230, "PASS %s", testPassword)
+	r.cmd(331, "USER %s", userRO)
+	r.cmd(230, "PASS %s", testPassword)
 	for _, cmd := range []string{"STOR new.txt", "APPE keep.txt", "STOU", "DELE keep.txt", "RNFR keep.txt", "RNTO other.txt", "MKD newdir", "RMD dir", "XMKD d2", "XRMD dir"} {
-		code, msg := r.cmd("%s", cmd)
+		code, msg := r.ask("%s", cmd)
 		if code == 502 && strings.Contains(msg, "not implemented") {
 			continue // not in this build; session.TestReadOnlyGuard covers it once registered
 		}
@@ -139,7 +139,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 			t.Errorf("%s as read-only user: %d %q, want 550", cmd, code, msg)
 		}
 	}
-	r.expect(213, "SIZE keep.txt")
+	r.cmd(213, "SIZE keep.txt")
 	c := g.dial(userRO)
 	rc, err := c.Retr("keep.txt")
 	if err != nil {

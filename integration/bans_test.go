@@ -33,13 +33,13 @@ func dialFromAddr(t *testing.T, g *testGateway, src, user, password string) (*ft
 // second address is not affected.
 func TestBans(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.BanAfter, c.BanFor = 4, time.Minute })
-	r := ctlDial(t, g.Addr, "127.0.0.1")
+	r := rawDialFrom(t, g.Addr, "127.0.0.1")
 	r.read()
 	var took []time.Duration
 	for i := 0; i < 3; i++ {
-		r.expect(331, "USER %s", userRW)
+		r.cmd(331, "USER %s", userRW)
 		start := time.Now()
-		r.expect(530, "PASS wrong-%d", i)
+		r.cmd(530, "PASS wrong-%d", i)
 		took = append(took, time.Since(start))
 	}
 	// Lower bounds only: bcrypt's own time varies with load (and -race).
@@ -48,15 +48,15 @@ func TestBans(t *testing.T) {
 			t.Fatalf("failure %d answered after %s, want at least %s (delays %v)", i+1, took[i], min, took)
 		}
 	}
-	r.expect(331, "USER %s", userRW)
-	if code, msg := r.cmd("PASS wrong-again"); code != 421 {
+	r.cmd(331, "USER %s", userRW)
+	if code, msg := r.ask("PASS wrong-again"); code != 421 {
 		t.Fatalf("4th failure: %d %q, want 421", code, msg)
 	}
 	if closed, _ := r.closedWithin(3 * time.Second); !closed {
 		t.Fatal("the connection stayed open after the ban")
 	}
 	// The banned address is refused at once, even with the right password.
-	r2 := ctlDial(t, g.Addr, "127.0.0.1")
+	r2 := rawDialFrom(t, g.Addr, "127.0.0.1")
 	if code, msg := r2.read(); code != 421 || !strings.Contains(msg, "failed logins") {
 		t.Fatalf("banned address on connect: %d %q, want 421", code, msg)
 	}
@@ -81,32 +81,29 @@ func TestBans(t *testing.T) {
 // FTP2S3_MAX_CONNECTIONS a client hears 421 and is closed.
 func TestConnectionLimits(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.MaxConnections, c.MaxConnectionsPerIP = 3, 2 })
-	a := ctlDial(t, g.Addr, "127.0.0.1")
+	a := rawDialFrom(t, g.Addr, "127.0.0.1")
 	a.read()
-	b := ctlDial(t, g.Addr, "127.0.0.1")
+	b := rawDialFrom(t, g.Addr, "127.0.0.1")
 	b.read()
-	c := ctlDial(t, g.Addr, "127.0.0.1")
+	c := rawDialFrom(t, g.Addr, "127.0.0.1")
 	if code, msg := c.read(); code != 421 || !strings.Contains(msg, "your address") {
 		t.Fatalf("3rd connection from one address: %d %q, want 421", code, msg)
 	}
 	if closed, _ := c.closedWithin(3 * time.Second); !closed {
 		t.Fatal("the refused connection stayed open")
 	}
-	d := ctlDial(t, g.Addr, "127.0.0.2")
+	d := rawDialFrom(t, g.Addr, "127.0.0.2")
 	if code, _ := d.read(); code != 220 {
 		t.Fatalf("connection from another address: %d, want 220", code)
 	}
-	e := ctlDial(t, g.Addr, "127.0.0.3")
+	e := rawDialFrom(t, g.Addr, "127.0.0.3")
 	if code, msg := e.read(); code != 421 || !strings.Contains(msg, "Too many connections") {
 		t.Fatalf("connection over the total: %d %q, want 421", code, msg)
 	}
 	// A slot frees when a session ends.
-	a.expect(221, "QUIT")
-	deadline := time.Now().Add(5 * time.Second)
-	for g.GW.Server.ActiveSessions() > 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	f := ctlDial(t, g.Addr, "127.0.0.3")
+	a.cmd(221, "QUIT")
+	waitUntil(t, "the session to end", 10*time.Second, func() bool { return g.GW.Server.ActiveSessions() <= 2 })
+	f := rawDialFrom(t, g.Addr, "127.0.0.3")
 	if code, _ := f.read(); code != 220 {
 		t.Fatalf("connection after a slot freed: %d, want 220", code)
 	}
@@ -116,12 +113,12 @@ func TestConnectionLimits(t *testing.T) {
 // if it keeps sending commands.
 func TestLoginTimeout(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.LoginTimeout = 1500 * time.Millisecond })
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
 	start := time.Now()
-	r.expect(200, "NOOP")
-	time.Sleep(700 * time.Millisecond)
-	r.expect(215, "SYST")
+	r.cmd(200, "NOOP")
+	time.Sleep(700 * time.Millisecond) // a client that keeps sending commands, slowly: the case under test
+	r.cmd(215, "SYST")
 	closed, last := r.closedWithin(5 * time.Second)
 	if !closed || !strings.HasPrefix(last, "421") {
 		t.Fatalf("not logged in: closed %v, last reply %q; want 421 and close", closed, last)
@@ -131,7 +128,7 @@ func TestLoginTimeout(t *testing.T) {
 	}
 	// A logged-in session is not affected.
 	c := g.dial(userRW)
-	time.Sleep(2 * time.Second)
+	loginTimeoutWitness(t, g.Addr) // c's login timeout has passed
 	if err := c.NoOp(); err != nil {
 		t.Fatalf("logged-in session closed by the login timer: %v", err)
 	}
@@ -141,10 +138,10 @@ func TestLoginTimeout(t *testing.T) {
 // finishing the line, is dropped at the idle timeout.
 func TestSlowLoris(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.IdleTimeout = 2 * time.Second })
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
-	r.expect(331, "USER %s", userRW)
-	r.expect(230, "PASS %s", testPassword)
+	r.cmd(331, "USER %s", userRW)
+	r.cmd(230, "PASS %s", testPassword)
 	start := time.Now()
 	stop := make(chan struct{})
 	defer close(stop)
@@ -155,7 +152,7 @@ func TestSlowLoris(t *testing.T) {
 				return
 			case <-time.After(300 * time.Millisecond):
 			}
-			if _, err := r.conn.Write([]byte{"NOOPNOOPNOOP"[i%12]}); err != nil {
+			if _, err := r.c.Write([]byte{"NOOPNOOPNOOP"[i%12]}); err != nil {
 				return
 			}
 		}

@@ -24,7 +24,7 @@ func TestCacheServesStatCalls(t *testing.T) {
 	g.putObject("d/f.txt", "12345")
 	g.putObject("other/g.txt", "x")
 	c := g.dial(userRW)
-	raw := g.rawLogin(userRW)
+	raw := rawLogin(g.t, g.Addr, userRW)
 	ask := func() {
 		t.Helper()
 		if n, err := c.FileSize("d/f.txt"); err != nil || n != 5 {
@@ -161,7 +161,7 @@ func TestCacheTTLExpiry(t *testing.T) {
 	if names, _ := c.NameList("/"); len(names) != 1 && time.Since(seeded) < ttl {
 		t.Fatalf("NLST = %v within the TTL: the listing was not cached", names)
 	}
-	time.Sleep(time.Until(seeded.Add(ttl + 500*time.Millisecond)))
+	time.Sleep(time.Until(seeded.Add(ttl + 500*time.Millisecond))) // the TTL running out is the case under test
 	if n, err := c.FileSize("f.txt"); err != nil || n != 10 {
 		t.Fatalf("SIZE after the TTL = %d, %v; want 10", n, err)
 	}

@@ -86,7 +86,7 @@ func TestCommitOutlivesAborAndClosedControl(t *testing.T) {
 		}
 		// MinIO has stored the object; its answer is on the way.
 		if tc.abor {
-			if err := up.tc.PrintfLine("ABOR"); err != nil {
+			if err := up.tp.PrintfLine("ABOR"); err != nil {
 				t.Fatal(err)
 			}
 			if code, msg, err := up.reply(time.Minute); code != 226 {

@@ -29,7 +29,7 @@ type slowAnswers struct {
 func (s slowAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := s.base.RoundTrip(r)
 	if err == nil && s.ops[s3Op(r)] {
-		time.Sleep(rand.N(s.max))
+		time.Sleep(rand.N(s.max)) // the injected slowness is the fault under test
 	}
 	return resp, err
 }

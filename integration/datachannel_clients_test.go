@@ -154,21 +154,21 @@ func startIPv6Gateway(t *testing.T) *testGateway {
 func TestDataIPv6(t *testing.T) {
 	g := startIPv6Gateway(t)
 	r := rawLogin(t, g.Addr, userRW)
-	if msg := r.cmdExpect(522, "PASV"); !strings.Contains(msg, "EPSV") {
+	if msg := r.cmd(522, "PASV"); !strings.Contains(msg, "EPSV") {
 		t.Errorf("PASV on IPv6: %q gives no guidance", msg)
 	}
-	r.cmdExpect(522, "PORT 127,0,0,1,200,1")
-	r.cmdExpect(522, "EPRT |1|127.0.0.1|51201|")
-	r.cmdExpect(522, "EPSV 1")
-	r.cmdExpect(500, "EPRT |2|::2|51201|")
+	r.cmd(522, "PORT 127,0,0,1,200,1")
+	r.cmd(522, "EPRT |1|127.0.0.1|51201|")
+	r.cmd(522, "EPSV 1")
+	r.cmd(500, "EPRT |2|::2|51201|")
 
 	body := strings.Repeat("over IPv6\n", 5000)
-	addr := r.epsv()
+	addr := r.epsvAddr()
 	if !strings.HasPrefix(addr, "[::1]:") {
 		t.Fatalf("EPSV data address %s", addr)
 	}
 	d := dialData(t, addr)
-	r.cmdExpect(150, "STOR v6.txt")
+	r.cmd(150, "STOR v6.txt")
 	_, _ = io.WriteString(d, body)
 	d.Close()
 	r.expect(226)
@@ -178,7 +178,7 @@ func TestDataIPv6(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	r.cmdExpect(200, "EPRT |2|::1|%d|", l.Addr().(*net.TCPAddr).Port)
+	r.cmd(200, "EPRT |2|::1|%d|", l.Addr().(*net.TCPAddr).Port)
 	if err := r.tp.PrintfLine("RETR v6.txt"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,9 @@ package integration
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/textproto"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,118 +13,6 @@ import (
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
-
-// rawFTP is a control connection driven command by command, for the protocol
-// details (exact codes, orders, timing) that client libraries hide.
-type rawFTP struct {
-	t  *testing.T
-	c  net.Conn
-	tp *textproto.Conn
-}
-
-// rawLogin opens a control connection to addr and logs in as user.
-func rawLogin(t *testing.T, addr, user string) *rawFTP {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	r := &rawFTP{t: t, c: c, tp: textproto.NewConn(c)}
-	t.Cleanup(func() { _ = c.Close() })
-	r.expect(220)
-	r.cmdExpect(331, "USER %s", user)
-	r.cmdExpect(230, "PASS %s", testPassword)
-	return r
-}
-
-// read returns the next reply.
-func (r *rawFTP) read() (int, string) {
-	r.t.Helper()
-	_ = r.c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	code, msg, err := r.tp.ReadResponse(0)
-	if err != nil && code == 0 {
-		r.t.Fatalf("reading a reply: %v", err)
-	}
-	return code, msg
-}
-
-func (r *rawFTP) expect(code int) string {
-	r.t.Helper()
-	got, msg := r.read()
-	if got != code {
-		r.t.Fatalf("got %d %q, want %d", got, msg, code)
-	}
-	return msg
-}
-
-func (r *rawFTP) cmd(format string, args ...any) (int, string) {
-	r.t.Helper()
-	if err := r.tp.PrintfLine(format, args...); err != nil {
-		r.t.Fatalf("send: %v", err)
-	}
-	return r.read()
-}
-
-func (r *rawFTP) cmdExpect(code int, format string, args ...any) string {
-	r.t.Helper()
-	got, msg := r.cmd(format, args...)
-	if got != code {
-		r.t.Fatalf("%s: got %d %q, want %d", strings.Fields(fmt.Sprintf(format, args...))[0], got, msg, code)
-	}
-	return msg
-}
-
-var (
-	pasvRe = regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`)
-	epsvRe = regexp.MustCompile(`\(\|\|\|(\d+)\|\)`)
-)
-
-// pasv sends PASV and returns the announced address.
-func (r *rawFTP) pasv() string {
-	r.t.Helper()
-	m := pasvRe.FindStringSubmatch(r.cmdExpect(227, "PASV"))
-	if m == nil {
-		r.t.Fatal("227 reply without h1,h2,h3,h4,p1,p2")
-	}
-	n := make([]int, 6)
-	for i := range n {
-		n[i], _ = strconv.Atoi(m[i+1])
-	}
-	return net.JoinHostPort(fmt.Sprintf("%d.%d.%d.%d", n[0], n[1], n[2], n[3]), strconv.Itoa(n[4]<<8|n[5]))
-}
-
-// epsv sends EPSV and returns the address to connect to: the control
-// connection's host with the announced port.
-func (r *rawFTP) epsv() string {
-	r.t.Helper()
-	m := epsvRe.FindStringSubmatch(r.cmdExpect(229, "EPSV"))
-	if m == nil {
-		r.t.Fatal("229 reply without (|||port|)")
-	}
-	host, _, _ := net.SplitHostPort(r.c.RemoteAddr().String())
-	return net.JoinHostPort(host, m[1])
-}
-
-func dialData(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatalf("data connection to %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestDataBounceRefused(t *testing.T) {
 	g := startGateway(t)
@@ -149,32 +34,34 @@ func TestDataBounceRefused(t *testing.T) {
 		}
 	}()
 
-	if msg := r.cmdExpect(500, "PORT 127,0,0,2,%d,%d", vp>>8, vp&0xff); !strings.Contains(msg, "your own") {
+	if msg := r.cmd(500, "PORT 127,0,0,2,%d,%d", vp>>8, vp&0xff); !strings.Contains(msg, "your own") {
 		t.Errorf("PORT to another host: reason missing in %q", msg)
 	}
-	if msg := r.cmdExpect(500, "EPRT |1|127.0.0.2|%d|", vp); !strings.Contains(msg, "your own") {
+	if msg := r.cmd(500, "EPRT |1|127.0.0.2|%d|", vp); !strings.Contains(msg, "your own") {
 		t.Errorf("EPRT to another host: reason missing in %q", msg)
 	}
-	if msg := r.cmdExpect(500, "PORT 127,0,0,1,0,80"); !strings.Contains(msg, "1024") {
+	if msg := r.cmd(500, "PORT 127,0,0,1,0,80"); !strings.Contains(msg, "1024") {
 		t.Errorf("PORT to port 80: reason missing in %q", msg)
 	}
-	r.cmdExpect(501, "PORT 127,0,0,1,4")
-	r.cmdExpect(522, "EPRT |9|127.0.0.1|5000|")
+	r.cmd(501, "PORT 127,0,0,1,4")
+	r.cmd(522, "EPRT |9|127.0.0.1|5000|")
 	// Nothing was set up, so the transfer has no data connection.
-	r.cmdExpect(425, "RETR f.txt")
+	r.cmd(425, "RETR f.txt")
+	if n := g.GW.Data.Stats().ActiveRefused; n != 3 {
+		t.Fatalf("ActiveRefused = %d, want 3", n)
+	}
+	// The refusals are counted and answered, and the 425 shows no data
+	// connection was set up: nothing is left that could still dial the victim.
 	select {
 	case <-called:
 		t.Fatal("the gateway connected to the bounce target")
-	case <-time.After(300 * time.Millisecond):
-	}
-	if n := g.GW.Data.Stats().ActiveRefused; n != 3 {
-		t.Fatalf("ActiveRefused = %d, want 3", n)
+	default:
 	}
 
 	off := startGateway(t, func(c *gateway.Config) { c.ActiveMode = false })
 	r2 := rawLogin(t, off.Addr, userRW)
-	r2.cmdExpect(502, "PORT 127,0,0,1,200,1")
-	r2.cmdExpect(502, "EPRT |1|127.0.0.1|51201|")
+	r2.cmd(502, "PORT 127,0,0,1,200,1")
+	r2.cmd(502, "EPRT |1|127.0.0.1|51201|")
 }
 
 func TestDataPassiveStrangerDropped(t *testing.T) {
@@ -224,16 +111,14 @@ func TestDataConnectBeforeAndAfterCommand(t *testing.T) {
 	body := strings.Repeat("order independence\n", 1000)
 
 	d := dialData(t, r.pasv()) // before
-	r.cmdExpect(150, "STOR before.txt")
+	r.cmd(150, "STOR before.txt")
 	_, _ = io.WriteString(d, body)
 	d.Close()
 	r.expect(226)
 
-	addr := r.epsv() // after
-	if err := r.tp.PrintfLine("RETR before.txt"); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond)
+	addr := r.epsvAddr() // after
+	r.send("RETR before.txt")
+	g.waitLog(`msg="transfer started"`, "cmd=RETR") // the command is in before the connection
 	d = dialData(t, addr)
 	r.expect(150)
 	got, err := io.ReadAll(d)
@@ -274,13 +159,13 @@ func freePortPair(t *testing.T) gateway.PortRange {
 func TestDataPoolExhaustion(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.PassivePorts = freePortPair(t) })
 	type running struct {
-		r *rawFTP
+		r *ftpRaw
 		d net.Conn
 	}
 	start := func(name string) running {
 		r := rawLogin(t, g.Addr, userRW)
-		d := dialData(t, r.epsv())
-		r.cmdExpect(150, "STOR %s", name)
+		d := r.data()
+		r.cmd(150, "STOR %s", name)
 		if _, err := io.WriteString(d, "first half of "+name+"; "); err != nil {
 			t.Fatal(err)
 		}
@@ -289,13 +174,13 @@ func TestDataPoolExhaustion(t *testing.T) {
 	a, b := start("a.txt"), start("b.txt")
 	c := rawLogin(t, g.Addr, userRW)
 	start425 := time.Now()
-	if msg := c.cmdExpect(425, "EPSV"); !strings.Contains(msg, "try again") {
+	if msg := c.cmd(425, "EPSV"); !strings.Contains(msg, "try again") {
 		t.Errorf("425 text %q", msg)
 	}
 	if el := time.Since(start425); el > 2*time.Second {
 		t.Errorf("exhaustion answered after %s; want at once", el)
 	}
-	c.cmdExpect(425, "PASV")
+	c.cmd(425, "PASV")
 	if st := g.GW.Data.Stats(); st.Exhausted != 2 || st.PortsInUse != 2 || st.PortsTotal != 2 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -309,8 +194,8 @@ func TestDataPoolExhaustion(t *testing.T) {
 	if n := g.GW.Data.Stats().PortsInUse; n != 1 {
 		t.Fatalf("after 226, %d ports still reserved; want the finished transfer's port back", n)
 	}
-	d := dialData(t, c.epsv())
-	c.cmdExpect(150, "STOR c.txt")
+	d := c.data()
+	c.cmd(150, "STOR c.txt")
 	_, _ = io.WriteString(d, "third")
 	d.Close()
 	c.expect(226)
@@ -339,13 +224,13 @@ func TestDataRepeatedPASVDoesNotDrain(t *testing.T) {
 	}
 	other := rawLogin(t, g.Addr, userRW)
 	other.pasv()
-	waitFor(t, "unused ports to expire", func() bool { return g.GW.Data.Stats().PortsInUse == 0 })
+	waitUntil(t, "unused ports to expire", 10*time.Second, func() bool { return g.GW.Data.Stats().PortsInUse == 0 })
 	// At least the two last reservations; on a loaded machine an earlier one of
 	// greedy's may have expired between two PASV too.
 	if st := g.GW.Data.Stats(); st.Expired < 2 {
 		t.Fatalf("Expired = %d, want at least 2 (%+v)", st.Expired, st)
 	}
-	if msg := greedy.cmdExpect(425, "STOR late.txt"); !strings.Contains(msg, "expired") {
+	if msg := greedy.cmd(425, "STOR late.txt"); !strings.Contains(msg, "expired") {
 		t.Fatalf("STOR on an expired port: %q", msg)
 	}
 }
@@ -354,12 +239,12 @@ func TestDataEPSVAll(t *testing.T) {
 	g := startGateway(t)
 	g.putObject("x.txt", "x")
 	r := rawLogin(t, g.Addr, userRW)
-	r.cmdExpect(200, "EPSV ALL")
-	r.cmdExpect(503, "PASV")
-	r.cmdExpect(503, "PORT 127,0,0,1,200,1")
-	r.cmdExpect(503, "EPRT |1|127.0.0.1|51201|")
-	d := dialData(t, r.epsv())
-	r.cmdExpect(150, "NLST")
+	r.cmd(200, "EPSV ALL")
+	r.cmd(503, "PASV")
+	r.cmd(503, "PORT 127,0,0,1,200,1")
+	r.cmd(503, "EPRT |1|127.0.0.1|51201|")
+	d := r.data()
+	r.cmd(150, "NLST")
 	list, _ := io.ReadAll(d)
 	r.expect(226)
 	if !strings.Contains(string(list), "x.txt") {
@@ -391,7 +276,7 @@ func TestDataPublicHost(t *testing.T) {
 				return // a documentation address: nothing listens there from here
 			}
 			d := dialData(t, addr)
-			r.cmdExpect(150, "STOR p.txt")
+			r.cmd(150, "STOR p.txt")
 			_, _ = io.WriteString(d, "via the announced address")
 			d.Close()
 			r.expect(226)
@@ -404,28 +289,28 @@ func TestDataPublicHost(t *testing.T) {
 func TestDataPublicHostIPv6Only(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.PublicHost = "2001:db8::7" })
 	r := rawLogin(t, g.Addr, userRW)
-	if msg := r.cmdExpect(522, "PASV"); !strings.Contains(msg, "EPSV") {
+	if msg := r.cmd(522, "PASV"); !strings.Contains(msg, "EPSV") {
 		t.Fatalf("522 text %q", msg)
 	}
 	if n := g.GW.Data.Stats().PortsInUse; n != 0 {
 		t.Fatalf("a refused PASV keeps %d ports", n)
 	}
-	d := dialData(t, r.epsv())
-	r.cmdExpect(150, "NLST")
+	d := r.data()
+	r.cmd(150, "NLST")
 	_, _ = io.ReadAll(d)
 	r.expect(226)
 }
 
 // stalledUpload starts a STOR of more than one part (so a multipart upload
 // exists on the S3 side) and then sends nothing more.
-func stalledUpload(t *testing.T, g *testGateway, r *rawFTP, name string) net.Conn {
+func stalledUpload(t *testing.T, g *testGateway, r *ftpRaw, name string) net.Conn {
 	t.Helper()
-	d := dialData(t, r.epsv())
-	r.cmdExpect(150, "STOR %s", name)
+	d := r.data()
+	r.cmd(150, "STOR %s", name)
 	if _, err := io.Copy(d, newPattern(6<<20, 7)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the multipart upload to start", func() bool { return len(g.pendingUploads()) == 1 })
+	waitUntil(t, "the multipart upload to start", 10*time.Second, func() bool { return len(g.pendingUploads()) == 1 })
 	return d
 }
 
@@ -461,8 +346,8 @@ func TestDataStalledDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rawLogin(t, g.Addr, userRW)
-	d := dialData(t, r.epsv())
-	r.cmdExpect(150, "RETR big.bin")
+	d := r.data()
+	r.cmd(150, "RETR big.bin")
 	if _, err := io.ReadFull(d, make([]byte, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
@@ -479,14 +364,14 @@ func TestDataAborDuringUpload(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.PartSize = 5 << 20 })
 	r := rawLogin(t, g.Addr, userRW)
 	d := stalledUpload(t, g, r, "aborted.bin")
-	r.cmdExpect(426, "ABOR")
+	r.cmd(426, "ABOR")
 	r.expect(226)
 	_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := d.Read(make([]byte, 1)); err == nil {
 		t.Error("the data connection is still open after ABOR")
 	}
 	noLeftovers(t, g, "aborted.bin")
-	r.cmdExpect(257, "PWD") // the session goes on
+	r.cmd(257, "PWD") // the session goes on
 }
 
 func TestDataAborDuringDownload(t *testing.T) {
@@ -496,13 +381,13 @@ func TestDataAborDuringDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rawLogin(t, g.Addr, userRW)
-	d := dialData(t, r.epsv())
-	r.cmdExpect(150, "RETR big.bin")
+	d := r.data()
+	r.cmd(150, "RETR big.bin")
 	if _, err := io.ReadFull(d, make([]byte, 64<<10)); err != nil {
 		t.Fatal(err)
 	}
 	// The client reads no further; the gateway is blocked writing.
-	r.cmdExpect(426, "ABOR")
+	r.cmd(426, "ABOR")
 	r.expect(226)
 	_ = d.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.Copy(io.Discard, d); err != nil && !strings.Contains(err.Error(), "reset") {
@@ -515,13 +400,13 @@ func TestDataAborDuringDownload(t *testing.T) {
 func TestDataIdleTimerPausedDuringTransfer(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.IdleTimeout = time.Second })
 	r := rawLogin(t, g.Addr, userRW)
-	d := dialData(t, r.epsv())
-	r.cmdExpect(150, "STOR slow.txt")
+	d := r.data()
+	r.cmd(150, "STOR slow.txt")
 	for i := 0; i < 12; i++ { // 2.4 s, more than twice the idle timeout
 		if _, err := io.WriteString(d, "tick\n"); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // a slow client's pace is the case under test
 	}
 	d.Close()
 	r.expect(226)

@@ -202,11 +202,11 @@ func processCPU(t *testing.T) time.Duration {
 func TestHardeningUnknownNameTakesAUsersTime(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.Users = "slow:" + slowHash })
 	attempt := func(src, user string) time.Duration {
-		r := ctlDial(t, g.Addr, src)
+		r := rawDialFrom(t, g.Addr, src)
 		r.read()
-		r.expect(331, "USER %s", user)
+		r.cmd(331, "USER %s", user)
 		start := processCPU(t)
-		r.expect(530, "PASS wrong")
+		r.cmd(530, "PASS wrong")
 		return processCPU(t) - start
 	}
 	known, unknown := time.Duration(1<<62), time.Duration(1<<62)

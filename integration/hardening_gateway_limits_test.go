@@ -71,11 +71,11 @@ func TestHardeningParallelGuessesBounded(t *testing.T) {
 		c.BanAfter, c.BanFor = banAfter, time.Minute
 		c.MaxConnectionsPerIP = parallel + 5
 	})
-	conns := make([]*ctlConn, parallel)
+	conns := make([]*ftpRaw, parallel)
 	for i := range conns {
-		conns[i] = ctlDial(t, g.Addr, "127.0.0.1")
+		conns[i] = rawDialFrom(t, g.Addr, "127.0.0.1")
 		conns[i].read()
-		conns[i].expect(331, "USER %s", quickUser)
+		conns[i].cmd(331, "USER %s", quickUser)
 	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -141,8 +141,8 @@ func TestHardeningImplicitTLSRefusedBeforeHandshake(t *testing.T) {
 	})
 	conf := &tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"}
 	dialTLS := func(src string) (*tls.Conn, error) {
-		r := ctlDial(t, g.ImplicitAddr, src)
-		tc := tls.Client(r.conn, conf)
+		r := rawDialFrom(t, g.ImplicitAddr, src)
+		tc := tls.Client(r.c, conf)
 		_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
 		return tc, tc.Handshake()
 	}
@@ -162,12 +162,12 @@ func TestHardeningImplicitTLSRefusedBeforeHandshake(t *testing.T) {
 		t.Fatalf("connection over FTP2S3_MAX_CONNECTIONS_PER_IP: handshake %v, want the access_denied alert", err)
 	}
 	// A banned address is turned away the same way.
-	r := ctlDial(t, g.Addr, "127.0.0.3")
+	r := rawDialFrom(t, g.Addr, "127.0.0.3")
 	r.read()
-	r.expect(234, "AUTH TLS")
+	r.cmd(234, "AUTH TLS")
 	r.startTLS(conf)
-	r.expect(331, "USER %s", userRW)
-	if code, _ := r.cmd("PASS wrong"); code != 421 {
+	r.cmd(331, "USER %s", userRW)
+	if code, _ := r.ask("PASS wrong"); code != 421 {
 		t.Fatalf("failure with FTP2S3_BAN_AFTER=1: %d, want 421", code)
 	}
 	if _, err := dialTLS("127.0.0.3"); err == nil || !strings.Contains(err.Error(), "access denied") {

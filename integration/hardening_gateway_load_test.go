@@ -31,17 +31,12 @@ func openFiles(t *testing.T) int {
 // slack of the targets, or the limit passes; it returns the last counts.
 func settle(t *testing.T, goroutines, files, slack int, limit time.Duration) (int, int, bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		g, f := runtime.NumGoroutine(), openFiles(t)
-		if g <= goroutines+slack && f <= files+slack {
-			return g, f, true
-		}
-		if time.Now().After(deadline) {
-			return g, f, false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var g, f int
+	ok := eventually(limit, func() bool {
+		g, f = runtime.NumGoroutine(), openFiles(t)
+		return g <= goroutines+slack && f <= files+slack
+	})
+	return g, f, ok
 }
 
 // steady returns the goroutine and open-file counts once two samples in a row
@@ -50,7 +45,7 @@ func steady(t *testing.T) (int, int) {
 	t.Helper()
 	g, f := runtime.NumGoroutine(), openFiles(t)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the sampling interval of the stability test, not a wait for a state
 		g2, f2 := runtime.NumGoroutine(), openFiles(t)
 		if g2 == g && f2 == f {
 			break
@@ -149,13 +144,9 @@ func TestHardeningThousandSessions(t *testing.T) {
 	}
 	waitIdle := func() {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for g.GW.Server.ActiveSessions() != 0 || g.GW.Data.Stats().Reservations != 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("sessions %d and passive reservations %d still open a minute after the clients quit",
-					g.GW.Server.ActiveSessions(), g.GW.Data.Stats().Reservations)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !eventually(time.Minute, func() bool { return g.GW.Server.ActiveSessions() == 0 && g.GW.Data.Stats().Reservations == 0 }) {
+			t.Fatalf("sessions %d and passive reservations %d still open a minute after the clients quit",
+				g.GW.Server.ActiveSessions(), g.GW.Data.Stats().Reservations)
 		}
 	}
 

@@ -114,7 +114,7 @@ func TestCommandFloodDuringSlowDownload(t *testing.T) {
 	obj = nil
 
 	r := rawLogin(t, g.Addr, userRW)
-	data := dialData(t, r.epsv())
+	data := r.data()
 	if err := r.tp.PrintfLine("RETR slow.bin"); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestCommandFloodDuringSlowDownload(t *testing.T) {
 				return
 			}
 			if !drain.Load() {
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond) // the slow reader is the case under test
 			}
 		}
 	}()
@@ -179,7 +179,7 @@ func TestCommandFloodDuringSlowDownload(t *testing.T) {
 func TestCommandFloodDuringUpload(t *testing.T) {
 	g := startGateway(t, smallParts)
 	r := rawLogin(t, g.Addr, userRW)
-	data := dialData(t, r.epsv())
+	data := r.data()
 	if err := r.tp.PrintfLine("STOR flooded.bin"); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 	g := startGateway(t)
 	r := rawLogin(t, g.Addr, userRW)
 	const n = 2000
-	data := dialData(t, r.epsv())
+	data := r.data()
 	if err := r.tp.PrintfLine("STOR p0"); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 		data = dialData(t, "127.0.0.1:"+m[1])
 		r.expect(150)
 	}
-	r.cmdExpect(200, "NOOP")
+	r.cmd(200, "NOOP")
 	if _, size, err := g.object("p" + strconv.Itoa(n-1)); err != nil || size != int64(len("pipelined "+strconv.Itoa(n-1))) {
 		t.Fatalf("last pipelined upload: size %d, %v", size, err)
 	}
@@ -287,9 +287,9 @@ func TestPrefixHomeRootIsADirectory(t *testing.T) {
 	roots := []string{"/", "/.", "..", "/..", `\`, "./"}
 
 	r := rawLogin(t, g.Addr, "jail")
-	refused := func(r *rawFTP, format string, args ...any) {
+	refused := func(r *ftpRaw, format string, args ...any) {
 		t.Helper()
-		if code, msg := r.cmd(format, args...); code != 550 {
+		if code, msg := r.ask(format, args...); code != 550 {
 			t.Errorf("%q: %d %q, want 550", fmt.Sprintf(format, args...), code, msg)
 		}
 	}
@@ -299,22 +299,22 @@ func TestPrefixHomeRootIsADirectory(t *testing.T) {
 		}
 		refused(r, "MFMT 20200101000000 %s", p)
 		for _, verb := range []string{"RETR", "STOR", "APPE"} {
-			d := dialData(t, r.epsv())
+			d := r.data()
 			refused(r, "%s %s", verb, p)
 			d.Close()
 		}
-		r.cmdExpect(350, "REST 3")
+		r.cmd(350, "REST 3")
 		refused(r, "STOR %s", p)
-		if msg := r.cmdExpect(250, "MLST %s", p); !strings.Contains(msg, "type=dir;") || strings.Contains(msg, "size=") {
+		if msg := r.cmd(250, "MLST %s", p); !strings.Contains(msg, "type=dir;") || strings.Contains(msg, "size=") {
 			t.Errorf("MLST %s: %q, want a directory", p, msg)
 		}
-		if msg := r.cmdExpect(213, "STAT %s", p); strings.Contains(msg, strconv.Itoa(len(secret))) {
+		if msg := r.cmd(213, "STAT %s", p); strings.Contains(msg, strconv.Itoa(len(secret))) {
 			t.Errorf("STAT %s shows the object named like the prefix: %q", p, msg)
 		}
-		r.cmdExpect(250, "CWD %s", p)
+		r.cmd(250, "CWD %s", p)
 	}
 	// STOU in the root stores a new object under the home, nowhere else.
-	d := dialData(t, r.epsv())
+	d := r.data()
 	if err := r.tp.PrintfLine("STOU"); err != nil {
 		t.Fatal(err)
 	}
@@ -340,9 +340,9 @@ func TestPrefixHomeRootIsADirectory(t *testing.T) {
 	for _, p := range roots {
 		refused(m, "RMD %s", p)
 		refused(m, "DELE %s", p)
-		m.cmdExpect(350, "RNFR inside.txt")
+		m.cmd(350, "RNFR inside.txt")
 		refused(m, "RNTO %s", p)
-		if msg := m.cmdExpect(213, "STAT %s", p); !strings.Contains(msg, "inside.txt") {
+		if msg := m.cmd(213, "STAT %s", p); !strings.Contains(msg, "inside.txt") {
 			t.Errorf("STAT %s: %q, want the home's listing", p, msg)
 		}
 	}
@@ -359,10 +359,10 @@ func TestPrefixHomeRootIsADirectory(t *testing.T) {
 	// A bucket/prefix home with no key under it yet is an empty directory, not
 	// the object beside it.
 	f := rawLogin(t, g.Addr, "fresh")
-	f.cmdExpect(250, "CWD /")
-	f.cmdExpect(550, "SIZE /")
-	f.cmdExpect(550, "DELE /")
-	f.cmdExpect(257, "MKD made")
+	f.cmd(250, "CWD /")
+	f.cmd(550, "SIZE /")
+	f.cmd(550, "DELE /")
+	f.cmd(257, "MKD made")
 	if _, _, err := g.object("fresh/made/"); err != nil {
 		t.Fatalf("MKD in an empty prefix home: %v", err)
 	}
@@ -371,40 +371,28 @@ func TestPrefixHomeRootIsADirectory(t *testing.T) {
 	}
 }
 
-// rawConnect opens a control connection to addr and reads the greeting.
-func rawConnect(t *testing.T, addr string) *rawFTP {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	r := &rawFTP{t: t, c: c, tp: textproto.NewConn(c)}
-	r.expect(220)
-	return r
-}
-
 // TestHOSTOnceAndBoundedLogs: HOST is taken once (RFC 7151; a second gets 503),
 // and no client-supplied string (HOST, CLNT, user names, paths, command lines)
 // makes a log line long: 200 HOST lines of 8 KiB used to add 200 attributes to
 // every later log line of the session.
 func TestHOSTOnceAndBoundedLogs(t *testing.T) {
 	g := startGateway(t)
-	r := rawConnect(t, g.Addr)
+	r := rawDial(t, g.Addr)
+	r.expect(220)
 	big := strings.Repeat("h", 8000)
-	r.cmdExpect(220, "HOST ftp.example.com")
+	r.cmd(220, "HOST ftp.example.com")
 	for range 200 {
-		r.cmdExpect(503, "HOST %s", big)
+		r.cmd(503, "HOST %s", big)
 	}
-	r.cmdExpect(200, "CLNT %s", big)
-	r.cmdExpect(331, "USER %s", big)
-	r.cmdExpect(530, "PASS wrong")
-	r.cmdExpect(331, "USER %s", userRW)
-	r.cmdExpect(230, "PASS %s", testPassword)
-	r.cmdExpect(550, "DELE %s", strings.Repeat("dir/", 225))
-	r.cmdExpect(502, "%s", big)
-	r.cmdExpect(221, "QUIT")
-	waitFor(t, "the session's end in the log", func() bool { return strings.Contains(g.Logs.String(), "session closed") })
+	r.cmd(200, "CLNT %s", big)
+	r.cmd(331, "USER %s", big)
+	r.cmd(530, "PASS wrong")
+	r.cmd(331, "USER %s", userRW)
+	r.cmd(230, "PASS %s", testPassword)
+	r.cmd(550, "DELE %s", strings.Repeat("dir/", 225))
+	r.cmd(502, "%s", big)
+	r.cmd(221, "QUIT")
+	waitUntil(t, "the session's end in the log", 10*time.Second, func() bool { return strings.Contains(g.Logs.String(), "session closed") })
 	var sessionLines int
 	for _, l := range strings.Split(g.Logs.String(), "\n") {
 		if len(l) > 2048 {
@@ -425,12 +413,9 @@ func TestREINRestartsLoginTimeout(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) { c.LoginTimeout = time.Second })
 	r := rawLogin(t, g.Addr, userRW)
 	// Stay logged in past the first login timeout: it must not end the session.
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		r.cmdExpect(200, "NOOP")
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.cmdExpect(220, "REIN")
+	loginTimeoutWitness(t, g.Addr)
+	r.cmd(200, "NOOP")
+	r.cmd(220, "REIN")
 	if msg := r.expect(421); !strings.Contains(msg, "Login timeout") {
 		t.Fatalf("421 after REIN: %q", msg)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,7 @@ func smallParts(c *gateway.Config) { c.PartSize = smallPart }
 
 // upload is a STOR in progress through a raw control connection.
 type upload struct {
-	ctl  *bareFTP
+	ctl  *ftpRaw
 	data net.Conn
 	done chan error // the writer's result
 }
@@ -41,16 +42,21 @@ type upload struct {
 // both connections open.
 func (g *testGateway) startUpload(key string, n int64, seed uint64) *upload {
 	g.t.Helper()
-	ctl := g.rawLogin(userRW)
-	dc := ctl.data()
-	ctl.send("STOR %s", key)
-	ctl.expect(150)
+	ctl, dc := startUpload(g.t, g.Addr, key)
 	u := &upload{ctl: ctl, data: dc, done: make(chan error, 1)}
 	go func() {
 		_, err := io.Copy(dc, newPattern(n, seed))
 		u.done <- err
 	}()
 	return u
+}
+
+// waitMultipart waits until the gateway has started the multipart upload of
+// key: it has read at least a part of the client's data, so the upload is
+// under way.
+func (g *testGateway) waitMultipart(key string) {
+	g.t.Helper()
+	waitUntil(g.t, "the multipart upload of "+key, 20*time.Second, func() bool { return slices.Contains(g.pendingUploads(), key) })
 }
 
 // withOld stores the object the failed upload must not touch.
@@ -93,9 +99,11 @@ func TestStorClientVanishesMidStream(t *testing.T) {
 				// A dying client process: the kernel closes both sockets.
 				if tc.dataFirst {
 					u.data.Close()
-					u.ctl.conn.Close()
+					u.ctl.c.Close()
 				} else {
-					u.ctl.conn.Close()
+					u.ctl.c.Close()
+					// Lets the control connection's FIN go first: the order is the
+					// case under test; the outcome checked below is the same either way.
 					time.Sleep(50 * time.Millisecond)
 					u.data.Close()
 				}
@@ -114,7 +122,7 @@ func TestStorAbor(t *testing.T) {
 	oldSum, oldSize := withOld(g, "f.bin")
 	for _, key := range []string{"f.bin", "never-f.bin"} {
 		u := g.startUpload(key, 1<<40, 3) // endless: the client is still sending
-		time.Sleep(300 * time.Millisecond)
+		g.waitMultipart(key)
 		u.ctl.send("ABOR")
 		u.ctl.expect(426)
 		u.ctl.expect(226)
@@ -151,8 +159,8 @@ func TestStorControlDroppedWhileDataFlows(t *testing.T) {
 	oldSum, oldSize := withOld(g, "f.bin")
 	for _, key := range []string{"f.bin", "never-f.bin"} {
 		u := g.startUpload(key, 1<<40, 9)
-		time.Sleep(300 * time.Millisecond)
-		u.ctl.conn.Close() // data keeps flowing
+		g.waitMultipart(key)
+		u.ctl.c.Close() // data keeps flowing
 		select {
 		case err := <-u.done:
 			if err == nil {
@@ -209,8 +217,8 @@ func TestStorGatewayClose(t *testing.T) {
 	var uploads []*upload
 	for _, key := range []string{"f.bin", "never-f.bin"} {
 		uploads = append(uploads, g.startUpload(key, 1<<40, 13))
+		g.waitMultipart(key)
 	}
-	time.Sleep(500 * time.Millisecond)
 	if err := g.GW.Server.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -264,10 +272,14 @@ func TestOverwriteAtomic(t *testing.T) {
 	if err := c.Stor("f.bin", newPattern(bigUpload, 2)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	sawNew := eventually(20*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[newSum] > 0
+	})
 	cancel()
 	wg.Wait()
-	if seen[newSum] == 0 {
+	if !sawNew {
 		t.Fatalf("no reader saw the new object: %v", seen)
 	}
 	g.mustHold("f.bin", newSum, bigUpload)
@@ -318,7 +330,7 @@ func TestDownloadPinnedToETag(t *testing.T) {
 	if err := c.Stor("f.bin", newPattern(size, 1)); err != nil {
 		t.Fatal(err)
 	}
-	raw := g.rawLogin(userRW)
+	raw := rawLogin(g.t, g.Addr, userRW)
 	dc := raw.data()
 	raw.send("RETR f.bin")
 	raw.expect(150)
@@ -326,7 +338,8 @@ func TestDownloadPinnedToETag(t *testing.T) {
 	if _, err := io.CopyN(h, dc, 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // the gateway fills the socket buffers and waits
+	// The client reads no further: the gateway can run ahead of it by the socket
+	// buffers and two chunks only, far from the end of the 32 MiB file.
 	if err := c.Stor("f.bin", newPattern(size, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +362,7 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 	oldSum, oldSize := withOld(g, "f.bin")
 	endless := g.startUpload("f.bin", 1<<40, 17)
 	finishing := g.startUpload("done.bin", bigUpload, 18)
-	time.Sleep(300 * time.Millisecond)
+	g.waitMultipart("f.bin")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

@@ -56,7 +56,7 @@ func TestDirectoriesImplicitAndSideBySide(t *testing.T) {
 		t.Fatal("LIST / lacks one of file a, directory a, implicit x, marker m")
 	}
 	// MLSD tells them apart by type and dates every directory.
-	raw := g.rawLogin(userRW)
+	raw := rawLogin(g.t, g.Addr, userRW)
 	dc := raw.data()
 	raw.send("MLSD /")
 	raw.expect(150)
@@ -176,7 +176,7 @@ func TestListing100kKeys(t *testing.T) {
 	t.Logf("created %d keys in %s", n, time.Since(start).Round(time.Millisecond))
 
 	list := func() (int, uint64, time.Duration) {
-		raw := g.rawLogin(userRW)
+		raw := rawLogin(g.t, g.Addr, userRW)
 		dc := raw.data()
 		runtime.GC()
 		var ms runtime.MemStats

@@ -134,7 +134,7 @@ func TestMemoryBudgetSlowDownloads(t *testing.T) {
 				return
 			}
 			defer data.Close()
-			if err := r.tc.PrintfLine("RETR big.bin"); err != nil {
+			if err := r.tp.PrintfLine("RETR big.bin"); err != nil {
 				t.Error(err)
 				return
 			}

@@ -50,7 +50,7 @@ func minioAdmin(t *testing.T, method, path string, query url.Values, body []byte
 		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			t.Fatalf("MinIO admin %s %s: HTTP %d\n%s", method, path, status, msg)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // retry pace while MinIO reports 503; bounded by the deadline above
 	}
 }
 

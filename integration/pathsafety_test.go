@@ -15,23 +15,23 @@ func TestPathsConfinedToHome(t *testing.T) {
 	})
 	g.putObject("secret.txt", "outside the jail")
 	g.putObject("jail/inside.txt", "inside")
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
-	r.expect(331, "USER jail")
-	r.expect(230, "PASS %s", testPassword)
+	r.cmd(331, "USER jail")
+	r.cmd(230, "PASS %s", testPassword)
 
 	escapes := []string{
 		"../secret.txt", "/../secret.txt", "../../secret.txt", `..\secret.txt`, `\..\secret.txt`,
 		"/./../secret.txt", "jail/../../secret.txt", "%2e%2e/secret.txt", "/" + g.Bucket + "/secret.txt",
 	}
 	for _, p := range escapes {
-		if code, msg := r.cmd("SIZE %s", p); code != 550 && code != 553 {
+		if code, msg := r.ask("SIZE %s", p); code != 550 && code != 553 {
 			t.Errorf("SIZE %s: %d %q, want 550", p, code, msg)
 		}
-		if code, msg := r.cmd("MDTM %s", p); code != 550 && code != 553 {
+		if code, msg := r.ask("MDTM %s", p); code != 550 && code != 553 {
 			t.Errorf("MDTM %s: %d %q, want 550", p, code, msg)
 		}
-		if code, msg := r.cmd("DELE %s", p); code != 550 && code != 553 {
+		if code, msg := r.ask("DELE %s", p); code != 550 && code != 553 {
 			t.Errorf("DELE %s: %d %q, want 550", p, code, msg)
 		}
 	}
@@ -40,18 +40,18 @@ func TestPathsConfinedToHome(t *testing.T) {
 	}
 	// NUL and line-break bytes never reach S3.
 	for _, p := range []string{"inside.txt\x00.jpg", "a\x00b"} {
-		if code, msg := r.cmd("SIZE %s", p); code != 553 && code != 550 {
+		if code, msg := r.ask("SIZE %s", p); code != 553 && code != 550 {
 			t.Errorf("SIZE with a NUL byte: %d %q, want 553", code, msg)
 		}
 	}
 	// Climbing above the root stops at the root, which is the home.
-	r.expect(250, "CWD ../../..")
-	if _, msg := r.cmd("PWD"); !strings.Contains(msg, `"/"`) {
+	r.cmd(250, "CWD ../../..")
+	if _, msg := r.ask("PWD"); !strings.Contains(msg, `"/"`) {
 		t.Fatalf("PWD after climbing: %q", msg)
 	}
-	r.expect(213, "SIZE ../inside.txt")
+	r.cmd(213, "SIZE ../inside.txt")
 	// Writes land inside the home however the path is spelled.
-	r.expect(257, "MKD ../../made")
+	r.cmd(257, "MKD ../../made")
 	if _, _, err := g.object("jail/made/"); err != nil {
 		t.Fatalf("MKD ../../made did not create jail/made/: %v", err)
 	}

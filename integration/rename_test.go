@@ -86,7 +86,7 @@ func TestRenameFile(t *testing.T) {
 func TestRenameSequence(t *testing.T) {
 	g := startGateway(t)
 	g.putObject("a.txt", "alpha")
-	raw := g.rawLogin(userRW)
+	raw := rawLogin(g.t, g.Addr, userRW)
 	raw.cmd(503, "RNTO b.txt")
 	raw.cmd(550, "RNFR missing.txt")
 	raw.cmd(350, "RNFR a.txt")
@@ -101,7 +101,7 @@ func TestRenameSequence(t *testing.T) {
 	if _, err := g.head("b.txt"); err != nil {
 		t.Fatal(err)
 	}
-	ro := g.rawLogin(userRO)
+	ro := rawLogin(g.t, g.Addr, userRO)
 	ro.cmd(550, "RNFR b.txt")
 	ro.cmd(550, "RNTO c.txt") // refused for a read-only account before anything else
 	ro.cmd(550, "APPE b.txt")
@@ -279,7 +279,7 @@ func TestRenameDirectoryCap(t *testing.T) {
 	g, _ := startStoreGateway(t, nil, func(c *gateway.Config) { c.MaxRenameKeys = 10 })
 	names := makeTree(g, "big/", 15)
 	c := g.dial(userRW)
-	raw := g.rawLogin(userRW)
+	raw := rawLogin(g.t, g.Addr, userRW)
 	raw.cmd(350, "RNFR big")
 	msg := raw.cmd(550, "RNTO small")
 	if !strings.Contains(msg, "FTP2S3_MAX_RENAME_KEYS") {

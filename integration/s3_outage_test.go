@@ -36,7 +36,7 @@ func privateMinio(t *testing.T) *miniotest.Server {
 // outageTransfers is an upload and a download running through g while the
 // test breaks S3.
 type outageTransfers struct {
-	up, down         *opsFTP
+	up, down         *ftpRaw
 	upDone, downDone chan struct{}
 	sent, received   atomic.Int64
 	downSum          string

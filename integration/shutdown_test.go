@@ -9,10 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,91 +20,12 @@ import (
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
-// opsFTP drives a control connection command by command, for tests that need
-// to hold a transfer open at a precise point.
-type opsFTP struct {
-	t  *testing.T
-	c  net.Conn
-	tc *textproto.Conn
-}
-
-func rawDial(t *testing.T, addr string) *opsFTP {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return &opsFTP{t: t, c: c, tc: textproto.NewConn(c)}
-}
-
-// expect reads one reply and fails the test unless its code is want.
-func (r *opsFTP) expect(want int) string {
-	r.t.Helper()
-	_ = r.c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	code, msg, err := r.tc.ReadResponse(0)
-	if err != nil || code != want {
-		r.t.Fatalf("reply %d %q (%v), want %d", code, msg, err, want)
-	}
-	return msg
-}
-
-// reply reads one reply, whatever its code.
-func (r *opsFTP) reply(limit time.Duration) (int, string, error) {
-	_ = r.c.SetReadDeadline(time.Now().Add(limit))
-	return r.tc.ReadResponse(0)
-}
-
-func (r *opsFTP) cmd(want int, format string, args ...any) string {
-	r.t.Helper()
-	if err := r.tc.PrintfLine(format, args...); err != nil {
-		r.t.Fatalf("send %q: %v", fmt.Sprintf(format, args...), err)
-	}
-	return r.expect(want)
-}
-
-func (r *opsFTP) login(user string) {
-	r.t.Helper()
-	r.cmd(331, "USER %s", user)
-	r.cmd(230, "PASS %s", testPassword)
-}
-
-// epsv asks for a passive port and returns it.
-func (r *opsFTP) epsv() int {
-	r.t.Helper()
-	msg := r.cmd(229, "EPSV")
-	i, j := strings.Index(msg, "(|||"), strings.Index(msg, "|)")
-	port, err := strconv.Atoi(msg[i+4 : j])
-	if i < 0 || j < i || err != nil {
-		r.t.Fatalf("cannot parse EPSV reply %q", msg)
-	}
-	return port
-}
-
-// dialData connects to a passive port of host from the local address from
-// (empty: any).
-func dialDataFrom(t *testing.T, from, host string, port int) (net.Conn, error) {
-	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if from != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
-	}
-	return d.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-}
-
 // startUpload logs in, opens a passive data connection and sends STOR, leaving
 // the caller to write the file.
-func startUpload(t *testing.T, addr, name string) (*opsFTP, net.Conn) {
+func startUpload(t *testing.T, addr, name string) (*ftpRaw, net.Conn) {
 	t.Helper()
-	r := rawDial(t, addr)
-	r.expect(220)
-	r.login(userRW)
-	port := r.epsv()
-	data, err := dialDataFrom(t, "", "127.0.0.1", port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = data.Close() })
+	r := rawLogin(t, addr, userRW)
+	data := r.data()
 	r.cmd(150, "STOR %s", name)
 	return r, data
 }

@@ -6,13 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -144,97 +141,9 @@ func startStoreGateway(t *testing.T, so func(*storage.Options), mutate ...func(*
 	return &testGateway{t: t, Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: bucket, S3: direct, Backend: backend, GW: gw, Logs: logs}, ft
 }
 
-// bareFTP is a bare control connection, for the tests that must misbehave in ways
-// a client library will not (vanish mid-upload, send ABOR at a chosen moment).
-type bareFTP struct {
-	t    *testing.T
-	conn net.Conn
-	tp   *textproto.Conn
-}
-
-func (g *testGateway) rawLogin(user string) *bareFTP {
-	g.t.Helper()
-	conn, err := net.DialTimeout("tcp", g.Addr, 10*time.Second)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	r := &bareFTP{t: g.t, conn: conn, tp: textproto.NewConn(conn)}
-	g.t.Cleanup(func() { _ = conn.Close() })
-	r.expect(220)
-	r.cmd(331, "USER %s", user)
-	r.cmd(230, "PASS %s", testPassword)
-	return r
-}
-
-// read returns the next reply's code and text.
-func (r *bareFTP) read() (int, string) {
-	r.t.Helper()
-	_ = r.conn.SetReadDeadline(time.Now().Add(60 * time.Second))
-	code, msg, err := r.tp.ReadResponse(0)
-	if err != nil && code == 0 {
-		r.t.Fatalf("read reply: %v", err)
-	}
-	return code, msg
-}
-
-func (r *bareFTP) expect(want int) string {
-	r.t.Helper()
-	code, msg := r.read()
-	if code != want {
-		r.t.Fatalf("got %d %s, want %d", code, msg, want)
-	}
-	return msg
-}
-
-func (r *bareFTP) send(format string, args ...any) {
-	r.t.Helper()
-	if err := r.tp.PrintfLine(format, args...); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-func (r *bareFTP) cmd(want int, format string, args ...any) string {
-	r.t.Helper()
-	r.send(format, args...)
-	return r.expect(want)
-}
-
-// data opens a passive data connection (EPSV) for the next transfer command.
-func (r *bareFTP) data() net.Conn {
-	r.t.Helper()
-	msg := r.cmd(229, "EPSV")
-	i, j := strings.Index(msg, "(|||"), strings.LastIndex(msg, "|)")
-	if i < 0 || j < i {
-		r.t.Fatalf("bad EPSV reply %q", msg)
-	}
-	port, err := strconv.Atoi(msg[i+4 : j])
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	host, _, _ := net.SplitHostPort(r.conn.RemoteAddr().String())
-	dc, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), 10*time.Second)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { _ = dc.Close() })
-	return dc
-}
-
 // stat returns the object's size, ETag and user metadata straight from MinIO.
 func (g *testGateway) head(key string) (*s3.HeadObjectOutput, error) {
 	return g.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(g.Bucket), Key: aws.String(key)})
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // mustNotExist fails unless key is absent from MinIO.

@@ -4,10 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
@@ -56,28 +54,18 @@ func TestTLSStrictEOFClients(t *testing.T) {
 func truncatedTLSUpload(t *testing.T, g *testGateway, cert ftpsCert, name, body string) (int, string) {
 	t.Helper()
 	conf := &tls.Config{RootCAs: cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
-	c := ctlDial(t, g.Addr, "")
+	c := rawDial(t, g.Addr)
 	if code, msg := c.read(); code != 220 {
 		t.Fatalf("greeting %d %q", code, msg)
 	}
-	c.expect(234, "AUTH TLS")
+	c.cmd(234, "AUTH TLS")
 	c.startTLS(conf)
-	c.expect(331, "USER %s", userRW)
-	c.expect(230, "PASS %s", testPassword)
-	c.expect(200, "PBSZ 0")
-	c.expect(200, "PROT P")
-	msg := c.expect(229, "EPSV")
-	i, j := strings.Index(msg, "(|||"), strings.Index(msg, "|)")
-	port, err := strconv.Atoi(msg[i+4 : j])
-	if err != nil {
-		t.Fatalf("EPSV reply %q", msg)
-	}
-	raw, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	c.expect(150, "STOR %s", name)
+	c.cmd(331, "USER %s", userRW)
+	c.cmd(230, "PASS %s", testPassword)
+	c.cmd(200, "PBSZ 0")
+	c.cmd(200, "PROT P")
+	raw := dialData(t, c.epsvAddr())
+	c.cmd(150, "STOR %s", name)
 	tc := tls.Client(raw, conf)
 	if err := tc.Handshake(); err != nil {
 		t.Fatalf("data TLS handshake: %v", err)

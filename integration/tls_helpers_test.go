@@ -1,23 +1,19 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -119,97 +115,6 @@ func runTool(t *testing.T, name string, args ...string) (string, error) {
 func patternFile(t *testing.T, n int64, seed uint64) (string, string) {
 	t.Helper()
 	return writePattern(t, t.TempDir(), fmt.Sprintf("src-%d.bin", seed), n, seed)
-}
-
-// ctlConn is a hand-driven control connection, for checks no client library
-// makes on purpose.
-type ctlConn struct {
-	t    *testing.T
-	conn net.Conn
-	tp   *textproto.Conn
-}
-
-func ctlDial(t *testing.T, addr string, local string) *ctlConn {
-	t.Helper()
-	d := net.Dialer{Timeout: 10 * time.Second}
-	if local != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
-	}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-	return &ctlConn{t: t, conn: c, tp: textproto.NewConn(c)}
-}
-
-// cmd sends a command and returns the reply's code and text (code 0 and the
-// error text when the connection ended).
-func (r *ctlConn) cmd(format string, args ...any) (int, string) {
-	r.t.Helper()
-	if err := r.tp.PrintfLine(format, args...); err != nil {
-		return 0, err.Error()
-	}
-	return r.read()
-}
-
-func (r *ctlConn) read() (int, string) {
-	code, msg, err := r.tp.ReadResponse(0)
-	if err != nil && code == 0 {
-		return 0, err.Error()
-	}
-	return code, msg
-}
-
-// startTLS upgrades the connection after a 234.
-func (r *ctlConn) startTLS(conf *tls.Config) {
-	r.t.Helper()
-	tc := tls.Client(r.conn, conf)
-	if err := tc.Handshake(); err != nil {
-		r.t.Fatalf("TLS handshake: %v", err)
-	}
-	r.conn = tc
-	r.tp = textproto.NewConn(tc)
-}
-
-// expect fails the test unless the reply has the code.
-func (r *ctlConn) expect(want int, format string, args ...any) string {
-	r.t.Helper()
-	code, msg := r.cmd(format, args...)
-	if code != want {
-		r.t.Fatalf("%s: got %d %q, want %d", strings.Fields(fmt.Sprintf(format, args...))[0], code, msg, want)
-	}
-	return msg
-}
-
-// closedWithin reports whether the server closes the connection within d
-// (reading and discarding whatever it sends first), and what it sent last.
-func (r *ctlConn) closedWithin(d time.Duration) (bool, string) {
-	_ = r.conn.SetReadDeadline(time.Now().Add(d))
-	br := bufio.NewReader(r.conn)
-	last := ""
-	for {
-		l, err := br.ReadString('\n')
-		if l != "" {
-			last = strings.TrimSpace(l)
-		}
-		if err != nil {
-			var ne net.Error
-			if ok := asNetError(err, &ne); ok && ne.Timeout() {
-				return false, last
-			}
-			return true, last
-		}
-	}
-}
-
-func asNetError(err error, target *net.Error) bool {
-	ne, ok := err.(net.Error)
-	if ok {
-		*target = ne
-	}
-	return ok
 }
 
 // runBinaryEnv runs the gateway binary with only env set and returns its output and

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,9 +84,9 @@ func TestFTPSCurlImplicit(t *testing.T) {
 		t.Fatalf("downloaded sha %s, want %s", sum, want)
 	}
 	// In implicit mode the plain port still answers, but only for AUTH TLS.
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
-	if code, msg := r.cmd("USER %s", userRW); code != 530 || !strings.Contains(msg, "TLS") {
+	if code, msg := r.ask("USER %s", userRW); code != 530 || !strings.Contains(msg, "TLS") {
 		t.Fatalf("USER in clear on the plain port: %d %q, want 530 naming TLS", code, msg)
 	}
 }
@@ -239,29 +239,29 @@ func TestFTPSSessionReuseGo(t *testing.T) {
 // TestFTPSRequiredMode: no login in clear, no data in clear, no CCC.
 func TestFTPSRequiredMode(t *testing.T) {
 	g := startFTPS(t, "required")
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	if code, _ := r.read(); code != 220 {
 		t.Fatalf("greeting %d", code)
 	}
-	if code, msg := r.cmd("USER %s", userRW); code != 530 || !strings.Contains(msg, "AUTH TLS") {
+	if code, msg := r.ask("USER %s", userRW); code != 530 || !strings.Contains(msg, "AUTH TLS") {
 		t.Fatalf("USER before AUTH: %d %q, want 530 with a reason", code, msg)
 	}
-	r.expect(503, "PBSZ 0")
-	r.expect(234, "AUTH TLS")
+	r.cmd(503, "PBSZ 0")
+	r.cmd(234, "AUTH TLS")
 	r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"})
-	r.expect(331, "USER %s", userRW)
-	r.expect(230, "PASS %s", testPassword)
-	r.expect(503, "AUTH TLS")
-	r.expect(533, "CCC")
-	r.expect(200, "PBSZ 0")
-	r.expect(534, "PROT C")
-	r.expect(536, "PROT S")
-	r.expect(229, "EPSV")
-	if code, msg := r.cmd("LIST"); code != 521 {
+	r.cmd(331, "USER %s", userRW)
+	r.cmd(230, "PASS %s", testPassword)
+	r.cmd(503, "AUTH TLS")
+	r.cmd(533, "CCC")
+	r.cmd(200, "PBSZ 0")
+	r.cmd(534, "PROT C")
+	r.cmd(536, "PROT S")
+	r.cmd(229, "EPSV")
+	if code, msg := r.ask("LIST"); code != 521 {
 		t.Fatalf("LIST under PROT C in required mode: %d %q, want 521", code, msg)
 	}
-	r.expect(200, "PROT P")
-	msg := r.expect(211, "FEAT")
+	r.cmd(200, "PROT P")
+	msg := r.cmd(211, "FEAT")
 	for _, f := range []string{"AUTH TLS", "PBSZ", "PROT"} {
 		if !strings.Contains(msg, f) {
 			t.Errorf("FEAT lacks %s:\n%s", f, msg)
@@ -288,19 +288,27 @@ func TestFTPSRequiredMode(t *testing.T) {
 // AUTH TLS (a command-injection attempt) are never executed.
 func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
 	g := startFTPS(t, "explicit")
-	r := ctlDial(t, g.Addr, "")
+	r := rawDial(t, g.Addr)
 	r.read()
-	if _, err := fmt.Fprintf(r.conn, "AUTH TLS\r\nMKD injected\r\n"); err != nil {
+	if _, err := fmt.Fprintf(r.c, "AUTH TLS\r\nMKD injected\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := r.read(); code != 234 {
 		t.Fatalf("AUTH: %d", code)
 	}
 	// The handshake fails or succeeds depending on how the bytes arrive; either
-	// way MKD must not run.
-	tc := tls.Client(r.conn, &tls.Config{InsecureSkipVerify: true})
-	_ = tc.Handshake()
-	time.Sleep(200 * time.Millisecond)
+	// way MKD must not run. Before looking, wait until the session is past the
+	// point where it would have: commands run in order, so a reply to a later
+	// command over TLS, or the session's end, proves MKD's turn is over.
+	tc := tls.Client(r.c, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err == nil {
+		r.c, r.tp = tc, textproto.NewConn(tc)
+		if code, msg := r.ask("NOOP"); code != 200 {
+			t.Fatalf("NOOP over TLS after AUTH: %d %q", code, msg)
+		}
+	} else if closed, last := r.closedWithin(20 * time.Second); !closed {
+		t.Fatalf("the handshake failed (%v) but the session goes on (last line %q)", err, last)
+	}
 	if _, _, err := g.object("injected/"); err == nil {
 		t.Fatal("a command sent in clear after AUTH TLS was executed")
 	}
@@ -313,10 +321,10 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	g.GW.Certs.ReloadOnSIGHUP(t.Context(), g.GW.Log)
 	serial := func() int64 {
 		t.Helper()
-		r := ctlDial(t, g.Addr, "")
+		r := rawDial(t, g.Addr)
 		r.read()
-		r.expect(234, "AUTH TLS")
-		tc := tls.Client(r.conn, &tls.Config{InsecureSkipVerify: true})
+		r.cmd(234, "AUTH TLS")
+		tc := tls.Client(r.c, &tls.Config{InsecureSkipVerify: true})
 		if err := tc.Handshake(); err != nil {
 			t.Fatal(err)
 		}
@@ -337,12 +345,9 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for serial() != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the new certificate is not served after SIGHUP")
-		}
-		time.Sleep(50 * time.Millisecond)
+	waitUntil(t, "the reload after SIGHUP", 10*time.Second, func() bool { ok, _ := g.GW.Certs.Reloads(); return ok >= 2 })
+	if s := serial(); s != 2 {
+		t.Fatalf("serial %d after SIGHUP, want the new certificate's 2", s)
 	}
 	if _, err := old.List("/"); err != nil {
 		t.Fatalf("a session from before the reload broke: %v", err)
@@ -351,8 +356,10 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(g.Cert.KeyFile, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	_, failedBefore := g.GW.Certs.Reloads()
 	_ = syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	time.Sleep(200 * time.Millisecond)
+	waitUntil(t, "the failed reload attempt", 10*time.Second, func() bool { _, failed := g.GW.Certs.Reloads(); return failed > failedBefore })
+	g.waitLog("TLS certificate reload failed; keeping the previous one")
 	if s := serial(); s != 2 {
 		t.Fatalf("serial %d after a failed reload, want 2", s)
 	}
@@ -391,31 +398,24 @@ func TestFTPSConfigErrors(t *testing.T) {
 // connection: tickets are only good on the control connection that issued them.
 func TestFTPSStolenDataConnectionRefused(t *testing.T) {
 	g := startFTPS(t, "explicit", reuseRequired)
-	login := func(cache tls.ClientSessionCache) *ctlConn {
-		r := ctlDial(t, g.Addr, "")
+	login := func(cache tls.ClientSessionCache) *ftpRaw {
+		r := rawDial(t, g.Addr)
 		r.read()
-		r.expect(234, "AUTH TLS")
+		r.cmd(234, "AUTH TLS")
 		r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: cache})
-		r.expect(331, "USER %s", userRW)
-		r.expect(230, "PASS %s", testPassword) // the session ticket arrives with this reply
-		r.expect(200, "PBSZ 0")
-		r.expect(200, "PROT P")
+		r.cmd(331, "USER %s", userRW)
+		r.cmd(230, "PASS %s", testPassword) // the session ticket arrives with this reply
+		r.cmd(200, "PBSZ 0")
+		r.cmd(200, "PROT P")
 		return r
 	}
 	victim := login(tls.NewLRUClientSessionCache(4))
 	attackerCache := tls.NewLRUClientSessionCache(4)
 	login(attackerCache)
 
-	msg := victim.expect(229, "EPSV")
-	port := msg[strings.Index(msg, "|||")+3 : strings.LastIndex(msg, "|")]
-	if err := victim.tp.PrintfLine("LIST"); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := net.Dial("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	addr := victim.epsvAddr()
+	victim.send("LIST")
+	raw := dialData(t, addr)
 	if code, _ := victim.read(); code != 150 {
 		t.Fatalf("LIST preliminary reply %d", code)
 	}

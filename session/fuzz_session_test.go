@@ -103,12 +103,9 @@ func FuzzSession(f *testing.F) {
 		fc.end()
 		// Every goroutine of the session (reader, transfer, passive accept) is
 		// gone once Serve has returned.
-		for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Fatalf("%d goroutines before the session, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-			}
-			time.Sleep(time.Millisecond)
+		if !eventually(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before the session, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
 	})
 }

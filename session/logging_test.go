@@ -77,11 +77,8 @@ func TestClientStringsBoundedInLogs(t *testing.T) {
 // waitLog waits until the log holds want.
 func waitLog(t *testing.T, logs *lockedBuffer, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), want); {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never said %q:\n%s", want, logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !eventually(10*time.Second, func() bool { return strings.Contains(logs.String(), want) }) {
+		t.Fatalf("log never said %q:\n%s", want, logs.String())
 	}
 }
 
@@ -92,9 +89,13 @@ func TestREINRestartsLoginTimeout(t *testing.T) {
 	c := startSession(t, newMemFS("b"), func(cfg *Config) { cfg.LoginTimeout = 300 * time.Millisecond })
 	c.expect("USER alice", 331)
 	c.expect("PASS pw", 230)
-	// Stay logged in past the first login timeout, then log out.
+	// Stay logged in past the first login timeout, then log out. A witness
+	// session opened after c and never logged in shows when that time has come.
 	c.expect("NOOP", 200)
-	time.Sleep(400 * time.Millisecond) // longer than the login timeout: it fires while logged in
+	w := startSession(t, newMemFS("b"), func(cfg *Config) { cfg.LoginTimeout = 300 * time.Millisecond })
+	if code, text := w.read(); code != 421 || !strings.Contains(text, "Login timeout") {
+		t.Fatalf("witness session: %d %q, want 421 login timeout", code, text)
+	}
 	c.expect("NOOP", 200)
 	c.expect("REIN", 220)
 	if code, text := c.read(); code != 421 || !strings.Contains(text, "Login timeout") {
