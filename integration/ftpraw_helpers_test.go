@@ -24,9 +24,6 @@ type ftpRaw struct {
 	tp *textproto.Conn
 }
 
-// opsFTP is the name proxyproto_test.go still uses for ftpRaw.
-type opsFTP = ftpRaw
-
 // rawDial connects to addr without reading the greeting.
 func rawDial(t *testing.T, addr string) *ftpRaw {
 	t.Helper()

@@ -35,7 +35,7 @@ func proxyV2Header(src string, srcPort, dstPort int) []byte {
 
 // proxied connects to g as a balancer would: header first, then the client's
 // conversation.
-func proxied(t *testing.T, g *testGateway, header []byte) *opsFTP {
+func proxied(t *testing.T, g *testGateway, header []byte) *ftpRaw {
 	t.Helper()
 	r := rawDial(t, g.Addr)
 	if _, err := r.c.Write(header); err != nil {
@@ -47,7 +47,7 @@ func proxied(t *testing.T, g *testGateway, header []byte) *opsFTP {
 // listFrom runs NLST over a passive connection from the address from, after a
 // stranger (when set) has connected to the same port first, and returns the
 // listing.
-func listFrom(t *testing.T, r *opsFTP, stranger, from string) string {
+func listFrom(t *testing.T, r *ftpRaw, stranger, from string) string {
 	t.Helper()
 	port := r.epsv()
 	var strange net.Conn
@@ -138,7 +138,7 @@ func TestProxyProtocolLimitsCountRealClients(t *testing.T) {
 }
 
 func TestProxyProtocolRefusals(t *testing.T) {
-	expectClosed := func(t *testing.T, r *opsFTP, what string) {
+	expectClosed := func(t *testing.T, r *ftpRaw, what string) {
 		t.Helper()
 		_ = r.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		line, err := bufio.NewReader(r.c).ReadString('\n')

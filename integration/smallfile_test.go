@@ -139,7 +139,7 @@ func TestSmallFileRequestCounts(t *testing.T) {
 func TestSmallFileRefusals(t *testing.T) {
 	g, ft := startStoreGateway(t, nil)
 	g.putObject("adir/inside", "x")
-	r := g.rawLogin(userRW)
+	r := rawLogin(t, g.Addr, userRW)
 
 	storeN := func(name string, size int64) (int, string) {
 		d := r.data()
