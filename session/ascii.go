@@ -13,6 +13,15 @@ type asciiReader struct {
 	pending bool // a CR was held back at the end of the last read
 }
 
+// uploadReader is what an upload stores from its data connection: the bytes as
+// sent under TYPE I, with CRLF turned into LF under TYPE A.
+func uploadReader(conn io.Reader, binary bool) io.Reader {
+	if binary {
+		return conn
+	}
+	return newASCIIReader(conn)
+}
+
 func newASCIIReader(r io.Reader) *asciiReader { return &asciiReader{r: bufio.NewReaderSize(r, 64<<10)} }
 
 func (a *asciiReader) Read(p []byte) (int, error) {

@@ -53,10 +53,7 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 	}
 	fs, binary := s.fs, s.binary
 	run := func(ctx context.Context, conn io.ReadWriter) error {
-		var r io.Reader = conn
-		if !binary {
-			r = newASCIIReader(conn)
-		}
+		r := uploadReader(conn, binary)
 		o := opts
 		o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
 		_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)

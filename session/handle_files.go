@@ -151,10 +151,7 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 	}
 	fs, binary := s.fs, s.binary
 	run := func(ctx context.Context, conn io.ReadWriter) error {
-		var r io.Reader = conn
-		if !binary {
-			r = newASCIIReader(conn)
-		}
+		r := uploadReader(conn, binary)
 		if known {
 			o := opts
 			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }

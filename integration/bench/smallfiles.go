@@ -118,15 +118,11 @@ func (b *bench) w7Gateway(rep int) (time.Duration, error) {
 	if err := b.mkdirs("/w7", "/"+dir); err != nil {
 		return 0, err
 	}
-	conns := make([]*ftp.ServerConn, concSessions)
-	for i := range conns {
-		c, err := b.dial()
-		if err != nil {
-			return 0, err
-		}
-		defer c.Quit()
-		conns[i] = c
+	conns, err := b.dialSessions(concSessions)
+	if err != nil {
+		return 0, err
 	}
+	defer quitAll(conns)
 	d, err := timed(func() error {
 		return parallel(concSessions, func(s int) error {
 			for i := range n {
@@ -176,15 +172,11 @@ func (b *bench) w8File(s, i int) int { return (s*b.opts.perSession() + i) % b.op
 
 func (b *bench) w8Gateway(int) (time.Duration, error) {
 	n := b.opts.perSession()
-	conns := make([]*ftp.ServerConn, concSessions)
-	for i := range conns {
-		c, err := b.dial()
-		if err != nil {
-			return 0, err
-		}
-		defer c.Quit()
-		conns[i] = c
+	conns, err := b.dialSessions(concSessions)
+	if err != nil {
+		return 0, err
 	}
+	defer quitAll(conns)
 	return timed(func() error {
 		return parallel(concSessions, func(s int) error {
 			for i := range n {

@@ -49,6 +49,26 @@ func (b *bench) dial() (*ftp.ServerConn, error) {
 	return c, nil
 }
 
+// dialSessions logs n sessions in; the caller quits them with quitAll.
+func (b *bench) dialSessions(n int) ([]*ftp.ServerConn, error) {
+	conns := make([]*ftp.ServerConn, 0, n)
+	for range n {
+		c, err := b.dial()
+		if err != nil {
+			quitAll(conns)
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+func quitAll(conns []*ftp.ServerConn) {
+	for _, c := range conns {
+		_ = c.Quit()
+	}
+}
+
 func (b *bench) ftpURL(path string) string {
 	return fmt.Sprintf("ftp://%s:%s@%s/%s", b.user, b.password, b.gw.addr, strings.TrimPrefix(path, "/"))
 }
@@ -252,15 +272,11 @@ const w3Sessions = 8
 
 func (b *bench) w3Gateway(rep int) (time.Duration, error) {
 	size := b.opts.w3Size()
-	conns := make([]*ftp.ServerConn, w3Sessions)
-	for i := range conns {
-		c, err := b.dial()
-		if err != nil {
-			return 0, err
-		}
-		defer c.Quit()
-		conns[i] = c
+	conns, err := b.dialSessions(w3Sessions)
+	if err != nil {
+		return 0, err
 	}
+	defer quitAll(conns)
 	d, err := timed(func() error {
 		return parallel(w3Sessions, func(i int) error {
 			return conns[i].Stor(fmt.Sprintf("/w3/gw-%d-%d.bin", rep, i), newPayload(size, int64(i)))
