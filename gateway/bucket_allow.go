@@ -168,16 +168,16 @@ func (a allowedBuckets) Open(ctx context.Context, bucket, key string, offset int
 }
 
 // StoreTargetCached answers for a bucket outside the list: it does not exist.
-func (a allowedBuckets) StoreTargetCached(bucket, key string) (bool, error) {
+func (a allowedBuckets) StoreTargetCached(bucket, key string, parentExists bool) (bool, error) {
 	if err := a.check(bucket); err != nil {
 		return true, err
 	}
-	return a.fs.StoreTargetCached(bucket, key)
+	return a.fs.StoreTargetCached(bucket, key, parentExists)
 }
 
-func (a allowedBuckets) CheckStoreTarget(ctx context.Context, bucket, key string) error {
+func (a allowedBuckets) CheckStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error {
 	if err := a.check(bucket); err != nil {
 		return err
 	}
-	return a.fs.CheckStoreTarget(ctx, bucket, key)
+	return a.fs.CheckStoreTarget(ctx, bucket, key, parentExists)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,7 +146,10 @@ func (s *Session) handleSTOR(arg string) Reply {
 // and the upload commits only if it passes. Either way a small file into a
 // directory the gateway knows costs one S3 request, its PutObject.
 func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage.PutOptions) Reply {
-	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key)
+	// The home's root exists before any key lies under it (statDir), so a
+	// file stored there needs no check of its directory.
+	parentIsHome := path.Dir("/"+loc.rel) == "/" && loc.rel != ""
+	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key, parentIsHome)
 	if known && err != nil {
 		return errReply(err, arg)
 	}
@@ -163,7 +167,7 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 		pctx, cancel := context.WithCancelCause(ctx)
 		result := make(chan error, 1)
 		go func() {
-			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key)
+			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key, parentIsHome)
 			if err != nil {
 				cancel(err)
 			}

@@ -28,9 +28,11 @@ type FS interface {
 	// StoreTargetCached tells from the metadata cache alone, when it can,
 	// whether a new file may be stored as bucket/key: its directory exists
 	// (else ErrNotFound) and no directory has its name (else ErrIsDirectory).
-	StoreTargetCached(bucket, key string) (known bool, err error)
+	// parentExists says the directory is known to exist whatever storage
+	// holds: a home's root exists before any key lies under it.
+	StoreTargetCached(bucket, key string, parentExists bool) (known bool, err error)
 	// CheckStoreTarget answers the same question, asking storage if need be.
-	CheckStoreTarget(ctx context.Context, bucket, key string) error
+	CheckStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error
 	// Put stores everything r yields as bucket/key, or nothing at all.
 	Put(ctx context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.Entry, error)
 	Delete(ctx context.Context, bucket, key string) error

@@ -371,20 +371,22 @@ func (m *memFS) openReaders() int {
 
 // StoreTargetCached knows nothing unless a test sets cachedTargets, so that the
 // session's tests exercise the check that runs while the data arrives.
-func (m *memFS) StoreTargetCached(bucket, key string) (bool, error) {
+func (m *memFS) StoreTargetCached(bucket, key string, parentExists bool) (bool, error) {
 	if !m.cachedTargets {
 		return false, nil
 	}
-	return true, m.CheckStoreTarget(context.Background(), bucket, key)
+	return true, m.CheckStoreTarget(context.Background(), bucket, key, parentExists)
 }
 
-func (m *memFS) CheckStoreTarget(ctx context.Context, bucket, key string) error {
+func (m *memFS) CheckStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error {
 	parent := ""
 	if i := strings.LastIndexByte(key, '/'); i >= 0 {
 		parent = key[:i]
 	}
-	if _, err := m.StatDir(ctx, bucket, parent); err != nil {
-		return err
+	if !parentExists {
+		if _, err := m.StatDir(ctx, bucket, parent); err != nil {
+			return err
+		}
 	}
 	if e, err := m.Stat(ctx, bucket, key); err == nil && e.IsDir {
 		return fmt.Errorf("memfs store %s/%s: %w", bucket, key, storage.ErrIsDirectory)

@@ -46,9 +46,12 @@ func bigDirKey(bucket, prefix string) string { return "t\x00" + bucket + "\x00" 
 // StoreTargetCached reports whether the metadata cache alone can tell if a new
 // file may be stored as bucket/key, and if so the answer: nil, ErrNotFound (no
 // such directory) or ErrIsDirectory.
-func (b *Backend) StoreTargetCached(bucket, key string) (known bool, err error) {
+func (b *Backend) StoreTargetCached(bucket, key string, parentExists bool) (known bool, err error) {
 	parent, name := parentPrefix(key), baseName(key)
-	dir := b.dirCached(bucket, parent)
+	dir := yes
+	if !parentExists {
+		dir = b.dirCached(bucket, parent)
+	}
 	if dir == no {
 		return true, fmt.Errorf("store %s/%s: directory %s: %w", bucket, key, parent, ErrNotFound)
 	}
@@ -106,8 +109,8 @@ func (b *Backend) nameCached(bucket, prefix, name string) (isDir, isFile knowled
 // the cache does not know. An unknown directory is listed once (one page): that
 // answers both questions and, when the directory fits in the page, caches its
 // listing for the uploads that follow.
-func (b *Backend) CheckStoreTarget(ctx context.Context, bucket, key string) error {
-	if known, err := b.StoreTargetCached(bucket, key); known {
+func (b *Backend) CheckStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error {
+	if known, err := b.StoreTargetCached(bucket, key, parentExists); known {
 		return err
 	}
 	parent, name := parentPrefix(key), baseName(key)
@@ -117,7 +120,7 @@ func (b *Backend) CheckStoreTarget(ctx context.Context, bucket, key string) erro
 			if err := b.listParent(ctx, bucket, parent); err != nil {
 				return fmt.Errorf("store %s/%s: %w", bucket, key, err)
 			}
-			if known, err := b.StoreTargetCached(bucket, key); known {
+			if known, err := b.StoreTargetCached(bucket, key, parentExists); known {
 				return err
 			}
 			isDir, isFile = b.nameCached(bucket, parent, name)
@@ -126,7 +129,7 @@ func (b *Backend) CheckStoreTarget(ctx context.Context, bucket, key string) erro
 	// What is still unknown: the directory (a big one holding only its
 	// marker), or the name in a big directory. The questions go out together.
 	var checks []func() error
-	if b.dirCached(bucket, parent) == unknown {
+	if !parentExists && b.dirCached(bucket, parent) == unknown {
 		checks = append(checks, func() error {
 			_, err := b.StatDir(ctx, bucket, strings.TrimSuffix(parent, "/"))
 			return err

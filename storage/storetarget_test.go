@@ -51,18 +51,18 @@ func TestOwnWritesMarkAncestors(t *testing.T) {
 			t.Errorf("%q after a write under it: %v, want yes", dir, got)
 		}
 	}
-	if known, _ := b.StoreTargetCached("bk", "x/y/g"); known {
+	if known, _ := b.StoreTargetCached("bk", "x/y/g", false); known {
 		t.Error("the name g was taken as known without a listing of x/y/ or a stat of g/")
 	}
 	b.cache.fillListing("bk", "x/y/", []Entry{{Name: "f"}, {Name: "sub", IsDir: true}})
-	if known, err := b.StoreTargetCached("bk", "x/y/g"); !known || err != nil {
+	if known, err := b.StoreTargetCached("bk", "x/y/g", false); !known || err != nil {
 		t.Errorf("x/y/g with x/y/ listed: known %v, %v", known, err)
 	}
-	if known, err := b.StoreTargetCached("bk", "x/y/sub"); !known || !errors.Is(err, ErrIsDirectory) {
+	if known, err := b.StoreTargetCached("bk", "x/y/sub", false); !known || !errors.Is(err, ErrIsDirectory) {
 		t.Errorf("x/y/sub, a listed directory: known %v, %v", known, err)
 	}
 	b.cache.fillStat("bk", "nope/", statResult{})
-	if known, err := b.StoreTargetCached("bk", "nope/f"); !known || !errors.Is(err, ErrNotFound) {
+	if known, err := b.StoreTargetCached("bk", "nope/f", false); !known || !errors.Is(err, ErrNotFound) {
 		t.Errorf("nope/f, a missing directory: known %v, %v", known, err)
 	}
 	b.cache.changed("bk", "x/y/f", nil)
