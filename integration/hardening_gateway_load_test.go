@@ -95,6 +95,7 @@ func TestHardeningThousandSessions(t *testing.T) {
 		clients := make([]*ftp.ServerConn, n)
 		errs := make([]error, n)
 		open := newBarrier(n, 120*time.Second)
+		defer open.release()
 		var wg sync.WaitGroup
 		var good atomic.Int64
 		for i := range clients {
@@ -128,6 +129,7 @@ func TestHardeningThousandSessions(t *testing.T) {
 		began := time.Now()
 		open.wait(t)
 		peakG, peakF = runtime.NumGoroutine(), openFiles(t)
+		open.release()
 		loggedIn := time.Since(began)
 		wg.Wait()
 		t.Logf("%s: %d sessions logged in after %s, uploads done after %s", prefix, n, loggedIn.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))

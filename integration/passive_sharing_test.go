@@ -18,21 +18,26 @@ import (
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
 
-// barrier holds n parties until every one has arrived (or given up), so that a
-// test can look at the gateway while all of them are mid-transfer. It never
-// holds anybody longer than its limit.
+// barrier holds n parties until every one has arrived (or given up) and the
+// test has released them, so that the test can look at the gateway while all
+// of them are mid-transfer. It never holds anybody longer than its limit.
 type barrier struct {
-	n       int64
-	arrived atomic.Int64
-	failed  atomic.Int64
-	all     chan struct{}
-	once    sync.Once
-	limit   time.Duration
+	n        int64
+	arrived  atomic.Int64
+	failed   atomic.Int64
+	all      chan struct{}
+	once     sync.Once
+	gate     chan struct{}
+	gateOnce sync.Once
+	limit    time.Duration
 }
 
 func newBarrier(n int, limit time.Duration) *barrier {
-	return &barrier{n: int64(n), all: make(chan struct{}), limit: limit}
+	return &barrier{n: int64(n), all: make(chan struct{}), gate: make(chan struct{}), limit: limit}
 }
+
+// release lets the parties held at the barrier go on.
+func (b *barrier) release() { b.gateOnce.Do(func() { close(b.gate) }) }
 
 func (b *barrier) count(c *atomic.Int64) {
 	if c.Add(1); b.arrived.Load()+b.failed.Load() >= b.n {
@@ -43,12 +48,15 @@ func (b *barrier) count(c *atomic.Int64) {
 // arrive waits for the others; it reports false when the limit ran out first.
 func (b *barrier) arrive() bool {
 	b.count(&b.arrived)
-	select {
-	case <-b.all:
-		return true
-	case <-time.After(b.limit):
-		return false
+	limit := time.After(b.limit)
+	for _, c := range []chan struct{}{b.all, b.gate} {
+		select {
+		case <-c:
+		case <-limit:
+			return false
+		}
 	}
+	return true
 }
 
 // fail counts a party that will never arrive.
@@ -141,6 +149,7 @@ func TestPassivePortsShared(t *testing.T) {
 
 	// Uploads: every session holds its data connection open at the barrier.
 	up := newBarrier(sessions, 90*time.Second)
+	defer up.release()
 	for i, c := range clients {
 		wg.Add(1)
 		go func() {
@@ -177,6 +186,7 @@ func TestPassivePortsShared(t *testing.T) {
 		}
 		c.Close()
 	}
+	up.release()
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
@@ -196,6 +206,7 @@ func TestPassivePortsShared(t *testing.T) {
 	// Downloads, all at once: every session has its data connection open at
 	// the barrier, then reads; each must get its own file.
 	down := newBarrier(sessions, 90*time.Second)
+	defer down.release()
 	for i, c := range clients {
 		wg.Add(1)
 		go func() {
@@ -206,6 +217,7 @@ func TestPassivePortsShared(t *testing.T) {
 	// (The gateway may have finished sending a file this small before the
 	// barrier opens, so its reservations are not counted here.)
 	down.wait(t)
+	down.release()
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
