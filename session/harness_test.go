@@ -66,6 +66,17 @@ func (p *loopListener) Accept(ctx context.Context) (net.Conn, error) {
 	return p.l.Accept()
 }
 
+// newBareSession is a session whose handlers tests call directly, to look at
+// the state they leave.
+func newBareSession(t *testing.T, fs FS, user *User) *Session {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	s := New(&Config{FS: fs, Auth: testAuth{}, Data: loopData{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, a)
+	s.ctx = t.Context()
+	s.user = user
+	return s
+}
+
 // ftpClient drives one Session over a loopback socket and reads its replies.
 type ftpClient struct {
 	t    *testing.T

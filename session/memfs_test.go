@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sort"
 	"strings"
@@ -392,4 +393,19 @@ func (m *memFS) CheckStoreTarget(ctx context.Context, bucket, key string, parent
 		return fmt.Errorf("memfs store %s/%s: %w", bucket, key, storage.ErrIsDirectory)
 	}
 	return nil
+}
+
+// snapshot returns every object as "bucket/key" → content and time, for tests
+// that check a command left storage as it was.
+func (m *memFS) snapshot() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	for b, objs := range m.buckets {
+		out[b+"/"] = "bucket"
+		for k, o := range objs {
+			out[b+"/"+k] = fmt.Sprintf("%d bytes, CRC-32 %08x, %s", len(o.data), crc32.ChecksumIEEE(o.data), o.mod.Format(time.RFC3339Nano))
+		}
+	}
+	return out
 }
