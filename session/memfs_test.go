@@ -189,14 +189,27 @@ func (m *memFS) List(_ context.Context, bucket, prefix string, fn func(storage.E
 	return nil
 }
 
-func (m *memFS) Get(_ context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
-	m.touch("Get", bucket, key)
+// read is the start of Get and Open: the call is recorded and counted, and the
+// object found; open counts a reader that Close will release.
+func (m *memFS) read(op, bucket, key string, open bool) (*memObject, error) {
+	m.touch(op, bucket, key)
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.gets++
 	o, ok := m.buckets[bucket][key]
-	m.mu.Unlock()
 	if !ok {
-		return 0, notFound(bucket, key)
+		return nil, notFound(bucket, key)
+	}
+	if open {
+		m.open++
+	}
+	return o, nil
+}
+
+func (m *memFS) Get(_ context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
+	o, err := m.read("Get", bucket, key, false)
+	if err != nil {
+		return 0, err
 	}
 	if offset >= int64(len(o.data)) {
 		return 0, nil
@@ -321,17 +334,10 @@ func (m *memFS) RenameDir(_ context.Context, srcBucket, srcKey, dstBucket, dstKe
 
 // Open reads the whole object at once; Send then writes it from offset.
 func (m *memFS) Open(_ context.Context, bucket, key string, offset int64) (storage.ObjectReader, error) {
-	m.touch("Open", bucket, key)
-	m.mu.Lock()
-	m.gets++
-	o, ok := m.buckets[bucket][key]
-	m.mu.Unlock()
-	if !ok {
-		return nil, notFound(bucket, key)
+	o, err := m.read("Open", bucket, key, true)
+	if err != nil {
+		return nil, err
 	}
-	m.mu.Lock()
-	m.open++
-	m.mu.Unlock()
 	r := &memReader{m: m, entry: storage.Entry{Name: baseOf(key), Size: int64(len(o.data)), ModTime: o.mod, SHA256: o.sha256}}
 	if offset < int64(len(o.data)) {
 		r.data = o.data[offset:]

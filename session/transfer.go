@@ -16,12 +16,18 @@ import (
 )
 
 // Why a transfer ended early; errReply turns each into its reply.
-var (
-	errAborted     = errors.New("transfer aborted by the client")
-	errDataTimeout = errors.New("data connection stalled")
-	errDataConn    = errors.New("data connection failed")
-	errCtrlClosed  = errors.New("control connection closed before the transfer completed")
-)
+
+// errAborted: the client sent ABOR (abortTransfer).
+var errAborted = errors.New("transfer aborted by the client")
+
+// errDataTimeout: the data connection stalled for longer than Config.DataTimeout.
+var errDataTimeout = errors.New("data connection stalled")
+
+// errDataConn: the data connection failed or was closed before the end.
+var errDataConn = errors.New("data connection failed")
+
+// errCtrlClosed: the control connection went away while the transfer ran.
+var errCtrlClosed = errors.New("control connection closed before the transfer completed")
 
 // dataSetup is how the next transfer gets its data connection: a reserved passive
 // port or an active target. A transfer consumes it.
