@@ -25,68 +25,6 @@ func (s *Session) handleSTOR(arg string) Reply {
 	return s.startUpload("STOR", arg, storage.PutOptions{Offset: offset})
 }
 
-// startStore is STOR of a whole new file. The target is checked from the
-// metadata cache when it knows (a refusal is then a 550 before any 150);
-// otherwise the 150 goes out at once and the check runs while the data arrives,
-// and the upload commits only if it passes. Either way a small file into a
-// directory the gateway knows costs one S3 request, its PutObject.
-func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage.PutOptions) Reply {
-	// The home's root exists before any key lies under it (statDir), so a
-	// file stored there needs no check of its directory.
-	parentIsHome := path.Dir("/"+loc.rel) == "/" && loc.rel != ""
-	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key, parentIsHome)
-	if known && err != nil {
-		return errReply(err, arg)
-	}
-	fs, binary := s.fs, s.binary
-	run := func(ctx context.Context, conn io.ReadWriter) error {
-		r := uploadReader(conn, binary)
-		if known {
-			o := opts
-			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
-			_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
-			return err
-		}
-		// A failed check cancels the upload at once (a large file stops
-		// streaming parts) and its error is the reply.
-		pctx, cancel := context.WithCancelCause(ctx)
-		result := make(chan error, 1)
-		go func() {
-			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key, parentIsHome)
-			if err != nil {
-				cancel(err)
-			}
-			result <- err
-		}()
-		var once sync.Once
-		var checkErr error
-		checked := func() error {
-			once.Do(func() { checkErr = <-result })
-			return checkErr
-		}
-		defer func() { cancel(nil); _ = checked() }() // no check outlives the transfer
-		o := opts
-		o.BeforeCommit = func() error {
-			if err := checked(); err != nil {
-				return err
-			}
-			return s.commitAllowed(ctx)
-		}
-		_, err := fs.Put(pctx, loc.bucket, loc.key, r, o)
-		if err != nil {
-			if cerr := checked(); cerr != nil {
-				return cerr
-			}
-		}
-		return err
-	}
-	return Reply{
-		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
-	}
-}
-
 // handleSTOU stores the upload under a name the server chooses in the current
 // directory and names it in the preliminary reply, as RFC 1123 §4.1.2.9 asks:
 // "150 FILE: name".
@@ -161,6 +99,68 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 		o := opts
 		o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
 		_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
+		return err
+	}
+	return Reply{
+		Code:     codeFileStatusOK,
+		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
+		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
+	}
+}
+
+// startStore is STOR of a whole new file. The target is checked from the
+// metadata cache when it knows (a refusal is then a 550 before any 150);
+// otherwise the 150 goes out at once and the check runs while the data arrives,
+// and the upload commits only if it passes. Either way a small file into a
+// directory the gateway knows costs one S3 request, its PutObject.
+func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage.PutOptions) Reply {
+	// The home's root exists before any key lies under it (statDir), so a
+	// file stored there needs no check of its directory.
+	parentIsHome := path.Dir("/"+loc.rel) == "/" && loc.rel != ""
+	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key, parentIsHome)
+	if known && err != nil {
+		return errReply(err, arg)
+	}
+	fs, binary := s.fs, s.binary
+	run := func(ctx context.Context, conn io.ReadWriter) error {
+		r := uploadReader(conn, binary)
+		if known {
+			o := opts
+			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
+			_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
+			return err
+		}
+		// A failed check cancels the upload at once (a large file stops
+		// streaming parts) and its error is the reply.
+		pctx, cancel := context.WithCancelCause(ctx)
+		result := make(chan error, 1)
+		go func() {
+			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key, parentIsHome)
+			if err != nil {
+				cancel(err)
+			}
+			result <- err
+		}()
+		var once sync.Once
+		var checkErr error
+		checked := func() error {
+			once.Do(func() { checkErr = <-result })
+			return checkErr
+		}
+		defer func() { cancel(nil); _ = checked() }() // no check outlives the transfer
+		o := opts
+		o.BeforeCommit = func() error {
+			if err := checked(); err != nil {
+				return err
+			}
+			return s.commitAllowed(ctx)
+		}
+		_, err := fs.Put(pctx, loc.bucket, loc.key, r, o)
+		if err != nil {
+			if cerr := checked(); cerr != nil {
+				return cerr
+			}
+		}
 		return err
 	}
 	return Reply{
