@@ -7,56 +7,149 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// command is one row of the command table.
+// command is one row of the command table: everything the gateway knows about a
+// verb. The table (commandRows) is the only place these facts are written.
 type command struct {
+	verb string
+	// alias is another name for the same command: the RFC 1123 §4.1.3.1 X-form
+	// older clients still send. It shares the row, but not the FEAT line.
+	alias string
+	flags commandFlags
+	// handler answers the verb when no transfer runs.
 	handler func(s *Session, arg string) Reply
-	// needsLogin: refused with 530 before a successful PASS.
-	needsLogin bool
-	// needsArg: refused with 501 when the argument is missing.
-	needsArg bool
-	// help is the syntax shown by HELP.
-	help string
-	// feat is the command's RFC 2389 FEAT line, if it is an extension.
+	// whileTransfer, when set, answers the verb while a transfer runs (it may
+	// send replies of its own before the one it returns); the lines of every
+	// other verb wait in the queue until the transfer is over (see lineQueue).
+	whileTransfer func(s *Session) Reply
+	// feat is the verb's RFC 2389 FEAT line, if it is an extension.
 	feat string
+	// help is the syntax HELP shows.
+	help string
 }
 
-// commands is the command table: every verb the gateway understands, its handler
-// and its preconditions. Each handle_*.go file contributes the rows of the verbs it
-// implements through commandSet; init merges them once and nothing changes it after.
-var commands map[string]command
+// commandFlags are the preconditions dispatch checks before a handler runs, and
+// what FEAT needs to know.
+type commandFlags uint8
 
-// commandSets collects the rows contributed by each file before init merges them.
-var commandSets []map[string]command
+const (
+	// needsLogin: refused with 530 before a successful PASS.
+	needsLogin commandFlags = 1 << iota
+	// needsArg: refused with 501 when the argument is missing.
+	needsArg
+	// writes: changes storage, so refused with 550 to read-only users before the
+	// handler runs (TestReadOnlyRefusalFollowsTable).
+	writes
+	// featNeedsTLS: the FEAT line is shown only when TLS is configured, so that
+	// clients do not try AUTH TLS in vain.
+	featNeedsTLS
+)
 
-// commandSet registers rows of the command table. It is called from package-level
-// variable declarations, which all run before init.
-func commandSet(rows map[string]command) struct{} {
-	commandSets = append(commandSets, rows)
-	return struct{}{}
+// commandRows is the command table, one row per verb, grouped by the file that
+// holds the handlers. It is a function, called once by init, because HELP and
+// FEAT read the table their own rows are part of.
+func commandRows() []command {
+	return []command{
+		// Login, access control and security: handle_login.go, handle_tls.go.
+		{verb: "USER", flags: needsArg, handler: (*Session).handleUSER, help: "USER <name>"},
+		{verb: "PASS", handler: (*Session).handlePASS, help: "PASS <password>"},
+		{verb: "ACCT", flags: needsArg, handler: (*Session).handleACCT, help: "ACCT <account>"},
+		{verb: "SMNT", flags: needsLogin | needsArg, handler: (*Session).handleSMNT, help: "SMNT <path>"},
+		{verb: "REIN", handler: (*Session).handleREIN, help: "REIN"},
+		{verb: "QUIT", handler: (*Session).handleQUIT, help: "QUIT"},
+		{verb: "HOST", flags: needsArg, handler: (*Session).handleHOST, feat: "HOST", help: "HOST <domain>"},
+		{verb: "AUTH", flags: needsArg | featNeedsTLS, handler: (*Session).handleAUTH, feat: "AUTH TLS", help: "AUTH TLS"},
+		{verb: "PBSZ", flags: needsArg | featNeedsTLS, handler: (*Session).handlePBSZ, feat: "PBSZ", help: "PBSZ 0"},
+		{verb: "PROT", flags: needsArg | featNeedsTLS, handler: (*Session).handlePROT, feat: "PROT", help: "PROT {C|P}"},
+		{verb: "CCC", handler: (*Session).handleCCC, help: "CCC"},
+
+		// Directories and listings: handle_dirs.go.
+		{verb: "PWD", alias: "XPWD", flags: needsLogin, handler: (*Session).handlePWD, help: "PWD"},
+		{verb: "CWD", alias: "XCWD", flags: needsLogin | needsArg, handler: (*Session).handleCWD, help: "CWD <path>"},
+		{verb: "CDUP", alias: "XCUP", flags: needsLogin, handler: (*Session).handleCDUP, help: "CDUP"},
+		{verb: "MKD", alias: "XMKD", flags: needsLogin | needsArg | writes, handler: (*Session).handleMKD, help: "MKD <path>"},
+		{verb: "RMD", alias: "XRMD", flags: needsLogin | needsArg | writes, handler: (*Session).handleRMD, help: "RMD <path>"},
+		{verb: "LIST", flags: needsLogin, handler: (*Session).handleLIST, help: "LIST [<path>]"},
+		{verb: "NLST", flags: needsLogin, handler: (*Session).handleNLST, help: "NLST [<path>]"},
+		{verb: "MLSD", flags: needsLogin, handler: (*Session).handleMLSD, help: "MLSD [<path>]"},
+		{verb: "MLST", flags: needsLogin, handler: (*Session).handleMLST, feat: "MLST type*;size*;modify*;perm*;", help: "MLST [<path>]"},
+
+		// Files: handle_files.go; uploads: handle_upload.go.
+		{verb: "RETR", flags: needsLogin | needsArg, handler: (*Session).handleRETR, help: "RETR <path>"},
+		{verb: "SIZE", flags: needsLogin | needsArg, handler: (*Session).handleSIZE, feat: "SIZE", help: "SIZE <path>"},
+		{verb: "MDTM", flags: needsLogin | needsArg, handler: (*Session).handleMDTM, feat: "MDTM", help: "MDTM <path>"},
+		{verb: "MFMT", flags: needsLogin | needsArg | writes, handler: (*Session).handleMFMT, help: "MFMT <YYYYMMDDHHMMSS> <path>"},
+		{verb: "DELE", flags: needsLogin | needsArg | writes, handler: (*Session).handleDELE, help: "DELE <path>"},
+		{verb: "RNFR", flags: needsLogin | needsArg | writes, handler: (*Session).handleRNFR, help: "RNFR <path>"},
+		{verb: "RNTO", flags: needsLogin | needsArg | writes, handler: (*Session).handleRNTO, help: "RNTO <path>"},
+		{verb: "STOR", flags: needsLogin | needsArg | writes, handler: (*Session).handleSTOR, help: "STOR <path>"},
+		{verb: "STOU", flags: needsLogin | writes, handler: (*Session).handleSTOU, help: "STOU"},
+		{verb: "APPE", flags: needsLogin | needsArg | writes, handler: (*Session).handleAPPE, help: "APPE <path>"},
+
+		// Data connections and transfer parameters: handle_data.go.
+		{verb: "PASV", flags: needsLogin, handler: (*Session).handlePASV, help: "PASV"},
+		{verb: "EPSV", flags: needsLogin, handler: (*Session).handleEPSV, feat: "EPSV", help: "EPSV [ALL|<protocol>]"},
+		{verb: "PORT", flags: needsLogin | needsArg, handler: (*Session).handlePORT, help: "PORT h1,h2,h3,h4,p1,p2"},
+		{verb: "EPRT", flags: needsLogin | needsArg, handler: (*Session).handleEPRT, feat: "EPRT", help: "EPRT |proto|addr|port|"},
+		{verb: "TYPE", flags: needsLogin | needsArg, handler: (*Session).handleTYPE, help: "TYPE {A|I}"},
+		{verb: "MODE", flags: needsLogin | needsArg, handler: (*Session).handleMODE, help: "MODE S"},
+		{verb: "STRU", flags: needsLogin | needsArg, handler: (*Session).handleSTRU, help: "STRU F"},
+		{verb: "REST", flags: needsLogin | needsArg, handler: (*Session).handleREST, feat: "REST STREAM", help: "REST <offset>"},
+		{verb: "ALLO", flags: needsLogin | needsArg, handler: (*Session).handleALLO, help: "ALLO <size> [R <record>]"},
+		{verb: "ABOR", flags: needsLogin, handler: (*Session).handleABOR, whileTransfer: (*Session).abortTransfer, help: "ABOR"},
+
+		// Checksums (draft-bryan-ftpext-hash and the older X-forms): handle_hash.go.
+		{verb: "HASH", flags: needsLogin | needsArg, handler: (*Session).handleHASH, feat: "HASH SHA-256*;SHA-1;MD5;CRC32", help: "HASH <path>"},
+		{verb: "XCRC", flags: needsLogin | needsArg, handler: (*Session).handleXCRC, feat: "XCRC", help: "XCRC <path>"},
+		{verb: "XMD5", flags: needsLogin | needsArg, handler: (*Session).handleXMD5, feat: "XMD5", help: "XMD5 <path>"},
+		{verb: "XSHA1", flags: needsLogin | needsArg, handler: (*Session).handleXSHA1, feat: "XSHA1", help: "XSHA1 <path>"},
+		{verb: "XSHA256", flags: needsLogin | needsArg, handler: (*Session).handleXSHA256, feat: "XSHA256", help: "XSHA256 <path>"},
+
+		// Information and options: handle_info.go.
+		{verb: "SYST", handler: (*Session).handleSYST, help: "SYST"},
+		{verb: "STAT", handler: (*Session).handleSTAT, whileTransfer: (*Session).transferStatus, help: "STAT [<path>]"},
+		{verb: "HELP", handler: (*Session).handleHELP, help: "HELP [<command>]"},
+		{verb: "FEAT", handler: (*Session).handleFEAT, help: "FEAT"},
+		{verb: "OPTS", flags: needsArg, handler: (*Session).handleOPTS, feat: "UTF8", help: "OPTS UTF8 ON"},
+		{verb: "NOOP", handler: (*Session).handleNOOP, help: "NOOP"},
+		{verb: "CLNT", flags: needsArg, handler: (*Session).handleCLNT, feat: "CLNT", help: "CLNT <client name>"},
+		{verb: "SITE", flags: needsLogin | needsArg | writes, handler: (*Session).handleSITE, help: "SITE HELP"},
+	}
 }
 
-// The table is filled in init because HELP and FEAT, two of its handlers, read it.
-func init() { commands = buildCommands(commandSets) }
+var (
+	// commandTable is the command table in the order of commandRows.
+	commandTable []command
+	// commands finds a row by its verb or its alias.
+	commands map[string]*command
+)
 
-func buildCommands(sets []map[string]command) map[string]command {
-	t := map[string]command{}
-	for _, set := range sets {
-		for verb, c := range set {
-			if _, dup := t[verb]; dup {
-				panic("session: command " + verb + " registered twice")
-			}
-			t[verb] = c
+func init() {
+	commandTable = commandRows()
+	commands = indexCommands(commandTable)
+}
+
+// indexCommands maps every verb and alias to its row. A name used twice is a
+// mistake in the table, caught when the package loads.
+func indexCommands(rows []command) map[string]*command {
+	index := map[string]*command{}
+	add := func(name string, c *command) {
+		if _, dup := index[name]; dup {
+			panic("session: command " + name + " is in the table twice")
+		}
+		index[name] = c
+	}
+	for i := range rows {
+		c := &rows[i]
+		add(c.verb, c)
+		if c.alias != "" {
+			add(c.alias, c)
 		}
 	}
-	// RFC 1123 §4.1.3.1 aliases still sent by older clients.
-	for alias, verb := range map[string]string{"XPWD": "PWD", "XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XRMD": "RMD"} {
-		if c, ok := t[verb]; ok {
-			c.feat = ""
-			t[alias] = c
-		}
-	}
-	return t
+	return index
 }
+
+// readOnlyRefusal is the reason given to a read-only user for a verb that writes.
+const readOnlyRefusal = "permission denied (read-only account)"
 
 // parseLine splits a command line into its upper-cased verb and argument. The
 // argument keeps inner and trailing spaces: file names may contain them. Only
@@ -84,17 +177,17 @@ func asciiUpper(s string) string {
 
 // dispatch runs one command through the table and returns its reply.
 func (s *Session) dispatch(verb, arg string) Reply {
-	cmd, ok := commands[verb]
+	cmd := commands[verb]
 	switch {
 	case verb == "":
 		return reply(codeSyntaxError, "Empty command")
-	case !ok:
+	case cmd == nil:
 		return reply(codeNotImplemented, "Command %s not implemented", verb)
-	case cmd.needsLogin && s.user == nil:
+	case cmd.flags&needsLogin != 0 && s.user == nil:
 		return reply(codeNotLoggedIn, "Please log in with USER and PASS first")
-	case s.user != nil && s.user.ReadOnly && writeVerbs[verb]:
-		return reply(codeActionNotTaken, "%s: permission denied (read-only account)", verb)
-	case cmd.needsArg && strings.TrimSpace(arg) == "":
+	case cmd.flags&writes != 0 && s.user != nil && s.user.ReadOnly:
+		return reply(codeActionNotTaken, "%s: %s", verb, readOnlyRefusal)
+	case cmd.flags&needsArg != 0 && strings.TrimSpace(arg) == "":
 		return reply(codeSyntaxErrorParams, "%s needs an argument: %s", verb, cmd.help)
 	}
 	if verb != "RNTO" {

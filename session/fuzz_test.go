@@ -59,9 +59,10 @@ func FuzzParseLine(f *testing.F) {
 	})
 }
 
-// FuzzResolve checks SPEC §3: whatever the working directory and argument, the
-// cleaned path is canonical and absolute, and the object it maps to lies inside
-// the user's home: no "..", NUL, backslash or run of slashes gets out.
+// FuzzResolve checks what the README's "Paths" promises: whatever the working
+// directory and argument, the cleaned path is canonical and absolute, and the
+// object it maps to lies inside the user's home: no "..", NUL, backslash or run
+// of slashes gets out.
 func FuzzResolve(f *testing.F) {
 	for _, seed := range [][2]string{
 		{"/", "../../etc/passwd"}, {"/a/b", "..\\..\\..\\x"}, {"/", "a//b///c/"}, {"/x", "./../y/./z/.."},

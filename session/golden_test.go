@@ -75,43 +75,28 @@ func TestGoldenLIST(t *testing.T) {
 		{"NLST", "nlst.golden"},
 		{"NLST dir", "nlst-dir.golden"},
 	} {
-		data, code, text := c.download(tc.cmd)
-		if code != 226 {
-			t.Fatalf("%s: %d %s", tc.cmd, code, text)
-		}
+		data := c.downloadOK(tc.cmd)
 		checkGolden(t, tc.file, data)
 	}
 	rc := loginSession(t, goldenFS(), "reader")
-	data, code, text := rc.download("LIST")
-	if code != 226 {
-		t.Fatalf("LIST as reader: %d %s", code, text)
-	}
+	data := rc.downloadOK("LIST")
 	checkGolden(t, "list-readonly.golden", data)
 	root := loginSession(t, goldenFS(), "root")
-	data, code, text = root.download("LIST /")
-	if code != 226 {
-		t.Fatalf("LIST of the bucket list: %d %s", code, text)
-	}
+	data = root.downloadOK("LIST /")
 	checkGolden(t, "list-buckets.golden", data)
 }
 
 func TestGoldenMLSD(t *testing.T) {
 	fixedClock(t)
 	c := loginSession(t, goldenFS(), "alice")
-	data, code, text := c.download("MLSD")
-	if code != 226 {
-		t.Fatalf("MLSD: %d %s", code, text)
-	}
+	data := c.downloadOK("MLSD")
 	checkGolden(t, "mlsd.golden", data)
 	c.send("MLST dir")
 	checkGolden(t, "mlst-dir.golden", c.raw())
 	c.send("MLST /Ünïcødé ✓.txt")
 	checkGolden(t, "mlst-file.golden", c.raw())
 	c.expect("OPTS MLST size;type;", 200)
-	data, code, text = c.download("MLSD")
-	if code != 226 {
-		t.Fatalf("MLSD after OPTS MLST: %d %s", code, text)
-	}
+	data = c.downloadOK("MLSD")
 	checkGolden(t, "mlsd-size-type.golden", data)
 }
 

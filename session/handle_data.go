@@ -3,15 +3,15 @@ package session
 import (
 	"errors"
 	"net"
+	"strconv"
+	"strings"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// Data connections (RFC 959, RFC 2428; bounce protection per RFC 2577).
-var _ = commandSet(map[string]command{
-	"PASV": {handler: (*Session).handlePASV, needsLogin: true, help: "PASV"},
-	"EPSV": {handler: (*Session).handleEPSV, needsLogin: true, help: "EPSV [ALL|<protocol>]", feat: "EPSV"},
-	"PORT": {handler: (*Session).handlePORT, needsLogin: true, needsArg: true, help: "PORT h1,h2,h3,h4,p1,p2"},
-	"EPRT": {handler: (*Session).handleEPRT, needsLogin: true, needsArg: true, help: "EPRT |proto|addr|port|", feat: "EPRT"},
-})
+// Data connections (RFC 959, RFC 2428; bounce protection per RFC 2577) and the
+// parameters of the next transfer: TYPE, MODE, STRU, REST, ALLO, and ABOR. Their
+// rows are in commands.go.
 
 // protoOf returns the RFC 2428 protocol number of the control connection: 1 for
 // IPv4 (including IPv4-mapped addresses on a dual-stack listener), 2 for IPv6.
@@ -141,4 +141,74 @@ func (s *Session) setActive(verb string, target *net.TCPAddr) Reply {
 	s.data.close()
 	s.data.active = target
 	return reply(codeOK, "%s command successful", verb)
+}
+
+func (s *Session) handleTYPE(arg string) Reply {
+	f := strings.Fields(strings.ToUpper(arg))
+	switch {
+	case len(f) >= 1 && f[0] == "I", len(f) == 2 && f[0] == "L" && f[1] == "8":
+		s.binary = true
+		return reply(codeOK, "Type set to I (binary)")
+	case len(f) == 1 && f[0] == "A", len(f) == 2 && f[0] == "A" && f[1] == "N":
+		s.binary = false
+		return reply(codeOK, "Type set to A (ASCII)")
+	}
+	return reply(codeNotImplementedParam, "Type %s not supported; use A or I", arg)
+}
+
+func (s *Session) handleMODE(arg string) Reply {
+	if strings.EqualFold(strings.TrimSpace(arg), "S") {
+		return reply(codeOK, "Mode set to S (stream)")
+	}
+	return reply(codeNotImplementedParam, "Only stream mode (MODE S) is supported")
+}
+
+func (s *Session) handleSTRU(arg string) Reply {
+	if strings.EqualFold(strings.TrimSpace(arg), "F") {
+		return reply(codeOK, "Structure set to F (file)")
+	}
+	return reply(codeNotImplementedParam, "Only file structure (STRU F) is supported")
+}
+
+func (s *Session) handleREST(arg string) Reply {
+	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
+	if err != nil || n < 0 {
+		return reply(codeSyntaxErrorParams, "REST needs a non-negative byte offset")
+	}
+	s.restOffset = n
+	return reply(codePendingFurtherInfo, "Restarting at %d; send RETR or STOR to continue", n)
+}
+
+// handleALLO accepts RFC 959 "ALLO n [R m]". Storage needs no reservation, but
+// the size lets the next upload choose a part size that fits S3's part limit.
+func (s *Session) handleALLO(arg string) Reply {
+	f := strings.Fields(arg)
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || n < 0 || (len(f) != 1 && (len(f) != 3 || !strings.EqualFold(f[1], "R"))) {
+		return reply(codeSyntaxErrorParams, "ALLO needs a byte count: ALLO <size> [R <record>]")
+	}
+	if n > storage.MaxObjectSize {
+		return reply(codeExceededStorage, "ALLO %d: larger than S3's largest object (5 TiB)", n)
+	}
+	s.allocHint = n
+	return reply(codeNotImplementedOK, "ALLO noted (%d bytes); no storage needs to be reserved", n)
+}
+
+// handleABOR answers an ABOR that arrives when no transfer runs.
+func (s *Session) handleABOR(string) Reply {
+	s.data.close()
+	return reply(codeClosingData, "No transfer to abort")
+}
+
+// abortTransfer is ABOR during a transfer: the transfer is cancelled and
+// answered 426, then the ABOR 226 (RFC 959 §4.1.3). It replies 226 twice when
+// the transfer completed before the abort reached it.
+func (s *Session) abortTransfer() Reply {
+	r, _ := s.stopTransfer(errAborted)
+	if r.Code == codeClosingData {
+		s.send(r)
+		return reply(codeClosingData, "ABOR successful; the transfer had already completed")
+	}
+	s.send(reply(codeTransferAborted, "Transfer aborted; data connection closed"))
+	return reply(codeClosingData, "ABOR successful")
 }

@@ -11,24 +11,45 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// Directories and listings (RFC 959, RFC 3659 §7).
-var _ = commandSet(map[string]command{
-	"PWD":  {handler: (*Session).handlePWD, needsLogin: true, help: "PWD"},
-	"CWD":  {handler: (*Session).handleCWD, needsLogin: true, needsArg: true, help: "CWD <path>"},
-	"CDUP": {handler: (*Session).handleCDUP, needsLogin: true, help: "CDUP"},
-	"MKD":  {handler: (*Session).handleMKD, needsLogin: true, needsArg: true, help: "MKD <path>"},
-	"RMD":  {handler: (*Session).handleRMD, needsLogin: true, needsArg: true, help: "RMD <path>"},
-	"LIST": {handler: (*Session).handleLIST, needsLogin: true, help: "LIST [<path>]"},
-	"NLST": {handler: (*Session).handleNLST, needsLogin: true, help: "NLST [<path>]"},
-	"MLSD": {handler: (*Session).handleMLSD, needsLogin: true, help: "MLSD [<path>]"},
-	"MLST": {handler: (*Session).handleMLST, needsLogin: true, help: "MLST [<path>]", feat: "MLST type*;size*;modify*;perm*;"},
-})
+// Directories and listings (RFC 959, RFC 3659 §7): PWD, CWD, CDUP, MKD, RMD,
+// LIST, NLST, MLSD, MLST, and OPTS MLST. Their rows are in commands.go.
 
 // locate cleans an FTP path argument and maps it into the user's home.
 func (s *Session) locate(arg string) (string, location, error) {
 	vpath := cleanPath(s.cwd, arg)
 	loc, err := s.user.Home.resolve(vpath)
 	return vpath, loc, err
+}
+
+// locateBelowRoot is locate for a command that acts on one file or directory
+// below a root: a root directory (see location.isRootDir) is refused with 550
+// and the reason given.
+func (s *Session) locateBelowRoot(arg, refusal string) (string, location, *Reply) {
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		r := errReply(err, arg)
+		return "", loc, &r
+	}
+	if loc.isRootDir() {
+		r := reply(codeActionNotTaken, "%s: %s", arg, refusal)
+		return "", loc, &r
+	}
+	return vpath, loc, nil
+}
+
+// removeEntry is DELE and RMD: it removes the file or directory at arg with
+// remove, refusing a root directory with the reason given.
+func (s *Session) removeEntry(arg, refusal, op string, remove func(ctx context.Context, bucket, key string) error) (string, *Reply) {
+	vpath, loc, r := s.locateBelowRoot(arg, refusal)
+	if r != nil {
+		return "", r
+	}
+	if err := remove(s.ctx, loc.bucket, loc.key); err != nil {
+		s.logErr(op, vpath, err)
+		r := errReply(err, arg)
+		return "", &r
+	}
+	return vpath, nil
 }
 
 // statDir describes the directory at loc (the bucket list counts as one). The
@@ -77,12 +98,9 @@ func (s *Session) handleCWD(arg string) Reply {
 func (s *Session) handleCDUP(string) Reply { return s.handleCWD("..") }
 
 func (s *Session) handleMKD(arg string) Reply {
-	vpath, loc, err := s.locate(arg)
-	if err != nil {
-		return errReply(err, arg)
-	}
-	if loc.isRootDir() {
-		return reply(codeActionNotTaken, "%s: creating buckets is not allowed", arg)
+	vpath, loc, r := s.locateBelowRoot(arg, "creating buckets is not allowed")
+	if r != nil {
+		return *r
 	}
 	if err := s.checkParent(loc); err != nil {
 		return errReply(err, arg)
@@ -95,16 +113,9 @@ func (s *Session) handleMKD(arg string) Reply {
 }
 
 func (s *Session) handleRMD(arg string) Reply {
-	vpath, loc, err := s.locate(arg)
-	if err != nil {
-		return errReply(err, arg)
-	}
-	if loc.isRootDir() {
-		return reply(codeActionNotTaken, "%s: removing buckets or the home directory is not allowed", arg)
-	}
-	if err := s.fs.Rmdir(s.ctx, loc.bucket, loc.key); err != nil {
-		s.logErr("rmdir", vpath, err)
-		return errReply(err, arg)
+	vpath, r := s.removeEntry(arg, "removing buckets or the home directory is not allowed", "rmdir", s.fs.Rmdir)
+	if r != nil {
+		return *r
 	}
 	if s.cwd == vpath || strings.HasPrefix(s.cwd, vpath+"/") {
 		s.cwd = path.Dir(vpath)
@@ -209,7 +220,7 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 				}
 			}
 		default:
-			err = fs.List(ctx, loc.bucket, dirPrefix(loc.key), func(e storage.Entry) error { return emit(bw, e) })
+			err = fs.List(ctx, loc.bucket, loc.listPrefix(), func(e storage.Entry) error { return emit(bw, e) })
 		}
 		if err != nil {
 			return err
@@ -238,13 +249,6 @@ func (s *Session) handleMLST(arg string) Reply {
 	return Reply{Code: codeFileActionOK, Lines: []string{"Listing " + vpath, strings.TrimRight(b.String(), "\r\n"), "End"}}
 }
 
-func dirPrefix(key string) string {
-	if key == "" {
-		return ""
-	}
-	return key + "/"
-}
-
 func (s *Session) logErr(op, vpath string, err error) {
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrNotEmpty) || errors.Is(err, storage.ErrExists) {
 		s.log.Info(op+" refused", "path", logString(vpath), "err", err)
@@ -257,3 +261,27 @@ func (s *Session) logErr(op, vpath string, err error) {
 // and LF, which would split a listing line in two (a forged entry) and which
 // no FTP command can address anyway, so such entries are left out.
 func listable(name string) bool { return !strings.ContainsAny(name, "\r\n") }
+
+// optsMLST is "OPTS MLST fact;fact;" (RFC 3659 §7.9): the facts named are
+// reported from now on, the others not; unknown facts are ignored. The reply
+// names the facts now in force.
+func (s *Session) optsMLST(val string) Reply {
+	want := map[string]bool{}
+	for _, f := range strings.Split(strings.TrimSpace(val), ";") {
+		want[strings.ToLower(strings.TrimSpace(f))] = true
+	}
+	off := map[string]bool{}
+	var on strings.Builder
+	for _, f := range mlsxFacts {
+		if want[f] {
+			on.WriteString(f + ";")
+		} else {
+			off[f] = true
+		}
+	}
+	s.info.mlstOff = off
+	if on.Len() == 0 {
+		return reply(codeOK, "MLST OPTS")
+	}
+	return reply(codeOK, "MLST OPTS %s", on.String())
+}

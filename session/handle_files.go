@@ -5,34 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
-	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// Files (RFC 959, RFC 3659 §3–§5).
-var _ = commandSet(map[string]command{
-	"RETR": {handler: (*Session).handleRETR, needsLogin: true, needsArg: true, help: "RETR <path>"},
-	"STOR": {handler: (*Session).handleSTOR, needsLogin: true, needsArg: true, help: "STOR <path>"},
-	"DELE": {handler: (*Session).handleDELE, needsLogin: true, needsArg: true, help: "DELE <path>"},
-	"SIZE": {handler: (*Session).handleSIZE, needsLogin: true, needsArg: true, help: "SIZE <path>", feat: "SIZE"},
-	"MDTM": {handler: (*Session).handleMDTM, needsLogin: true, needsArg: true, help: "MDTM <path>", feat: "MDTM"},
-	"REST": {handler: (*Session).handleREST, needsLogin: true, needsArg: true, help: "REST <offset>", feat: "REST STREAM"},
-})
+// Files (RFC 959, RFC 3659 §3, draft-somers-ftp-mfxx): RETR, SIZE, MDTM, MFMT,
+// DELE, and renaming with RNFR/RNTO. S3 has no rename: storage copies
+// server-side and deletes the original; a directory moves key by key. Uploads
+// are in handle_upload.go; the rows of both are in commands.go.
 
 // statFile describes the regular file at arg, refusing directories.
 func (s *Session) statFile(arg string) (string, location, storage.Entry, *Reply) {
-	vpath, loc, err := s.locate(arg)
-	if err != nil {
-		r := errReply(err, arg)
-		return "", loc, storage.Entry{}, &r
-	}
-	if loc.isRootDir() {
-		r := reply(codeActionNotTaken, "%s: not a regular file", arg)
-		return "", loc, storage.Entry{}, &r
+	vpath, loc, r := s.locateBelowRoot(arg, "not a regular file")
+	if r != nil {
+		return "", loc, storage.Entry{}, r
 	}
 	e, err := s.fs.Stat(s.ctx, loc.bucket, loc.key)
 	if err != nil {
@@ -65,26 +53,10 @@ func (s *Session) handleMDTM(arg string) Reply {
 	return reply(codeFileStatus, "%s", e.ModTime.UTC().Format("20060102150405"))
 }
 
-func (s *Session) handleREST(arg string) Reply {
-	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
-	if err != nil || n < 0 {
-		return reply(codeSyntaxErrorParams, "REST needs a non-negative byte offset")
-	}
-	s.restOffset = n
-	return reply(codePendingFurtherInfo, "Restarting at %d; send RETR or STOR to continue", n)
-}
-
 func (s *Session) handleDELE(arg string) Reply {
-	vpath, loc, err := s.locate(arg)
-	if err != nil {
-		return errReply(err, arg)
-	}
-	if loc.isRootDir() {
-		return reply(codeActionNotTaken, "%s: not a regular file", arg)
-	}
-	if err := s.fs.Delete(s.ctx, loc.bucket, loc.key); err != nil {
-		s.logErr("delete", vpath, err)
-		return errReply(err, arg)
+	vpath, r := s.removeEntry(arg, "not a regular file", "delete", s.fs.Delete)
+	if r != nil {
+		return *r
 	}
 	return reply(codeFileActionOK, "%s deleted", vpath)
 }
@@ -95,12 +67,9 @@ func (s *Session) handleDELE(arg string) Reply {
 func (s *Session) handleRETR(arg string) Reply {
 	offset := s.restOffset
 	s.restOffset = 0
-	vpath, loc, err := s.locate(arg)
-	if err != nil {
-		return errReply(err, arg)
-	}
-	if loc.isRootDir() {
-		return reply(codeActionNotTaken, "%s: not a regular file", arg)
+	vpath, loc, r := s.locateBelowRoot(arg, "not a regular file")
+	if r != nil {
+		return *r
 	}
 	binary := s.binary
 	start := offset
@@ -134,77 +103,90 @@ func (s *Session) handleRETR(arg string) Reply {
 	}
 }
 
-func (s *Session) handleSTOR(arg string) Reply {
-	offset := s.restOffset
-	s.restOffset = 0
-	return s.startUpload("STOR", arg, storage.PutOptions{Offset: offset})
-}
-
-// startStore is STOR of a whole new file. The target is checked from the
-// metadata cache when it knows (a refusal is then a 550 before any 150);
-// otherwise the 150 goes out at once and the check runs while the data arrives,
-// and the upload commits only if it passes. Either way a small file into a
-// directory the gateway knows costs one S3 request, its PutObject.
-func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage.PutOptions) Reply {
-	// The home's root exists before any key lies under it (statDir), so a
-	// file stored there needs no check of its directory.
-	parentIsHome := path.Dir("/"+loc.rel) == "/" && loc.rel != ""
-	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key, parentIsHome)
-	if known && err != nil {
-		return errReply(err, arg)
-	}
-	fs, binary := s.fs, s.binary
-	run := func(ctx context.Context, conn io.ReadWriter) error {
-		r := uploadReader(conn, binary)
-		if known {
-			o := opts
-			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
-			_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
-			return err
-		}
-		// A failed check cancels the upload at once (a large file stops
-		// streaming parts) and its error is the reply.
-		pctx, cancel := context.WithCancelCause(ctx)
-		result := make(chan error, 1)
-		go func() {
-			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key, parentIsHome)
-			if err != nil {
-				cancel(err)
-			}
-			result <- err
-		}()
-		var once sync.Once
-		var checkErr error
-		checked := func() error {
-			once.Do(func() { checkErr = <-result })
-			return checkErr
-		}
-		defer func() { cancel(nil); _ = checked() }() // no check outlives the transfer
-		o := opts
-		o.BeforeCommit = func() error {
-			if err := checked(); err != nil {
-				return err
-			}
-			return s.commitAllowed(ctx)
-		}
-		_, err := fs.Put(pctx, loc.bucket, loc.key, r, o)
-		if err != nil {
-			if cerr := checked(); cerr != nil {
-				return cerr
-			}
-		}
-		return err
-	}
-	return Reply{
-		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
-	}
-}
-
 func modeName(binary bool) string {
 	if binary {
 		return "BINARY"
 	}
 	return "ASCII"
+}
+
+// handleMFMT answers the modify-time command of draft-somers-ftp-mfxx. S3 sets
+// LastModified itself when an object is written and offers no way to change it,
+// so the request is refused rather than pretended.
+func (s *Session) handleMFMT(arg string) Reply {
+	stamp, name, ok := strings.Cut(strings.TrimSpace(arg), " ")
+	if !ok || strings.TrimSpace(name) == "" {
+		return reply(codeSyntaxErrorParams, "MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS <path>")
+	}
+	if _, err := time.Parse("20060102150405", strings.SplitN(stamp, ".", 2)[0]); err != nil {
+		return reply(codeSyntaxErrorParams, "MFMT time must be YYYYMMDDHHMMSS")
+	}
+	if _, _, _, r := s.statFile(name); r != nil {
+		return *r
+	}
+	return reply(codeActionNotTaken, "%s: cannot set the modification time: S3 sets it when the object is written", name)
+}
+
+func (s *Session) handleRNFR(arg string) Reply {
+	vpath, loc, r := s.locateBelowRoot(arg, "buckets and the home directory cannot be renamed")
+	if r != nil {
+		return *r
+	}
+	if _, err := s.stat(s.ctx, loc); err != nil {
+		return errReply(err, arg)
+	}
+	s.renameFrom = vpath
+	return reply(codePendingFurtherInfo, "%s exists; send RNTO with the new name", vpath)
+}
+
+func (s *Session) handleRNTO(arg string) Reply {
+	from := s.renameFrom
+	s.renameFrom = ""
+	if from == "" {
+		return reply(codeBadSequence, "Send RNFR first")
+	}
+	_, src, err := s.locate(from)
+	if err != nil {
+		return errReply(err, from)
+	}
+	vpath, dst, r := s.locateBelowRoot(arg, "not a valid name")
+	if r != nil {
+		return *r
+	}
+	e, err := s.stat(s.ctx, src)
+	if err != nil {
+		return errReply(err, from)
+	}
+	if err := s.checkParent(dst); err != nil {
+		return errReply(err, arg)
+	}
+	if e.IsDir {
+		err = s.fs.RenameDir(s.ctx, src.bucket, src.key, dst.bucket, dst.key)
+	} else {
+		if d, derr := s.stat(s.ctx, dst); derr == nil && d.IsDir {
+			return reply(codeActionNotTaken, "%s: is a directory", arg)
+		}
+		err = s.fs.Rename(s.ctx, src.bucket, src.key, dst.bucket, dst.key)
+	}
+	if err != nil {
+		s.logErr("rename", from+" -> "+vpath, err)
+		return renameErrReply(err, from, arg)
+	}
+	if e.IsDir && (s.cwd == from || strings.HasPrefix(s.cwd, from+"/")) {
+		s.cwd = vpath + strings.TrimPrefix(s.cwd, from)
+	}
+	return reply(codeFileActionOK, "Renamed %s to %s", from, vpath)
+}
+
+// renameErrReply is errReply for a failed rename, where two storage errors mean
+// something narrower: ErrTooLarge is a directory with more keys than a rename
+// may move, ErrInvalidName a directory moved into itself.
+func renameErrReply(err error, from, to string) Reply {
+	switch {
+	case errors.Is(err, storage.ErrTooLarge):
+		return reply(codeActionNotTaken, "%s: directory too large to rename (more keys than FTP2S3_MAX_RENAME_KEYS allows)", from)
+	case errors.Is(err, storage.ErrInvalidName):
+		return reply(codeActionNotTaken, "%s: cannot move a directory into itself", to)
+	}
+	return errReply(err, to)
 }

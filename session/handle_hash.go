@@ -15,6 +15,10 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
+// Checksums: HASH and OPTS HASH (draft-bryan-ftpext-hash) and the older
+// one-algorithm X-forms XCRC, XMD5, XSHA1, XSHA256. Their rows are in
+// commands.go.
+
 // maxHashCompute bounds how much of an object the gateway reads to answer a
 // checksum command. A hash stored at upload time answers at any size; computing
 // one means streaming the object from S3, which for a 5 GiB file would tie up the

@@ -12,21 +12,8 @@ import (
 	"time"
 )
 
-// FTP security extensions (RFC 2228, RFC 4217).
-var _ = commandSet(map[string]command{
-	"AUTH": {handler: (*Session).handleAUTH, needsArg: true, help: "AUTH TLS", feat: "AUTH TLS"},
-	"PBSZ": {handler: (*Session).handlePBSZ, needsArg: true, help: "PBSZ 0", feat: "PBSZ"},
-	"PROT": {handler: (*Session).handlePROT, needsArg: true, help: "PROT {C|P}", feat: "PROT"},
-	"CCC":  {handler: (*Session).handleCCC, help: "CCC"},
-})
-
-// Reply codes of the security extensions.
-const (
-	codeProtNotAllowed    = 521 // RFC 4217 §9: data connection cannot be opened with this PROT setting
-	codeDataTLSFailed     = 522 // as vsftpd: TLS on the data connection refused
-	codeCommandProtDenied = 533 // RFC 2228: command protection level denied for policy reasons
-	codeProtNotSupported  = 536 // RFC 2228: requested PROT level not supported by mechanism
-)
+// FTP security extensions (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC and TLS on
+// the control and data connections. Their rows are in commands.go.
 
 // TLSStats counts FTPS events across the sessions of a gateway, for metrics.
 type TLSStats struct {
@@ -186,16 +173,6 @@ func (s *Session) handlePROT(arg string) Reply {
 
 func (s *Session) handleCCC(string) Reply {
 	return reply(codeCommandProtDenied, "CCC refused: the control connection stays encrypted")
-}
-
-// featureOn hides the FEAT lines of FTPS when TLS is not configured, so that
-// clients do not try AUTH TLS in vain.
-func (s *Session) featureOn(feat string) bool {
-	switch feat {
-	case "AUTH TLS", "PBSZ", "PROT":
-		return s.cfg.TLS != nil
-	}
-	return true
 }
 
 // loginNeedsTLS reports whether USER/PASS must be refused because the server

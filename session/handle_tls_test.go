@@ -32,17 +32,24 @@ func testTLSConfig(t *testing.T) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }
 
-// TestAUTHStopsTheReader: the line reader must not consume the ClientHello that
-// follows AUTH TLS as a command line; after the handshake, commands flow over TLS.
-func TestAUTHStopsTheReader(t *testing.T) {
+// servePipe serves a session with cfg over an in-memory connection and returns
+// the client's end; the session ends with the test.
+func servePipe(t *testing.T, cfg *Config) net.Conn {
+	t.Helper()
 	server, client := net.Pipe()
-	cfg := &Config{TLS: testTLSConfig(t), TLSRequired: true}
 	s := New(cfg, server)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Serve(ctx); close(done) }()
-	defer func() { cancel(); client.Close(); <-done }()
+	t.Cleanup(func() { cancel(); client.Close(); <-done })
 	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	return client
+}
+
+// TestAUTHStopsTheReader: the line reader must not consume the ClientHello that
+// follows AUTH TLS as a command line; after the handshake, commands flow over TLS.
+func TestAUTHStopsTheReader(t *testing.T) {
+	client := servePipe(t, &Config{TLS: testTLSConfig(t), TLSRequired: true})
 
 	tp := textproto.NewConn(client)
 	expect := func(tp *textproto.Conn, cmd string, want int) string {
@@ -81,13 +88,7 @@ func TestAUTHStopsTheReader(t *testing.T) {
 
 // TestAUTHRefusedKeepsReading: a refused AUTH leaves the reader running in clear.
 func TestAUTHRefusedKeepsReading(t *testing.T) {
-	server, client := net.Pipe()
-	s := New(&Config{}, server) // no TLS configured
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Serve(ctx); close(done) }()
-	defer func() { cancel(); client.Close(); <-done }()
-	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	client := servePipe(t, &Config{}) // no TLS configured
 	br := bufio.NewReader(client)
 	read := func() string {
 		l, err := br.ReadString('\n')

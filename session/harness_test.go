@@ -66,6 +66,17 @@ func (p *loopListener) Accept(ctx context.Context) (net.Conn, error) {
 	return p.l.Accept()
 }
 
+// newBareSession is a session whose handlers tests call directly, to look at
+// the state they leave.
+func newBareSession(t *testing.T, fs FS, user *User) *Session {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	s := New(&Config{FS: fs, Auth: testAuth{}, Data: loopData{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, a)
+	s.ctx = t.Context()
+	s.user = user
+	return s
+}
+
 // ftpClient drives one Session over a loopback socket and reads its replies.
 type ftpClient struct {
 	t    *testing.T
@@ -226,6 +237,31 @@ func (c *ftpClient) download(line string) (string, int, string) {
 	}
 	code, text := c.read()
 	return string(data), code, text
+}
+
+// downloadOK is download for a transfer that must succeed: it fails the test
+// unless the final reply is 226, and returns the data.
+func (c *ftpClient) downloadOK(line string) string {
+	c.t.Helper()
+	data, code, text := c.download(line)
+	if code != 226 {
+		c.t.Fatalf("%s: %d %s", line, code, text)
+	}
+	return data
+}
+
+// startUpload logs alice in on an empty bucket "b" and starts STOR name, leaving
+// the transfer running: the test writes to (and closes) the data connection.
+func startUpload(t *testing.T, name string) (*memFS, *ftpClient, net.Conn) {
+	t.Helper()
+	fs := newMemFS("b")
+	c := loginSession(t, fs, "alice")
+	d := c.pasv()
+	t.Cleanup(func() { d.Close() })
+	if code, text := c.cmd("STOR " + name); code != 150 {
+		t.Fatalf("STOR %s: %d %q", name, code, text)
+	}
+	return fs, c, d
 }
 
 // upload runs a command that receives data (STOR, STOU, …) and returns the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sort"
 	"strings"
@@ -188,14 +189,27 @@ func (m *memFS) List(_ context.Context, bucket, prefix string, fn func(storage.E
 	return nil
 }
 
-func (m *memFS) Get(_ context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
-	m.touch("Get", bucket, key)
+// read is the start of Get and Open: the call is recorded and counted, and the
+// object found; open counts a reader that Close will release.
+func (m *memFS) read(op, bucket, key string, open bool) (*memObject, error) {
+	m.touch(op, bucket, key)
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.gets++
 	o, ok := m.buckets[bucket][key]
-	m.mu.Unlock()
 	if !ok {
-		return 0, notFound(bucket, key)
+		return nil, notFound(bucket, key)
+	}
+	if open {
+		m.open++
+	}
+	return o, nil
+}
+
+func (m *memFS) Get(_ context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
+	o, err := m.read("Get", bucket, key, false)
+	if err != nil {
+		return 0, err
 	}
 	if offset >= int64(len(o.data)) {
 		return 0, nil
@@ -320,17 +334,10 @@ func (m *memFS) RenameDir(_ context.Context, srcBucket, srcKey, dstBucket, dstKe
 
 // Open reads the whole object at once; Send then writes it from offset.
 func (m *memFS) Open(_ context.Context, bucket, key string, offset int64) (storage.ObjectReader, error) {
-	m.touch("Open", bucket, key)
-	m.mu.Lock()
-	m.gets++
-	o, ok := m.buckets[bucket][key]
-	m.mu.Unlock()
-	if !ok {
-		return nil, notFound(bucket, key)
+	o, err := m.read("Open", bucket, key, true)
+	if err != nil {
+		return nil, err
 	}
-	m.mu.Lock()
-	m.open++
-	m.mu.Unlock()
 	r := &memReader{m: m, entry: storage.Entry{Name: baseOf(key), Size: int64(len(o.data)), ModTime: o.mod, SHA256: o.sha256}}
 	if offset < int64(len(o.data)) {
 		r.data = o.data[offset:]
@@ -392,4 +399,19 @@ func (m *memFS) CheckStoreTarget(ctx context.Context, bucket, key string, parent
 		return fmt.Errorf("memfs store %s/%s: %w", bucket, key, storage.ErrIsDirectory)
 	}
 	return nil
+}
+
+// snapshot returns every object as "bucket/key" → content and time, for tests
+// that check a command left storage as it was.
+func (m *memFS) snapshot() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	for b, objs := range m.buckets {
+		out[b+"/"] = "bucket"
+		for k, o := range objs {
+			out[b+"/"+k] = fmt.Sprintf("%d bytes, CRC-32 %08x, %s", len(o.data), crc32.ChecksumIEEE(o.data), o.mod.Format(time.RFC3339Nano))
+		}
+	}
+	return out
 }

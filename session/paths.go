@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -92,6 +93,19 @@ func (l location) isRootDir() bool { return l.rel == "" || l.key == "" }
 // isHomeRoot reports whether the location is the home's own root, which exists
 // whether or not any key lies under it yet.
 func (l location) isHomeRoot() bool { return l.rel == "" }
+
+// errBadPath is resolve's answer for a path no object can have.
+var errBadPath = errors.New("invalid path")
+
+// listPrefix is the prefix that lists the directory at l in its bucket: "" for
+// the bucket's root, "key/" below it. (storage has a dirPrefix of its own, which
+// also accepts keys ending in a slash.)
+func (l location) listPrefix() string {
+	if l.key == "" {
+		return ""
+	}
+	return l.key + "/"
+}
 
 // resolve maps a cleaned virtual path to its bucket and key under home. It fails
 // with errBadPath for names S3 cannot hold or FTP cannot carry.

@@ -1,5 +1,7 @@
 package session
 
+import "errors"
+
 // A client may send commands while a transfer runs (RFC 959 §4.1.3 lets it
 // pipeline; real clients queue at most a command or two, typically the next
 // PASV/EPSV or a QUIT). They wait in a lineQueue and run once the transfer is
@@ -10,6 +12,9 @@ const (
 	maxQueuedLines = 16
 	maxQueuedBytes = 64 << 10
 )
+
+// errQueueFull ends a transfer whose client sent more than the queue holds.
+var errQueueFull = errors.New("too many commands queued during the transfer")
 
 // lineQueue holds the lines that arrived during a transfer, in order.
 type lineQueue struct {

@@ -74,13 +74,7 @@ func TestPipelinedTransfersDoNotNest(t *testing.T) {
 // upload is cut off once it has queued more than the bound: 426 for the upload,
 // 421, the connection closed, and nothing stored.
 func TestCommandFloodDuringTransfer(t *testing.T) {
-	fs := newMemFS("b")
-	c := loginSession(t, fs, "alice")
-	d := c.pasv()
-	defer d.Close()
-	if code, text := c.cmd("STOR flood"); code != 150 {
-		t.Fatalf("STOR: %d %q", code, text)
-	}
+	fs, c, d := startUpload(t, "flood")
 	_, _ = io.WriteString(d, "partial")
 	line := "NOOP " + strings.Repeat("x", 1000)
 	sent := 0
@@ -107,12 +101,7 @@ func TestCommandFloodDuringTransfer(t *testing.T) {
 // TestQueueWithinBound: the few commands a real client sends during a transfer
 // run after it, in order, each with its reply.
 func TestQueueWithinBound(t *testing.T) {
-	fs := newMemFS("b")
-	c := loginSession(t, fs, "alice")
-	d := c.pasv()
-	if code, text := c.cmd("STOR q"); code != 150 {
-		t.Fatalf("STOR: %d %q", code, text)
-	}
+	_, c, d := startUpload(t, "q")
 	for range maxQueuedLines {
 		c.send("NOOP")
 	}

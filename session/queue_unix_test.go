@@ -12,13 +12,7 @@ import (
 // then Synch: IAC DM as TCP urgent data) is heard at once even when commands are
 // already queued; the queued ones run after it.
 func TestABORWithSynchAfterQueuedCommands(t *testing.T) {
-	fs := newMemFS("b")
-	c := loginSession(t, fs, "alice")
-	d := c.pasv()
-	defer d.Close()
-	if code, text := c.cmd("STOR aborted"); code != 150 {
-		t.Fatalf("STOR: %d %q", code, text)
-	}
+	fs, c, _ := startUpload(t, "aborted")
 	c.send("NOOP")
 	c.send("PWD")
 	// IAC IP in band, then IAC DM with the DM byte urgent, then the command.

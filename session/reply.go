@@ -12,9 +12,7 @@ import (
 
 // Reply codes used by the gateway, named once with the RFC that defines them.
 const (
-	codeRestartMarker       = 110 // RFC 959: restart marker reply
 	codeFileStatusOK        = 150 // RFC 959: about to open data connection
-	codeDataConnOpen        = 125 // RFC 959: data connection already open; transfer starting
 	codeOK                  = 200 // RFC 959
 	codeNotImplementedOK    = 202 // RFC 959: superfluous at this site
 	codeSystemStatus        = 211 // RFC 959 (also FEAT, RFC 2389)
@@ -35,17 +33,19 @@ const (
 	codeNotAvailable        = 421 // RFC 959: service not available, closing
 	codeCantOpenData        = 425 // RFC 959
 	codeTransferAborted     = 426 // RFC 959
-	codeFileUnavailable     = 450 // RFC 959: file busy
 	codeLocalError          = 451 // RFC 959: local error in processing
-	codeInsufficientStorage = 452 // RFC 959
 	codeSyntaxError         = 500 // RFC 959
 	codeSyntaxErrorParams   = 501 // RFC 959
 	codeNotImplemented      = 502 // RFC 959
 	codeBadSequence         = 503 // RFC 959
 	codeNotImplementedParam = 504 // RFC 959
+	codeProtNotAllowed      = 521 // RFC 4217 §9: data connection cannot be opened with this PROT setting
 	codeExtNetworkProtocol  = 522 // RFC 2428: network protocol not supported
+	codeDataTLSFailed       = 522 // as vsftpd: TLS on the data connection refused
 	codeNotLoggedIn         = 530 // RFC 959
+	codeCommandProtDenied   = 533 // RFC 2228: command protection level denied for policy reasons
 	codeProtectionDenied    = 534 // RFC 2228
+	codeProtNotSupported    = 536 // RFC 2228: requested PROT level not supported by mechanism
 	codeActionNotTaken      = 550 // RFC 959: file unavailable
 	codeExceededStorage     = 552 // RFC 959
 	codeBadFileName         = 553 // RFC 959
@@ -100,58 +100,50 @@ func (r Reply) String() string {
 }
 
 // errReply maps an error from storage or from the transfer machinery to the one
-// reply that fits it. It is the only place where errors become codes.
+// reply that fits it, through errorReplies: the table of which error becomes
+// which code. Only RNTO words two storage errors its own way before falling back
+// to it (renameErrReply), since for a rename they mean something narrower.
 func errReply(err error, what string) Reply {
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return reply(codeActionNotTaken, "%s: no such file or directory", what)
-	case errors.Is(err, storage.ErrIsDirectory):
-		return reply(codeActionNotTaken, "%s: is a directory", what)
-	case errors.Is(err, storage.ErrNotEmpty):
-		return reply(codeActionNotTaken, "%s: directory not empty", what)
-	case errors.Is(err, storage.ErrExists):
-		return reply(codeActionNotTaken, "%s: already exists", what)
-	case errors.Is(err, storage.ErrInvalidName):
-		return reply(codeBadFileName, "%s: file name not allowed", what)
-	case errors.Is(err, storage.ErrInvalidOffset):
-		return reply(codeInvalidRestart, "%s: restart offset beyond the end of the file", what)
-	case errors.Is(err, storage.ErrTooLarge):
-		return reply(codeExceededStorage, "%s: exceeds the storage limit", what)
-	case errors.Is(err, errPermission):
-		return reply(codeActionNotTaken, "%s: permission denied", what)
-	case errors.Is(err, storage.ErrAccessDenied):
-		// S3's own policy said no: worth a log line with the request id, since
-		// it may as well be the gateway's credentials that are wrong.
-		r := reply(codeActionNotTaken, "%s: permission denied", what)
-		r.err = err
-		return r
-	case errors.Is(err, errBadPath):
-		return reply(codeBadFileName, "%s: invalid path", what)
-	case errors.Is(err, storage.ErrChanged):
-		return reply(codeLocalError, "%s: the object changed during the transfer; try again", what)
-	case errors.Is(err, errQueueFull):
-		return reply(codeTransferAborted, "%s: transfer aborted: too many commands sent during it", what)
-	case errors.Is(err, errAborted), errors.Is(err, context.Canceled):
-		return reply(codeTransferAborted, "%s: transfer aborted", what)
-	case errors.Is(err, errDataTimeout), errors.Is(err, context.DeadlineExceeded):
-		return reply(codeTransferAborted, "%s: data connection timed out", what)
-	case errors.Is(err, errNoCloseNotify):
-		return reply(codeLocalError, "%s: the TLS data connection ended without close_notify; nothing was stored", what)
-	case errors.Is(err, errDataConn):
-		return reply(codeTransferAborted, "%s: data connection closed; transfer aborted", what)
-	default:
-		r := reply(codeLocalError, "%s: storage error; the action was not completed", what)
-		r.err = err
-		return r
+	for _, e := range errorReplies {
+		if errors.Is(err, e.err) {
+			r := reply(e.code, "%s: %s", what, e.text)
+			if e.logged {
+				r.err = err
+			}
+			return r
+		}
 	}
+	r := reply(codeLocalError, "%s: storage error; the action was not completed", what)
+	r.err = err // unexpected: execute logs it with S3's request id
+	return r
 }
 
-var (
-	errPermission  = errors.New("permission denied")
-	errBadPath     = errors.New("invalid path")
-	errAborted     = errors.New("transfer aborted by the client")
-	errDataTimeout = errors.New("data connection stalled")
-	errDataConn    = errors.New("data connection failed")
-	errCtrlClosed  = errors.New("control connection closed before the transfer completed")
-	errQueueFull   = errors.New("too many commands queued during the transfer")
-)
+// errorReplies are the replies to errors, the first that matches winning; the
+// text follows the path the command named.
+var errorReplies = []struct {
+	err  error
+	code int
+	text string
+	// logged: the log must see the error behind the reply (Reply.err).
+	logged bool
+}{
+	{err: storage.ErrNotFound, code: codeActionNotTaken, text: "no such file or directory"},
+	{err: storage.ErrIsDirectory, code: codeActionNotTaken, text: "is a directory"},
+	{err: storage.ErrNotEmpty, code: codeActionNotTaken, text: "directory not empty"},
+	{err: storage.ErrExists, code: codeActionNotTaken, text: "already exists"},
+	{err: storage.ErrInvalidName, code: codeBadFileName, text: "file name not allowed"},
+	{err: storage.ErrInvalidOffset, code: codeInvalidRestart, text: "restart offset beyond the end of the file"},
+	{err: storage.ErrTooLarge, code: codeExceededStorage, text: "exceeds the storage limit"},
+	// S3's own policy said no: worth a log line with the request id, since it
+	// may as well be the gateway's credentials that are wrong.
+	{err: storage.ErrAccessDenied, code: codeActionNotTaken, text: "permission denied", logged: true},
+	{err: errBadPath, code: codeBadFileName, text: "invalid path"},
+	{err: storage.ErrChanged, code: codeLocalError, text: "the object changed during the transfer; try again"},
+	{err: errQueueFull, code: codeTransferAborted, text: "transfer aborted: too many commands sent during it"},
+	{err: errAborted, code: codeTransferAborted, text: "transfer aborted"},
+	{err: context.Canceled, code: codeTransferAborted, text: "transfer aborted"},
+	{err: errDataTimeout, code: codeTransferAborted, text: "data connection timed out"},
+	{err: context.DeadlineExceeded, code: codeTransferAborted, text: "data connection timed out"},
+	{err: errNoCloseNotify, code: codeLocalError, text: "the TLS data connection ended without close_notify; nothing was stored"},
+	{err: errDataConn, code: codeTransferAborted, text: "data connection closed; transfer aborted"},
+}

@@ -15,6 +15,20 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
+// Why a transfer ended early; errReply turns each into its reply.
+
+// errAborted: the client sent ABOR (abortTransfer).
+var errAborted = errors.New("transfer aborted by the client")
+
+// errDataTimeout: the data connection stalled for longer than Config.DataTimeout.
+var errDataTimeout = errors.New("data connection stalled")
+
+// errDataConn: the data connection failed or was closed before the end.
+var errDataConn = errors.New("data connection failed")
+
+// errCtrlClosed: the control connection went away while the transfer ran.
+var errCtrlClosed = errors.New("control connection closed before the transfer completed")
+
 // dataSetup is how the next transfer gets its data connection: a reserved passive
 // port or an active target. A transfer consumes it.
 type dataSetup struct {
@@ -156,39 +170,22 @@ func (s *Session) logProgress() {
 		"bytes", n, "seconds", elapsed.Seconds(), "mb_per_s", float64(n)/elapsed.Seconds()/1e6)
 }
 
-// duringTransfer handles a control line that arrives while a transfer runs: ABOR
-// cancels it, STAT reports its progress, a closed control connection abandons
-// it, and every other line waits in the queue until it is over. A client that
-// queues more than the queue's bound is cut off (see lineQueue).
+// duringTransfer handles a control line that arrives while a transfer runs: a
+// verb whose row has whileTransfer (ABOR, STAT) is answered at once, a closed
+// control connection abandons the transfer, and every other line waits in the
+// queue until it is over. A client that queues more than the queue's bound is
+// cut off (see lineQueue).
 func (s *Session) duringTransfer(l line) {
-	x := s.xfer
 	if l.err != nil {
 		s.stopTransfer(errCtrlClosed)
 		s.quit = true
 		return
 	}
 	verb, _ := parseLine(l.text)
-	switch {
-	case l.tooLong:
-	case verb == "ABOR":
-		r, _ := s.stopTransfer(errAborted)
-		if r.Code == codeClosingData {
-			// The transfer won the race: report it, then the no-op abort.
-			s.send(r)
-			s.send(reply(codeClosingData, "ABOR successful; the transfer had already completed"))
-		} else {
-			s.send(reply(codeTransferAborted, "Transfer aborted; data connection closed"))
-			s.send(reply(codeClosingData, "ABOR successful"))
-		}
-		s.observeCommand("ABOR", codeClosingData)
-		return
-	case verb == "STAT":
-		s.send(Reply{Code: codeSystemStatus, Lines: []string{
-			"Transfer in progress:",
-			fmt.Sprintf("%s %s: %d bytes in %s", x.t.verb, x.t.path, x.state.bytes.Load(), time.Since(x.state.start).Round(time.Millisecond)),
-			"End of status",
-		}})
-		s.observeCommand("STAT", codeSystemStatus)
+	if c := commands[verb]; c != nil && c.whileTransfer != nil && !l.tooLong {
+		r := c.whileTransfer(s)
+		s.send(r)
+		s.observeCommand(verb, r.Code)
 		return
 	}
 	if s.queue.push(l) {

@@ -2,34 +2,11 @@ package session
 
 import (
 	"context"
-	"crypto/tls"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// TestReadOnlyGuard: every registered verb that writes is refused with 550 for a
-// read-only user before its handler runs (so it holds for verbs added later).
-func TestReadOnlyGuard(t *testing.T) {
-	s := &Session{cfg: &Config{}, user: &User{Name: "r", ReadOnly: true}, cwd: "/", ctx: context.Background()}
-	s.cfg.setDefaults()
-	s.log = s.cfg.Logger
-	n := 0
-	for verb := range writeVerbs {
-		if _, ok := commands[verb]; !ok {
-			continue
-		}
-		n++
-		if r := s.dispatch(verb, "x"); r.Code != codeActionNotTaken {
-			t.Errorf("%s as a read-only user: %d %q, want 550", verb, r.Code, r.Text())
-		}
-	}
-	if n < 4 {
-		t.Fatalf("only %d write verbs registered; STOR, DELE, MKD, RMD at least", n)
-	}
-}
 
 type fakeGuard struct {
 	mu     sync.Mutex
@@ -69,18 +46,5 @@ func TestLoginGuardBan(t *testing.T) {
 	}
 	if g.failed != 2 {
 		t.Fatalf("guard saw %d failures", g.failed)
-	}
-}
-
-func TestFEATShowsFTPSOnlyWithTLS(t *testing.T) {
-	off := &Session{cfg: &Config{}}
-	on := &Session{cfg: &Config{TLS: &tls.Config{}}}
-	if strings.Contains(off.handleFEAT("").Text(), "AUTH TLS") {
-		t.Error("FEAT lists AUTH TLS without TLS configured")
-	}
-	for _, f := range []string{"AUTH TLS", "PBSZ", "PROT"} {
-		if !strings.Contains(on.handleFEAT("").Text(), f) {
-			t.Errorf("FEAT lacks %s with TLS configured", f)
-		}
 	}
 }

@@ -7,14 +7,6 @@ import (
 	"time"
 )
 
-// writeVerbs are the commands that change storage. A read-only user is refused
-// them in dispatch, before any handler runs, so a verb added later cannot forget
-// the check.
-var writeVerbs = map[string]bool{
-	"STOR": true, "STOU": true, "APPE": true, "DELE": true, "RNFR": true, "RNTO": true,
-	"MKD": true, "XMKD": true, "RMD": true, "XRMD": true, "SITE": true, "MFMT": true, "MFCT": true,
-}
-
 // LoginGuard slows down and bans addresses that keep failing to log in. The
 // gateway implements it; sessions report every failure.
 type LoginGuard interface {

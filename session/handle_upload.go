@@ -1,0 +1,185 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ftp2s3/ftp2s3/storage"
+)
+
+// Uploads (RFC 959 STOR, STOU, APPE; RFC 3659 §5 REST STREAM + STOR). S3 has no
+// append: storage composes the new object server-side. Their rows are in
+// commands.go.
+
+func (s *Session) handleSTOR(arg string) Reply {
+	offset := s.restOffset
+	s.restOffset = 0
+	return s.startUpload("STOR", arg, storage.PutOptions{Offset: offset})
+}
+
+// handleSTOU stores the upload under a name the server chooses in the current
+// directory and names it in the preliminary reply, as RFC 1123 §4.1.2.9 asks:
+// "150 FILE: name".
+func (s *Session) handleSTOU(arg string) Reply {
+	stem := "ftp2s3"
+	if a := strings.TrimSpace(arg); a != "" {
+		// Some clients pass a wanted name; keep it as a readable stem.
+		stem = strings.NewReplacer("/", "_", `\`, "_").Replace(a)
+	}
+	for range 5 {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		name := fmt.Sprintf("%s.%s.%s", stem, time.Now().UTC().Format("20060102T150405"), hex.EncodeToString(b[:]))
+		_, loc, err := s.locate(name)
+		if err != nil {
+			return errReply(err, name)
+		}
+		if _, err := s.stat(s.ctx, loc); err == nil {
+			continue
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return errReply(err, name)
+		}
+		r := s.handleSTOR(name)
+		if r.transfer != nil {
+			r.Lines = []string{"FILE: " + name}
+			r.transfer.verb = "STOU"
+		}
+		return r
+	}
+	return reply(codeActionNotTaken, "Could not find a unique file name; try again")
+}
+
+func (s *Session) handleAPPE(arg string) Reply {
+	s.restOffset = 0
+	return s.startUpload("APPE", arg, storage.PutOptions{Append: true})
+}
+
+// startUpload checks an upload target and returns the transfer that streams the
+// data connection into it. opts carries REST's offset or APPE's append; ALLO's
+// size hint is taken here.
+func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
+	opts.SizeHint, s.allocHint = s.allocHint, 0
+	vpath, loc, err := s.locate(arg)
+	if err != nil {
+		return errReply(err, arg)
+	}
+	if loc.isRootDir() || strings.HasSuffix(arg, "/") {
+		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
+	}
+	if opts.Offset == 0 && !opts.Append {
+		return s.startStore(verb, vpath, arg, loc, opts)
+	}
+	e, serr := s.stat(s.ctx, loc)
+	if serr == nil && e.IsDir {
+		return reply(codeActionNotTaken, "%s: is a directory", arg)
+	}
+	if opts.Offset > 0 {
+		// Refuse a bad offset now rather than after the client has sent its data.
+		if serr != nil {
+			return errReply(serr, arg)
+		}
+		if opts.Offset > e.Size {
+			return errReply(storage.ErrInvalidOffset, arg)
+		}
+	}
+	if err := s.checkParent(loc); err != nil {
+		return errReply(err, arg)
+	}
+	fs, binary := s.fs, s.binary
+	run := func(ctx context.Context, conn io.ReadWriter) error {
+		r := uploadReader(conn, binary)
+		o := opts
+		o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
+		_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
+		return err
+	}
+	return Reply{
+		Code:     codeFileStatusOK,
+		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
+		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
+	}
+}
+
+// startStore is STOR of a whole new file. The target is checked from the
+// metadata cache when it knows (a refusal is then a 550 before any 150);
+// otherwise the 150 goes out at once and the check runs while the data arrives,
+// and the upload commits only if it passes. Either way a small file into a
+// directory the gateway knows costs one S3 request, its PutObject.
+func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage.PutOptions) Reply {
+	// The home's root exists before any key lies under it (statDir), so a
+	// file stored there needs no check of its directory.
+	parentIsHome := path.Dir("/"+loc.rel) == "/" && loc.rel != ""
+	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key, parentIsHome)
+	if known && err != nil {
+		return errReply(err, arg)
+	}
+	fs, binary := s.fs, s.binary
+	run := func(ctx context.Context, conn io.ReadWriter) error {
+		r := uploadReader(conn, binary)
+		if known {
+			o := opts
+			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
+			_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
+			return err
+		}
+		// A failed check cancels the upload at once (a large file stops
+		// streaming parts) and its error is the reply.
+		pctx, cancel := context.WithCancelCause(ctx)
+		result := make(chan error, 1)
+		go func() {
+			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key, parentIsHome)
+			if err != nil {
+				cancel(err)
+			}
+			result <- err
+		}()
+		var once sync.Once
+		var checkErr error
+		checked := func() error {
+			once.Do(func() { checkErr = <-result })
+			return checkErr
+		}
+		defer func() { cancel(nil); _ = checked() }() // no check outlives the transfer
+		o := opts
+		o.BeforeCommit = func() error {
+			if err := checked(); err != nil {
+				return err
+			}
+			return s.commitAllowed(ctx)
+		}
+		_, err := fs.Put(pctx, loc.bucket, loc.key, r, o)
+		if err != nil {
+			if cerr := checked(); cerr != nil {
+				return cerr
+			}
+		}
+		return err
+	}
+	return Reply{
+		Code:     codeFileStatusOK,
+		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
+		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
+	}
+}
+
+// commitAllowed is checked right before an upload becomes visible: the transfer
+// must not have been cancelled (ABOR, shutdown) and the client's control
+// connection must still be open, since a client that died mid-upload closes its
+// data connection too, which in stream mode looks exactly like end of file.
+func (s *Session) commitAllowed(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	if s.controlGone() {
+		return errCtrlClosed
+	}
+	return nil
+}
