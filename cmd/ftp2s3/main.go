@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
+	"github.com/ftp2s3/ftp2s3/gateway/ops"
 )
 
 func main() {
@@ -91,7 +93,7 @@ func hashPassword(args []string) int {
 		}
 		pw = strings.TrimRight(line, "\r\n")
 	}
-	h, err := gateway.HashPassword(pw)
+	h, err := auth.HashPassword(pw)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3 hash-password: %v\n", err)
 		return 1
@@ -105,7 +107,7 @@ func hashPassword(args []string) int {
 // FTP2S3_LISTEN. It exists because minimal images have no shell, curl or nc
 // for a HEALTHCHECK.
 func healthcheck() int {
-	if err := gateway.Healthcheck(os.Getenv("FTP2S3_METRICS_LISTEN"), envOr("FTP2S3_LISTEN", ":2121"), 5*time.Second); err != nil {
+	if err := ops.Healthcheck(os.Getenv("FTP2S3_METRICS_LISTEN"), envOr("FTP2S3_LISTEN", ":2121"), 5*time.Second); err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3 healthcheck: %v\n", err)
 		return 1
 	}

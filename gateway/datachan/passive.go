@@ -1,4 +1,8 @@
-package gateway
+// Package datachan is the gateway's data-channel layer: the passive port pool
+// (ports shared by clients of different addresses, reservations that expire),
+// the active-mode dialer with its bounce protection, and the address a passive
+// reply announces (FTP2S3_PUBLIC_HOST, FTP2S3_PASSIVE_HOST_OVERRIDES).
+package datachan
 
 import (
 	"context"
@@ -7,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +27,7 @@ import (
 type DataChannels struct {
 	ports       PortRange
 	publicHost  string
-	overrides   []hostOverride
+	overrides   []HostOverride
 	dataTimeout time.Duration
 	// expireAfter is how long a reserved port waits for its transfer command
 	// before it goes back to the pool.
@@ -40,7 +45,7 @@ type DataChannels struct {
 
 	mu        sync.Mutex
 	open      map[portKey]*sharedPort // listening ports, each with its reservations
-	perClient map[netip.Addr]int      // reservations by clientKey
+	perClient map[netip.Addr]int      // reservations by clientaddr.Key
 	reserved  int                     // reservations in all
 	next      int                     // round-robin start, so a just-released port rests a while
 
@@ -50,8 +55,8 @@ type DataChannels struct {
 	activeRefused atomic.Int64
 }
 
-// DataStats is a snapshot of the data-channel layer's counters, for metrics.
-type DataStats struct {
+// Stats is a snapshot of the data-channel layer's counters, for metrics.
+type Stats struct {
 	// Exhausted counts PASV/EPSV commands that found no free port (answered 425).
 	Exhausted int64
 	// Strangers counts connections to a passive port that no reservation was
@@ -72,59 +77,59 @@ type DataStats struct {
 	PortsTotal int
 }
 
-// NewDataChannels builds the data-channel layer from the configuration.
-func NewDataChannels(c *Config, log *slog.Logger) (*DataChannels, error) {
-	ov, err := parseHostOverrides(c.PassiveHostOverrides)
-	if err != nil {
-		return nil, err
-	}
+// Options configure the data-channel layer.
+type Options struct {
+	Ports      PortRange      // FTP2S3_PASSIVE_PORTS
+	PublicHost string         // FTP2S3_PUBLIC_HOST; empty: the address the client reached
+	Overrides  []HostOverride // FTP2S3_PASSIVE_HOST_OVERRIDES
+	// DataTimeout is FTP2S3_DATA_TIMEOUT; a reserved port waits twice as long
+	// for its transfer command. Zero means 30 s.
+	DataTimeout time.Duration
+	// MaxPerClient is how many reservations one client (an IPv4 address, an
+	// IPv6 /64) may hold at once: FTP2S3_MAX_CONNECTIONS_PER_IP. Zero: no bound.
+	MaxPerClient int
+	Log          *slog.Logger
+}
+
+// New builds the data-channel layer.
+func New(o Options) *DataChannels {
+	log := o.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	dt := c.DataTimeout
+	dt := o.DataTimeout
 	if dt <= 0 {
 		dt = 30 * time.Second
 	}
 	return &DataChannels{
-		ports: c.PassivePorts, publicHost: c.PublicHost, overrides: ov,
+		ports: o.Ports, publicHost: o.PublicHost, overrides: o.Overrides,
 		dataTimeout: dt, expireAfter: 2 * dt, log: log,
 		resolve: func(ctx context.Context, host string) ([]net.IP, error) {
 			return net.DefaultResolver.LookupIP(ctx, "ip", host)
 		},
-		maxPerClient: c.MaxConnectionsPerIP,
+		maxPerClient: o.MaxPerClient,
 		open:         map[portKey]*sharedPort{}, perClient: map[netip.Addr]int{},
-		next: c.PassivePorts.Lo, dnsCache: map[string]dnsAnswer{},
-	}, nil
-}
-
-// Stats returns the current counters.
-func (d *DataChannels) Stats() DataStats {
-	d.mu.Lock()
-	reserved := d.reserved
-	d.mu.Unlock()
-	return DataStats{
-		Exhausted:     d.exhausted.Load(),
-		Strangers:     d.strangers.Load(),
-		Expired:       d.expired.Load(),
-		ActiveRefused: d.activeRefused.Load(),
-		PortsInUse:    d.PortsInUse(),
-		Reservations:  reserved,
-		PortsTotal:    d.ports.Hi - d.ports.Lo + 1,
+		next: o.Ports.Lo, dnsCache: map[string]dnsAnswer{},
 	}
 }
 
-// Exhausted returns how many times a PASV/EPSV found no free port.
-func (d *DataChannels) Exhausted() int64 { return d.exhausted.Load() }
-
-// PortsInUse returns how many passive ports are reserved right now.
-func (d *DataChannels) PortsInUse() int {
+// Stats returns the current counters.
+func (d *DataChannels) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ports := map[int]bool{}
 	for k := range d.open {
 		ports[k.port] = true
 	}
-	return len(ports)
+	return Stats{
+		Exhausted:     d.exhausted.Load(),
+		Strangers:     d.strangers.Load(),
+		Expired:       d.expired.Load(),
+		ActiveRefused: d.activeRefused.Load(),
+		PortsInUse:    len(ports),
+		Reservations:  d.reserved,
+		PortsTotal:    d.ports.Hi - d.ports.Lo + 1,
+	}
 }
 
 // resolveTimeout bounds the DNS lookup of FTP2S3_PUBLIC_HOST behind one PASV.
@@ -202,18 +207,18 @@ func (d *DataChannels) hostFor(ip net.IP) string {
 	if a, ok := netip.AddrFromSlice(ip); ok {
 		a = a.Unmap()
 		for _, o := range d.overrides {
-			if o.prefix.Contains(a) {
-				return o.host
+			if o.Prefix.Contains(a) {
+				return o.Host
 			}
 		}
 	}
 	return d.publicHost
 }
 
-// checkHost accepts an IP address or a DNS name (RFC 1123 labels; "_" is let
+// CheckHost accepts an IP address or a DNS name (RFC 1123 labels; "_" is let
 // through for names some internal DNS servers hand out). It catches the usual
 // mistakes, a URL or a host:port, at start-up rather than at the first PASV.
-func checkHost(h string) error {
+func CheckHost(h string) error {
 	if net.ParseIP(h) != nil {
 		return nil
 	}
@@ -232,3 +237,55 @@ func checkHost(h string) error {
 	}
 	return nil
 }
+
+// HostOverride advertises Host to passive clients whose address is in Prefix.
+type HostOverride struct {
+	Prefix netip.Prefix
+	Host   string
+}
+
+// ParseHostOverrides reads FTP2S3_PASSIVE_HOST_OVERRIDES: "cidr=host,cidr=host".
+func ParseHostOverrides(s string) ([]HostOverride, error) {
+	var out []HostOverride
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		cidr, host, ok := strings.Cut(item, "=")
+		if !ok || strings.TrimSpace(host) == "" {
+			return nil, fmt.Errorf("%q is not cidr=host", item)
+		}
+		p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", cidr, err)
+		}
+		if err := CheckHost(strings.TrimSpace(host)); err != nil {
+			return nil, err
+		}
+		out = append(out, HostOverride{Prefix: p.Masked(), Host: strings.TrimSpace(host)})
+	}
+	return out, nil
+}
+
+// PortRange is an inclusive TCP port range written "lo-hi".
+type PortRange struct{ Lo, Hi int }
+
+// UnmarshalText parses "lo-hi" (or a single port).
+func (p *PortRange) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	lo, hi, found := strings.Cut(s, "-")
+	if !found {
+		hi = lo
+	}
+	l, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	h, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if err1 != nil || err2 != nil || l < 1024 || h > 65535 || l > h {
+		return fmt.Errorf("%q is not a port range lo-hi with 1024 <= lo <= hi <= 65535", s)
+	}
+	*p = PortRange{Lo: l, Hi: h}
+	return nil
+}
+
+// String renders the range as "lo-hi".
+func (p PortRange) String() string { return fmt.Sprintf("%d-%d", p.Lo, p.Hi) }

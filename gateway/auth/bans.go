@@ -1,4 +1,8 @@
-package gateway
+// Package auth decides who may log in and as what: static users with bcrypt
+// hashes, S3 access keys (FTP2S3_AUTH=s3), anonymous read-only access, the
+// FTP2S3_BUCKETS allow-list, and the guard against password guessing (delays
+// and bans per client address).
+package auth
 
 import (
 	"context"
@@ -8,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/gateway/clientaddr"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -59,17 +64,6 @@ func NewBans(after int, window, banFor time.Duration) *Bans {
 	return &Bans{after: after, window: window, banFor: banFor, now: time.Now, addrs: map[netip.Addr]*addrRecord{}}
 }
 
-// banKey is the unit an address is counted in: the address itself for IPv4, its
-// /64 for IPv6.
-func banKey(a netip.Addr) netip.Addr {
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.Addr()
-	}
-	return a
-}
-
 // LoginFailed records a failure and returns the delay before the reply, and
 // whether the address is banned now.
 func (b *Bans) LoginFailed(addr netip.Addr) (time.Duration, bool) {
@@ -78,7 +72,7 @@ func (b *Bans) LoginFailed(addr netip.Addr) (time.Duration, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.maybeSweep(now)
-	k := banKey(addr)
+	k := clientaddr.Key(addr)
 	r := b.addrs[k]
 	if r == nil {
 		r = &addrRecord{}
@@ -135,7 +129,7 @@ var ErrLoginBusy = errors.New("too many logins in progress from this address")
 // ends. The returned done must be called once the outcome is recorded
 // (after LoginFailed, for a failure).
 func (b *Bans) BeginLogin(ctx context.Context, addr netip.Addr) (done func(), err error) {
-	k := banKey(addr)
+	k := clientaddr.Key(addr)
 	var timeout <-chan time.Time
 	for {
 		now := b.now()
@@ -195,7 +189,7 @@ func (b *Bans) endLogin(k netip.Addr) {
 func (b *Bans) Banned(addr netip.Addr) bool {
 	now := b.now()
 	b.mu.Lock()
-	r := b.addrs[banKey(addr)]
+	r := b.addrs[clientaddr.Key(addr)]
 	banned := r != nil && now.Before(r.bannedUntil)
 	b.mu.Unlock()
 	if banned {

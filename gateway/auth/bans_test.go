@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"net/netip"
@@ -64,7 +64,8 @@ func TestBansIPv6CountsPer64(t *testing.T) {
 	if b.Banned(netip.MustParseAddr("2001:db8:1:3::1")) {
 		t.Fatal("a neighbouring /64 is banned too")
 	}
-	if banKey(netip.MustParseAddr("::ffff:192.0.2.1")) != netip.MustParseAddr("192.0.2.1") {
+	b.LoginFailed(netip.MustParseAddr("::ffff:192.0.2.1"))
+	if _, ban := b.LoginFailed(netip.MustParseAddr("192.0.2.1")); !ban {
 		t.Fatal("a v4-mapped address is not counted as its IPv4 form")
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package ops
 
 import (
 	"context"
@@ -41,8 +41,7 @@ func TestReadinessFollowsChecks(t *testing.T) {
 	client := storage.NewStaticClient(srv.URL, "", "key", "secret", true)
 	ctx := context.Background()
 
-	cfg := DefaultConfig()
-	r := newReadiness(client, &cfg, log)
+	r := NewReadiness(client, "", false, log)
 	r.interval = time.Second
 	if err := r.status(); err == nil {
 		t.Fatal("ready before any check")
@@ -64,8 +63,7 @@ func TestReadinessFollowsChecks(t *testing.T) {
 	}
 
 	// FTP2S3_AUTH=s3: an anonymous probe, and S3's refusal proves it is reachable.
-	cfg.Auth = "s3"
-	r = newReadiness(client, &cfg, log)
+	r = NewReadiness(client, "", true, log)
 	r.interval = time.Second
 	status.Store(403)
 	before := signed.Load()
