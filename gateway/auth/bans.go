@@ -26,6 +26,9 @@ type Bans struct {
 	window time.Duration // failures older than this are forgotten
 	banFor time.Duration
 	now    func() time.Time
+	// maxTracked is the cap on the table (the constant of that name; tests
+	// lower it).
+	maxTracked int
 
 	mu    sync.Mutex
 	addrs map[netip.Addr]*addrRecord
@@ -54,14 +57,16 @@ const (
 	firstDelay = 250 * time.Millisecond
 	maxDelay   = 5 * time.Second
 	// maxTracked bounds the memory an address scan can make us spend; beyond it
-	// the records that matter least (no ban, oldest failure) go first.
+	// the records that matter least go first: not banned, no check in flight,
+	// and the longest since their last failure.
 	maxTracked = 100000
 )
 
 // NewBans returns a guard that bans after `after` failures within `window`, for
 // `banFor`.
 func NewBans(after int, window, banFor time.Duration) *Bans {
-	return &Bans{after: after, window: window, banFor: banFor, now: time.Now, addrs: map[netip.Addr]*addrRecord{}}
+	return &Bans{after: after, window: window, banFor: banFor, now: time.Now, maxTracked: maxTracked,
+		addrs: map[netip.Addr]*addrRecord{}}
 }
 
 // LoginFailed records a failure and returns the delay before the reply, and
@@ -199,9 +204,10 @@ func (b *Bans) Banned(addr netip.Addr) bool {
 }
 
 // maybeSweep drops records with nothing left to remember, at most once a
-// minute, and keeps the table under maxTracked.
+// minute, and keeps the table under maxTracked by evicting the records whose
+// last failure is oldest.
 func (b *Bans) maybeSweep(now time.Time) {
-	if now.Before(b.sweep) && len(b.addrs) < maxTracked {
+	if now.Before(b.sweep) && len(b.addrs) < b.maxTracked {
 		return
 	}
 	b.sweep = now.Add(time.Minute)
@@ -212,15 +218,30 @@ func (b *Bans) maybeSweep(now time.Time) {
 			delete(b.addrs, k)
 		}
 	}
+	for len(b.addrs) >= b.maxTracked && b.evictOldest(now) {
+	}
+}
+
+// evictOldest drops the evictable record (not banned, no check in flight)
+// whose last failure is oldest, and reports whether there was one. Every such
+// record has a failure left after the sweep, or it would be gone already.
+func (b *Bans) evictOldest(now time.Time) bool {
+	var oldest netip.Addr
+	var last time.Time
+	found := false
 	for k, r := range b.addrs {
-		if len(b.addrs) < maxTracked {
-			break
+		if now.Before(r.bannedUntil) || r.checking > 0 || len(r.failures) == 0 {
+			continue
 		}
-		if !now.Before(r.bannedUntil) && r.checking == 0 {
-			r.forget()
-			delete(b.addrs, k)
+		if t := r.failures[len(r.failures)-1]; !found || t.Before(last) {
+			oldest, last, found = k, t, true
 		}
 	}
+	if found {
+		b.addrs[oldest].forget()
+		delete(b.addrs, oldest)
+	}
+	return found
 }
 
 // BanStats are the login guard's counters, for metrics.
