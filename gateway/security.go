@@ -50,6 +50,3 @@ func (s *security) tlsConfig() *tls.Config {
 	}
 	return s.certs.TLSConfig()
 }
-
-// HashPassword returns the bcrypt hash to put in a user record: auth.HashPassword.
-func HashPassword(password string) (string, error) { return auth.HashPassword(password) }
