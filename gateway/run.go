@@ -272,9 +272,6 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		go func() { errc <- g.Server.ServeImplicitTLS(g.implicit) }()
 		serving++
 	}
-	if g.Certs != nil {
-		g.Certs.ReloadOnSIGHUP(ctx, g.Log)
-	}
 	wait := func() {
 		for ; serving > 0; serving-- {
 			<-errc

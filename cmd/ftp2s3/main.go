@@ -75,10 +75,33 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
 		os.Exit(2)
 	}
+	if g.Certs != nil {
+		reloadOnSIGHUP(ctx, g)
+	}
 	if err := g.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// reloadOnSIGHUP reloads the TLS certificate whenever the process gets SIGHUP,
+// until ctx ends (README "FTPS (RFC 4217)"); ReloadTLS logs the outcome and
+// running sessions keep their certificate. Without FTPS, SIGHUP keeps its
+// default disposition.
+func reloadOnSIGHUP(ctx context.Context, g interface{ ReloadTLS() error }) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				_ = g.ReloadTLS()
+			}
+		}
+	}()
 }
 
 func hashPassword(args []string) int {
