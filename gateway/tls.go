@@ -2,16 +2,12 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -100,29 +96,6 @@ func (c *Certificates) TLSConfig() *tls.Config {
 			return c.Current(), nil
 		},
 	}
-}
-
-// ReloadOnSIGHUP reloads the certificate whenever the process gets SIGHUP, until
-// ctx ends. Running sessions are not touched.
-func (c *Certificates) ReloadOnSIGHUP(ctx context.Context, log *slog.Logger) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(ch)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ch:
-				if err := c.Reload(); err != nil {
-					log.Error("TLS certificate reload failed; keeping the previous one", "err", err)
-					continue
-				}
-				leaf := c.Current().Leaf
-				log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.Format(time.RFC3339))
-			}
-		}
-	}()
 }
 
 // ReloadTLS reads the certificate files again (cmd/ftp2s3 calls it on
