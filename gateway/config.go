@@ -230,15 +230,20 @@ func (c *Config) Validate() []error {
 	if c.Bucket == "" && c.Prefix != "" {
 		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")
 	}
-	p = append(p, c.validateTLS()...)
-	p = append(p, c.validateLogin()...)
-	for _, f := range []struct{ name, path string }{{"FTP2S3_USERS_FILE", c.UsersFile}} {
-		if f.path != "" {
-			if _, err := os.ReadFile(f.path); err != nil {
-				bad(f.name, "cannot read %s: %v", f.path, unwrapAll(err))
-			}
+	if c.Bucket != "" {
+		if _, err := session.ParseHome(c.Bucket + "/" + c.Prefix); err != nil {
+			bad("FTP2S3_BUCKET/FTP2S3_PREFIX", "%v", err)
 		}
 	}
+	p = append(p, c.validateTLS()...)
+	usersFile := c.UsersFile
+	if usersFile != "" {
+		if _, err := os.ReadFile(usersFile); err != nil {
+			bad("FTP2S3_USERS_FILE", "cannot read %s: %v", usersFile, unwrapAll(err))
+			usersFile = "" // said once is enough
+		}
+	}
+	p = append(p, c.validateLogin(usersFile)...)
 	if trusted, err := ParseTrusted(c.ProxyTrusted); err != nil {
 		bad("FTP2S3_PROXY_TRUSTED", "%v", err)
 	} else if c.ProxyProtocol != "off" && len(trusted) == 0 {
@@ -278,8 +283,15 @@ func (c *Config) validateTLS() []error {
 }
 
 // validateLogin checks the login settings that parse but may not make sense.
-func (c *Config) validateLogin() []error {
+// usersFile is FTP2S3_USERS_FILE when it could be read, else "".
+func (c *Config) validateLogin(usersFile string) []error {
 	var p []error
+	if c.Auth == "users" {
+		// The records themselves: name:bcrypt-hash[:home[:perm]] each, names
+		// unique (README "Users").
+		_, problems := auth.LoadStaticUsers(c.Users, usersFile, session.Home{})
+		p = append(p, problems...)
+	}
 	if c.AnonymousHome != "" {
 		h, err := session.ParseHome(c.AnonymousHome)
 		switch {

@@ -138,3 +138,25 @@ func TestValidatePassiveHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateHomesAndUsers: the default home and the user records are
+// checked with everything else, so that one run lists every problem.
+func TestValidateHomesAndUsers(t *testing.T) {
+	c := DefaultConfig()
+	c.Bucket = "Bad_Bucket"
+	c.Users = "alice:plaintext"
+	joined := fmt.Sprint(c.Validate())
+	for _, want := range []string{"FTP2S3_BUCKET/FTP2S3_PREFIX", "FTP2S3_USERS", "not a bcrypt hash"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no problem mentions %s: %s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "plaintext") {
+		t.Errorf("a problem reveals the password: %s", joined)
+	}
+	c.Auth = "s3" // the records are ignored then (with a warning at start)
+	c.Bucket = "good-bucket"
+	if p := c.Validate(); len(p) != 0 {
+		t.Errorf("s3 auth with a good bucket: %v", p)
+	}
+}
