@@ -6,19 +6,29 @@ import (
 	"testing"
 )
 
+// TestKey: IPv4 counts per address (v4-mapped or not), IPv6 per /64, zone
+// or not.
 func TestKey(t *testing.T) {
-	cases := map[string]string{
-		"192.0.2.1":            "192.0.2.1",
-		"::ffff:192.0.2.1":     "192.0.2.1",
-		"2001:db8:1:2::1":      "2001:db8:1:2::",
-		"2001:db8:1:2:ffff::3": "2001:db8:1:2::",
-		"2001:db8:1:3::1":      "2001:db8:1:3::",
-		"fe80::1%eth0":         "fe80::",
+	same := [][]string{
+		{"192.0.2.1", "::ffff:192.0.2.1"},
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::3", "2001:db8:1:2::"},
+		{"fe80::1%eth0", "fe80::2"},
 	}
-	for in, want := range cases {
-		if got := Key(netip.MustParseAddr(in)); got != netip.MustParseAddr(want) {
-			t.Errorf("Key(%s) = %s, want %s", in, got, want)
+	seen := map[netip.Addr]int{}
+	for group, addrs := range same {
+		for _, a := range addrs {
+			k := Key(netip.MustParseAddr(a))
+			if g, ok := seen[k]; ok && g != group {
+				t.Errorf("%s shares key %s with group %d", a, k, g)
+			}
+			seen[k] = group
+			if k != Key(netip.MustParseAddr(addrs[0])) {
+				t.Errorf("Key(%s) = %s, want the key of %s", a, k, addrs[0])
+			}
 		}
+	}
+	if Key(netip.MustParseAddr("2001:db8:1:3::1")) == Key(netip.MustParseAddr("2001:db8:1:2::1")) {
+		t.Error("two /64s share a key")
 	}
 }
 
