@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -28,14 +29,12 @@ func servedBuckets(cfg *Config) ([]string, error) {
 	}
 	add(def)
 	if cfg.Auth == "users" {
-		users, problems := LoadStaticUsers(cfg.Users, cfg.UsersFile, def)
+		users, problems := auth.LoadStaticUsers(cfg.Users, cfg.UsersFile, def)
 		if len(problems) > 0 {
 			return nil, errors.Join(problems...)
 		}
-		for _, u := range users.users {
-			if u.hasHome {
-				add(u.home)
-			}
+		for _, h := range users.OwnHomes() {
+			add(h)
 		}
 	}
 	if cfg.AnonymousHome != "" {

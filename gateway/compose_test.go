@@ -15,6 +15,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.yaml.in/yaml/v2"
 
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -115,7 +116,7 @@ func checkGatewayService(t *testing.T, name string, svc composeService) Config {
 		t.Errorf("%s: stop_grace_period %q must be longer than FTP2S3_SHUTDOWN_GRACE %s", name, svc.StopGracePeriod, cfg.ShutdownGrace)
 	}
 	// The example user logs in with the password the comments promise.
-	users, problems := LoadStaticUsers(cfg.Users, "", session.Home{Bucket: cfg.Bucket})
+	users, problems := auth.LoadStaticUsers(cfg.Users, "", session.Home{Bucket: cfg.Bucket})
 	if len(problems) > 0 {
 		t.Fatalf("%s: FTP2S3_USERS: %v", name, problems)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -13,6 +12,10 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
+	"github.com/ftp2s3/ftp2s3/gateway/datachan"
+	"github.com/ftp2s3/ftp2s3/session"
 )
 
 // Config is every setting of the gateway, read from FTP2S3_* environment
@@ -80,27 +83,8 @@ type Config struct {
 	ProgressInterval time.Duration
 }
 
-// PortRange is an inclusive TCP port range written "lo-hi".
-type PortRange struct{ Lo, Hi int }
-
-// UnmarshalText parses "lo-hi" (or a single port).
-func (p *PortRange) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	lo, hi, found := strings.Cut(s, "-")
-	if !found {
-		hi = lo
-	}
-	l, err1 := strconv.Atoi(strings.TrimSpace(lo))
-	h, err2 := strconv.Atoi(strings.TrimSpace(hi))
-	if err1 != nil || err2 != nil || l < 1024 || h > 65535 || l > h {
-		return fmt.Errorf("%q is not a port range lo-hi with 1024 <= lo <= hi <= 65535", s)
-	}
-	*p = PortRange{Lo: l, Hi: h}
-	return nil
-}
-
-// String renders the range as "lo-hi".
-func (p PortRange) String() string { return fmt.Sprintf("%d-%d", p.Lo, p.Hi) }
+// PortRange is an inclusive TCP port range written "lo-hi" (the passive range).
+type PortRange = datachan.PortRange
 
 // Size is a byte count written as plain bytes or with a unit (5MiB, 1GiB, 10MB).
 type Size int64
@@ -246,59 +230,87 @@ func (c *Config) Validate() []error {
 	if c.Bucket == "" && c.Prefix != "" {
 		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")
 	}
-	p = append(p, c.validateTLS()...)
-	p = append(p, c.validateSecurity()...)
-	for _, f := range []struct{ name, path string }{{"FTP2S3_USERS_FILE", c.UsersFile}} {
-		if f.path != "" {
-			if _, err := os.ReadFile(f.path); err != nil {
-				bad(f.name, "cannot read %s: %v", f.path, unwrapAll(err))
-			}
+	if c.Bucket != "" {
+		if _, err := session.ParseHome(c.Bucket + "/" + c.Prefix); err != nil {
+			bad("FTP2S3_BUCKET/FTP2S3_PREFIX", "%v", err)
 		}
 	}
+	p = append(p, c.validateTLS()...)
+	usersFile := c.UsersFile
+	if usersFile != "" {
+		if _, err := os.ReadFile(usersFile); err != nil {
+			bad("FTP2S3_USERS_FILE", "cannot read %s: %v", usersFile, unwrapAll(err))
+			usersFile = "" // said once is enough
+		}
+	}
+	p = append(p, c.validateLogin(usersFile)...)
 	if trusted, err := ParseTrusted(c.ProxyTrusted); err != nil {
 		bad("FTP2S3_PROXY_TRUSTED", "%v", err)
 	} else if c.ProxyProtocol != "off" && len(trusted) == 0 {
 		bad("FTP2S3_PROXY_PROTOCOL", "%q needs FTP2S3_PROXY_TRUSTED (the load balancers' addresses)", c.ProxyProtocol)
 	}
-	if _, err := parseHostOverrides(c.PassiveHostOverrides); err != nil {
+	if _, err := datachan.ParseHostOverrides(c.PassiveHostOverrides); err != nil {
 		bad("FTP2S3_PASSIVE_HOST_OVERRIDES", "%v", err)
 	}
 	if c.PublicHost != "" {
-		if err := checkHost(c.PublicHost); err != nil {
+		if err := datachan.CheckHost(c.PublicHost); err != nil {
 			bad("FTP2S3_PUBLIC_HOST", "%v", err)
 		}
 	}
 	return p
 }
 
-// hostOverride advertises host to passive clients whose address is in prefix.
-type hostOverride struct {
-	prefix netip.Prefix
-	host   string
+// validateTLS checks the TLS settings at start-up, so that a missing or
+// mismatched key stops the program with exit status 2 and a clear line.
+func (c *Config) validateTLS() []error {
+	var p []error
+	if c.TLS == "off" {
+		if c.TLSListen != "" {
+			p = append(p, errors.New("FTP2S3_TLS_LISTEN: implicit FTPS needs FTP2S3_TLS set to explicit, required or implicit"))
+		}
+		if c.TLSSessionReuse == "required" {
+			p = append(p, errors.New("FTP2S3_TLS_SESSION_REUSE: required needs FTP2S3_TLS"))
+		}
+		return p
+	}
+	if c.TLSCert == "" || c.TLSKey == "" {
+		return append(p, fmt.Errorf("FTP2S3_TLS: %q needs FTP2S3_TLS_CERT and FTP2S3_TLS_KEY", c.TLS))
+	}
+	if _, err := loadKeyPair(c.TLSCert, c.TLSKey); err != nil {
+		p = append(p, err)
+	}
+	return p
 }
 
-// parseHostOverrides reads "cidr=host,cidr=host".
-func parseHostOverrides(s string) ([]hostOverride, error) {
-	var out []hostOverride
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		cidr, host, ok := strings.Cut(item, "=")
-		if !ok || strings.TrimSpace(host) == "" {
-			return nil, fmt.Errorf("%q is not cidr=host", item)
-		}
-		p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
-		if err != nil {
-			return nil, fmt.Errorf("%q: %v", cidr, err)
-		}
-		if err := checkHost(strings.TrimSpace(host)); err != nil {
-			return nil, err
-		}
-		out = append(out, hostOverride{prefix: p.Masked(), host: strings.TrimSpace(host)})
+// validateLogin checks the login settings that parse but may not make sense.
+// usersFile is FTP2S3_USERS_FILE when it could be read, else "".
+func (c *Config) validateLogin(usersFile string) []error {
+	var p []error
+	if c.Auth == "users" {
+		// The records themselves: name:bcrypt-hash[:home[:perm]] each, names
+		// unique (README "Users").
+		_, problems := auth.LoadStaticUsers(c.Users, usersFile, session.Home{})
+		p = append(p, problems...)
 	}
-	return out, nil
+	if c.AnonymousHome != "" {
+		h, err := session.ParseHome(c.AnonymousHome)
+		switch {
+		case err != nil:
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
+		case h.Bucket == "" && !c.AnonymousAllBuckets:
+			// "/" would let anybody read every bucket the gateway's keys reach:
+			// too big a door to open by a typo (README "Logging in").
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", c.AnonymousHome))
+		case h.Bucket != "" && c.AnonymousAllBuckets:
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", c.AnonymousHome))
+		}
+	} else if c.AnonymousAllBuckets {
+		p = append(p, errors.New("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/ (anonymous access is off)"))
+	}
+	if _, err := auth.ParseBucketList(c.Buckets); err != nil {
+		p = append(p, fmt.Errorf("FTP2S3_BUCKETS: %v", err))
+	}
+	return p
 }
 
 // NewLogger builds the slog logger the configuration asks for.

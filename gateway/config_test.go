@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSizeParsing(t *testing.T) {
@@ -35,10 +37,10 @@ func TestPortRangeParsing(t *testing.T) {
 
 func TestDefaultsMatchSpec(t *testing.T) {
 	c := DefaultConfig()
-	if c.Listen != ":2121" || c.PassivePorts != (PortRange{30000, 30099}) || !c.ActiveMode || c.PartSize != 16<<20 ||
+	if c.Listen != ":2121" || c.PassivePorts != (PortRange{Lo: 30000, Hi: 30099}) || !c.ActiveMode || c.PartSize != 16<<20 ||
 		c.UploadConcurrency != 4 || c.CacheEntries != 10000 || c.CacheTTL.String() != "30s" || c.TLS != "off" ||
 		c.MaxConnections != 500 || c.MaxConnectionsPerIP != 50 || c.Auth != "users" {
-		t.Fatalf("defaults differ from SPEC §2: %+v", c)
+		t.Fatalf("defaults differ from README \"Configuration\": %+v", c)
 	}
 	if p := c.Validate(); len(p) != 0 {
 		t.Fatalf("defaults do not validate: %v", p)
@@ -64,37 +66,97 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	}
 }
 
-func TestParseUserRecords(t *testing.T) {
-	h, err := HashPassword("pw")
-	if err != nil {
-		t.Fatal(err)
+func TestValidateAnonymousAndBuckets(t *testing.T) {
+	cases := []struct {
+		home    string
+		all     bool
+		buckets string
+		want    string // substring of the problem, "" for none
+	}{
+		{"/", false, "", "FTP2S3_ANONYMOUS_HOME"},
+		{" / ", false, "", "FTP2S3_ANONYMOUS_HOME"},
+		{"/", true, "", ""},
+		{"pub", false, "", ""},
+		{"pub/x", true, "", "FTP2S3_ANONYMOUS_ALL_BUCKETS"},
+		{"", true, "", "FTP2S3_ANONYMOUS_ALL_BUCKETS"},
+		{"", false, "a-b, c.d ,efg", ""},
+		{"", false, "ok1,Bad_Name", "FTP2S3_BUCKETS"},
+		{"", false, "ok1,x/y", "FTP2S3_BUCKETS"},
 	}
-	u, problems := LoadStaticUsers("a:"+h+", b:"+h+":bkt/pre/fix:r, c:"+h+":/", "", sessionHome(t, "dflt"))
-	if len(problems) != 0 {
-		t.Fatal(problems)
-	}
-	ua, err := u.Authenticate(t.Context(), "a", "pw")
-	if err != nil || ua.Home.Bucket != "dflt" || ua.ReadOnly {
-		t.Fatalf("a: %+v %v", ua, err)
-	}
-	ub, _ := u.Authenticate(t.Context(), "b", "pw")
-	if ub == nil || ub.Home.Bucket != "bkt" || ub.Home.Prefix != "pre/fix" || !ub.ReadOnly {
-		t.Fatalf("b: %+v", ub)
-	}
-	uc, _ := u.Authenticate(t.Context(), "c", "pw")
-	if uc == nil || uc.Home.Bucket != "" {
-		t.Fatalf("c: %+v", uc)
-	}
-	if _, err := u.Authenticate(t.Context(), "a", "nope"); err == nil {
-		t.Fatal("wrong password accepted")
-	}
-	_, problems = LoadStaticUsers("x:plaintext,y:"+h+":bkt:rwx", "", sessionHome(t, ""))
-	if len(problems) != 2 {
-		t.Fatalf("want 2 problems, got %v", problems)
-	}
-	for _, p := range problems {
-		if strings.Contains(p.Error(), "plaintext") {
-			t.Fatalf("an error message reveals the secret: %v", p)
+	for _, c := range cases {
+		cfg := DefaultConfig()
+		cfg.AnonymousHome, cfg.AnonymousAllBuckets, cfg.Buckets = c.home, c.all, c.buckets
+		var got []string
+		for _, p := range cfg.Validate() {
+			got = append(got, p.Error())
 		}
+		joined := strings.Join(got, "\n")
+		switch {
+		case c.want == "" && len(got) > 0:
+			t.Errorf("%+v: unexpected problems %s", c, joined)
+		case c.want != "" && (len(got) != 1 || !strings.HasPrefix(joined, c.want)):
+			t.Errorf("%+v: problems %q, want one line starting with %s", c, joined, c.want)
+		}
+	}
+}
+
+// TestValidateConsistencySettings: the settings of README "Object-storage
+// semantics" are checked at start-up and named in the error.
+func TestValidateConsistencySettings(t *testing.T) {
+	c := DefaultConfig()
+	if c.AbandonedUploadAge.String() != "24h0m0s" || c.TLSStrictEOF || c.S3EventsListen != "" {
+		t.Fatalf("defaults differ from README \"Configuration\": age %s, strict %v, events %q", c.AbandonedUploadAge, c.TLSStrictEOF, c.S3EventsListen)
+	}
+	c.AbandonedUploadAge = -time.Second
+	c.S3EventsListen = "9200"
+	var all []string
+	for _, p := range c.Validate() {
+		all = append(all, p.Error())
+	}
+	joined := strings.Join(all, "\n")
+	for _, name := range []string{"FTP2S3_ABANDONED_UPLOAD_AGE", "FTP2S3_S3_EVENTS_LISTEN"} {
+		if !strings.Contains(joined, name) {
+			t.Errorf("no problem names %s:\n%s", name, joined)
+		}
+	}
+	c.AbandonedUploadAge, c.S3EventsListen = 0, "127.0.0.1:9200"
+	if p := c.Validate(); len(p) != 0 {
+		t.Fatalf("age 0 (off) and a host:port refused: %v", p)
+	}
+}
+
+// TestValidatePassiveHosts: a URL or host:port where a host belongs is refused
+// at start-up, naming the variable.
+func TestValidatePassiveHosts(t *testing.T) {
+	c := DefaultConfig()
+	c.PublicHost = "ftp://ftp.example.com"
+	c.PassiveHostOverrides = "10.0.0.0/8=10.0.0.1:30000"
+	joined := fmt.Sprint(c.Validate())
+	for _, name := range []string{"FTP2S3_PUBLIC_HOST", "FTP2S3_PASSIVE_HOST_OVERRIDES"} {
+		if !strings.Contains(joined, name) {
+			t.Errorf("no problem names %s: %s", name, joined)
+		}
+	}
+}
+
+// TestValidateHomesAndUsers: the default home and the user records are
+// checked with everything else, so that one run lists every problem.
+func TestValidateHomesAndUsers(t *testing.T) {
+	c := DefaultConfig()
+	c.Bucket = "Bad_Bucket"
+	c.Users = "alice:plaintext"
+	joined := fmt.Sprint(c.Validate())
+	for _, want := range []string{"FTP2S3_BUCKET/FTP2S3_PREFIX", "FTP2S3_USERS", "not a bcrypt hash"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no problem mentions %s: %s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "plaintext") {
+		t.Errorf("a problem reveals the password: %s", joined)
+	}
+	c.Auth = "s3" // the records are ignored then (with a warning at start)
+	c.Bucket = "good-bucket"
+	if p := c.Validate(); len(p) != 0 {
+		t.Errorf("s3 auth with a good bucket: %v", p)
 	}
 }

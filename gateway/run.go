@@ -11,6 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
+	"github.com/ftp2s3/ftp2s3/gateway/datachan"
+	"github.com/ftp2s3/ftp2s3/gateway/ops"
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -21,22 +24,24 @@ type Gateway struct {
 	Config  Config
 	Log     *slog.Logger
 	Backend *storage.Backend
-	Data    *DataChannels
+	Data    *datachan.DataChannels
 	Server  *Server
-	Metrics *Metrics
-	// Certs is the TLS certificate (nil without FTPS); SIGHUP reloads it.
+	Metrics *ops.Metrics
+	// Certs is the TLS certificate (nil without FTPS); ReloadTLS reloads it.
 	Certs *Certificates
 	// Bans is the failed-login guard; its Stats feed the metrics.
-	Bans *Bans
-	// TLSStats counts FTPS handshakes and refusals, for the metrics.
+	Bans *auth.Bans
+	// TLSStats counts FTPS handshakes and refusals, and the PROT P uploads
+	// that ended without close_notify; only that last count is exported as a
+	// metric (ops.Metrics.WatchTLS), the others are for tests and logs.
 	TLSStats *session.TLSStats
 	// ReadyCheckInterval is how often /readyz's background check asks S3.
 	ReadyCheckInterval time.Duration
 
-	ready    *readiness
+	ready    *ops.Readiness
 	implicit net.Listener          // implicit-FTPS listener opened by Run, if any
 	homes    []session.Home        // where users may write, for the abandoned-upload sweep
-	auth     session.Authenticator // before the anonymous wrapper, for events.go
+	authn    session.Authenticator // before the anonymous wrapper, for invalidate
 }
 
 // New wires a gateway from its configuration. The S3 client comes from the AWS
@@ -52,14 +57,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 // NewWithClient wires a gateway around an S3 client, with every S3 request
 // counted in the metrics.
 func NewWithClient(cfg Config, log *slog.Logger, client *s3.Client) (*Gateway, error) {
-	m := NewMetrics()
+	m := ops.NewMetrics()
 	backend := storage.New(client, storageOptions(&cfg, log, m))
 	return newGateway(cfg, log, backend, m)
 }
 
 // storageOptions are the storage settings of the configuration, with every S3
 // request counted in m.
-func storageOptions(cfg *Config, log *slog.Logger, m *Metrics) storage.Options {
+func storageOptions(cfg *Config, log *slog.Logger, m *ops.Metrics) storage.Options {
 	return storage.Options{
 		PartSize:            int64(cfg.PartSize),
 		UploadConcurrency:   cfg.UploadConcurrency,
@@ -79,10 +84,10 @@ func storageOptions(cfg *Config, log *slog.Logger, m *Metrics) storage.Options {
 // NewWithBackend wires a gateway around an existing storage backend (whose S3
 // requests the metrics do not see).
 func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Gateway, error) {
-	return newGateway(cfg, log, backend, NewMetrics())
+	return newGateway(cfg, log, backend, ops.NewMetrics())
 }
 
-func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metrics) (*Gateway, error) {
+func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.Metrics) (*Gateway, error) {
 	defaultHome := session.Home{}
 	if cfg.Bucket != "" {
 		h, err := session.ParseHome(cfg.Bucket + "/" + cfg.Prefix)
@@ -91,45 +96,41 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		}
 		defaultHome = h
 	}
-	var auth session.Authenticator
+	var authn session.Authenticator
 	var homes []session.Home // where this gateway's users write
 	switch cfg.Auth {
 	case "users":
-		users, problems := LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
+		users, problems := auth.LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
 		if len(problems) > 0 {
 			return nil, errors.Join(problems...)
 		}
 		if users.Len() == 0 {
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
 		}
-		for _, u := range users.users {
-			switch {
-			case u.readOnly:
-			case u.hasHome:
-				homes = append(homes, u.home)
-			default:
-				homes = append(homes, defaultHome)
-			}
-		}
-		auth = users
+		homes = users.WriteHomes()
+		authn = users
 	case "s3":
 		homes = append(homes, defaultHome)
 		if cfg.Users != "" || cfg.UsersFile != "" {
 			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
 		}
 		// Per-user backends share the default one's memory budget.
-		auth = NewS3Auth(backend.Client(), backend.Options(), defaultHome)
+		authn = auth.NewS3Auth(backend.Client(), backend.Options(), defaultHome)
 	default:
 		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
 	}
-	sec, err := newSecurity(&cfg, auth, backend)
+	sec, err := newSecurity(&cfg, authn, backend)
 	if err != nil {
 		return nil, err
 	}
-	data, err := NewDataChannels(&cfg, log)
+	overrides, err := datachan.ParseHostOverrides(cfg.PassiveHostOverrides)
 	if err != nil {
 		return nil, fmt.Errorf("FTP2S3_PASSIVE_HOST_OVERRIDES: %w", err)
 	}
+	data := datachan.New(datachan.Options{
+		Ports: cfg.PassivePorts, PublicHost: cfg.PublicHost, Overrides: overrides,
+		DataTimeout: cfg.DataTimeout, MaxPerClient: cfg.MaxConnectionsPerIP, Log: log,
+	})
 	trusted, err := ParseTrusted(cfg.ProxyTrusted)
 	if err != nil {
 		return nil, fmt.Errorf("FTP2S3_PROXY_TRUSTED: %w", err)
@@ -137,7 +138,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 	srv := NewServer(ServerOptions{
 		Session: &session.Config{
 			FS:               backend,
-			Auth:             sec.auth,
+			Auth:             sec.authn,
 			Data:             data,
 			ActiveMode:       cfg.ActiveMode,
 			IdleTimeout:      cfg.IdleTimeout,
@@ -158,19 +159,19 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *Metri
 		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: trusted, Log: log},
 		Bans:                sec.bans,
 	})
-	m.watchDataChannels(data)
-	m.watchCache(backend)
-	m.watchTLSEOF(sec.tlsStats)
-	m.watchMemory(backend)
-	m.watchServer(srv)
+	m.WatchDataChannels(data.Stats)
+	m.WatchCache(backend)
+	m.WatchTLS(sec.tlsStats)
+	m.WatchMemory(backend)
+	m.WatchRefused(srv.Refused)
 	m.WatchBans(func() (int, int64) { st := sec.bans.Stats(); return st.BannedNow, st.Bans })
 	return &Gateway{
 		Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Metrics: m,
 		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
 		ReadyCheckInterval: 5 * time.Second,
-		ready:              newReadiness(backend.Client(), &cfg, log),
+		ready:              ops.NewReadiness(backend.Client(), cfg.Bucket, cfg.Auth == "s3", log),
 		homes:              homes,
-		auth:               auth,
+		authn:              authn,
 	}, nil
 }
 
@@ -230,29 +231,25 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 	attrs := []any{"addr", ctrl.Addr().String(), "passive_ports", g.Config.PassivePorts.String(),
 		"public_host", g.Config.PublicHost, "proxy_protocol", g.Config.ProxyProtocol}
 	opsCtx, stopOps := context.WithCancel(context.Background())
-	var ops sync.WaitGroup // the readiness check and the HTTP server
+	var running sync.WaitGroup // the readiness check, the HTTP servers and the sweep
 	opsErr := make(chan error, 1)
 	if opsL != nil {
 		attrs = append(attrs, "metrics_addr", opsL.Addr().String())
-		g.ready.interval = g.ReadyCheckInterval
-		if g.ready.interval <= 0 {
-			g.ready.interval = 5 * time.Second
-		}
-		ops.Add(2)
-		go func() { defer ops.Done(); g.ready.run(opsCtx) }()
+		running.Add(2)
+		go func() { defer running.Done(); g.ready.Run(opsCtx, g.ReadyCheckInterval) }()
 		go func() {
-			defer ops.Done()
-			if err := g.serveOps(opsCtx, opsL); err != nil {
+			defer running.Done()
+			if err := ops.Serve(opsCtx, opsL, ops.Handler(g.Metrics, g.ready), g.Log); err != nil {
 				opsErr <- err
 			}
 		}()
 	}
 	if events != nil {
 		attrs = append(attrs, "s3_events_addr", events.Addr().String())
-		ops.Add(1)
+		running.Add(1)
 		go func() {
-			defer ops.Done()
-			if err := g.serveEvents(opsCtx, events); err != nil {
+			defer running.Done()
+			if err := ops.ServeEvents(opsCtx, events, &ops.EventsHandler{Invalidate: g.invalidate, Log: g.Log}); err != nil {
 				select {
 				case opsErr <- err:
 				default:
@@ -261,10 +258,10 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		}()
 	}
 	if age := g.Config.AbandonedUploadAge; age > 0 {
-		ops.Add(1)
-		go func() { defer ops.Done(); g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, time.Hour) }()
+		running.Add(1)
+		go func() { defer running.Done(); g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, time.Hour) }()
 	}
-	defer func() { stopOps(); ops.Wait() }()
+	defer func() { stopOps(); running.Wait() }()
 	g.Log.Info("ftp2s3 listening", attrs...)
 
 	errc := make(chan error, 2)
@@ -274,9 +271,6 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		g.Log.Info("ftp2s3 listening for implicit FTPS", "addr", g.implicit.Addr().String())
 		go func() { errc <- g.Server.ServeImplicitTLS(g.implicit) }()
 		serving++
-	}
-	if g.Certs != nil {
-		g.Certs.ReloadOnSIGHUP(ctx, g.Log)
 	}
 	wait := func() {
 		for ; serving > 0; serving-- {
@@ -295,7 +289,7 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	g.ready.draining.Store(true)
+	g.ready.Drain()
 	g.Log.Info("shutting down: refusing new connections, waiting for running transfers",
 		"grace", g.Config.ShutdownGrace.String(), "sessions", g.Server.ActiveSessions())
 	sctx, cancel := context.WithTimeout(context.Background(), g.Config.ShutdownGrace)
@@ -306,6 +300,16 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 	wait()
 	g.Log.Info("shutdown complete")
 	return nil
+}
+
+// invalidate forgets bucket/key in every cache of the gateway (the S3 events
+// endpoint, ops.EventsHandler): the shared backend's and, under
+// FTP2S3_AUTH=s3, each signed-in user's.
+func (g *Gateway) invalidate(bucket, key string) {
+	g.Backend.Invalidate(bucket, key)
+	if a, ok := g.authn.(*auth.S3Auth); ok {
+		a.EachBackend(func(b *storage.Backend) { b.Invalidate(bucket, key) })
+	}
 }
 
 // hashCopyLimit maps FTP2S3_HASH_COPY_LIMIT to storage's option, where 0 means

@@ -4,21 +4,22 @@ import (
 	"crypto/tls"
 	"fmt"
 
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
 // security is the wiring of TLS, the login guard and anonymous access.
 type security struct {
 	certs    *Certificates
-	bans     *Bans
-	auth     session.Authenticator
+	bans     *auth.Bans
+	authn    session.Authenticator
 	tlsStats *session.TLSStats
 }
 
 // newSecurity wires the login side; fs is the gateway's storage, which the
 // FTP2S3_BUCKETS allow-list narrows for users whose home is every bucket.
-func newSecurity(cfg *Config, auth session.Authenticator, fs session.FS) (*security, error) {
-	sec := &security{auth: auth, bans: NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
+func newSecurity(cfg *Config, authn session.Authenticator, fs session.FS) (*security, error) {
+	sec := &security{authn: authn, bans: auth.NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
 	if cfg.TLS != "off" {
 		certs, err := LoadCertificates(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -31,14 +32,14 @@ func newSecurity(cfg *Config, auth session.Authenticator, fs session.FS) (*secur
 		if err != nil {
 			return nil, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %w", err)
 		}
-		sec.auth = anonymousAuth{next: auth, home: home}
+		sec.authn = auth.Anonymous(authn, home)
 	}
-	allow, err := ParseBucketList(cfg.Buckets)
+	allow, err := auth.ParseBucketList(cfg.Buckets)
 	if err != nil {
 		return nil, fmt.Errorf("FTP2S3_BUCKETS: %w", err)
 	}
 	if allow != nil {
-		sec.auth = bucketAllowAuth{next: sec.auth, fs: fs, allow: allow}
+		sec.authn = auth.AllowBuckets(sec.authn, fs, allow)
 	}
 	return sec, nil
 }

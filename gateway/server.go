@@ -1,6 +1,7 @@
-// Package gateway is the FTP front door: listeners, connection limits, the
-// data-channel layer (passive port pool, active dialer) and the wiring of
-// configuration, storage and sessions.
+// Package gateway is the FTP front door: listeners, connection limits, PROXY
+// protocol, TLS, configuration and the wiring of storage, sessions and the
+// subpackages (datachan: data connections; auth: logins; ops: metrics and
+// health).
 package gateway
 
 import (
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
+	"github.com/ftp2s3/ftp2s3/gateway/clientaddr"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -27,11 +30,11 @@ type Server struct {
 	maxPerIP int
 	proxy    *ProxyPolicy
 	drain    chan struct{} // closed by Shutdown; sessions end after their transfer
-	bans     *Bans
+	bans     *auth.Bans
 
 	mu        sync.Mutex
 	total     int
-	perIP     map[netip.Addr]int // by clientKey: IPv6 per /64
+	perIP     map[netip.Addr]int // by clientaddr.Key: IPv6 per /64
 	listeners map[net.Listener]struct{}
 	closing   bool
 
@@ -50,7 +53,7 @@ type ServerOptions struct {
 	// Proxy, when set, reads PROXY protocol headers on control connections.
 	Proxy *ProxyPolicy
 	// Bans, when set, refuses addresses banned for failed logins.
-	Bans *Bans
+	Bans *auth.Bans
 }
 
 // NewServer returns a Server that is not yet listening.
@@ -142,7 +145,7 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 		if peer != c.RemoteAddr().String() {
 			s.log.Debug("PROXY header", "proxy", peer, "remote", c.RemoteAddr().String())
 		}
-		addr := remoteAddr(c)
+		addr := clientaddr.Remote(c)
 		if reason := s.admit(addr); reason != "" {
 			s.refuse(c, reason, implicitTLS)
 			return
@@ -163,7 +166,7 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 // connections from each of its addresses.
 func (s *Server) admit(addr netip.Addr) string {
 	banned := s.bans != nil && s.bans.Banned(addr)
-	ip := clientKey(addr)
+	ip := clientaddr.Key(addr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -182,7 +185,7 @@ func (s *Server) admit(addr netip.Addr) string {
 }
 
 func (s *Server) release(addr netip.Addr) {
-	ip := clientKey(addr)
+	ip := clientaddr.Key(addr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total--
@@ -226,19 +229,6 @@ func refuseTLS(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(time.Second))
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
 }
-
-func remoteAddr(c net.Conn) netip.Addr {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok {
-			return ip.Unmap()
-		}
-	}
-	return netip.Addr{}
-}
-
-// clientKey is the unit the per-address limits count in: the address for
-// IPv4, its /64 for IPv6 (as the bans).
-func clientKey(a netip.Addr) netip.Addr { return banKey(a) }
 
 // Shutdown drains the server: new connections get 421, idle sessions are closed
 // with 421 at once, and sessions with a transfer running are closed when it ends.

@@ -2,16 +2,12 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -21,8 +17,8 @@ import (
 const DefaultTLSListen = ":2990"
 
 // Certificates holds the gateway's TLS certificate and reloads it from its files
-// on demand (SIGHUP). Handshakes always see the newest certificate that loaded;
-// sessions already running keep theirs.
+// on demand (Gateway.ReloadTLS, on SIGHUP). Handshakes always see the newest
+// certificate that loaded; sessions already running keep theirs.
 type Certificates struct {
 	certFile, keyFile string
 	cert              atomic.Pointer[tls.Certificate]
@@ -102,49 +98,21 @@ func (c *Certificates) TLSConfig() *tls.Config {
 	}
 }
 
-// ReloadOnSIGHUP reloads the certificate whenever the process gets SIGHUP, until
-// ctx ends. Running sessions are not touched.
-func (c *Certificates) ReloadOnSIGHUP(ctx context.Context, log *slog.Logger) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(ch)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ch:
-				if err := c.Reload(); err != nil {
-					log.Error("TLS certificate reload failed; keeping the previous one", "err", err)
-					continue
-				}
-				leaf := c.Current().Leaf
-				log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.Format(time.RFC3339))
-			}
-		}
-	}()
-}
-
-// validateTLS checks the TLS settings at start-up, so that a missing or
-// mismatched key stops the program with exit status 2 and a clear line.
-func (c *Config) validateTLS() []error {
-	var p []error
-	if c.TLS == "off" {
-		if c.TLSListen != "" {
-			p = append(p, errors.New("FTP2S3_TLS_LISTEN: implicit FTPS needs FTP2S3_TLS set to explicit, required or implicit"))
-		}
-		if c.TLSSessionReuse == "required" {
-			p = append(p, errors.New("FTP2S3_TLS_SESSION_REUSE: required needs FTP2S3_TLS"))
-		}
-		return p
+// ReloadTLS reads the certificate files again (cmd/ftp2s3 calls it on
+// SIGHUP) and logs the outcome. Handshakes from then on get the new
+// certificate; running sessions keep theirs. On failure the previous
+// certificate stays. Without FTPS there is nothing to reload.
+func (g *Gateway) ReloadTLS() error {
+	if g.Certs == nil {
+		return errors.New("FTPS is off (FTP2S3_TLS=off): no certificate to reload")
 	}
-	if c.TLSCert == "" || c.TLSKey == "" {
-		return append(p, fmt.Errorf("FTP2S3_TLS: %q needs FTP2S3_TLS_CERT and FTP2S3_TLS_KEY", c.TLS))
+	if err := g.Certs.Reload(); err != nil {
+		g.Log.Error("TLS certificate reload failed; keeping the previous one", "err", err)
+		return err
 	}
-	if _, err := loadKeyPair(c.TLSCert, c.TLSKey); err != nil {
-		p = append(p, err)
-	}
-	return p
+	leaf := g.Certs.Current().Leaf
+	g.Log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.Format(time.RFC3339))
+	return nil
 }
 
 // implicitListen returns the implicit-FTPS address, or "" when there is none.

@@ -22,6 +22,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -62,7 +63,7 @@ var (
 
 func passwordHash(t *testing.T) string {
 	hashOnce.Do(func() {
-		h, err := gateway.HashPassword(testPassword)
+		h, err := auth.HashPassword(testPassword)
 		if err != nil {
 			panic(err)
 		}

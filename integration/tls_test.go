@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -314,11 +313,10 @@ func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
 	}
 }
 
-// TestFTPSCertificateReloadOnSIGHUP: a new certificate is served after SIGHUP,
-// and a session opened before keeps working.
+// TestFTPSCertificateReloadOnSIGHUP: a new certificate is served after the
+// reload SIGHUP triggers, and a session opened before keeps working.
 func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	g := startFTPS(t, "explicit")
-	g.GW.Certs.ReloadOnSIGHUP(t.Context(), g.GW.Log)
 	serial := func() int64 {
 		t.Helper()
 		r := rawDial(t, g.Addr)
@@ -342,10 +340,13 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("serial %d before reload, want 1", s)
 	}
 	writeFTPSCert(t, filepath.Dir(g.Cert.CertFile), 2)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+	// What cmd/ftp2s3 does on SIGHUP (its TestSIGHUPReloadsTLS).
+	if err := g.GW.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the reload after SIGHUP", 10*time.Second, func() bool { ok, _ := g.GW.Certs.Reloads(); return ok >= 2 })
+	if ok, _ := g.GW.Certs.Reloads(); ok != 2 {
+		t.Fatalf("%d certificate loads after the reload, want 2", ok)
+	}
 	if s := serial(); s != 2 {
 		t.Fatalf("serial %d after SIGHUP, want the new certificate's 2", s)
 	}
@@ -357,8 +358,12 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, failedBefore := g.GW.Certs.Reloads()
-	_ = syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	waitUntil(t, "the failed reload attempt", 10*time.Second, func() bool { _, failed := g.GW.Certs.Reloads(); return failed > failedBefore })
+	if err := g.GW.ReloadTLS(); err == nil {
+		t.Fatal("a reload from a broken key file succeeded")
+	}
+	if _, failed := g.GW.Certs.Reloads(); failed != failedBefore+1 {
+		t.Fatalf("%d failed reloads, want %d", failed, failedBefore+1)
+	}
 	g.waitLog("TLS certificate reload failed; keeping the previous one")
 	if s := serial(); s != 2 {
 		t.Fatalf("serial %d after a failed reload, want 2", s)

@@ -272,7 +272,7 @@ func (c *metaCache) bucketsChanged() { c.invalidate(bucketsKey) }
 // Invalidate forgets what the cache holds about bucket/key (a file, or a
 // directory marker ending in "/") and its directories, and voids the reads in
 // flight for them: for changes made behind the gateway's back that S3 reported
-// (gateway/events.go).
+// (gateway/ops/events.go).
 func (b *Backend) Invalidate(bucket, key string) { b.cache.changed(bucket, key, nil) }
 
 // Stats returns the cache's hit and miss counts since start.

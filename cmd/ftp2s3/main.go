@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
+	"github.com/ftp2s3/ftp2s3/gateway/ops"
 )
 
 func main() {
@@ -73,10 +75,33 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
 		os.Exit(2)
 	}
+	if g.Certs != nil {
+		reloadOnSIGHUP(ctx, g)
+	}
 	if err := g.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// reloadOnSIGHUP reloads the TLS certificate whenever the process gets SIGHUP,
+// until ctx ends (README "FTPS (RFC 4217)"); ReloadTLS logs the outcome and
+// running sessions keep their certificate. Without FTPS, SIGHUP keeps its
+// default disposition.
+func reloadOnSIGHUP(ctx context.Context, g interface{ ReloadTLS() error }) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				_ = g.ReloadTLS()
+			}
+		}
+	}()
 }
 
 func hashPassword(args []string) int {
@@ -91,7 +116,7 @@ func hashPassword(args []string) int {
 		}
 		pw = strings.TrimRight(line, "\r\n")
 	}
-	h, err := gateway.HashPassword(pw)
+	h, err := auth.HashPassword(pw)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3 hash-password: %v\n", err)
 		return 1
@@ -105,7 +130,7 @@ func hashPassword(args []string) int {
 // FTP2S3_LISTEN. It exists because minimal images have no shell, curl or nc
 // for a HEALTHCHECK.
 func healthcheck() int {
-	if err := gateway.Healthcheck(os.Getenv("FTP2S3_METRICS_LISTEN"), envOr("FTP2S3_LISTEN", ":2121"), 5*time.Second); err != nil {
+	if err := ops.Healthcheck(os.Getenv("FTP2S3_METRICS_LISTEN"), envOr("FTP2S3_LISTEN", ":2121"), 5*time.Second); err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3 healthcheck: %v\n", err)
 		return 1
 	}

@@ -31,7 +31,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 
-	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
@@ -121,7 +121,7 @@ func run(o options) error {
 		return err
 	}
 	const user, password = "bench", "bench-pw"
-	hash, err := gateway.HashPassword(password)
+	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
@@ -45,7 +46,7 @@ func run() error {
 	if err := m.CreateBucket(ctx, bucket); err != nil {
 		return err
 	}
-	hash, err := gateway.HashPassword(password)
+	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,8 @@
-package gateway
+package datachan
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -59,20 +58,17 @@ func (l *logBuf) String() string {
 	return l.b.String()
 }
 
-func newTestChannels(t *testing.T, mutate func(*Config)) (*DataChannels, *logBuf) {
+// newTestChannels builds a pool of three free ports, with the defaults of
+// FTP2S3_MAX_CONNECTIONS_PER_IP and a short data timeout, then mutate applied.
+func newTestChannels(t *testing.T, mutate func(*Options)) (*DataChannels, *logBuf) {
 	t.Helper()
-	c := DefaultConfig()
-	c.PassivePorts = testPorts(t, 3)
-	c.DataTimeout = 5 * time.Second
-	if mutate != nil {
-		mutate(&c)
-	}
 	logs := &logBuf{}
-	d, err := NewDataChannels(&c, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
+	o := Options{Ports: testPorts(t, 3), DataTimeout: 5 * time.Second, MaxPerClient: 50,
+		Log: slog.New(slog.NewTextHandler(logs, nil))}
+	if mutate != nil {
+		mutate(&o)
 	}
-	return d, logs
+	return New(o), logs
 }
 
 func loopCtrl(remote string) session.ConnInfo {
@@ -119,7 +115,7 @@ func TestPoolExhaustionAndRelease(t *testing.T) {
 	for _, l := range ls {
 		_ = l.Close()
 	}
-	if n := d.PortsInUse(); n != 0 {
+	if n := d.Stats().PortsInUse; n != 0 {
 		t.Fatalf("%d ports still reserved after closing all", n)
 	}
 }
@@ -144,12 +140,12 @@ func TestPoolSkipsPortsTakenOutsideTheGateway(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestUnusedPortExpires(t *testing.T) {
-	d, logs := newTestChannels(t, func(c *Config) { c.DataTimeout = 100 * time.Millisecond })
+	d, logs := newTestChannels(t, func(o *Options) { o.DataTimeout = 100 * time.Millisecond })
 	l, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the unused port to be released", 5*time.Second, func() bool { return d.PortsInUse() == 0 })
+	waitUntil(t, "the unused port to be released", 5*time.Second, func() bool { return d.Stats().PortsInUse == 0 })
 	if st := d.Stats(); st.Expired != 1 {
 		t.Fatalf("Expired = %d, want 1", st.Expired)
 	}
@@ -163,7 +159,7 @@ func TestUnusedPortExpires(t *testing.T) {
 }
 
 func TestClaimedPortDoesNotExpire(t *testing.T) {
-	d, _ := newTestChannels(t, func(c *Config) { c.DataTimeout = 100 * time.Millisecond })
+	d, _ := newTestChannels(t, func(o *Options) { o.DataTimeout = 100 * time.Millisecond })
 	l, err := d.ListenPassive(context.Background(), loopCtrl("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
@@ -248,8 +244,8 @@ func TestStrangerRefusedRealClientAccepted(t *testing.T) {
 		}
 		extra.Close()
 	}
-	if d.PortsInUse() != 1 {
-		t.Errorf("PortsInUse = %d while the transfer runs, want 1", d.PortsInUse())
+	if d.Stats().PortsInUse != 1 {
+		t.Errorf("PortsInUse = %d while the transfer runs, want 1", d.Stats().PortsInUse)
 	}
 	waitUntil(t, "the stranger and the second connection to be counted", 5*time.Second, func() bool { return d.Stats().Strangers == 2 })
 	if !strings.Contains(logs.String(), "stranger") || !strings.Contains(logs.String(), "has its data connection already") {
@@ -297,7 +293,11 @@ func TestAdvertisedAddress(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d, logs := newTestChannels(t, func(c *Config) { c.PublicHost = tc.public; c.PassiveHostOverrides = tc.overrides })
+			overrides, err := ParseHostOverrides(tc.overrides)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, logs := newTestChannels(t, func(o *Options) { o.PublicHost = tc.public; o.Overrides = overrides })
 			d.resolve = func(ctx context.Context, host string) ([]net.IP, error) {
 				if tc.resolveErr || host != "ftp.example" {
 					return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
@@ -375,28 +375,24 @@ func TestDialActive(t *testing.T) {
 
 func TestCheckHost(t *testing.T) {
 	for _, ok := range []string{"203.0.113.7", "::1", "2001:db8::1", "localhost", "ftp.example.com", "ftp.example.com.", "ftp2s3", "my_svc.ns.svc.cluster.local"} {
-		if err := checkHost(ok); err != nil {
-			t.Errorf("checkHost(%q): %v", ok, err)
+		if err := CheckHost(ok); err != nil {
+			t.Errorf("CheckHost(%q): %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"", "ftp://ftp.example.com", "ftp.example.com:2121", "-bad.example", "a..b", "has space", "[::1]", strings.Repeat("a", 64) + ".com"} {
-		if err := checkHost(bad); err == nil {
-			t.Errorf("checkHost(%q) accepted", bad)
+		if err := CheckHost(bad); err == nil {
+			t.Errorf("CheckHost(%q) accepted", bad)
 		}
 	}
-	c := DefaultConfig()
-	c.PublicHost = "ftp://ftp.example.com"
-	c.PassiveHostOverrides = "10.0.0.0/8=10.0.0.1:30000"
-	joined := fmt.Sprint(c.Validate())
-	for _, name := range []string{"FTP2S3_PUBLIC_HOST", "FTP2S3_PASSIVE_HOST_OVERRIDES"} {
-		if !strings.Contains(joined, name) {
-			t.Errorf("no problem names %s: %s", name, joined)
+	for _, bad := range []string{"10.0.0.0/8=10.0.0.1:30000", "10.0.0.0/8", "10.0.0.0/33=ftp.example", "10.0.0.0/8="} {
+		if _, err := ParseHostOverrides(bad); err == nil {
+			t.Errorf("ParseHostOverrides(%q) accepted", bad)
 		}
 	}
 }
 
 func TestPublicHostLookupReused(t *testing.T) {
-	d, logs := newTestChannels(t, func(c *Config) { c.PublicHost = "ftp.example" })
+	d, logs := newTestChannels(t, func(o *Options) { o.PublicHost = "ftp.example" })
 	calls := 0
 	d.resolve = func(ctx context.Context, host string) ([]net.IP, error) {
 		calls++
@@ -489,7 +485,7 @@ func TestPortSharedAcrossAddresses(t *testing.T) {
 // TestPassiveBudgetPerClient: one client address (IPv6: its /64) holds at most
 // FTP2S3_MAX_CONNECTIONS_PER_IP reservations, even with ports to spare.
 func TestPassiveBudgetPerClient(t *testing.T) {
-	d, _ := newTestChannels(t, func(c *Config) { c.PassivePorts = testPorts(t, 6); c.MaxConnectionsPerIP = 2 })
+	d, _ := newTestChannels(t, func(o *Options) { o.Ports = testPorts(t, 6); o.MaxPerClient = 2 })
 	ctx := context.Background()
 	v6 := func(remote string) session.ConnInfo {
 		return session.ConnInfo{Local: &net.TCPAddr{IP: net.IPv6loopback, Port: 2121}, Remote: &net.TCPAddr{IP: net.ParseIP(remote), Port: 50000}}

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"bufio"
@@ -73,6 +73,34 @@ func (u *StaticUsers) decoyFor(name string) []byte {
 
 // Len returns how many users are configured.
 func (u *StaticUsers) Len() int { return len(u.users) }
+
+// WriteHomes returns the homes users may write to: their own, or the default
+// home for those without one (the abandoned-upload sweep covers them).
+func (u *StaticUsers) WriteHomes() []session.Home {
+	var homes []session.Home
+	for _, r := range u.users {
+		switch {
+		case r.readOnly:
+		case r.hasHome:
+			homes = append(homes, r.home)
+		default:
+			homes = append(homes, u.defaultHome)
+		}
+	}
+	return homes
+}
+
+// OwnHomes returns the homes configured for users of their own, read-only or
+// not (FTP2S3_CREATE_BUCKETS makes their buckets).
+func (u *StaticUsers) OwnHomes() []session.Home {
+	var homes []session.Home
+	for _, r := range u.users {
+		if r.hasHome {
+			homes = append(homes, r.home)
+		}
+	}
+	return homes
+}
 
 // LoadStaticUsers parses the users variable (comma-separated records) and the
 // users file (one record per line, # comments). A record is

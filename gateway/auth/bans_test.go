@@ -1,7 +1,8 @@
-package gateway
+package auth
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -64,7 +65,8 @@ func TestBansIPv6CountsPer64(t *testing.T) {
 	if b.Banned(netip.MustParseAddr("2001:db8:1:3::1")) {
 		t.Fatal("a neighbouring /64 is banned too")
 	}
-	if banKey(netip.MustParseAddr("::ffff:192.0.2.1")) != netip.MustParseAddr("192.0.2.1") {
+	b.LoginFailed(netip.MustParseAddr("::ffff:192.0.2.1"))
+	if _, ban := b.LoginFailed(netip.MustParseAddr("192.0.2.1")); !ban {
 		t.Fatal("a v4-mapped address is not counted as its IPv4 form")
 	}
 }
@@ -83,5 +85,50 @@ func TestBansSweepBoundsMemory(t *testing.T) {
 	b.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d records after every failure expired, want 1", n)
+	}
+}
+
+// TestBansCapEvictsOldest: at the cap, the record evicted is the one whose
+// last failure is oldest, every time; a banned address stays however old.
+// Eviction in map order would drop a recent record within a few rounds.
+func TestBansCapEvictsOldest(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	b := NewBans(1, time.Hour, time.Hour)
+	b.now = func() time.Time { return now }
+	b.maxTracked = 50
+	banned := netip.MustParseAddr("192.0.2.1")
+	if _, ban := b.LoginFailed(banned); !ban { // the oldest record of all
+		t.Fatal("one failure with BanAfter 1 did not ban")
+	}
+	b.after = 1000
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}) }
+	for i := 0; i < 49; i++ {
+		now = now.Add(time.Second)
+		b.LoginFailed(addr(i))
+	}
+	// Address 0 fails again: address 1 is now the oldest unbanned record.
+	now = now.Add(time.Second)
+	b.LoginFailed(addr(0))
+	for i := 49; i < 80; i++ {
+		now = now.Add(time.Second)
+		b.LoginFailed(addr(i))
+		b.mu.Lock()
+		n := len(b.addrs)
+		_, keptBanned := b.addrs[banned]
+		var gone []int
+		for j := 0; j <= i; j++ {
+			if _, ok := b.addrs[addr(j)]; !ok {
+				gone = append(gone, j)
+			}
+		}
+		b.mu.Unlock()
+		var want []int // 1, 2, … in the order they failed; 0 failed later
+		for j := 1; j <= i-48; j++ {
+			want = append(want, j)
+		}
+		if n != 50 || !keptBanned || !slices.Equal(gone, want) {
+			t.Fatalf("after address %d: %d records (want 50), banned kept %v, evicted %v, want %v",
+				i, n, keptBanned, gone, want)
+		}
 	}
 }

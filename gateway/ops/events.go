@@ -1,4 +1,4 @@
-package gateway
+package ops
 
 import (
 	"context"
@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // FTP2S3_S3_EVENTS_LISTEN: several replicas behind a load balancer cache
@@ -161,10 +159,11 @@ func objectKeys(out []s3Object, bucket, key string) []s3Object {
 	return out
 }
 
-// serveEvents serves the events endpoint on l until ctx is done.
-func (g *Gateway) serveEvents(ctx context.Context, l net.Listener) error {
+// ServeEvents serves h on l, the FTP2S3_S3_EVENTS_LISTEN listener, until ctx
+// is done.
+func ServeEvents(ctx context.Context, l net.Listener, h *EventsHandler) error {
 	srv := &http.Server{
-		Handler:           &EventsHandler{Invalidate: g.invalidate, Log: g.Log},
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -177,13 +176,4 @@ func (g *Gateway) serveEvents(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("FTP2S3_S3_EVENTS_LISTEN: %w", err)
 	}
 	return nil
-}
-
-// invalidate forgets bucket/key in every cache of the gateway: the shared
-// backend's and, under FTP2S3_AUTH=s3, each signed-in user's.
-func (g *Gateway) invalidate(bucket, key string) {
-	g.Backend.Invalidate(bucket, key)
-	if a, ok := g.auth.(*S3Auth); ok {
-		a.eachBackend(func(b *storage.Backend) { b.Invalidate(bucket, key) })
-	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"context"
@@ -28,6 +28,13 @@ func ParseBucketList(s string) (map[string]bool, error) {
 		allow[name] = true
 	}
 	return allow, nil
+}
+
+// AllowBuckets wraps next so that every user whose home is "/" (every bucket)
+// sees only the buckets of allow (ParseBucketList); fs is the gateway's
+// storage, for users that bring none.
+func AllowBuckets(next session.Authenticator, fs session.FS, allow map[string]bool) session.Authenticator {
+	return bucketAllowAuth{next: next, fs: fs, allow: allow}
 }
 
 // bucketAllowAuth gives every user whose home is "/" (every bucket) a view of

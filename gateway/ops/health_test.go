@@ -1,9 +1,10 @@
-package gateway
+package ops
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,8 +42,7 @@ func TestReadinessFollowsChecks(t *testing.T) {
 	client := storage.NewStaticClient(srv.URL, "", "key", "secret", true)
 	ctx := context.Background()
 
-	cfg := DefaultConfig()
-	r := newReadiness(client, &cfg, log)
+	r := NewReadiness(client, "", false, log)
 	r.interval = time.Second
 	if err := r.status(); err == nil {
 		t.Fatal("ready before any check")
@@ -64,8 +64,7 @@ func TestReadinessFollowsChecks(t *testing.T) {
 	}
 
 	// FTP2S3_AUTH=s3: an anonymous probe, and S3's refusal proves it is reachable.
-	cfg.Auth = "s3"
-	r = newReadiness(client, &cfg, log)
+	r = NewReadiness(client, "", true, log)
 	r.interval = time.Second
 	status.Store(403)
 	before := signed.Load()
@@ -86,5 +85,38 @@ func TestReadinessFollowsChecks(t *testing.T) {
 	r.checkOnce(ctx)
 	if err := r.status(); err == nil {
 		t.Fatal("s3 auth mode, S3 down: ready")
+	}
+}
+
+func TestLoopbackFor(t *testing.T) {
+	for in, want := range map[string]string{":2121": "127.0.0.1:2121", "0.0.0.0:9100": "127.0.0.1:9100", "[::]:9100": "[::1]:9100", "10.0.0.1:21": "10.0.0.1:21"} {
+		if got := loopbackFor(in); got != want {
+			t.Errorf("loopbackFor(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestHealthcheckByGreeting(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	greetings := []string{"220 ftp2s3 ready\r\n", "421 shutting down\r\n"}
+	go func() {
+		for _, g := range greetings {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(g))
+			_ = c.Close()
+		}
+	}()
+	if err := Healthcheck("", l.Addr().String(), 2*time.Second); err != nil {
+		t.Errorf("220: %v", err)
+	}
+	if err := Healthcheck("", l.Addr().String(), 2*time.Second); err == nil {
+		t.Error("421 counted as healthy")
 	}
 }

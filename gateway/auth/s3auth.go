@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"context"
@@ -28,7 +28,6 @@ type S3Auth struct {
 	base  *s3.Client // the gateway's client: endpoint, region, addressing, HTTP
 	opts  storage.Options
 	home  session.Home
-	ttl   time.Duration
 	known *expirable.LRU[string, *s3Identity] // access key → verified identity
 }
 
@@ -46,7 +45,7 @@ const s3AuthTTL = time.Minute
 // NewS3Auth returns the S3 authenticator. base is the gateway's own client (its
 // credentials are not used for users); home is FTP2S3_BUCKET/FTP2S3_PREFIX.
 func NewS3Auth(base *s3.Client, opts storage.Options, home session.Home) *S3Auth {
-	return &S3Auth{base: base, opts: opts, home: home, ttl: s3AuthTTL,
+	return &S3Auth{base: base, opts: opts, home: home,
 		known: expirable.NewLRU[string, *s3Identity](1024, nil, s3AuthTTL)}
 }
 
@@ -81,9 +80,9 @@ func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) 
 	return a.user(accessKey, id), nil
 }
 
-// eachBackend calls fn with the storage of every identity verified within the
-// TTL, whose caches the S3 events endpoint must reach (events.go).
-func (a *S3Auth) eachBackend(fn func(*storage.Backend)) {
+// EachBackend calls fn with the storage of every identity verified within the
+// TTL, whose caches the S3 events endpoint must reach (gateway/ops/events.go).
+func (a *S3Auth) EachBackend(fn func(*storage.Backend)) {
 	for _, id := range a.known.Values() {
 		fn(id.backend)
 	}
@@ -128,48 +127,4 @@ func (a *S3Auth) verify(ctx context.Context, c *s3.Client) error {
 		}
 	}
 	return fmt.Errorf("verify S3 credentials: %w", err)
-}
-
-// anonymousAuth lets "anonymous" and "ftp" in, read-only, to one home
-// (FTP2S3_ANONYMOUS_HOME); every other name goes to the configured authenticator.
-type anonymousAuth struct {
-	next session.Authenticator
-	home session.Home
-}
-
-// Authenticate implements session.Authenticator. The password of an anonymous
-// login is by tradition an e-mail address; it is not checked.
-func (a anonymousAuth) Authenticate(ctx context.Context, name, password string) (*session.User, error) {
-	if isAnonymous(name) {
-		return &session.User{Name: "anonymous", Home: a.home, ReadOnly: true}, nil
-	}
-	return a.next.Authenticate(ctx, name, password)
-}
-
-func isAnonymous(name string) bool {
-	return strings.EqualFold(name, "anonymous") || strings.EqualFold(name, "ftp")
-}
-
-// validateSecurity checks the login settings that parse but may not make sense.
-func (c *Config) validateSecurity() []error {
-	var p []error
-	if c.AnonymousHome != "" {
-		h, err := session.ParseHome(c.AnonymousHome)
-		switch {
-		case err != nil:
-			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
-		case h.Bucket == "" && !c.AnonymousAllBuckets:
-			// "/" would let anybody read every bucket the gateway's keys reach:
-			// too big a door to open by a typo (README "Logging in").
-			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", c.AnonymousHome))
-		case h.Bucket != "" && c.AnonymousAllBuckets:
-			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", c.AnonymousHome))
-		}
-	} else if c.AnonymousAllBuckets {
-		p = append(p, errors.New("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/ (anonymous access is off)"))
-	}
-	if _, err := ParseBucketList(c.Buckets); err != nil {
-		p = append(p, fmt.Errorf("FTP2S3_BUCKETS: %v", err))
-	}
-	return p
 }

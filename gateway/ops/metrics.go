@@ -1,4 +1,4 @@
-package gateway
+package ops
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ftp2s3/ftp2s3/gateway/datachan"
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -137,98 +138,99 @@ func okOr(ok bool, otherwise string) string {
 	return otherwise
 }
 
-// watchDataChannels exports the passive port pool's state.
-func (m *Metrics) watchDataChannels(d *DataChannels) {
-	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_passive_ports_in_use", Help: "Passive ports reserved by sessions now (a port serves one session per client address).",
-		}, func() float64 { return float64(d.PortsInUse()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_passive_reservations", Help: "Sessions holding a passive port now.",
-		}, func() float64 { return float64(d.Stats().Reservations) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_passive_ports_exhausted_total", Help: "PASV/EPSV requests that found no port for their client (each port reserved by that address already, or its FTP2S3_MAX_CONNECTIONS_PER_IP reached).",
-		}, func() float64 { return float64(d.Exhausted()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_passive_ports_total", Help: "Ports in the passive range (FTP2S3_PASSIVE_PORTS).",
-		}, func() float64 { return float64(d.Stats().PortsTotal) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_passive_strangers_total", Help: "Passive data connections dropped because no session on that port was waiting for their address.",
-		}, func() float64 { return float64(d.Stats().Strangers) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_passive_ports_expired_total", Help: "Passive ports released because no transfer used them in time.",
-		}, func() float64 { return float64(d.Stats().Expired) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_active_refused_total", Help: "PORT/EPRT targets refused (bounce protection, privileged port, active mode off).",
-		}, func() float64 { return float64(d.Stats().ActiveRefused) }),
+// funcMetric is a gauge or counter whose value is read at each scrape.
+type funcMetric struct {
+	name, help string
+	counter    bool
+	value      func() float64
+}
+
+func (m *Metrics) register(fs ...funcMetric) {
+	for _, f := range fs {
+		if f.counter {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: f.name, Help: f.help}, f.value))
+		} else {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: f.name, Help: f.help}, f.value))
+		}
+	}
+}
+
+// WatchDataChannels exports the passive port pool's state; stats must be safe
+// for concurrent use.
+func (m *Metrics) WatchDataChannels(stats func() datachan.Stats) {
+	m.register(
+		funcMetric{"ftp2s3_passive_ports_in_use", "Passive ports reserved by sessions now (a port serves one session per client address).",
+			false, func() float64 { return float64(stats().PortsInUse) }},
+		funcMetric{"ftp2s3_passive_reservations", "Sessions holding a passive port now.",
+			false, func() float64 { return float64(stats().Reservations) }},
+		funcMetric{"ftp2s3_passive_ports_exhausted_total", "PASV/EPSV requests that found no port for their client (each port reserved by that address already, or its FTP2S3_MAX_CONNECTIONS_PER_IP reached).",
+			true, func() float64 { return float64(stats().Exhausted) }},
+		funcMetric{"ftp2s3_passive_ports_total", "Ports in the passive range (FTP2S3_PASSIVE_PORTS).",
+			false, func() float64 { return float64(stats().PortsTotal) }},
+		funcMetric{"ftp2s3_passive_strangers_total", "Passive data connections dropped because no session on that port was waiting for their address.",
+			true, func() float64 { return float64(stats().Strangers) }},
+		funcMetric{"ftp2s3_passive_ports_expired_total", "Passive ports released because no transfer used them in time.",
+			true, func() float64 { return float64(stats().Expired) }},
+		funcMetric{"ftp2s3_active_refused_total", "PORT/EPRT targets refused (bounce protection, privileged port, active mode off).",
+			true, func() float64 { return float64(stats().ActiveRefused) }},
 	)
 }
 
-// watchCache exports the metadata cache's counters.
-func (m *Metrics) watchCache(b *storage.Backend) {
-	m.reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_cache_hits_total", Help: "Metadata cache lookups answered from the cache.",
-		}, func() float64 { h, _ := b.CacheStats(); return float64(h) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_cache_misses_total", Help: "Metadata cache lookups that went to S3.",
-		}, func() float64 { _, mi := b.CacheStats(); return float64(mi) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_cache_evictions_total", Help: "Metadata cache entries pushed out because the cache was full.",
-		}, func() float64 { return float64(b.CacheEvictions()) }),
+// WatchCache exports the metadata cache's counters.
+func (m *Metrics) WatchCache(b *storage.Backend) {
+	m.register(
+		funcMetric{"ftp2s3_cache_hits_total", "Metadata cache lookups answered from the cache.",
+			true, func() float64 { h, _ := b.CacheStats(); return float64(h) }},
+		funcMetric{"ftp2s3_cache_misses_total", "Metadata cache lookups that went to S3.",
+			true, func() float64 { _, mi := b.CacheStats(); return float64(mi) }},
+		funcMetric{"ftp2s3_cache_evictions_total", "Metadata cache entries pushed out because the cache was full.",
+			true, func() float64 { return float64(b.CacheEvictions()) }},
 	)
 }
 
-// watchTLSEOF exports the PROT P uploads that ended without close_notify
-// (refused under FTP2S3_TLS_STRICT_EOF, accepted otherwise).
-func (m *Metrics) watchTLSEOF(st *session.TLSStats) {
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "ftp2s3_tls_uploads_without_close_notify_total",
-		Help: "PROT P uploads whose TLS data connection ended without close_notify (refused with FTP2S3_TLS_STRICT_EOF).",
-	}, func() float64 { return float64(st.UploadsWithoutCloseNotify.Load()) }))
+// WatchTLS exports the PROT P uploads that ended without close_notify
+// (refused under FTP2S3_TLS_STRICT_EOF, accepted otherwise). The handshake
+// counters of st are not exported.
+func (m *Metrics) WatchTLS(st *session.TLSStats) {
+	m.register(funcMetric{"ftp2s3_tls_uploads_without_close_notify_total",
+		"PROT P uploads whose TLS data connection ended without close_notify (refused with FTP2S3_TLS_STRICT_EOF).",
+		true, func() float64 { return float64(st.UploadsWithoutCloseNotify.Load()) }})
 }
 
-// watchServer exports the connections refused by limits and shutdown.
-func (m *Metrics) watchServer(s *Server) {
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "ftp2s3_connections_refused_total", Help: "Control connections refused with 421 (limits, shutdown) or for a bad PROXY header.",
-	}, func() float64 { return float64(s.Refused()) }))
+// WatchRefused exports the control connections refused by limits, bans,
+// shutdown or a bad PROXY header; refused must be safe for concurrent use.
+func (m *Metrics) WatchRefused(refused func() int64) {
+	m.register(funcMetric{"ftp2s3_connections_refused_total",
+		"Control connections refused with 421 (limits, shutdown) or for a bad PROXY header.",
+		true, func() float64 { return float64(refused()) }})
 }
 
 // WatchBans exports the ban list of the login guard: active bans now and bans
 // imposed since start. stats must be safe for concurrent use.
 func (m *Metrics) WatchBans(stats func() (active int, total int64)) {
-	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_bans_active", Help: "Client addresses banned now for failed logins.",
-		}, func() float64 { a, _ := stats(); return float64(a) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_bans_total", Help: "Bans imposed for failed logins since start.",
-		}, func() float64 { _, t := stats(); return float64(t) }),
+	m.register(
+		funcMetric{"ftp2s3_bans_active", "Client addresses banned now for failed logins.",
+			false, func() float64 { a, _ := stats(); return float64(a) }},
+		funcMetric{"ftp2s3_bans_total", "Bans imposed for failed logins since start.",
+			true, func() float64 { _, t := stats(); return float64(t) }},
 	)
 }
 
-// watchMemory exports the transfer memory budget (FTP2S3_MEMORY_LIMIT): what
+// WatchMemory exports the transfer memory budget (FTP2S3_MEMORY_LIMIT): what
 // transfers hold, what is kept idle for reuse, and how much they had to wait for.
-func (m *Metrics) watchMemory(b *storage.Backend) {
-	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_memory_budget_bytes", Help: "The transfer memory budget (FTP2S3_MEMORY_LIMIT).",
-		}, func() float64 { return float64(b.MemoryStats().Limit) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_memory_in_use_bytes", Help: "Transfer buffers held by transfers now.",
-		}, func() float64 { return float64(b.MemoryStats().InUse) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_memory_idle_bytes", Help: "Transfer buffers kept for reuse now (part of the budget).",
-		}, func() float64 { return float64(b.MemoryStats().Idle) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ftp2s3_memory_waiting", Help: "Transfers waiting for the memory budget now.",
-		}, func() float64 { return float64(b.MemoryStats().Waiting) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_memory_waited_bytes_total", Help: "Bytes of buffers that transfers had to wait for because the budget was full.",
-		}, func() float64 { return float64(b.MemoryStats().WaitedBytes) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ftp2s3_memory_waits_total", Help: "Times a transfer had to wait for the memory budget.",
-		}, func() float64 { return float64(b.MemoryStats().Waits) }),
+func (m *Metrics) WatchMemory(b *storage.Backend) {
+	m.register(
+		funcMetric{"ftp2s3_memory_budget_bytes", "The transfer memory budget (FTP2S3_MEMORY_LIMIT).",
+			false, func() float64 { return float64(b.MemoryStats().Limit) }},
+		funcMetric{"ftp2s3_memory_in_use_bytes", "Transfer buffers held by transfers now.",
+			false, func() float64 { return float64(b.MemoryStats().InUse) }},
+		funcMetric{"ftp2s3_memory_idle_bytes", "Transfer buffers kept for reuse now (part of the budget).",
+			false, func() float64 { return float64(b.MemoryStats().Idle) }},
+		funcMetric{"ftp2s3_memory_waiting", "Transfers waiting for the memory budget now.",
+			false, func() float64 { return float64(b.MemoryStats().Waiting) }},
+		funcMetric{"ftp2s3_memory_waited_bytes_total", "Bytes of buffers that transfers had to wait for because the budget was full.",
+			true, func() float64 { return float64(b.MemoryStats().WaitedBytes) }},
+		funcMetric{"ftp2s3_memory_waits_total", "Times a transfer had to wait for the memory budget.",
+			true, func() float64 { return float64(b.MemoryStats().Waits) }},
 	)
 }

@@ -1,4 +1,4 @@
-package gateway
+package datachan
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/gateway/clientaddr"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -42,7 +43,7 @@ type passiveListener struct {
 	owner      *DataChannels
 	sp         *sharedPort
 	peer       netip.Addr // the control connection's peer: the only address served
-	client     netip.Addr // clientKey(peer), for the per-client budget
+	client     netip.Addr // clientaddr.Key(peer), for the per-client budget
 	advertised *net.TCPAddr
 	expiry     *time.Timer
 	conn       chan *net.TCPConn // the data connection, once it arrived (capacity 1)
@@ -76,20 +77,13 @@ func (d *DataChannels) ListenPassive(ctx context.Context, ctrl session.ConnInfo)
 	return p, nil
 }
 
-// tcpAddr converts a net.TCPAddr's IP to the form the pool keys on: IPv4 as
-// IPv4 (not v4-mapped), with the zone kept for link-local addresses.
-func tcpAddr(a *net.TCPAddr) netip.Addr {
-	ip, _ := netip.AddrFromSlice(a.IP)
-	return ip.Unmap().WithZone(a.Zone)
-}
-
 // reserve finds a port of the range that the peer holds no reservation on,
 // sharing a port other clients listen on already or opening a free one, going
 // round the range so that a just-released port rests a while.
 func (d *DataChannels) reserve(ctx context.Context, ctrl session.ConnInfo) (*passiveListener, error) {
-	local := tcpAddr(ctrl.Local)
-	peer := tcpAddr(ctrl.Remote).WithZone("")
-	client := clientKey(peer)
+	local := clientaddr.FromTCP(ctrl.Local)
+	peer := clientaddr.FromTCP(ctrl.Remote).WithZone("")
+	client := clientaddr.Key(peer)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.maxPerClient > 0 && d.perClient[client] >= d.maxPerClient {
@@ -167,7 +161,7 @@ func (d *DataChannels) acceptLoop(sp *sharedPort) {
 		var from netip.Addr // stays invalid, hence a stranger, if the peer is gone already
 		fromText := "unknown"
 		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && ra != nil {
-			from, fromText = tcpAddr(ra).WithZone(""), ra.String()
+			from, fromText = clientaddr.FromTCP(ra).WithZone(""), ra.String()
 		}
 		d.mu.Lock()
 		p := sp.peers[from]

@@ -1,4 +1,8 @@
-package gateway
+// Package ops is the gateway's operations side: Prometheus metrics, the
+// /metrics, /healthz and /readyz endpoints with the background S3 readiness
+// check, the S3 event notifications endpoint (FTP2S3_S3_EVENTS_LISTEN) and the
+// healthcheck command's probe.
+package ops
 
 import (
 	"bufio"
@@ -20,13 +24,12 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// readiness answers /readyz from a background check of S3, so that a probe
+// Readiness answers /readyz from a background check of S3, so that a probe
 // never waits on S3 and a burst of probes never becomes a burst of requests.
-type readiness struct {
-	client   *s3.Client
-	bucket   string // HeadBucket on it when set, else ListBuckets
-	interval time.Duration
-	log      *slog.Logger
+type Readiness struct {
+	client *s3.Client
+	bucket string // HeadBucket on it when set, else ListBuckets
+	log    *slog.Logger
 	// reachOnly: any answer from S3 will do. Under FTP2S3_AUTH=s3 the gateway may
 	// have no credentials of its own (each user brings theirs), so the check is
 	// an anonymous request and S3's refusal proves it is reachable.
@@ -34,23 +37,33 @@ type readiness struct {
 
 	draining atomic.Bool // shutting down: a balancer should stop sending clients
 
-	mu      sync.Mutex
-	err     error     // outcome of the last check
-	checked time.Time // when it finished; zero before the first
+	mu       sync.Mutex
+	interval time.Duration // between checks; Run sets it
+	err      error         // outcome of the last check
+	checked  time.Time     // when it finished; zero before the first
 }
 
-func newReadiness(client *s3.Client, cfg *Config, log *slog.Logger) *readiness {
-	r := &readiness{client: client, bucket: cfg.Bucket, log: log}
-	if cfg.Auth == "s3" {
+// NewReadiness returns the check of S3 behind /readyz: HeadBucket on bucket
+// (FTP2S3_BUCKET) when set, else ListBuckets. With reachOnly (FTP2S3_AUTH=s3,
+// where the gateway may have no credentials of its own) the request is
+// anonymous and any answer from S3 will do.
+func NewReadiness(client *s3.Client, bucket string, reachOnly bool, log *slog.Logger) *Readiness {
+	r := &Readiness{client: client, bucket: bucket, log: log, interval: 5 * time.Second}
+	if reachOnly {
 		r.reachOnly = true
 		r.client = s3.New(client.Options(), func(o *s3.Options) { o.Credentials = aws.AnonymousCredentials{} })
 	}
 	return r
 }
 
-// run checks at once and then every interval until ctx ends.
-func (r *readiness) run(ctx context.Context) {
-	t := time.NewTicker(r.interval)
+// Run checks at once and then every interval (zero: 5 s) until ctx ends.
+func (r *Readiness) Run(ctx context.Context, interval time.Duration) {
+	if interval > 0 {
+		r.mu.Lock()
+		r.interval = interval
+		r.mu.Unlock()
+	}
+	t := time.NewTicker(r.checkInterval())
 	defer t.Stop()
 	for {
 		r.checkOnce(ctx)
@@ -62,8 +75,14 @@ func (r *readiness) run(ctx context.Context) {
 	}
 }
 
-func (r *readiness) checkOnce(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(ctx, min(max(r.interval, time.Second), 5*time.Second))
+func (r *Readiness) checkInterval() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.interval
+}
+
+func (r *Readiness) checkOnce(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, min(max(r.checkInterval(), time.Second), 5*time.Second))
 	defer cancel()
 	var err error
 	if r.bucket != "" {
@@ -95,8 +114,12 @@ func (r *readiness) checkOnce(ctx context.Context) {
 	}
 }
 
+// Drain marks the gateway as shutting down: /readyz answers 503 from now on,
+// so that a balancer stops sending clients.
+func (r *Readiness) Drain() { r.draining.Store(true) }
+
 // status returns nil when the gateway is ready, else why not.
-func (r *readiness) status() error {
+func (r *Readiness) status() error {
 	if r.draining.Load() {
 		return errors.New("shutting down")
 	}
@@ -111,9 +134,9 @@ func (r *readiness) status() error {
 	return r.err
 }
 
-// opsHandler serves /metrics, /healthz (the process is alive and serving HTTP)
+// Handler serves /metrics, /healthz (the process is alive and serving HTTP)
 // and /readyz (S3 reachable with valid credentials, and not shutting down).
-func opsHandler(m *Metrics, ready *readiness) http.Handler {
+func Handler(m *Metrics, ready *Readiness) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -133,12 +156,13 @@ func opsHandler(m *Metrics, ready *readiness) http.Handler {
 	return mux
 }
 
-// serveOps runs the operations HTTP server on l until ctx ends.
-func (g *Gateway) serveOps(ctx context.Context, l net.Listener) error {
+// Serve runs the operations HTTP server (h, from Handler) on l, the
+// FTP2S3_METRICS_LISTEN listener, until ctx ends.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           opsHandler(g.Metrics, g.ready),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(g.Log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

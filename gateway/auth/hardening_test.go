@@ -1,11 +1,8 @@
-package gateway
+package auth
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"io"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -15,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ftp2s3/ftp2s3/gateway/clientaddr"
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -28,6 +26,7 @@ func TestBeginLoginBoundsChecksInFlight(t *testing.T) {
 	var checked, inFlight, peak atomic.Int64
 	var wg sync.WaitGroup
 	release := make(chan struct{})
+	admitted := make(chan struct{}, 50)
 	results := make(chan error, 50)
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
@@ -39,6 +38,7 @@ func TestBeginLoginBoundsChecksInFlight(t *testing.T) {
 				return
 			}
 			checked.Add(1)
+			admitted <- struct{}{}
 			n := inFlight.Add(1)
 			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 			}
@@ -50,7 +50,13 @@ func TestBeginLoginBoundsChecksInFlight(t *testing.T) {
 		}()
 	}
 	// Wait until ten checks are in flight: the other 40 must be waiting.
-	waitUntil(t, "ten checks in flight", 5*time.Second, func() bool { return checked.Load() >= 10 })
+	for i := 0; i < 10; i++ {
+		select {
+		case <-admitted:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d checks in flight after 5s, want 10", i)
+		}
+	}
 	close(release)
 	wg.Wait()
 	close(results)
@@ -94,7 +100,7 @@ func TestBeginLoginSuccessesFreeTheirTurn(t *testing.T) {
 		t.Fatalf("%d good logins refused", failed.Load())
 	}
 	b.mu.Lock()
-	r := b.addrs[banKey(a)]
+	r := b.addrs[clientaddr.Key(a)]
 	b.mu.Unlock()
 	if r == nil || r.checking != 0 || r.turn != nil {
 		t.Fatalf("record after all logins ended: %+v", r)
@@ -154,92 +160,6 @@ func TestUnknownNamesCostLikeUsers(t *testing.T) {
 	}
 }
 
-// TestLimitsCountIPv6Per64: the per-address connection limit counts an IPv6
-// client's whole /64, like the bans.
-func TestLimitsCountIPv6Per64(t *testing.T) {
-	s := NewServer(ServerOptions{Session: &session.Config{}, MaxConnections: 100, MaxConnectionsPerIP: 2})
-	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
-		if r := s.admit(netip.MustParseAddr(a)); r != "" {
-			t.Fatalf("%s refused: %s", a, r)
-		}
-	}
-	if r := s.admit(netip.MustParseAddr("2001:db8:1:2:ffff::3")); !strings.Contains(r, "your address") {
-		t.Fatalf("third address of one /64: %q, want refused", r)
-	}
-	if r := s.admit(netip.MustParseAddr("2001:db8:1:3::1")); r != "" {
-		t.Fatalf("the next /64 refused: %s", r)
-	}
-	s.release(netip.MustParseAddr("2001:db8:1:2::1"))
-	if r := s.admit(netip.MustParseAddr("2001:db8:1:2::9")); r != "" {
-		t.Fatalf("after a release: %s", r)
-	}
-}
-
-// TestImplicitTLSRefusedWithoutHandshake: a refused implicit-FTPS client gets a
-// TLS access_denied alert, not a handshake.
-func TestImplicitTLSRefusedWithoutHandshake(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	// No certificate at all: a handshake on the server side could not even start.
-	s := NewServer(ServerOptions{Session: &session.Config{}, MaxConnections: 1, MaxConnectionsPerIP: 0})
-	go func() { _ = s.ServeImplicitTLS(l) }()
-	defer s.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
-	err = tc.Handshake()
-	if err == nil || !strings.Contains(err.Error(), "access denied") {
-		t.Fatalf("handshake with a refused client: %v, want the access_denied alert", err)
-	}
-	if _, err := io.ReadAll(c); err != nil && !errors.Is(err, net.ErrClosed) {
-		t.Logf("after the alert: %v", err)
-	}
-	if s.Refused() != 1 {
-		t.Fatalf("Refused = %d", s.Refused())
-	}
-}
-
-func TestValidateAnonymousAndBuckets(t *testing.T) {
-	cases := []struct {
-		home    string
-		all     bool
-		buckets string
-		want    string // substring of the problem, "" for none
-	}{
-		{"/", false, "", "FTP2S3_ANONYMOUS_HOME"},
-		{" / ", false, "", "FTP2S3_ANONYMOUS_HOME"},
-		{"/", true, "", ""},
-		{"pub", false, "", ""},
-		{"pub/x", true, "", "FTP2S3_ANONYMOUS_ALL_BUCKETS"},
-		{"", true, "", "FTP2S3_ANONYMOUS_ALL_BUCKETS"},
-		{"", false, "a-b, c.d ,efg", ""},
-		{"", false, "ok1,Bad_Name", "FTP2S3_BUCKETS"},
-		{"", false, "ok1,x/y", "FTP2S3_BUCKETS"},
-	}
-	for _, c := range cases {
-		cfg := DefaultConfig()
-		cfg.AnonymousHome, cfg.AnonymousAllBuckets, cfg.Buckets = c.home, c.all, c.buckets
-		var got []string
-		for _, p := range cfg.Validate() {
-			got = append(got, p.Error())
-		}
-		joined := strings.Join(got, "\n")
-		switch {
-		case c.want == "" && len(got) > 0:
-			t.Errorf("%+v: unexpected problems %s", c, joined)
-		case c.want != "" && (len(got) != 1 || !strings.HasPrefix(joined, c.want)):
-			t.Errorf("%+v: problems %q, want one line starting with %s", c, joined, c.want)
-		}
-	}
-}
-
 // fakeFS records which buckets reach it.
 type fakeFS struct {
 	session.FS // nil: a call the test did not expect panics
@@ -271,7 +191,7 @@ func TestAllowedBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := &fakeFS{buckets: []string{"alpha", "beta", "gamma"}}
-	auth := bucketAllowAuth{next: fixedAuth{}, fs: base, allow: allow}
+	auth := AllowBuckets(fixedAuth{}, base, allow)
 	u, err := auth.Authenticate(context.Background(), "all", "")
 	if err != nil {
 		t.Fatal(err)

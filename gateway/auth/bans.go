@@ -1,4 +1,8 @@
-package gateway
+// Package auth decides who may log in and as what: static users with bcrypt
+// hashes, S3 access keys (FTP2S3_AUTH=s3), anonymous read-only access, the
+// FTP2S3_BUCKETS allow-list, and the guard against password guessing (delays
+// and bans per client address).
+package auth
 
 import (
 	"context"
@@ -8,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/gateway/clientaddr"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -21,6 +26,9 @@ type Bans struct {
 	window time.Duration // failures older than this are forgotten
 	banFor time.Duration
 	now    func() time.Time
+	// maxTracked is the cap on the table (the constant of that name; tests
+	// lower it).
+	maxTracked int
 
 	mu    sync.Mutex
 	addrs map[netip.Addr]*addrRecord
@@ -49,25 +57,16 @@ const (
 	firstDelay = 250 * time.Millisecond
 	maxDelay   = 5 * time.Second
 	// maxTracked bounds the memory an address scan can make us spend; beyond it
-	// the records that matter least (no ban, oldest failure) go first.
+	// the records that matter least go first: not banned, no check in flight,
+	// and the longest since their last failure.
 	maxTracked = 100000
 )
 
 // NewBans returns a guard that bans after `after` failures within `window`, for
 // `banFor`.
 func NewBans(after int, window, banFor time.Duration) *Bans {
-	return &Bans{after: after, window: window, banFor: banFor, now: time.Now, addrs: map[netip.Addr]*addrRecord{}}
-}
-
-// banKey is the unit an address is counted in: the address itself for IPv4, its
-// /64 for IPv6.
-func banKey(a netip.Addr) netip.Addr {
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.Addr()
-	}
-	return a
+	return &Bans{after: after, window: window, banFor: banFor, now: time.Now, maxTracked: maxTracked,
+		addrs: map[netip.Addr]*addrRecord{}}
 }
 
 // LoginFailed records a failure and returns the delay before the reply, and
@@ -78,7 +77,7 @@ func (b *Bans) LoginFailed(addr netip.Addr) (time.Duration, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.maybeSweep(now)
-	k := banKey(addr)
+	k := clientaddr.Key(addr)
 	r := b.addrs[k]
 	if r == nil {
 		r = &addrRecord{}
@@ -135,7 +134,7 @@ var ErrLoginBusy = errors.New("too many logins in progress from this address")
 // ends. The returned done must be called once the outcome is recorded
 // (after LoginFailed, for a failure).
 func (b *Bans) BeginLogin(ctx context.Context, addr netip.Addr) (done func(), err error) {
-	k := banKey(addr)
+	k := clientaddr.Key(addr)
 	var timeout <-chan time.Time
 	for {
 		now := b.now()
@@ -195,7 +194,7 @@ func (b *Bans) endLogin(k netip.Addr) {
 func (b *Bans) Banned(addr netip.Addr) bool {
 	now := b.now()
 	b.mu.Lock()
-	r := b.addrs[banKey(addr)]
+	r := b.addrs[clientaddr.Key(addr)]
 	banned := r != nil && now.Before(r.bannedUntil)
 	b.mu.Unlock()
 	if banned {
@@ -205,9 +204,10 @@ func (b *Bans) Banned(addr netip.Addr) bool {
 }
 
 // maybeSweep drops records with nothing left to remember, at most once a
-// minute, and keeps the table under maxTracked.
+// minute, and keeps the table under maxTracked by evicting the records whose
+// last failure is oldest.
 func (b *Bans) maybeSweep(now time.Time) {
-	if now.Before(b.sweep) && len(b.addrs) < maxTracked {
+	if now.Before(b.sweep) && len(b.addrs) < b.maxTracked {
 		return
 	}
 	b.sweep = now.Add(time.Minute)
@@ -218,15 +218,30 @@ func (b *Bans) maybeSweep(now time.Time) {
 			delete(b.addrs, k)
 		}
 	}
+	for len(b.addrs) >= b.maxTracked && b.evictOldest(now) {
+	}
+}
+
+// evictOldest drops the evictable record (not banned, no check in flight)
+// whose last failure is oldest, and reports whether there was one. Every such
+// record has a failure left after the sweep, or it would be gone already.
+func (b *Bans) evictOldest(now time.Time) bool {
+	var oldest netip.Addr
+	var last time.Time
+	found := false
 	for k, r := range b.addrs {
-		if len(b.addrs) < maxTracked {
-			break
+		if now.Before(r.bannedUntil) || r.checking > 0 || len(r.failures) == 0 {
+			continue
 		}
-		if !now.Before(r.bannedUntil) && r.checking == 0 {
-			r.forget()
-			delete(b.addrs, k)
+		if t := r.failures[len(r.failures)-1]; !found || t.Before(last) {
+			oldest, last, found = k, t, true
 		}
 	}
+	if found {
+		b.addrs[oldest].forget()
+		delete(b.addrs, oldest)
+	}
+	return found
 }
 
 // BanStats are the login guard's counters, for metrics.

@@ -1,4 +1,4 @@
-package gateway
+package ops
 
 import (
 	"io"
@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Sample notifications, written for these tests after the documented shapes.
@@ -98,29 +97,4 @@ func TestEventsHandlerRefusals(t *testing.T) {
 func jsonString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`)
 	return `"` + r.Replace(s) + `"`
-}
-
-// TestValidateConsistencySettings: issue 13's settings are checked at start-up
-// and named in the error.
-func TestValidateConsistencySettings(t *testing.T) {
-	c := DefaultConfig()
-	if c.AbandonedUploadAge.String() != "24h0m0s" || c.TLSStrictEOF || c.S3EventsListen != "" {
-		t.Fatalf("defaults differ from SPEC §2: age %s, strict %v, events %q", c.AbandonedUploadAge, c.TLSStrictEOF, c.S3EventsListen)
-	}
-	c.AbandonedUploadAge = -time.Second
-	c.S3EventsListen = "9200"
-	var all []string
-	for _, p := range c.Validate() {
-		all = append(all, p.Error())
-	}
-	joined := strings.Join(all, "\n")
-	for _, name := range []string{"FTP2S3_ABANDONED_UPLOAD_AGE", "FTP2S3_S3_EVENTS_LISTEN"} {
-		if !strings.Contains(joined, name) {
-			t.Errorf("no problem names %s:\n%s", name, joined)
-		}
-	}
-	c.AbandonedUploadAge, c.S3EventsListen = 0, "127.0.0.1:9200"
-	if p := c.Validate(); len(p) != 0 {
-		t.Fatalf("age 0 (off) and a host:port refused: %v", p)
-	}
 }

@@ -1,20 +1,9 @@
-package gateway
+package datachan
 
 import (
 	"testing"
 	"time"
-
-	"github.com/ftp2s3/ftp2s3/session"
 )
-
-func sessionHome(t *testing.T, s string) session.Home {
-	t.Helper()
-	h, err := session.ParseHome(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // waitUntil fails the test unless cond holds within limit; the poll interval is
 // only how often the state is looked at.

@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ftp2s3/ftp2s3/session"
+)
+
+// TestLimitsCountIPv6Per64: the per-address connection limit counts an IPv6
+// client's whole /64, like the bans.
+func TestLimitsCountIPv6Per64(t *testing.T) {
+	s := NewServer(ServerOptions{Session: &session.Config{}, MaxConnections: 100, MaxConnectionsPerIP: 2})
+	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+		if r := s.admit(netip.MustParseAddr(a)); r != "" {
+			t.Fatalf("%s refused: %s", a, r)
+		}
+	}
+	if r := s.admit(netip.MustParseAddr("2001:db8:1:2:ffff::3")); !strings.Contains(r, "your address") {
+		t.Fatalf("third address of one /64: %q, want refused", r)
+	}
+	if r := s.admit(netip.MustParseAddr("2001:db8:1:3::1")); r != "" {
+		t.Fatalf("the next /64 refused: %s", r)
+	}
+	s.release(netip.MustParseAddr("2001:db8:1:2::1"))
+	if r := s.admit(netip.MustParseAddr("2001:db8:1:2::9")); r != "" {
+		t.Fatalf("after a release: %s", r)
+	}
+}
+
+// TestImplicitTLSRefusedWithoutHandshake: a refused implicit-FTPS client gets a
+// TLS access_denied alert, not a handshake.
+func TestImplicitTLSRefusedWithoutHandshake(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// No certificate at all: a handshake on the server side could not even start.
+	s := NewServer(ServerOptions{Session: &session.Config{}, MaxConnections: 1, MaxConnectionsPerIP: 0})
+	go func() { _ = s.ServeImplicitTLS(l) }()
+	defer s.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+	err = tc.Handshake()
+	if err == nil || !strings.Contains(err.Error(), "access denied") {
+		t.Fatalf("handshake with a refused client: %v, want the access_denied alert", err)
+	}
+	if _, err := io.ReadAll(c); err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Logf("after the alert: %v", err)
+	}
+	if s.Refused() != 1 {
+		t.Fatalf("Refused = %d", s.Refused())
+	}
+}
