@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -459,8 +458,7 @@ func (b *Backend) complete(ctx context.Context, up *upload, parts []types.Comple
 
 func isNoSuchUpload(err error) bool {
 	var nsu *types.NoSuchUpload
-	var api smithy.APIError
-	return errors.As(err, &nsu) || (errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload")
+	return errors.As(err, &nsu) || hasErrorCode(err, "NoSuchUpload")
 }
 
 // storeHash records the whole-object SHA-256 of a completed multipart upload.

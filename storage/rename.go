@@ -128,7 +128,7 @@ func (b *Backend) copyObject(ctx context.Context, src object, dstBucket, dstKey 
 // failure part-way never loses an object: each is under its old name, its new
 // name, or both.
 func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, dstDir string) error {
-	srcPrefix, dstPrefix := dirPrefix(srcDir), dirPrefix(dstDir)
+	srcPrefix, dstPrefix := dirKey(srcDir), dirKey(dstDir)
 	if srcPrefix == "" || dstPrefix == "" {
 		return fmt.Errorf("rename directory %s/%s: %w", srcBucket, srcDir, ErrInvalidName)
 	}
