@@ -19,8 +19,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// Options tune transfers and the metadata cache. Zero values take the defaults of
-// the specification.
+// Options tune transfers and the metadata cache. Zero values take the defaults
+// set in setDefaults.
 type Options struct {
 	PartSize            int64         // multipart part size; the first tier of the growth schedule
 	UploadConcurrency   int           // parts in flight per upload
