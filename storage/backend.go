@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// Options tune transfers and the metadata cache. Zero values take the defaults of
-// the specification.
+// Options tune transfers and the metadata cache. Zero values take the defaults
+// set in setDefaults.
 type Options struct {
 	PartSize            int64         // multipart part size; the first tier of the growth schedule
 	UploadConcurrency   int           // parts in flight per upload
@@ -254,41 +255,25 @@ func isNotFound(err error) bool {
 	var nsk *types.NoSuchKey
 	var nb *types.NoSuchBucket
 	var nf *types.NotFound
-	if errors.As(err, &nsk) || errors.As(err, &nb) || errors.As(err, &nf) {
-		return true
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "NotFound", "NoSuchKey", "NoSuchBucket", "404":
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &nsk) || errors.As(err, &nb) || errors.As(err, &nf) ||
+		hasErrorCode(err, "NotFound", "NoSuchKey", "NoSuchBucket", "404")
 }
 
 // isAccessDenied reports whether S3 refused the request by policy (a HEAD
 // request's 403 has no body, hence "Forbidden").
 func isAccessDenied(err error) bool {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "AccessDenied", "Forbidden", "403", "AllAccessDisabled":
-			return true
-		}
-	}
-	return false
+	return hasErrorCode(err, "AccessDenied", "Forbidden", "403", "AllAccessDisabled")
 }
 
 func isPreconditionFailed(err error) bool {
+	return hasErrorCode(err, "PreconditionFailed", "412")
+}
+
+// hasErrorCode reports whether err carries an S3 error code among codes. A
+// response without a body (HEAD) has its HTTP status as its code.
+func hasErrorCode(err error, codes ...string) bool {
 	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "PreconditionFailed", "412":
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &api) && slices.Contains(codes, api.ErrorCode())
 }
 
 // mapErr turns S3's "not found" family into ErrNotFound and wraps everything else.
@@ -310,6 +295,17 @@ func mapErr(op, bucket, key string, err error) error {
 
 func unquoteETag(s *string) string {
 	return strings.Trim(aws.ToString(s), `"`)
+}
+
+// dirKey returns the key of the directory dir with exactly one trailing slash:
+// its marker's key and the listing prefix of what it holds. "a/b" and "a/b/"
+// both become "a/b/"; "" (the bucket's root) stays "".
+func dirKey(dir string) string {
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return ""
+	}
+	return dir + "/"
 }
 
 // parentPrefix returns the listing prefix of the directory that holds key:

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 )
 
 // CreateBucket makes bucket unless it exists already, and reports whether it
@@ -29,13 +28,12 @@ func (b *Backend) CreateBucket(ctx context.Context, bucket string) (created bool
 	}
 	_, err = b.client.CreateBucket(ctx, in)
 	var owned *types.BucketAlreadyOwnedByYou
-	var api smithy.APIError
 	switch {
 	case err == nil:
 		b.cache.bucketsChanged()
 		b.cache.changedTree(bucket, "")
 		return true, nil
-	case errors.As(err, &owned) || (errors.As(err, &api) && api.ErrorCode() == "BucketAlreadyOwnedByYou"):
+	case errors.As(err, &owned) || hasErrorCode(err, "BucketAlreadyOwnedByYou"):
 		// Another replica made it between our HeadBucket and CreateBucket.
 		return false, nil
 	default:

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -41,109 +42,138 @@ func TestMemoryReusesBuffers(t *testing.T) {
 }
 
 // The budget is never exceeded, whatever the mix of sizes and goroutines, and
-// every waiter is served in the end.
+// every waiter is served in the end. The goroutines start against a full
+// budget, so every one of them waits at least once.
 func TestMemoryNeverExceedsLimit(t *testing.T) {
-	const limit = 10 << 20
-	m := NewMemory(limit)
-	var wg sync.WaitGroup
-	var peak atomic.Int64
-	for g := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 50 {
-				size := int64(1+(g+i)%4) << 20
-				buf, err := m.get(context.Background(), size, true)
-				if err != nil {
-					t.Error(err)
-					return
+	synctest.Test(t, func(t *testing.T) {
+		const limit, workers = 10 << 20, 16
+		m := NewMemory(limit)
+		full, _ := m.get(context.Background(), limit, true)
+		var wg sync.WaitGroup
+		var peak atomic.Int64
+		for g := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 50 {
+					size := int64(1+(g+i)%4) << 20
+					buf, err := m.get(context.Background(), size, true)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					st := m.Stats()
+					if used := st.InUse + st.Idle; used > peak.Load() {
+						peak.Store(used)
+					}
+					m.put(buf)
 				}
-				st := m.Stats()
-				if used := st.InUse + st.Idle; used > peak.Load() {
-					peak.Store(used)
-				}
-				m.put(buf)
-			}
-		}()
-	}
-	wg.Wait()
-	if p := peak.Load(); p > limit {
-		t.Fatalf("budget peaked at %d bytes, limit %d", p, limit)
-	}
-	if st := m.Stats(); st.InUse != 0 || st.Waiting != 0 {
-		t.Fatalf("after every buffer came back: %+v", st)
-	}
-	if st := m.Stats(); st.Waits == 0 || st.WaitedBytes == 0 {
-		t.Fatalf("16 goroutines over a 10 MiB budget never waited: %+v", st)
-	}
+			}()
+		}
+		synctest.Wait()
+		if st := m.Stats(); st.Waiting != workers {
+			t.Fatalf("%d waiting for a full budget, want all %d", st.Waiting, workers)
+		}
+		m.put(full)
+		wg.Wait()
+		if p := peak.Load(); p > limit {
+			t.Fatalf("budget peaked at %d bytes, limit %d", p, limit)
+		}
+		if st := m.Stats(); st.InUse != 0 || st.Waiting != 0 || st.Waits < workers {
+			t.Fatalf("after every buffer came back: %+v", st)
+		}
+	})
 }
+
+// The budget tests that need a transfer blocked in get run in a synctest
+// bubble: synctest.Wait returns once every goroutine of the test is blocked,
+// so a waiter is known to be queued, and time there is fake, so the idle
+// timer fires exactly when due.
 
 // A full budget makes a transfer with nothing wait, in order, and makes a try
 // fail while anyone waits, so read-ahead never overtakes a waiting transfer.
 func TestMemoryWaitersComeFirst(t *testing.T) {
-	m := NewMemory(4 << 20)
-	ctx := context.Background()
-	held, _ := m.get(ctx, 4<<20, true)
-	got := make(chan []byte, 1)
-	go func() {
-		buf, err := m.get(ctx, 2<<20, true)
-		if err != nil {
-			t.Error(err)
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMemory(4 << 20)
+		ctx := context.Background()
+		held, _ := m.get(ctx, 4<<20, true)
+		got := make(chan []byte, 1)
+		go func() {
+			buf, err := m.get(ctx, 2<<20, true)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- buf
+		}()
+		synctest.Wait()
+		if st := m.Stats(); st.Waiting != 1 {
+			t.Fatalf("%d waiting with the budget full, want 1", st.Waiting)
 		}
-		got <- buf
-	}()
-	waitFor(t, func() bool { return m.Stats().Waiting == 1 })
-	if buf, _ := m.get(ctx, 1<<20, false); buf != nil {
-		t.Fatal("a try succeeded while a transfer was waiting")
-	}
-	m.put(held)
-	buf := <-got
-	if len(buf) != 2<<20 {
-		t.Fatalf("waiter got %d bytes", len(buf))
-	}
-	if st := m.Stats(); st.WaitedBytes != 2<<20 || st.InUse != 2<<20 || st.InUse+st.Idle > 4<<20 {
-		t.Fatalf("stats %+v", st)
-	}
-	// Now the try succeeds: 2 MiB are free (after dropping the idle 4 MiB buffer).
-	if buf, _ := m.get(ctx, 1<<20, false); buf == nil {
-		t.Fatal("a try failed with room in the budget")
-	}
+		if buf, _ := m.get(ctx, 1<<20, false); buf != nil {
+			t.Fatal("a try succeeded while a transfer was waiting")
+		}
+		m.put(held)
+		buf := <-got
+		if len(buf) != 2<<20 {
+			t.Fatalf("waiter got %d bytes", len(buf))
+		}
+		if st := m.Stats(); st.WaitedBytes != 2<<20 || st.InUse != 2<<20 || st.InUse+st.Idle > 4<<20 {
+			t.Fatalf("stats %+v", st)
+		}
+		// Now the try succeeds: 2 MiB are free (after dropping the idle 4 MiB buffer).
+		if buf, _ := m.get(ctx, 1<<20, false); buf == nil {
+			t.Fatal("a try failed with room in the budget")
+		}
+	})
 }
 
 // A waiter that gives up leaves nothing behind and lets the next one through.
 func TestMemoryWaiterCancels(t *testing.T) {
-	m := NewMemory(4 << 20)
-	held, _ := m.get(context.Background(), 3<<20, true)
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { _, err := m.get(ctx, 4<<20, true); errc <- err }()
-	waitFor(t, func() bool { return m.Stats().Waiting == 1 })
-	small := make(chan []byte, 1)
-	go func() { buf, _ := m.get(context.Background(), 1<<20, true); small <- buf }()
-	waitFor(t, func() bool { return m.Stats().Waiting == 2 })
-	cancel()
-	if err := <-errc; err == nil {
-		t.Fatal("a cancelled wait returned no error")
-	}
-	if buf := <-small; len(buf) != 1<<20 {
-		t.Fatal("the waiter behind a cancelled one was not served")
-	}
-	m.put(held)
-	if st := m.Stats(); st.Waiting != 0 || st.InUse != 1<<20 {
-		t.Fatalf("stats %+v", st)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMemory(4 << 20)
+		held, _ := m.get(context.Background(), 3<<20, true)
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { _, err := m.get(ctx, 4<<20, true); errc <- err }()
+		synctest.Wait()
+		small := make(chan []byte, 1)
+		go func() { buf, _ := m.get(context.Background(), 1<<20, true); small <- buf }()
+		synctest.Wait()
+		if st := m.Stats(); st.Waiting != 2 {
+			t.Fatalf("%d waiting, want 2 (the big one first)", st.Waiting)
+		}
+		cancel()
+		if err := <-errc; err == nil {
+			t.Fatal("a cancelled wait returned no error")
+		}
+		if buf := <-small; len(buf) != 1<<20 {
+			t.Fatal("the waiter behind a cancelled one was not served")
+		}
+		m.put(held)
+		if st := m.Stats(); st.Waiting != 0 || st.InUse != 1<<20 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
 }
 
 // Idle buffers are dropped after a while, so an idle gateway gives memory back.
 func TestMemoryTrimsIdleBuffers(t *testing.T) {
-	m := NewMemory(4 << 20)
-	m.idleAfter = 50 * time.Millisecond
-	buf, _ := m.get(context.Background(), 1<<20, true)
-	m.put(buf)
-	if m.Stats().Idle != 1<<20 {
-		t.Fatal("a returned buffer is not kept for reuse")
-	}
-	waitFor(t, func() bool { return m.Stats().Idle == 0 })
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMemory(4 << 20)
+		m.idleAfter = 50 * time.Millisecond
+		buf, _ := m.get(context.Background(), 1<<20, true)
+		m.put(buf)
+		time.Sleep(m.idleAfter - time.Millisecond) // fake time: exactly this long
+		synctest.Wait()
+		if m.Stats().Idle != 1<<20 {
+			t.Fatal("a returned buffer is not kept for reuse until it has been idle for idleAfter")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait() // the trim timer has fired and finished
+		if st := m.Stats(); st.Idle != 0 {
+			t.Fatalf("%d bytes still idle after idleAfter", st.Idle)
+		}
+	})
 }
 
 func TestMemoryRefusesBuffersLargerThanTheBudget(t *testing.T) {
@@ -160,17 +190,6 @@ func TestParseCgroupLimit(t *testing.T) {
 		if got := parseCgroupLimit(in); got != want {
 			t.Errorf("parseCgroupLimit(%q) = %d, want %d", in, got, want)
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 5s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

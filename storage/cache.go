@@ -229,14 +229,14 @@ func (c *metaCache) changed(bucket, key string, _ *Entry) {
 // changedKeys lists the cache keys that a change of bucket/key may void.
 func changedKeys(bucket, key string) []string {
 	name := strings.TrimSuffix(key, "/")
-	ks := []string{statKey(bucket, name), statKey(bucket, dirPrefix(name)), listKey(bucket, dirPrefix(name))}
+	ks := []string{statKey(bucket, name), statKey(bucket, dirKey(name)), listKey(bucket, dirKey(name))}
 	for p := name; p != ""; {
 		p = strings.TrimSuffix(parentPrefix(p), "/")
-		ks = append(ks, listKey(bucket, dirPrefix(p)))
+		ks = append(ks, listKey(bucket, dirKey(p)))
 		if p != "" {
 			// Both the file stat and the directory stat: removing the last key
 			// under an implicit directory removes the directory too.
-			ks = append(ks, statKey(bucket, p), statKey(bucket, dirPrefix(p)))
+			ks = append(ks, statKey(bucket, p), statKey(bucket, dirKey(p)))
 		}
 	}
 	return ks
@@ -283,13 +283,3 @@ func (b *Backend) CacheStats() (hits, misses int64) {
 // CacheEvictions returns how many cache entries were pushed out by newer ones
 // because the cache was full (a sign that FTP2S3_CACHE_ENTRIES is too small).
 func (b *Backend) CacheEvictions() int64 { return b.cache.evictions.Load() }
-
-// dirPrefix turns a directory key into its listing prefix: "" stays "", "a/b"
-// becomes "a/b/".
-func dirPrefix(dir string) string {
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		return ""
-	}
-	return dir + "/"
-}

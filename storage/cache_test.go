@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 func entries(n int) []Entry { return make([]Entry, n) }
@@ -36,15 +38,28 @@ func TestListingBudget(t *testing.T) {
 	}
 }
 
+// An expired listing gives its entries back to the listing budget.
 func TestListingBudgetExpiry(t *testing.T) {
-	c := newMetaCache(100, 50*time.Millisecond)
+	const ttl = 50 * time.Millisecond
+	c := newMetaCache(100, ttl)
+	// The same LRU as newMetaCache's, reporting each eviction after c has
+	// accounted for it.
+	evicted := make(chan string, 1)
+	c.lru = expirable.NewLRU(100, func(k string, v any) { c.evicted(k, v); evicted <- k }, ttl)
 	c.fillListing("b", "", entries(5))
-	deadline := time.Now().Add(5 * time.Second)
-	for c.listed.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("listed = %d long after the TTL", c.listed.Load())
+	if got := c.listed.Load(); got != 5 {
+		t.Fatalf("listed = %d after caching 5 entries", got)
+	}
+	select {
+	case k := <-evicted:
+		if k != listKey("b", "") {
+			t.Fatalf("evicted %q, want the listing", k)
 		}
-		time.Sleep(20 * time.Millisecond)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the listing did not expire within 5s of a 50ms TTL")
+	}
+	if got := c.listed.Load(); got != 0 {
+		t.Fatalf("listed = %d after the listing expired, want 0", got)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -82,7 +81,7 @@ func (b *Backend) compose(ctx context.Context, bucket, key string, r io.Reader, 
 	}
 	// The whole-object hash cannot be extended from the head's stored digest, so
 	// a composed object carries none.
-	return b.streamParts(ctx, up, r, buf[:n], parts, keep, base, opts.BeforeCommit, nil)
+	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, beforeCommit: opts.BeforeCommit, parts: parts, size: keep}, buf[:n])
 }
 
 // readHead reads the first n bytes of bucket/key, pinned to etag.
@@ -104,50 +103,34 @@ func (b *Backend) copyParts(ctx context.Context, up *upload, srcBucket, srcKey, 
 		return nil, fmt.Errorf("copy %s/%s: %d parts: %w", srcBucket, srcKey, count, ErrTooLarge)
 	}
 	parts := make([]types.CompletedPart, count)
-	cctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, b.opts.UploadConcurrency)
-	for i := range count {
-		start, end := n*i/count, n*(i+1)/count // end exclusive
-		select {
-		case slots <- struct{}{}:
-		case <-cctx.Done():
+	err := forEach(ctx, int(count), b.opts.UploadConcurrency, func(ctx context.Context, i int) error {
+		start, end := n*int64(i)/count, n*int64(i+1)/count // end exclusive
+		number := int32(i + 1)
+		var out *s3.UploadPartCopyOutput
+		err := b.retrySDK(ctx, fmt.Sprintf("UploadPartCopy %d of %s/%s", number, up.bucket, up.key), func() error {
+			var err error
+			out, err = b.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+				Bucket:            aws.String(up.bucket),
+				Key:               aws.String(up.key),
+				UploadId:          up.id,
+				PartNumber:        aws.Int32(number),
+				CopySource:        aws.String(copySource(srcBucket, srcKey)),
+				CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
+				CopySourceIfMatch: aws.String(etag),
+			}, oneAttempt)
+			return err
+		})
+		if err != nil {
+			return mapErr(fmt.Sprintf("copy part %d from", number), srcBucket, srcKey, err)
 		}
-		if cctx.Err() != nil {
-			break
+		p := types.CompletedPart{PartNumber: aws.Int32(number)}
+		if res := out.CopyPartResult; res != nil {
+			p.ETag = res.ETag
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			var out *s3.UploadPartCopyOutput
-			err := b.retrySDK(cctx, fmt.Sprintf("UploadPartCopy %d of %s/%s", i+1, up.bucket, up.key), func() error {
-				var err error
-				out, err = b.client.UploadPartCopy(cctx, &s3.UploadPartCopyInput{
-					Bucket:            aws.String(up.bucket),
-					Key:               aws.String(up.key),
-					UploadId:          up.id,
-					PartNumber:        aws.Int32(int32(i + 1)),
-					CopySource:        aws.String(copySource(srcBucket, srcKey)),
-					CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
-					CopySourceIfMatch: aws.String(etag),
-				}, oneAttempt)
-				return err
-			})
-			if err != nil {
-				cancel(mapErr(fmt.Sprintf("copy part %d from", i+1), srcBucket, srcKey, err))
-				return
-			}
-			p := types.CompletedPart{PartNumber: aws.Int32(int32(i + 1))}
-			if res := out.CopyPartResult; res != nil {
-				p.ETag = res.ETag
-			}
-			parts[i] = p
-		}()
-	}
-	wg.Wait()
-	if err := context.Cause(cctx); err != nil {
+		parts[i] = p
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return parts, nil

@@ -53,7 +53,7 @@ func (b *Backend) stat(ctx context.Context, bucket, key string) (Entry, error) {
 // StatDir reports whether bucket/key is a directory: the bucket itself when key is
 // empty, otherwise a "key/" marker or any key under "key/".
 func (b *Backend) StatDir(ctx context.Context, bucket, key string) (Entry, error) {
-	dkey := dirPrefix(key)
+	dkey := dirKey(key)
 	if r, ok := b.cache.stat(bucket, dkey); ok {
 		if !r.found {
 			return Entry{}, fmt.Errorf("stat %s/%s: %w", bucket, dkey, ErrNotFound)
@@ -116,7 +116,7 @@ func (b *Backend) Delete(ctx context.Context, bucket, key string) error {
 // Mkdir creates the directory bucket/key as a zero-byte "key/" marker, so that an
 // empty directory persists.
 func (b *Backend) Mkdir(ctx context.Context, bucket, key string) error {
-	marker := dirPrefix(key)
+	marker := dirKey(key)
 	empty := b.cache.startFill(listKey(bucket, marker)) // before the check that finds it empty
 	if _, err := b.Stat(ctx, bucket, key); err == nil {
 		b.cache.dropFill(empty)
@@ -152,7 +152,7 @@ func (b *Backend) Mkdir(ctx context.Context, bucket, key string) error {
 // holds data: S3 allows a non-empty object named "key/", which no listing shows,
 // and removing a directory must never delete bytes nobody could see.
 func (b *Backend) Rmdir(ctx context.Context, bucket, key string) error {
-	marker := dirPrefix(key)
+	marker := dirKey(key)
 	out, err := b.listObjects(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(marker), MaxKeys: aws.Int32(2)})
 	if err != nil {
 		return fmt.Errorf("rmdir: %w", err)

@@ -2,19 +2,21 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 )
 
 // The upload pipeline is written here rather than taken from the SDK's upload
@@ -50,8 +52,8 @@ const MetaSHA256 = "ftp2s3-sha256"
 const abortTimeout = 30 * time.Second
 
 // Put streams r into bucket/key. A stream shorter than one part is stored with a
-// single PutObject; a longer one goes through a multipart upload with at most
-// UploadConcurrency parts in flight, so memory stays near
+// single PutObject; a longer one goes through a multipart upload that holds at
+// most UploadConcurrency+1 part buffers (see streamParts), so memory stays near
 // PartSize × (UploadConcurrency + 1) whatever the size. On any error, including
 // ctx being cancelled, nothing is created or changed and no multipart upload is
 // left behind. With Offset or Append the existing object's head is kept (see
@@ -99,7 +101,7 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 		b.mem.put(buf)
 		return Entry{}, err
 	}
-	return b.streamParts(ctx, up, r, buf, nil, 0, base, opts.BeforeCommit, h)
+	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, beforeCommit: opts.BeforeCommit, h: h}, buf)
 }
 
 // commitTimeout bounds a commit (PutObject, CompleteMultipartUpload) beyond
@@ -112,7 +114,7 @@ const commitTimeout = 2 * time.Minute
 // lost, and the client would hear 426 about an object that exists. So it is
 // detached from the transfer's cancellation (ABOR, a closed control connection,
 // shutdown) and bounded by a time limit of its own; the reply then says what S3
-// answered (the ABOR race in session's runTransfer reports 226).
+// answered: 226 when ABOR loses the race (TestCommitOutlivesAborAndClosedControl).
 func (b *Backend) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), b.opts.RetryFor+commitTimeout)
 }
@@ -211,6 +213,125 @@ func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksum
 	return &upload{bucket: bucket, key: key, id: created.UploadId, checksums: checksums}, nil
 }
 
+// partStream is one multipart upload while its parts stream from the client:
+// what streamParts and its steps share.
+type partStream struct {
+	b  *Backend
+	up *upload
+	r  io.Reader
+	// base is the part size before partSizeFor grows it.
+	base int64
+	// beforeCommit is PutOptions.BeforeCommit.
+	beforeCommit func() error
+	// h hashes the bytes streamed, or is nil (see put).
+	h hash.Hash
+
+	// g runs the UploadPart requests; ctx is g's, ended by the first that fails.
+	g   *errgroup.Group
+	ctx context.Context
+	// own holds this upload's buffers while no part uses them; held counts
+	// every buffer it has taken from the budget.
+	own  chan []byte
+	held int
+	// size is the object's size so far: the parts sent and any head in parts.
+	size int64
+
+	mu sync.Mutex
+	// parts are the parts stored so far, in the order they finished; a
+	// composed upload starts with the copied head (compose.go).
+	parts []types.CompletedPart
+}
+
+// streamParts uploads first and then the rest of s.r as parts of s.up, after
+// the parts already in s.parts (server-side copies of an existing head, s.size
+// bytes), and completes the upload, or aborts it on any failure. first holds a
+// full part read from s.r, or fewer bytes when s.r ended there; it is a buffer
+// from the budget, which streamParts gives back.
+//
+// Buffers: the upload holds at most UploadConcurrency+1 of them, one being
+// read and the rest in flight, or all in flight while the next part waits for
+// one to come back. It waits on the budget only for the first one; more are
+// taken only when the budget has room at once, and otherwise the next part
+// reuses the buffer of a part that finished, so a full budget slows uploads
+// down (the data connection is not read meanwhile) but never stops one.
+func (b *Backend) streamParts(ctx context.Context, s *partStream, first []byte) (Entry, error) {
+	s.b = b
+	s.g, s.ctx = errgroup.WithContext(ctx)
+	// The buffers bound the parts in flight; the group's limit is the same.
+	s.g.SetLimit(b.opts.UploadConcurrency + 1)
+	s.own = make(chan []byte, b.opts.UploadConcurrency+1)
+	s.held = 1
+
+	fail := s.sendAll(first)
+	if err := s.g.Wait(); fail == nil {
+		fail = err
+	}
+	for ; s.held > 0; s.held-- {
+		b.mem.put(<-s.own)
+	}
+	if fail == nil {
+		fail = context.Cause(ctx)
+	}
+	if fail == nil && s.beforeCommit != nil {
+		fail = s.beforeCommit()
+	}
+	if fail != nil {
+		b.abortMultipart(ctx, s.up.bucket, s.up.key, s.up.id)
+		return Entry{}, fail
+	}
+	return s.commit(ctx)
+}
+
+// sendAll reads s.r part by part, from first on, and starts the upload of
+// each; it returns when the stream has ended, a part has failed (the group's
+// error) or reading failed (its error). Every buffer not in a running part is
+// back in s.own.
+func (s *partStream) sendAll(first []byte) error {
+	buf, n := first, len(first)
+	var readErr error
+	if n < cap(first) {
+		readErr = io.EOF // first is already the short last part
+	}
+	for number := int32(len(s.parts)) + 1; ; number++ {
+		if n == 0 && readErr == io.EOF {
+			// Nothing streamed after a copied head (APPE of zero bytes).
+			s.own <- buf[:cap(buf)]
+			return nil
+		}
+		if number > MaxParts {
+			s.own <- buf[:cap(buf)]
+			return fmt.Errorf("upload exceeds %d parts: %w", MaxParts, ErrTooLarge)
+		}
+		if s.ctx.Err() != nil {
+			s.own <- buf[:cap(buf)]
+			return nil // the group's error says why
+		}
+		s.size += int64(n)
+		p := partUpload{number: number, buf: buf, n: n}
+		s.g.Go(func() error { return s.send(p) })
+
+		if readErr != nil { // the part just sent was the last one
+			return nil
+		}
+		if buf, readErr = s.nextBuffer(s.b.partSizeFor(s.base, number+1)); readErr != nil {
+			return readErr
+		}
+		n, readErr = io.ReadFull(s.r, buf)
+		if readErr == io.EOF {
+			s.own <- buf
+			return nil
+		}
+		if errors.Is(readErr, io.ErrUnexpectedEOF) {
+			readErr = io.EOF // send this short part, then stop
+			continue
+		}
+		if readErr != nil {
+			s.own <- buf
+			return fmt.Errorf("read upload data: %w", readErr)
+		}
+	}
+}
+
 // partUpload is one part in flight.
 type partUpload struct {
 	number int32
@@ -218,167 +339,84 @@ type partUpload struct {
 	n      int
 }
 
-// streamParts uploads first and then the rest of r as parts of up, after the parts
-// already in done (server-side copies of an existing head), and completes the
-// upload, or aborts it on any failure. first holds a full part read from r, or
-// fewer bytes when r ended there; it is a buffer from the budget, which
-// streamParts gives back.
-//
-// Buffers: the upload holds at most UploadConcurrency+1 (one being read, the
-// rest in flight). It waits on the budget only for the first one; more are
-// taken only when the budget has room at once, and otherwise the next part
-// reuses the buffer of a part that finished, so a full budget slows uploads
-// down (the data connection is not read meanwhile) but never stops one.
-func (b *Backend) streamParts(ctx context.Context, up *upload, r io.Reader, first []byte, done []types.CompletedPart, headSize, base int64, beforeCommit func() error, h hash.Hash) (Entry, error) {
-	bucket, key := up.bucket, up.key
-	uctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		completed = done
-		total     = headSize
-		// own holds this upload's buffers while no part uses them; held counts
-		// every buffer it has taken from the budget.
-		own  = make(chan []byte, b.opts.UploadConcurrency+1)
-		held = 1
-	)
-	send := func(p partUpload) {
-		defer wg.Done()
-		defer func() { own <- p.buf[:cap(p.buf)] }()
-		what := fmt.Sprintf("UploadPart %d of %s/%s", p.number, bucket, key)
-		var out *s3.UploadPartOutput
-		err := b.retrySDK(uctx, what, func() error {
-			var err error
-			out, err = b.client.UploadPart(uctx, &s3.UploadPartInput{
-				Bucket:            aws.String(bucket),
-				Key:               aws.String(key),
-				UploadId:          up.id,
-				PartNumber:        aws.Int32(p.number),
-				Body:              bytes.NewReader(p.buf[:p.n]),
-				ContentLength:     aws.Int64(int64(p.n)),
-				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-			}, oneAttempt)
-			return err
-		})
-		if err != nil {
-			cancel(mapErr(fmt.Sprintf("upload part %d of", p.number), bucket, key, err))
-			return
-		}
-		part := types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.number)}
-		if up.checksums {
-			part.ChecksumCRC32 = out.ChecksumCRC32
-		}
-		mu.Lock()
-		completed = append(completed, part)
-		mu.Unlock()
+// send uploads one part and gives its buffer back to s.own.
+func (s *partStream) send(p partUpload) error {
+	defer func() { s.own <- p.buf[:cap(p.buf)] }()
+	up := s.up
+	what := fmt.Sprintf("UploadPart %d of %s/%s", p.number, up.bucket, up.key)
+	var out *s3.UploadPartOutput
+	err := s.b.retrySDK(s.ctx, what, func() error {
+		var err error
+		out, err = s.b.client.UploadPart(s.ctx, &s3.UploadPartInput{
+			Bucket:            aws.String(up.bucket),
+			Key:               aws.String(up.key),
+			UploadId:          up.id,
+			PartNumber:        aws.Int32(p.number),
+			Body:              bytes.NewReader(p.buf[:p.n]),
+			ContentLength:     aws.Int64(int64(p.n)),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		}, oneAttempt)
+		return err
+	})
+	if err != nil {
+		return mapErr(fmt.Sprintf("upload part %d of", p.number), up.bucket, up.key, err)
 	}
-	// nextBuffer returns a buffer of size bytes for the next part: a free one of
-	// this upload, a new one when the budget has room, else the next one a
-	// finishing part gives back. Buffers of an outgrown size go back to the
-	// budget; with none left, the upload waits for the budget like a new one.
-	nextBuffer := func(size int64) ([]byte, error) {
-		for {
-			var buf []byte
+	part := types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.number)}
+	if up.checksums {
+		part.ChecksumCRC32 = out.ChecksumCRC32
+	}
+	s.mu.Lock()
+	s.parts = append(s.parts, part)
+	s.mu.Unlock()
+	return nil
+}
+
+// nextBuffer returns a buffer of size bytes for the next part: a free one of
+// this upload, a new one when the budget has room, else the next one a
+// finishing part gives back. Buffers of an outgrown size go back to the
+// budget; with none left, the upload waits for the budget like a new one.
+func (s *partStream) nextBuffer(size int64) ([]byte, error) {
+	mem := s.b.mem
+	for {
+		var buf []byte
+		select {
+		case buf = <-s.own:
+		default:
+			if s.held <= s.b.opts.UploadConcurrency {
+				nb, err := mem.get(s.ctx, size, s.held == 0)
+				if err != nil {
+					return nil, err
+				}
+				if nb != nil {
+					s.held++
+					return nb, nil
+				}
+			}
 			select {
-			case buf = <-own:
-			default:
-				if held <= b.opts.UploadConcurrency {
-					nb, err := b.mem.get(uctx, size, held == 0)
-					if err != nil {
-						return nil, err
-					}
-					if nb != nil {
-						held++
-						return nb, nil
-					}
-				}
-				select {
-				case buf = <-own:
-				case <-uctx.Done():
-					return nil, context.Cause(uctx)
-				}
+			case buf = <-s.own:
+			case <-s.ctx.Done():
+				return nil, context.Cause(s.ctx)
 			}
-			if int64(cap(buf)) == size {
-				return buf[:size], nil
-			}
-			b.mem.put(buf)
-			held--
 		}
+		if int64(cap(buf)) == size {
+			return buf[:size], nil
+		}
+		mem.put(buf)
+		s.held--
 	}
+}
 
-	buf, n := first, len(first)
-	var readErr error
-	if n < cap(first) {
-		readErr = io.EOF // first is already the short last part
-	}
-	for number := int32(len(done)) + 1; ; number++ {
-		if n == 0 && readErr == io.EOF {
-			// Nothing streamed after a copied head (APPE of zero bytes).
-			own <- buf[:cap(buf)]
-			readErr = nil
-			break
-		}
-		if number > MaxParts {
-			readErr = fmt.Errorf("upload exceeds %d parts: %w", MaxParts, ErrTooLarge)
-			own <- buf[:cap(buf)]
-			break
-		}
-		if uctx.Err() != nil {
-			own <- buf[:cap(buf)]
-			break
-		}
-		total += int64(n)
-		wg.Add(1)
-		go send(partUpload{number: number, buf: buf, n: n})
-
-		if readErr != nil { // the part just sent was the last one
-			readErr = nil
-			break
-		}
-		if buf, readErr = nextBuffer(b.partSizeFor(base, number+1)); readErr != nil {
-			break
-		}
-		n, readErr = io.ReadFull(r, buf)
-		if readErr == io.EOF {
-			own <- buf
-			readErr = nil
-			break
-		}
-		if errors.Is(readErr, io.ErrUnexpectedEOF) {
-			readErr = io.EOF // send this short part, then stop
-			continue
-		}
-		if readErr != nil {
-			readErr = fmt.Errorf("read upload data: %w", readErr)
-			own <- buf
-			break
-		}
-	}
-	wg.Wait()
-	for ; held > 0; held-- {
-		b.mem.put(<-own)
-	}
-
-	fail := readErr
-	if fail == nil {
-		fail = context.Cause(uctx)
-	}
-	if fail == nil && beforeCommit != nil {
-		fail = beforeCommit()
-	}
-	if fail != nil {
-		b.abortMultipart(ctx, bucket, key, up.id)
-		return Entry{}, fail
-	}
+// commit completes the upload with every part stored and records the result.
+func (s *partStream) commit(ctx context.Context) (Entry, error) {
+	b, bucket, key := s.b, s.up.bucket, s.up.key
 	w := b.cache.startWrite(bucket, key)
-	e, err := b.complete(ctx, up, completed)
+	e, err := b.complete(ctx, s.up, s.parts)
 	if err != nil {
 		b.cache.wrote(w, nil)
 		return Entry{}, err
 	}
-	e.Size = total
-	if sum := hexSum(h); sum != "" {
+	e.Size = s.size
+	if sum := hexSum(s.h); sum != "" {
 		e = b.storeHash(ctx, bucket, key, e, sum)
 	}
 	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
@@ -420,8 +458,7 @@ func (b *Backend) complete(ctx context.Context, up *upload, parts []types.Comple
 
 func isNoSuchUpload(err error) bool {
 	var nsu *types.NoSuchUpload
-	var api smithy.APIError
-	return errors.As(err, &nsu) || (errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload")
+	return errors.As(err, &nsu) || hasErrorCode(err, "NoSuchUpload")
 }
 
 // storeHash records the whole-object SHA-256 of a completed multipart upload.
@@ -479,14 +516,12 @@ func (b *Backend) abortMultipart(ctx context.Context, bucket, key string, upload
 	}
 }
 
+// sortParts puts parts in ascending order, as S3 wants them; they finish out of
+// order.
 func sortParts(parts []types.CompletedPart) []types.CompletedPart {
-	// Parts finish out of order; S3 wants them ascending. Insertion sort is fine:
-	// the slice is nearly sorted already.
-	for i := 1; i < len(parts); i++ {
-		for j := i; j > 0 && *parts[j].PartNumber < *parts[j-1].PartNumber; j-- {
-			parts[j], parts[j-1] = parts[j-1], parts[j]
-		}
-	}
+	slices.SortFunc(parts, func(a, b types.CompletedPart) int {
+		return cmp.Compare(aws.ToInt32(a.PartNumber), aws.ToInt32(b.PartNumber))
+	})
 	return parts
 }
 

@@ -1,6 +1,12 @@
 package storage
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
 
 func TestBasePartSizeFitsHint(t *testing.T) {
 	b := New(nil, Options{PartSize: 16 << 20, MemoryLimit: 1 << 30})
@@ -60,6 +66,19 @@ func TestCopySource(t *testing.T) {
 	} {
 		if got := copySource("bkt", key); got != want {
 			t.Errorf("copySource(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+// Parts finish out of order; CompleteMultipartUpload wants them ascending.
+func TestSortParts(t *testing.T) {
+	var parts []types.CompletedPart
+	for _, n := range []int32{3, 1, 4, 2, 6, 5} {
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(fmt.Sprint("e", n))})
+	}
+	for i, p := range sortParts(parts) {
+		if n := aws.ToInt32(p.PartNumber); n != int32(i+1) || aws.ToString(p.ETag) != fmt.Sprint("e", n) {
+			t.Fatalf("position %d holds part %d (%s)", i, n, aws.ToString(p.ETag))
 		}
 	}
 }

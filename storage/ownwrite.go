@@ -51,7 +51,7 @@ func ancestors(key string) []string {
 	var out []string
 	for p := strings.TrimSuffix(key, "/"); p != ""; {
 		p = strings.TrimSuffix(parentPrefix(p), "/")
-		out = append(out, dirPrefix(p))
+		out = append(out, dirKey(p))
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -129,7 +128,7 @@ func (b *Backend) copyObject(ctx context.Context, src object, dstBucket, dstKey 
 // failure part-way never loses an object: each is under its old name, its new
 // name, or both.
 func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, dstDir string) error {
-	srcPrefix, dstPrefix := dirPrefix(srcDir), dirPrefix(dstDir)
+	srcPrefix, dstPrefix := dirKey(srcDir), dirKey(dstDir)
 	if srcPrefix == "" || dstPrefix == "" {
 		return fmt.Errorf("rename directory %s/%s: %w", srcBucket, srcDir, ErrInvalidName)
 	}
@@ -161,7 +160,7 @@ func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, d
 
 	dst := func(o object) string { return dstPrefix + strings.TrimPrefix(o.key, srcPrefix) }
 	copied := make([]bool, len(objs))
-	err = b.each(ctx, len(objs), func(ctx context.Context, i int) error {
+	err = forEach(ctx, len(objs), b.opts.RenameConcurrency, func(ctx context.Context, i int) error {
 		o := objs[i]
 		if o.size > b.opts.CopyThreshold {
 			// Only the multipart path needs the metadata and content type.
@@ -181,7 +180,7 @@ func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, d
 		// Roll back: the destination did not exist, so every key there is ours.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 		defer cancel()
-		if rerr := b.each(rctx, len(objs), func(ctx context.Context, i int) error {
+		if rerr := forEach(rctx, len(objs), b.opts.RenameConcurrency, func(ctx context.Context, i int) error {
 			if !copied[i] {
 				return nil
 			}
@@ -193,35 +192,7 @@ func (b *Backend) RenameDir(ctx context.Context, srcBucket, srcDir, dstBucket, d
 		}
 		return err
 	}
-	return b.each(ctx, len(objs), func(ctx context.Context, i int) error {
+	return forEach(ctx, len(objs), b.opts.RenameConcurrency, func(ctx context.Context, i int) error {
 		return b.deleteCopied(ctx, objs[i])
 	})
-}
-
-// each runs fn for 0..n-1 with at most RenameConcurrency calls in flight and
-// returns the first error; after an error no new call starts.
-func (b *Backend) each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, b.opts.RenameConcurrency)
-	for i := range n {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			if err := fn(ctx, i); err != nil {
-				cancel(err)
-			}
-		}()
-	}
-	wg.Wait()
-	return context.Cause(ctx)
 }

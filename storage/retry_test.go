@@ -81,16 +81,26 @@ func TestWithRetry(t *testing.T) {
 	}
 
 	// Progress starts a new window: a read that keeps advancing is never cut off.
-	calls = 0
-	err = b.withRetry(context.Background(), "test", 50*time.Millisecond, func(error) bool { return true }, func() (bool, error) {
-		if calls++; calls == 8 {
-			return true, nil
+	// Every wait between attempts is at least 10 ms, so seven of them outlast
+	// the 50 ms window; without progress the same read is cut off before.
+	const window = 50 * time.Millisecond
+	for _, progress := range []bool{true, false} {
+		calls = 0
+		start = time.Now()
+		err = b.withRetry(context.Background(), "test", window, func(error) bool { return true }, func() (bool, error) {
+			if calls++; calls == 8 {
+				return progress, nil
+			}
+			return progress, outage
+		})
+		switch {
+		case progress && (err != nil || calls != 8):
+			t.Fatalf("a read that makes progress each time: %v after %d calls", err, calls)
+		case progress && time.Since(start) <= window:
+			t.Fatalf("8 attempts took %s, within one %s window: the check proves nothing", time.Since(start), window)
+		case !progress && (!errors.Is(err, errRetryWindow) || calls >= 8):
+			t.Fatalf("a read that makes no progress: %v after %d calls, want the window exhausted first", err, calls)
 		}
-		time.Sleep(20 * time.Millisecond)
-		return true, outage
-	})
-	if err != nil || calls != 8 {
-		t.Fatalf("a read that makes progress each time: %v after %d calls", err, calls)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
