@@ -32,8 +32,7 @@ type Gateway struct {
 	// Bans is the failed-login guard; its Stats feed the metrics.
 	Bans *auth.Bans
 	// TLSStats counts FTPS handshakes and refusals, and the PROT P uploads
-	// that ended without close_notify; only that last count is exported as a
-	// metric (ops.Metrics.WatchTLS), the others are for tests and logs.
+	// that ended without close_notify; ops.Metrics.WatchTLS exports them.
 	TLSStats *session.TLSStats
 	// ReadyCheckInterval is how often /readyz's background check asks S3.
 	ReadyCheckInterval time.Duration

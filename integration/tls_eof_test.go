@@ -115,8 +115,15 @@ func TestTLSStrictEOFOffAcceptsAndCounts(t *testing.T) {
 	if _, n, err := g.object("kept.bin"); err != nil || n != int64(len(body)) {
 		t.Fatalf("kept.bin: %d bytes, %v", n, err)
 	}
-	if v := scrape(t, g)["ftp2s3_tls_uploads_without_close_notify_total"]; v != 1 {
+	m := scrape(t, g)
+	if v := m["ftp2s3_tls_uploads_without_close_notify_total"]; v != 1 {
 		t.Fatalf("ftp2s3_tls_uploads_without_close_notify_total = %v, want 1", v)
+	}
+	// The upload secured its control and its data connection.
+	for _, name := range []string{"ftp2s3_tls_control_handshakes_total", "ftp2s3_tls_data_handshakes_total"} {
+		if m[name] != 1 {
+			t.Errorf("%s = %v, want 1", name, m[name])
+		}
 	}
 	if !strings.Contains(g.Logs.String(), "ended without close_notify") {
 		t.Fatal("no warning logged")

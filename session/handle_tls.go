@@ -15,7 +15,8 @@ import (
 // FTP security extensions (RFC 2228, RFC 4217): AUTH, PBSZ, PROT, CCC and TLS on
 // the control and data connections. Their rows are in commands.go.
 
-// TLSStats counts FTPS events across the sessions of a gateway, for metrics.
+// TLSStats counts FTPS events across the sessions of a gateway; the gateway
+// exports them as metrics (README "Metrics, health and readiness").
 type TLSStats struct {
 	ControlHandshakes     atomic.Int64 // control connections secured (AUTH TLS or implicit)
 	ControlHandshakeFails atomic.Int64

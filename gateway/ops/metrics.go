@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -188,13 +189,23 @@ func (m *Metrics) WatchCache(b *storage.Backend) {
 	)
 }
 
-// WatchTLS exports the PROT P uploads that ended without close_notify
-// (refused under FTP2S3_TLS_STRICT_EOF, accepted otherwise). The handshake
-// counters of st are not exported.
+// WatchTLS exports the FTPS counters of st: handshakes that succeeded or
+// failed on control and data connections, data connections refused for not
+// resuming the control connection's TLS session (FTP2S3_TLS_SESSION_REUSE),
+// and PROT P uploads that ended without close_notify (refused under
+// FTP2S3_TLS_STRICT_EOF, accepted otherwise).
 func (m *Metrics) WatchTLS(st *session.TLSStats) {
-	m.register(funcMetric{"ftp2s3_tls_uploads_without_close_notify_total",
-		"PROT P uploads whose TLS data connection ended without close_notify (refused with FTP2S3_TLS_STRICT_EOF).",
-		true, func() float64 { return float64(st.UploadsWithoutCloseNotify.Load()) }})
+	count := func(c *atomic.Int64) func() float64 { return func() float64 { return float64(c.Load()) } }
+	m.register(
+		funcMetric{"ftp2s3_tls_control_handshakes_total", "Control connections secured with TLS (AUTH TLS or implicit FTPS).", true, count(&st.ControlHandshakes)},
+		funcMetric{"ftp2s3_tls_control_handshake_failures_total", "TLS handshakes on control connections that failed.", true, count(&st.ControlHandshakeFails)},
+		funcMetric{"ftp2s3_tls_data_handshakes_total", "PROT P data connections secured with TLS.", true, count(&st.DataHandshakes)},
+		funcMetric{"ftp2s3_tls_data_handshake_failures_total", "TLS handshakes on PROT P data connections that failed.", true, count(&st.DataHandshakeFails)},
+		funcMetric{"ftp2s3_tls_data_not_resumed_total", "PROT P data connections refused for not resuming the control connection's TLS session (FTP2S3_TLS_SESSION_REUSE).", true, count(&st.DataNotResumed)},
+		funcMetric{"ftp2s3_tls_uploads_without_close_notify_total",
+			"PROT P uploads whose TLS data connection ended without close_notify (refused with FTP2S3_TLS_STRICT_EOF).",
+			true, count(&st.UploadsWithoutCloseNotify)},
+	)
 }
 
 // WatchRefused exports the control connections refused by limits, bans,
