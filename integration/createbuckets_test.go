@@ -32,17 +32,7 @@ func runGateway(t *testing.T, mutate ...func(*gateway.Config)) (*syncBuffer, <-c
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("gateway did not stop within a minute")
-		}
-	})
+	_, done := runUntilCleanup(t, gw.Run)
 	return logs, done
 }
 

@@ -162,6 +162,25 @@ func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
 		S3: minio.Client(), Backend: gw.Backend, GW: gw, Logs: logs}
 }
 
+// runUntilCleanup runs serve (a gateway's Run or Serve) until cancel is
+// called or the test ends, and then waits up to a minute for it to return. done
+// receives serve's result; a test that takes it puts a value back for the
+// clean-up.
+func runUntilCleanup(t *testing.T, serve func(context.Context) error) (cancel context.CancelFunc, done chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Error("gateway did not stop within a minute")
+		}
+	})
+	return cancel, done
+}
+
 // testWriter sends log lines to the test's log, shown on failure or with -v.
 type testWriter struct{ t *testing.T }
 

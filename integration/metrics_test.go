@@ -51,17 +51,7 @@ func startOpsGateway(t *testing.T, srv *miniotest.Server, mutate func(*gateway.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, ctrl, ops) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("gateway did not stop within a minute")
-		}
-	})
+	cancel, done := runUntilCleanup(t, func(ctx context.Context) error { return gw.Serve(ctx, ctrl, ops) })
 	tg := &testGateway{t: t, Addr: ctrl.Addr().String(), Port: ctrl.Addr().(*net.TCPAddr).Port, Bucket: bucket,
 		S3: srv.Client(), Backend: gw.Backend, GW: gw, Logs: logs}
 	return &opsGateway{testGateway: tg, OpsURL: "http://" + ops.Addr().String(), Stop: cancel, Done: done}
