@@ -81,6 +81,11 @@ type Config struct {
 	// ProgressInterval is how often a running transfer logs its progress (not an
 	// environment variable; zero means every minute; tests lower it).
 	ProgressInterval time.Duration
+
+	// Not environment variables either (no env tag): embedders and tests set
+	// these (see S3Access and StorageTuning in run.go).
+	S3      S3Access
+	Storage StorageTuning
 }
 
 // PortRange is an inclusive TCP port range written "lo-hi" (the passive range).

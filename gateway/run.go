@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -43,26 +44,63 @@ type Gateway struct {
 	authn    session.Authenticator // before the anonymous wrapper, for invalidate
 }
 
-// New wires a gateway from its configuration. The S3 client comes from the AWS
-// SDK's configuration chain.
+// New wires a gateway from its configuration: the binary and every test start
+// here. The S3 client comes from the AWS SDK's configuration chain unless
+// cfg.S3 names an endpoint.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
-	client, err := storage.NewClient(ctx, cfg.S3PathStyle)
+	client, err := newS3Client(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
-	return NewWithClient(cfg, log, client)
-}
-
-// NewWithClient wires a gateway around an S3 client, with every S3 request
-// counted in the metrics.
-func NewWithClient(cfg Config, log *slog.Logger, client *s3.Client) (*Gateway, error) {
 	m := ops.NewMetrics()
 	backend := storage.New(client, storageOptions(&cfg, log, m))
 	return newGateway(cfg, log, backend, m)
 }
 
+// S3Access reaches S3 without the AWS SDK's configuration chain. The binary
+// leaves it empty, so the chain reads AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID
+// and the rest (README "Configuration"); embedders and tests set it in
+// Config.S3.
+type S3Access struct {
+	Endpoint  string // e.g. http://127.0.0.1:9000; empty: the SDK's chain
+	Region    string // empty: us-east-1
+	AccessKey string
+	SecretKey string
+	// HTTPClient, when set, carries every S3 request (tests put a
+	// fault-injecting transport here).
+	HTTPClient *http.Client
+}
+
+// StorageTuning holds storage settings no variable exposes, so that a test can
+// reach a code path with little data; zero values keep storage's defaults.
+type StorageTuning struct {
+	RenameConcurrency int   // copies and deletes in flight per directory rename
+	CopyThreshold     int64 // size above which a rename copies in parts (5 GiB)
+	CopyPartSize      int64 // part size of those copies (512 MiB)
+}
+
+// newS3Client builds the S3 client cfg asks for.
+func newS3Client(ctx context.Context, cfg *Config) (*s3.Client, error) {
+	a := cfg.S3
+	var client *s3.Client
+	if a.Endpoint != "" {
+		client = storage.NewStaticClient(a.Endpoint, a.Region, a.AccessKey, a.SecretKey, cfg.S3PathStyle)
+	} else {
+		var err error
+		if client, err = storage.NewClient(ctx, cfg.S3PathStyle); err != nil {
+			return nil, err
+		}
+	}
+	if a.HTTPClient != nil {
+		client = s3.New(client.Options(), func(o *s3.Options) { o.HTTPClient = a.HTTPClient })
+	}
+	return client, nil
+}
+
 // storageOptions are the storage settings of the configuration, with every S3
-// request counted in m.
+// request counted in m. Each variable and its storage option give 0 the same
+// meaning (FTP2S3_HASH_COPY_LIMIT=0 is off in both), so values pass through
+// unchanged, except FTP2S3_S3_RETRY_FOR (see retryFor).
 func storageOptions(cfg *Config, log *slog.Logger, m *ops.Metrics) storage.Options {
 	return storage.Options{
 		PartSize:            int64(cfg.PartSize),
@@ -72,18 +110,15 @@ func storageOptions(cfg *Config, log *slog.Logger, m *ops.Metrics) storage.Optio
 		CacheEntries:        cfg.CacheEntries,
 		CacheTTL:            cfg.CacheTTL,
 		MaxRenameKeys:       cfg.MaxRenameKeys,
-		HashCopyLimit:       hashCopyLimit(cfg.HashCopyLimit),
+		RenameConcurrency:   cfg.Storage.RenameConcurrency,
+		CopyThreshold:       cfg.Storage.CopyThreshold,
+		CopyPartSize:        cfg.Storage.CopyPartSize,
+		HashCopyLimit:       int64(cfg.HashCopyLimit),
 		MemoryLimit:         int64(cfg.MemoryLimit),
 		RetryFor:            retryFor(cfg.S3RetryFor),
 		Logger:              log,
 		Observe:             m.ObserveS3,
 	}
-}
-
-// NewWithBackend wires a gateway around an existing storage backend (whose S3
-// requests the metrics do not see).
-func NewWithBackend(cfg Config, log *slog.Logger, backend *storage.Backend) (*Gateway, error) {
-	return newGateway(cfg, log, backend, ops.NewMetrics())
 }
 
 func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.Metrics) (*Gateway, error) {
@@ -309,15 +344,6 @@ func (g *Gateway) invalidate(bucket, key string) {
 	if a, ok := g.authn.(*auth.S3Auth); ok {
 		a.EachBackend(func(b *storage.Backend) { b.Invalidate(bucket, key) })
 	}
-}
-
-// hashCopyLimit maps FTP2S3_HASH_COPY_LIMIT to storage's option, where 0 means
-// the default and a negative value means never.
-func hashCopyLimit(s Size) int64 {
-	if s == 0 {
-		return -1
-	}
-	return int64(s)
 }
 
 // retryFor maps FTP2S3_S3_RETRY_FOR to storage's option, where 0 means the

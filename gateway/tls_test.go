@@ -1,46 +1,27 @@
 package gateway
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ftp2s3/ftp2s3/session/sessiontest"
 )
 
-// writePair writes a self-signed certificate with the given serial and its key.
-func writePair(t *testing.T, dir string, serial int64) (string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "t"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	c, k := filepath.Join(dir, fmt.Sprintf("c%d.pem", serial)), filepath.Join(dir, fmt.Sprintf("k%d.pem", serial))
-	_ = os.WriteFile(c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	_ = os.WriteFile(k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	return c, k
+// writePair writes a self-signed certificate with the given serial and its key
+// into a directory of their own.
+func writePair(t *testing.T, serial int64) (string, string) {
+	c := sessiontest.WriteCert(t, t.TempDir(), serial)
+	return c.CertFile, c.KeyFile
 }
 
 func TestCertificatesReloadKeepsOldOnFailure(t *testing.T) {
 	dir := t.TempDir()
-	c1, k1 := writePair(t, dir, 1)
-	c2, k2 := writePair(t, dir, 2)
+	c1, k1 := writePair(t, 1)
+	c2, k2 := writePair(t, 2)
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	cp := func(from, to string) {
 		b, _ := os.ReadFile(from)
@@ -80,8 +61,8 @@ func TestCertificatesReloadKeepsOldOnFailure(t *testing.T) {
 
 func TestValidateTLS(t *testing.T) {
 	dir := t.TempDir()
-	c1, k1 := writePair(t, dir, 1)
-	_, k2 := writePair(t, dir, 2)
+	c1, k1 := writePair(t, 1)
+	_, k2 := writePair(t, 2)
 	cases := []struct {
 		mutate func(*Config)
 		want   string // "" = valid

@@ -2,40 +2,14 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
-
-// startBinary runs the real ftp2s3 with env and returns its logs, stopping it
-// by its PID when the test ends.
-func startBinary(t *testing.T, bin string, env []string) (*exec.Cmd, *syncBuffer, chan error) {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = env
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		exited <- nil
-	})
-	return cmd, logs, exited
-}
 
 // TestAbandonedUploadAbortedAfterCrash (issue 13 §4): the binary is killed
 // with SIGKILL in the middle of a multipart upload, which leaves the upload
@@ -47,21 +21,8 @@ func TestAbandonedUploadAbortedAfterCrash(t *testing.T) {
 	if err := minio.CreateBucket(context.Background(), bucket); err != nil {
 		t.Fatal(err)
 	}
-	ctrlPort, _ := miniotest.FreePort()
-	lo := 31000 + int(portSeq.Add(1)%300)*100
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"AWS_ENDPOINT_URL_S3=" + minio.Endpoint, "AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + miniotest.AccessKey, "AWS_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
-		"FTP2S3_S3_PATH_STYLE=true",
-		"FTP2S3_BUCKET=" + bucket,
-		"FTP2S3_USERS=" + userRW + ":" + passwordHash(t),
-		fmt.Sprintf("FTP2S3_LISTEN=127.0.0.1:%d", ctrlPort),
-		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, lo+9),
-		"FTP2S3_PART_SIZE=5MiB",
-		"FTP2S3_LOG_LEVEL=debug",
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", ctrlPort)
+	env, addr := serveEnv(t, bucket)
+	env = append(env, "FTP2S3_PART_SIZE=5MiB", "FTP2S3_LOG_LEVEL=debug")
 	g := &testGateway{t: t, Bucket: bucket, S3: minio.Client()}
 
 	first, logs, exited := startBinary(t, bin, env) // default age: 24h

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -92,15 +91,7 @@ func TestAnonymous(t *testing.T) {
 		if err != nil {
 			t.Fatalf("login as %s: %v", name, err)
 		}
-		rc, err := c.Retr("readme.txt")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		if string(b) != "public notes" {
-			t.Fatalf("RETR readme.txt got %q", b)
-		}
+		mustRetr(t, c, "readme.txt", "public notes")
 		if _, err := c.Retr("../private.txt"); err == nil {
 			t.Fatal("anonymous read outside its home")
 		}
@@ -141,15 +132,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 	}
 	r.cmd(213, "SIZE keep.txt")
 	c := g.dial(userRO)
-	rc, err := c.Retr("keep.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(b) != "do not touch" {
-		t.Fatalf("read-only RETR got %q", b)
-	}
+	mustRetr(t, c, "keep.txt", "do not touch")
 	if sum, _, err := g.object("keep.txt"); err != nil || sum == "" {
 		t.Fatalf("keep.txt: %v", err)
 	}
@@ -193,15 +176,7 @@ func TestS3AuthIAMDecides(t *testing.T) {
 	if !sawOwn || sawOther {
 		t.Fatalf("root listing %v: want %s and not %s", names, g.Bucket, other)
 	}
-	rc, err := c.Retr("/" + g.Bucket + "/report.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(b) != "quarterly numbers" {
-		t.Fatalf("RETR got %q", b)
-	}
+	mustRetr(t, c, "/"+g.Bucket+"/report.txt", "quarterly numbers")
 	if err := c.Stor("/"+g.Bucket+"/new.txt", strings.NewReader("nope")); ftpCode(err) != 550 {
 		t.Fatalf("STOR without s3:PutObject: %v, want 550", err)
 	}

@@ -20,7 +20,7 @@ func longTTL(c *gateway.Config) { c.CacheTTL = time.Hour }
 // TestCacheServesStatCalls: repeated SIZE, MDTM, MLST and CWD make no new S3
 // request; a write elsewhere leaves those entries cached.
 func TestCacheServesStatCalls(t *testing.T) {
-	g, ft := startStoreGateway(t, nil, longTTL)
+	g, ft := startStoreGateway(t, longTTL)
 	g.putObject("d/f.txt", "12345")
 	g.putObject("other/g.txt", "x")
 	c := g.dial(userRW)

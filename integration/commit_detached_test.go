@@ -1,48 +1,41 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go/middleware"
-
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
-	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// slowCommitClient is an S3 client whose commits (PutObject,
+// slowCommits carries S3 requests whose commits (PutObject,
 // CompleteMultipartUpload) reach MinIO and are applied as usual, but whose
 // answers arrive answerDelay later, as from a busy S3. applied receives the
 // operation's name as soon as MinIO has answered. A request whose context is
 // cancelled while it waits for its answer fails like a cut connection would.
-func slowCommitClient(srv *miniotest.Server, applied chan<- string) *s3.Client {
+type slowCommits struct {
+	base    http.RoundTripper
+	applied chan<- string
+}
+
+func (s slowCommits) RoundTrip(r *http.Request) (*http.Response, error) {
 	const answerDelay = 2 * time.Second
-	base := storage.NewStaticClient(srv.Endpoint, "us-east-1", miniotest.AccessKey, miniotest.SecretKey, true)
-	return s3.New(base.Options(), func(o *s3.Options) {
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("slowCommitAnswer",
-				func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-					out, md, err := next.HandleDeserialize(ctx, in)
-					op := middleware.GetOperationName(ctx)
-					if err != nil || (op != "PutObject" && op != "CompleteMultipartUpload") {
-						return out, md, err
-					}
-					applied <- op
-					select {
-					case <-time.After(answerDelay):
-						return out, md, nil
-					case <-ctx.Done():
-						return out, md, fmt.Errorf("answer lost: %w", ctx.Err())
-					}
-				}), middleware.After)
-		})
-	})
+	resp, err := s.base.RoundTrip(r)
+	op := s3Op(r)
+	if err != nil || resp.StatusCode >= 300 || (op != "PutObject" && op != "CompleteMultipartUpload") {
+		return resp, err
+	}
+	s.applied <- op
+	select {
+	case <-time.After(answerDelay):
+		return resp, nil
+	case <-r.Context().Done():
+		resp.Body.Close()
+		return nil, fmt.Errorf("answer lost: %w", r.Context().Err())
+	}
 }
 
 // TestCommitOutlivesAborAndClosedControl: once the gateway has decided to
@@ -52,7 +45,8 @@ func slowCommitClient(srv *miniotest.Server, applied chan<- string) *s3.Client {
 // answered 426 for an object that existed and kept "not found" cached.
 func TestCommitOutlivesAborAndClosedControl(t *testing.T) {
 	applied := make(chan string, 4)
-	g := startOpsGatewayWith(t, minio, slowCommitClient(minio, applied), func(c *gateway.Config) {
+	g := startOpsGateway(t, minio, func(c *gateway.Config) {
+		c.S3.HTTPClient = &http.Client{Transport: slowCommits{base: http.DefaultTransport, applied: applied}}
 		c.PartSize = 5 << 20
 		c.CacheTTL = time.Hour // only the gateway's own bookkeeping can make the new object visible
 	}, nil)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/ftp2s3/ftp2s3/storage"
+	"github.com/ftp2s3/ftp2s3/gateway"
 )
 
 // TestConsistencyDeniedDeleteKeepsFile (issue 13 §2): when S3 refuses a
@@ -24,9 +24,10 @@ func TestConsistencyDeniedDeleteKeepsFile(t *testing.T) {
 		iamAllow([]string{"s3:*"}, "arn:aws:s3:::*"),
 		{"Effect": "Deny", "Action": []string{"s3:DeleteObject"}, "Resource": []string{"arn:aws:s3:::*"}},
 	})
-	client := storage.NewStaticClient(minio.Endpoint, "us-east-1", access, secret, true)
-	g := startOpsGatewayWith(t, minio, client, longTTL, nil)
-	g.S3 = minio.Client() // the test's own view of the bucket, as root
+	g := startOpsGateway(t, minio, func(c *gateway.Config) {
+		longTTL(c)
+		c.S3.AccessKey, c.S3.SecretKey = access, secret
+	}, nil)
 	g.putObject("keep.txt", "12345")
 	c := g.dial(userRW)
 	if n, err := c.FileSize("keep.txt"); err != nil || n != 5 {
@@ -73,15 +74,25 @@ func (o *overwriteAfterCopy) RoundTrip(r *http.Request) (*http.Response, error) 
 	return resp, err
 }
 
+// overwriteGateway starts a gateway with a one-hour cache whose S3 requests
+// go through an overwriteAfterCopy of key with body.
+func overwriteGateway(t *testing.T, key, body string) (*opsGateway, *overwriteAfterCopy) {
+	t.Helper()
+	ow := &overwriteAfterCopy{base: http.DefaultTransport, direct: minio.Client(), key: key, body: body}
+	g := startOpsGateway(t, minio, func(c *gateway.Config) {
+		longTTL(c)
+		c.S3.HTTPClient = &http.Client{Transport: ow}
+	}, nil)
+	ow.bucket = g.Bucket
+	return g, ow
+}
+
 // TestConsistencyRenameKeepsNewerSource (issue 13 §2): a client overwrites a
 // file between a rename's copy and its delete. The rename moves the version it
 // copied and leaves the newer upload at the old name, with a warning; on main
 // the delete took the newer upload with it.
 func TestConsistencyRenameKeepsNewerSource(t *testing.T) {
-	ow := &overwriteAfterCopy{base: http.DefaultTransport, direct: minio.Client(), key: "src.txt", body: "the newer upload"}
-	client := s3.New(minio.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: ow} })
-	g := startOpsGatewayWith(t, minio, client, longTTL, nil)
-	ow.bucket = g.Bucket
+	g, ow := overwriteGateway(t, "src.txt", "the newer upload")
 	c := g.dial(userRW)
 	if err := c.Stor("src.txt", strings.NewReader("the renamed file")); err != nil {
 		t.Fatal(err)
@@ -112,10 +123,7 @@ func TestConsistencyRenameKeepsNewerSource(t *testing.T) {
 // TestConsistencyRenameDirKeepsNewerSource: the same race inside a directory
 // rename.
 func TestConsistencyRenameDirKeepsNewerSource(t *testing.T) {
-	ow := &overwriteAfterCopy{base: http.DefaultTransport, direct: minio.Client(), key: "d/b.txt", body: "newer b"}
-	client := s3.New(minio.Client().Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: ow} })
-	g := startOpsGatewayWith(t, minio, client, longTTL, nil)
-	ow.bucket = g.Bucket
+	g, ow := overwriteGateway(t, "d/b.txt", "newer b")
 	g.putObject("d/a.txt", "a")
 	g.putObject("d/b.txt", "old b")
 	c := g.dial(userRW)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
@@ -43,11 +42,10 @@ func (s slowAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
 // failed to see its own file in every run.
 func TestConsistencyConcurrentWritersAndListers(t *testing.T) {
 	const writers, listers, files, rounds = 12, 6, 5, 3
-	direct := minio.Client()
 	slow := slowAnswers{base: http.DefaultTransport, max: 40 * time.Millisecond,
 		ops: map[string]bool{"ListObjectsV2": true, "HeadObject": true}}
-	client := s3.New(direct.Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: slow} })
-	g := startOpsGatewayWith(t, minio, client, func(c *gateway.Config) {
+	g := startOpsGateway(t, minio, func(c *gateway.Config) {
+		c.S3.HTTPClient = &http.Client{Transport: slow}
 		c.CacheTTL = time.Hour
 		c.MaxConnectionsPerIP = 100
 	}, nil)

@@ -21,22 +21,33 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// runGateway starts gw.Run (what the binary runs) and returns a channel with
-// its result; the test's end cancels it.
-func runGateway(t *testing.T, gw *gateway.Gateway) <-chan error {
+// runGateway makes a gateway with testConfig and mutate and starts gw.Run
+// (what the binary runs); it returns the logs and a channel with Run's result.
+// The test's end stops it.
+func runGateway(t *testing.T, mutate ...func(*gateway.Config)) (*syncBuffer, <-chan error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
+	cfg, _ := testConfig(t, minio, mutate...)
+	log, logs := testLogger(t)
+	gw, err := gateway.New(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, done := runUntilCleanup(t, gw.Run)
+	return logs, done
+}
+
+// waitListening waits for the log line of a gateway started by runGateway
+// that says it listens, and fails if Run ends first.
+func waitListening(t *testing.T, logs *syncBuffer, done <-chan error) {
+	t.Helper()
+	waitUntil(t, "the gateway to listen", 30*time.Second, func() bool {
 		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("gateway did not stop within a minute")
+		case err := <-done:
+			t.Fatalf("Run ended: %v\n%s", err, logs.String())
+		default:
 		}
+		return strings.Contains(logs.String(), "ftp2s3 listening")
 	})
-	return done
 }
 
 func bucketExists(t *testing.T, name string) bool {
@@ -63,21 +74,8 @@ func TestCreateBuckets(t *testing.T) {
 		}
 	}
 	start := func() *syncBuffer {
-		cfg, _ := testConfig(t, minio, mutate)
-		log, logs := testLogger(t)
-		gw, err := gateway.NewWithClient(cfg, log, minio.Client())
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := runGateway(t, gw)
-		waitUntil(t, "the gateway to listen", 30*time.Second, func() bool {
-			select {
-			case err := <-done:
-				t.Fatalf("Run ended: %v\n%s", err, logs.String())
-			default:
-			}
-			return strings.Contains(logs.String(), "ftp2s3 listening")
-		})
+		logs, done := runGateway(t, mutate)
+		waitListening(t, logs, done)
 		return logs
 	}
 	logs := start()
@@ -106,19 +104,13 @@ func TestCreateBucketsWaitsForS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	late := fmt.Sprintf("127.0.0.1:%d", port)
-	client := storage.NewStaticClient("http://"+late, "us-east-1", miniotest.AccessKey, miniotest.SecretKey, true)
 	name := bucketName(t) + "-late"
-	cfg, _ := testConfig(t, minio, func(c *gateway.Config) {
+	logs, done := runGateway(t, func(c *gateway.Config) {
 		c.Bucket = name
 		c.CreateBuckets = true
 		c.S3RetryFor = 40 * time.Second
+		c.S3.Endpoint = "http://" + late
 	})
-	log, logs := testLogger(t)
-	gw, err := gateway.NewWithClient(cfg, log, client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := runGateway(t, gw)
 	waitUntil(t, "a failed attempt to be logged", 20*time.Second, func() bool {
 		return strings.Contains(logs.String(), "S3 not reachable yet")
 	})
@@ -127,14 +119,7 @@ func TestCreateBucketsWaitsForS3(t *testing.T) {
 	}
 	// MinIO "comes up" at the address the gateway was given.
 	forwardTCP(t, late, strings.TrimPrefix(minio.Endpoint, "http://"))
-	waitUntil(t, "the gateway to listen", 30*time.Second, func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("Run ended: %v\n%s", err, logs.String())
-		default:
-		}
-		return strings.Contains(logs.String(), "ftp2s3 listening")
-	})
+	waitListening(t, logs, done)
 	if !bucketExists(t, name) {
 		t.Fatalf("bucket %s was not created", name)
 	}

@@ -3,9 +3,7 @@ package integration
 import (
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -128,30 +126,12 @@ func TestDataConnectBeforeAndAfterCommand(t *testing.T) {
 	r.expect(226)
 }
 
-// freePortPair returns a 2-port passive range that nothing listens on right
-// now. It lies below the kernel's ephemeral range and the harness's ranges
-// (which other test binaries running at the same time use too), so that no
-// outgoing connection or other gateway takes one of the two ports and turns
-// the test's exhaustion into an accident.
+// freePortPair is a 2-port passive range that nothing listens on right now
+// (see freePortRange), so that no outgoing connection or other gateway takes
+// one of the two ports and turns the test's exhaustion into an accident.
 func freePortPair(t *testing.T) gateway.PortRange {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		lo := 20000 + rand.IntN(10000)
-		free := true
-		for _, p := range []int{lo, lo + 1} {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return gateway.PortRange{Lo: lo, Hi: lo + 1}
-		}
-	}
-	t.Fatal("no free pair of ports in 20000-30000")
-	return gateway.PortRange{}
+	lo, hi := freePortRange(t, 2)
+	return gateway.PortRange{Lo: lo, Hi: hi}
 }
 
 // TestDataPoolExhaustion: a range of 2 ports and 3 concurrent transfers: the

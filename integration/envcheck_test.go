@@ -3,26 +3,19 @@ package integration
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
 // misspelledEnv is a working configuration plus one misspelled variable.
 func misspelledEnv(strict string) []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"AWS_ENDPOINT_URL_S3=" + minio.Endpoint, "AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + miniotest.AccessKey, "AWS_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
-		"FTP2S3_S3_PATH_STYLE=true", "FTP2S3_LISTEN=127.0.0.1:0",
+	return append(minioEnv(), "FTP2S3_LISTEN=127.0.0.1:0",
 		"FTP2S3_PASIVE_PORTS=31000-31009",
-		"FTP2S3_STRICT_ENV=" + strict,
-	}
+		"FTP2S3_STRICT_ENV="+strict,
+	)
 }
 
 // TestMisspelledVariableWarns: the binary starts, and its log names the

@@ -57,7 +57,7 @@ func TestS3EventsInvalidateEveryReplica(t *testing.T) {
 		t.Fatalf("PutBucketNotificationConfiguration: %v", err)
 	}
 	replica := func(port int) *opsGateway {
-		return startOpsGatewayWith(t, srv, srv.Client(), func(c *gateway.Config) {
+		return startOpsGateway(t, srv, func(c *gateway.Config) {
 			c.Bucket = bucket
 			c.CacheTTL = time.Hour
 			c.S3EventsListen = fmt.Sprintf("127.0.0.1:%d", port)

@@ -258,15 +258,7 @@ func TestReadOnlyUser(t *testing.T) {
 	if err := c.MakeDir("d"); ftpCode(err) != 550 {
 		t.Fatalf("MKD by a read-only user: %v, want 550", err)
 	}
-	r, err := c.Retr("keep.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(r)
-	r.Close()
-	if string(b) != "data" {
-		t.Fatalf("read-only RETR got %q", b)
-	}
+	mustRetr(t, c, "keep.txt", "data")
 }
 
 func TestMultiBucketHome(t *testing.T) {

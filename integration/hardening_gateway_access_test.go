@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -29,13 +28,7 @@ func TestHardeningAnonymousEveryBucketRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"FTP2S3_LISTEN=127.0.0.1:0",
-		"FTP2S3_ANONYMOUS_HOME=/",
-		"AWS_ENDPOINT_URL=" + minio.Endpoint, "AWS_REGION=us-east-1", "FTP2S3_S3_PATH_STYLE=true",
-		"AWS_ACCESS_KEY_ID=" + miniotest.AccessKey, "AWS_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
-	}
+	cmd.Env = append(minioEnv(), "FTP2S3_LISTEN=127.0.0.1:0", "FTP2S3_ANONYMOUS_HOME=/")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -139,7 +139,7 @@ func TestHardeningImplicitTLSRefusedBeforeHandshake(t *testing.T) {
 		c.MaxConnectionsPerIP = 1
 		c.BanAfter, c.BanFor = 1, time.Minute
 	})
-	conf := &tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"}
+	conf := &tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1"}
 	dialTLS := func(src string) (*tls.Conn, error) {
 		r := rawDialFrom(t, g.ImplicitAddr, src)
 		tc := tls.Client(r.c, conf)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/session/sessiontest"
 )
 
 // rssBytes is the resident set size of this process (/proc/self/status VmRSS).
@@ -205,20 +206,6 @@ func TestCommandFloodDuringUpload(t *testing.T) {
 	}
 }
 
-// executeDepth returns the largest number of command executions on the stack of
-// one session goroutine of this process (the test gateway runs in it).
-func executeDepth() int {
-	buf := make([]byte, 16<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	depth := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "session.(*Session).Serve(") {
-			depth = max(depth, strings.Count(g, "session.(*Session).execute("))
-		}
-	}
-	return depth
-}
-
 // TestPipelinedTransfersStayFlat pipelines 2,000 uploads the way a busy client
 // does, sending the next EPSV and STOR before the running upload's data
 // connection is closed. The session must run each from its one command loop:
@@ -243,7 +230,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 			}
 		}
 		if i%200 == 0 {
-			if d := executeDepth(); d > 1 {
+			if d := sessiontest.ExecuteDepth(); d > 1 {
 				t.Fatalf("after %d pipelined transfers a session runs %d nested commands", i, d)
 			}
 		}

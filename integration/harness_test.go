@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -79,8 +80,8 @@ type testGateway struct {
 	Addr    string // host:port of the control listener
 	Port    int
 	Bucket  string
-	S3      *s3.Client
-	Backend *storage.Backend
+	S3      *s3.Client       // the test's own view of MinIO, as root
+	Backend *storage.Backend // the gateway's (GW.Backend)
 	GW      *gateway.Gateway
 	Logs    *syncBuffer
 }
@@ -97,10 +98,10 @@ func bucketName(t *testing.T) string {
 	return strings.Trim(fmt.Sprintf("t%d-%s", bucketSeq.Add(1), name), "-")
 }
 
-// testConfig is the configuration every test gateway starts from: a bucket of
-// its own on srv as the default home, a loopback listener, a passive range of its
-// own, and the users alice (rw), reader (r) and root (every bucket); mutate
-// adjusts it.
+// testConfig is the configuration every test gateway starts from: srv as its
+// S3, a bucket of its own there as the default home, a loopback listener, a
+// passive range of its own, and the users alice (rw), reader (r) and root
+// (every bucket); mutate adjusts it.
 // It returns the configuration and the bucket made for the test (mutate may
 // have cleared cfg.Bucket for multi-bucket mode).
 func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Config)) (gateway.Config, string) {
@@ -121,6 +122,8 @@ func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Con
 		userAll + ":" + h + ":/:rw",
 	}, ",")
 	cfg.DataTimeout = 10 * time.Second
+	cfg.S3 = gateway.S3Access{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey}
+	cfg.S3PathStyle = true
 	for _, m := range mutate {
 		if m != nil {
 			m(&cfg)
@@ -139,18 +142,14 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug})), logs
 }
 
-// startGateway starts a gateway; mutate adjusts its configuration.
+// startGateway starts a gateway in front of the shared MinIO through
+// gateway.New, the constructor cmd/ftp2s3 uses; mutate adjusts its
+// configuration.
 func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
 	t.Helper()
 	cfg, bucket := testConfig(t, minio, mutate...)
 	log, logs := testLogger(t)
-	client := minio.Client()
-	backend := storage.New(client, storage.Options{
-		PartSize: int64(cfg.PartSize), UploadConcurrency: cfg.UploadConcurrency,
-		DownloadChunk: int64(cfg.DownloadChunk), DownloadConcurrency: cfg.DownloadConcurrency,
-		CacheEntries: cfg.CacheEntries, CacheTTL: cfg.CacheTTL, Logger: log,
-	})
-	gw, err := gateway.NewWithBackend(cfg, log, backend)
+	gw, err := gateway.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +159,27 @@ func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
 	}
 	go func() { _ = gw.Server.Serve(l) }()
 	t.Cleanup(func() { _ = gw.Server.Close() })
-	return &testGateway{t: t, Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: bucket, S3: client, Backend: backend, GW: gw, Logs: logs}
+	return &testGateway{t: t, Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: bucket,
+		S3: minio.Client(), Backend: gw.Backend, GW: gw, Logs: logs}
+}
+
+// runUntilCleanup runs serve (a gateway's Run or Serve) until cancel is
+// called or the test ends, and then waits up to a minute for it to return. done
+// receives serve's result; a test that takes it puts a value back for the
+// clean-up.
+func runUntilCleanup(t *testing.T, serve func(context.Context) error) (cancel context.CancelFunc, done chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Error("gateway did not stop within a minute")
+		}
+	})
+	return cancel, done
 }
 
 // testWriter sends log lines to the test's log, shown on failure or with -v.
@@ -201,6 +220,24 @@ func (g *testGateway) dial(user string, opts ...ftp.DialOption) *ftp.ServerConn 
 	}
 	g.t.Cleanup(func() { _ = c.Quit() })
 	return c
+}
+
+// retrAll downloads path through c.
+func retrAll(c *ftp.ServerConn, path string) ([]byte, error) {
+	r, err := c.Retr(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(r)
+	return data, errors.Join(err, r.Close())
+}
+
+// mustRetr fails unless downloading path through c gives exactly want.
+func mustRetr(t *testing.T, c *ftp.ServerConn, path, want string) {
+	t.Helper()
+	if b, err := retrAll(c, path); err != nil || string(b) != want {
+		t.Fatalf("RETR %s: %q, %v; want %q", path, b, err, want)
+	}
 }
 
 // object returns the SHA-256 and size of an object read directly from MinIO.

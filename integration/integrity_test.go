@@ -186,7 +186,7 @@ func TestStorS3Failures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// S3 keeps failing: retried for a second (FTP2S3_S3_RETRY_FOR), then 451.
-			g, ft := startStoreGateway(t, func(o *storage.Options) { o.RetryFor = time.Second }, smallParts)
+			g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) { c.S3RetryFor = time.Second })
 			oldSum, oldSize := withOld(g, "f.bin")
 			ft.failWhen(func(op string, r *http.Request) bool {
 				return op == tc.op && (tc.part == "" || r.URL.Query().Get("partNumber") == tc.part)
@@ -286,9 +286,10 @@ func TestOverwriteAtomic(t *testing.T) {
 }
 
 // TestStoredChecksums: parts carry CRC32 checksums and the whole object's
-// SHA-256 is stored as metadata for single and multipart uploads alike.
+// SHA-256 is stored as metadata for single uploads and, with
+// FTP2S3_HASH_COPY_LIMIT at its maximum, multipart ones.
 func TestStoredChecksums(t *testing.T) {
-	g := startGateway(t, smallParts)
+	g := startGateway(t, smallParts, func(c *gateway.Config) { c.HashCopyLimit = 5 << 30 })
 	c := g.dial(userRW)
 	for _, size := range []int64{0, 1000, bigUpload} {
 		key := "sum-" + fmtSize(size)
@@ -390,10 +391,19 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 	g.intact("f.bin", oldSum, oldSize)
 }
 
-// TestHashCopyLimit: FTP2S3_HASH_COPY_LIMIT=0 skips the self-copy that labels
-// multipart uploads (single PutObjects still carry the hash).
+// TestHashCopyLimit: FTP2S3_HASH_COPY_LIMIT=0, the shipped default, reaches
+// storage as "off" through the constructor the binary uses and skips the
+// self-copy that labels multipart uploads (single PutObjects still carry the
+// hash).
 func TestHashCopyLimit(t *testing.T) {
-	g, ft := startStoreGateway(t, nil, smallParts, func(c *gateway.Config) { c.HashCopyLimit = 0 })
+	cfg := gateway.DefaultConfig() // what the binary reads from an empty environment
+	if cfg.HashCopyLimit != 0 {
+		t.Fatalf("FTP2S3_HASH_COPY_LIMIT defaults to %d, want 0", cfg.HashCopyLimit)
+	}
+	g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) { c.HashCopyLimit = cfg.HashCopyLimit })
+	if got := g.Backend.Options().HashCopyLimit; got != 0 {
+		t.Fatalf("storage's HashCopyLimit is %d for FTP2S3_HASH_COPY_LIMIT=0, want 0 (off)", got)
+	}
 	c := g.dial(userRW)
 	if err := c.Stor("big.bin", newPattern(bigUpload, 1)); err != nil {
 		t.Fatal(err)
@@ -418,7 +428,7 @@ func TestHashCopyLimit(t *testing.T) {
 // neither hashed nor copied.
 func TestHashCopyLimitBetweenSizes(t *testing.T) {
 	const limit = bigUpload - 1<<20
-	g, ft := startStoreGateway(t, nil, smallParts, func(c *gateway.Config) { c.HashCopyLimit = limit })
+	g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) { c.HashCopyLimit = limit })
 	c := g.dial(userRW)
 	if err := c.Stor("within.bin", newPattern(limit, 7)); err != nil {
 		t.Fatal(err)

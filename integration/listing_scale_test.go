@@ -170,7 +170,7 @@ func heapPeak() (stop func() uint64) {
 // a directory this big bypasses the cache).
 func TestListing100kKeys(t *testing.T) {
 	const n = 100_000
-	g, ft := startStoreGateway(t, nil)
+	g, ft := startStoreGateway(t)
 	start := time.Now()
 	g.createKeys("huge/", n)
 	t.Logf("created %d keys in %s", n, time.Since(start).Round(time.Millisecond))

@@ -65,7 +65,7 @@ func TestS3ErrorsCarryTheRequestID(t *testing.T) {
 		t.Fatalf("error %q: request id %q", err, id)
 	}
 
-	g := startOpsGatewayWith(t, minio, bad, nil, nil)
+	g := startOpsGateway(t, minio, func(c *gateway.Config) { c.S3.SecretKey = "not-the-secret" }, nil)
 	r := rawDial(t, g.Addr)
 	r.expect(220)
 	r.login(userRW)

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
@@ -22,7 +21,7 @@ import (
 )
 
 // opsGateway is a gateway run the way the binary runs it (Gateway.Serve, with
-// the operations HTTP server), in front of the S3 server behind client.
+// the operations HTTP server), in front of srv.
 type opsGateway struct {
 	*testGateway
 	OpsURL string             // http://127.0.0.1:port
@@ -34,15 +33,9 @@ type opsGateway struct {
 // mutate adjusts the configuration, tune the gateway before it serves.
 func startOpsGateway(t *testing.T, srv *miniotest.Server, mutate func(*gateway.Config), tune func(*gateway.Gateway)) *opsGateway {
 	t.Helper()
-	return startOpsGatewayWith(t, srv, srv.Client(), mutate, tune)
-}
-
-// startOpsGatewayWith is startOpsGateway with the gateway's own S3 client.
-func startOpsGatewayWith(t *testing.T, srv *miniotest.Server, client *s3.Client, mutate func(*gateway.Config), tune func(*gateway.Gateway)) *opsGateway {
-	t.Helper()
 	cfg, bucket := testConfig(t, srv, mutate)
 	log, logs := testLogger(t)
-	gw, err := gateway.NewWithClient(cfg, log, client)
+	gw, err := gateway.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,19 +51,9 @@ func startOpsGatewayWith(t *testing.T, srv *miniotest.Server, client *s3.Client,
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, ctrl, ops) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("gateway did not stop within a minute")
-		}
-	})
+	cancel, done := runUntilCleanup(t, func(ctx context.Context) error { return gw.Serve(ctx, ctrl, ops) })
 	tg := &testGateway{t: t, Addr: ctrl.Addr().String(), Port: ctrl.Addr().(*net.TCPAddr).Port, Bucket: bucket,
-		S3: client, Backend: gw.Backend, GW: gw, Logs: logs}
+		S3: srv.Client(), Backend: gw.Backend, GW: gw, Logs: logs}
 	return &opsGateway{testGateway: tg, OpsURL: "http://" + ops.Addr().String(), Stop: cancel, Done: done}
 }
 

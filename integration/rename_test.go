@@ -110,10 +110,11 @@ func TestRenameSequence(t *testing.T) {
 // TestRenameMultipartCopy exercises the UploadPartCopy path of a file rename
 // (used above 5 GiB) with the threshold lowered.
 func TestRenameMultipartCopy(t *testing.T) {
-	g, ft := startStoreGateway(t, func(o *storage.Options) {
-		o.CopyThreshold = 6 << 20
-		o.CopyPartSize = 5 << 20
-	}, smallParts, func(c *gateway.Config) { c.HashCopyLimit = 5 << 30 }) // metadata must survive the copy
+	g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) {
+		c.Storage.CopyThreshold = 6 << 20
+		c.Storage.CopyPartSize = 5 << 20
+		c.HashCopyLimit = 5 << 30 // metadata must survive the copy
+	})
 	c := g.dial(userRW)
 	if err := c.Stor("big.bin", newPattern(bigUpload, 31)); err != nil {
 		t.Fatal(err)
@@ -187,7 +188,7 @@ func makeTree(g *testGateway, prefix string, n int) []string {
 }
 
 func TestRenameDirectory(t *testing.T) {
-	g, ft := startStoreGateway(t, nil)
+	g, ft := startStoreGateway(t)
 	names := makeTree(g, "old/", 40)
 	c := g.dial(userRW)
 	if err := c.ChangeDir("old/sub0"); err != nil {
@@ -230,7 +231,7 @@ func TestRenameDirectory(t *testing.T) {
 // failing part-way leaves every object under its old or new name; 451 both
 // times.
 func TestRenameDirectoryFailures(t *testing.T) {
-	g, ft := startStoreGateway(t, func(o *storage.Options) { o.RenameConcurrency = 2 })
+	g, ft := startStoreGateway(t, func(c *gateway.Config) { c.Storage.RenameConcurrency = 2 })
 	names := makeTree(g, "d/", 30)
 	c := g.dial(userRW)
 
@@ -276,7 +277,7 @@ func (g *testGateway) mustHoldKey(key string) {
 }
 
 func TestRenameDirectoryCap(t *testing.T) {
-	g, _ := startStoreGateway(t, nil, func(c *gateway.Config) { c.MaxRenameKeys = 10 })
+	g, _ := startStoreGateway(t, func(c *gateway.Config) { c.MaxRenameKeys = 10 })
 	names := makeTree(g, "big/", 15)
 	c := g.dial(userRW)
 	raw := rawLogin(g.t, g.Addr, userRW)

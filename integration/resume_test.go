@@ -42,7 +42,7 @@ func cutUpload(t *testing.T, g *testGateway, key string, seed uint64) {
 }
 
 func TestResumeCurlAppend(t *testing.T) {
-	g, ft := startStoreGateway(t, nil)
+	g, ft := startStoreGateway(t)
 	cutUpload(t, g, "big.bin", 21)
 	src, _ := writePattern(t, t.TempDir(), "src.bin", resumeTotal, 21)
 	want, _ := sha256Of(newPattern(resumeTotal, 21))
@@ -64,7 +64,7 @@ func TestResumeCurlAppend(t *testing.T) {
 }
 
 func TestResumeFtplibRest(t *testing.T) {
-	g, ft := startStoreGateway(t, nil)
+	g, ft := startStoreGateway(t)
 	cutUpload(t, g, "big.bin", 22)
 	src, _ := writePattern(t, t.TempDir(), "src.bin", resumeTotal, 22)
 	want, _ := sha256Of(newPattern(resumeTotal, 22))
@@ -159,7 +159,7 @@ func TestAppendLargeHeadEmptyTail(t *testing.T) {
 // TestPutSizeHintPartSize: the size ALLO announces raises the part size so the
 // whole file fits in 10,000 parts (100 GiB → 11 MiB parts instead of 5 MiB).
 func TestPutSizeHintPartSize(t *testing.T) {
-	g, ft := startStoreGateway(t, nil, smallParts)
+	g, ft := startStoreGateway(t, smallParts)
 	ctx := context.Background()
 	if _, err := g.Backend.Put(ctx, g.Bucket, "plain.bin", newPattern(bigUpload, 1), storage.PutOptions{}); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -133,35 +132,14 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 	if err := minio.CreateBucket(context.Background(), bucket); err != nil {
 		t.Fatal(err)
 	}
-	ctrlPort, _ := miniotest.FreePort()
 	opsPort, _ := miniotest.FreePort()
-	lo := 31000 + int(portSeq.Add(1)%300)*100
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"AWS_ENDPOINT_URL_S3=" + minio.Endpoint, "AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + miniotest.AccessKey, "AWS_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
-		"FTP2S3_S3_PATH_STYLE=true",
-		"FTP2S3_BUCKET=" + bucket,
-		"FTP2S3_USERS=" + userRW + ":" + passwordHash(t),
-		fmt.Sprintf("FTP2S3_LISTEN=127.0.0.1:%d", ctrlPort),
+	env, addr := serveEnv(t, bucket)
+	env = append(env,
 		fmt.Sprintf("FTP2S3_METRICS_LISTEN=127.0.0.1:%d", opsPort),
-		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, lo+9),
 		"FTP2S3_SHUTDOWN_GRACE=20s",
 		"FTP2S3_LOG_FORMAT=json", "FTP2S3_LOG_LEVEL=debug",
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = env
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	)
+	cmd, logs, exited := startBinary(t, bin, env)
 	healthcheck := func(env []string) error {
 		hc := exec.Command(bin, "healthcheck")
 		hc.Env = env
@@ -179,7 +157,6 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 		t.Errorf("healthcheck by FTP greeting: %v", err)
 	}
 
-	addr := fmt.Sprintf("127.0.0.1:%d", ctrlPort)
 	up, data := startUpload(t, addr, "inflight.bin")
 	body := newPattern(3<<20, 7)
 	if _, err := io.CopyN(data, body, 1<<20); err != nil {

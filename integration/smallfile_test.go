@@ -2,15 +2,13 @@ package integration
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"strings"
 	"testing"
 
-	"github.com/jlaffaye/ftp"
-
+	"github.com/ftp2s3/ftp2s3/gateway"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
@@ -52,19 +50,10 @@ func sortedKeys(m map[string]int) []string {
 	return keys
 }
 
-func retrAll(c *ftp.ServerConn, path string) ([]byte, error) {
-	r, err := c.Retr(path)
-	if err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(r)
-	return data, errors.Join(err, r.Close())
-}
-
 // Issue 14 §1: a small file costs one S3 request when the gateway knows its
 // directory, and the metadata commands after an upload cost none.
 func TestSmallFileRequestCounts(t *testing.T) {
-	g, ft := startStoreGateway(t, nil, longTTL)
+	g, ft := startStoreGateway(t, longTTL)
 	c := g.dial(userRW)
 	small := bytes.Repeat([]byte("4KiB"), 1024)
 
@@ -137,7 +126,7 @@ func TestSmallFileRequestCounts(t *testing.T) {
 // stored into a directory that does not exist, nor over a directory, and a
 // missing file is a 550 before any 150.
 func TestSmallFileRefusals(t *testing.T) {
-	g, ft := startStoreGateway(t, nil)
+	g, ft := startStoreGateway(t)
 	g.putObject("adir/inside", "x")
 	r := rawLogin(t, g.Addr, userRW)
 
@@ -189,7 +178,7 @@ func TestSmallFileRefusals(t *testing.T) {
 // Uploads around the small-file read-ahead (1 MiB) and past one part arrive
 // whole, with one PutObject up to a part and a multipart upload beyond.
 func TestSmallFileReadAheadBoundaries(t *testing.T) {
-	g, ft := startStoreGateway(t, func(o *storage.Options) { o.PartSize = storage.MinPartSize })
+	g, ft := startStoreGateway(t, func(c *gateway.Config) { c.PartSize = storage.MinPartSize })
 	c := g.dial(userRW)
 	for _, size := range []int64{0, 1<<20 - 1, 1 << 20, 1<<20 + 1, storage.MinPartSize, storage.MinPartSize + 1<<20 + 3} {
 		name := fmt.Sprintf("f%d", size)

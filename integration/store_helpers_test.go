@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // s3Op names the S3 operation of a request the SDK sends, for fault injection and
@@ -106,42 +104,16 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// storeGateway is startGateway with the S3 client routed through a
-// faultTransport and the storage options adjustable.
-func startStoreGateway(t *testing.T, so func(*storage.Options), mutate ...func(*gateway.Config)) (*testGateway, *faultTransport) {
+// startStoreGateway is startGateway with the gateway's S3 requests routed
+// through a faultTransport.
+func startStoreGateway(t *testing.T, mutate ...func(*gateway.Config)) (*testGateway, *faultTransport) {
 	t.Helper()
-	cfg, bucket := testConfig(t, minio, mutate...)
-	log, logs := testLogger(t)
 	ft := newFaultTransport()
-	direct := minio.Client()
-	client := s3.New(direct.Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: ft} })
-	opts := storage.Options{
-		PartSize: int64(cfg.PartSize), UploadConcurrency: cfg.UploadConcurrency,
-		DownloadChunk: int64(cfg.DownloadChunk), DownloadConcurrency: cfg.DownloadConcurrency,
-		CacheEntries: cfg.CacheEntries, CacheTTL: cfg.CacheTTL, MaxRenameKeys: cfg.MaxRenameKeys, Logger: log,
-		HashCopyLimit: int64(cfg.HashCopyLimit),
-	}
-	if cfg.HashCopyLimit == 0 {
-		opts.HashCopyLimit = -1 // as gateway.New does: 0 turns it off
-	}
-	if so != nil {
-		so(&opts)
-	}
-	backend := storage.New(client, opts)
-	gw, err := gateway.NewWithBackend(cfg, log, backend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gw.Server.Serve(l) }()
-	t.Cleanup(func() { _ = gw.Server.Close() })
-	return &testGateway{t: t, Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: bucket, S3: direct, Backend: backend, GW: gw, Logs: logs}, ft
+	g := startGateway(t, append(mutate, func(c *gateway.Config) { c.S3.HTTPClient = &http.Client{Transport: ft} })...)
+	return g, ft
 }
 
-// stat returns the object's size, ETag and user metadata straight from MinIO.
+// head returns the object's size, ETag and user metadata straight from MinIO.
 func (g *testGateway) head(key string) (*s3.HeadObjectOutput, error) {
 	return g.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(g.Bucket), Key: aws.String(key)})
 }

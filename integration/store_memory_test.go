@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/jlaffaye/ftp"
-
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
 // vmHWM reads a process's peak resident memory from /proc.
@@ -41,26 +39,9 @@ func vmHWM(t *testing.T, pid int) int64 {
 // address and process; env adds or overrides variables.
 func runBinary(t *testing.T, bin, bucket string, env ...string) (string, *exec.Cmd) {
 	t.Helper()
-	port, err := miniotest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lo := 31000 + int(portSeq.Add(1)%300)*100
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	base, addr := serveEnv(t, bucket)
 	cmd := exec.Command(bin)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"FTP2S3_LISTEN=" + addr,
-		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, lo+49),
-		"FTP2S3_BUCKET=" + bucket,
-		"FTP2S3_USERS=" + userRW + ":" + passwordHash(t),
-		"FTP2S3_S3_PATH_STYLE=true",
-		"FTP2S3_LOG_LEVEL=warn",
-		"AWS_ENDPOINT_URL=" + minio.Endpoint,
-		"AWS_ACCESS_KEY_ID=" + miniotest.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
-		"AWS_REGION=us-east-1",
-	}
+	cmd.Env = append(base, "FTP2S3_LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, env...) // the last value of a variable wins
 	cmd.Stderr = testWriter{t}
 	if err := cmd.Start(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
+	"github.com/ftp2s3/ftp2s3/session/sessiontest"
 )
 
 const pctPassword = "s3cret%20pass"
@@ -216,11 +217,11 @@ func TestFTPSSessionReuseGo(t *testing.T) {
 		}
 		return c
 	}
-	resuming := dialTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)})
+	resuming := dialTLS(&tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)})
 	if _, err := resuming.List("/"); err != nil {
 		t.Fatalf("LIST with a resuming client: %v", err)
 	}
-	plain := dialTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"})
+	plain := dialTLS(&tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1"})
 	_, err := plain.List("/")
 	if code := ftpCode(err); code != 522 && code != 425 {
 		t.Fatalf("LIST with a client that does not resume: %v, want 522", err)
@@ -247,7 +248,7 @@ func TestFTPSRequiredMode(t *testing.T) {
 	}
 	r.cmd(503, "PBSZ 0")
 	r.cmd(234, "AUTH TLS")
-	r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"})
+	r.startTLS(&tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1"})
 	r.cmd(331, "USER %s", userRW)
 	r.cmd(230, "PASS %s", testPassword)
 	r.cmd(503, "AUTH TLS")
@@ -267,7 +268,7 @@ func TestFTPSRequiredMode(t *testing.T) {
 		}
 	}
 	// jlaffaye/ftp drives the whole explicit flow (AUTH TLS, PBSZ 0, PROT P).
-	c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithExplicitTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"}))
+	c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithExplicitTLS(&tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	if s := serial(); s != 1 {
 		t.Fatalf("serial %d before reload, want 1", s)
 	}
-	writeFTPSCert(t, filepath.Dir(g.Cert.CertFile), 2)
+	sessiontest.WriteCert(t, filepath.Dir(g.Cert.CertFile), 2)
 	// What cmd/ftp2s3 does on SIGHUP (its TestSIGHUPReloadsTLS).
 	if err := g.GW.ReloadTLS(); err != nil {
 		t.Fatal(err)
@@ -373,8 +374,8 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 // TestFTPSConfigErrors: a missing or mismatched key stops start-up with a line
 // naming the variable, and the binary exits with status 2.
 func TestFTPSConfigErrors(t *testing.T) {
-	a := writeFTPSCert(t, t.TempDir(), 1)
-	b := writeFTPSCert(t, t.TempDir(), 2)
+	a := sessiontest.WriteCert(t, t.TempDir(), 1)
+	b := sessiontest.WriteCert(t, t.TempDir(), 2)
 	cases := []struct {
 		name, cert, key, want string
 	}{
@@ -407,7 +408,7 @@ func TestFTPSStolenDataConnectionRefused(t *testing.T) {
 		r := rawDial(t, g.Addr)
 		r.read()
 		r.cmd(234, "AUTH TLS")
-		r.startTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: cache})
+		r.startTLS(&tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1", ClientSessionCache: cache})
 		r.cmd(331, "USER %s", userRW)
 		r.cmd(230, "PASS %s", testPassword) // the session ticket arrives with this reply
 		r.cmd(200, "PBSZ 0")
@@ -424,7 +425,7 @@ func TestFTPSStolenDataConnectionRefused(t *testing.T) {
 	if code, _ := victim.read(); code != 150 {
 		t.Fatalf("LIST preliminary reply %d", code)
 	}
-	stolen := tls.Client(raw, &tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", ClientSessionCache: attackerCache})
+	stolen := tls.Client(raw, &tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1", ClientSessionCache: attackerCache})
 	_ = stolen.Handshake()
 	_, _ = io.Copy(io.Discard, stolen)
 	if stolen.ConnectionState().DidResume {
@@ -443,7 +444,7 @@ func TestFTPSMinimumTLS12(t *testing.T) {
 		c.Close()
 		t.Fatal("a TLS 1.1 handshake succeeded")
 	}
-	c, err = tls.Dial("tcp", g.ImplicitAddr, &tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS12})
+	c, err = tls.Dial("tcp", g.ImplicitAddr, &tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS12})
 	if err != nil {
 		t.Fatalf("TLS 1.2: %v", err)
 	}

@@ -2,27 +2,13 @@ package session
 
 import (
 	"io"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-// executeDepth returns the largest number of command executions on the stack of
-// any goroutine serving a session: 1 while one command runs, more if commands
-// nest.
-func executeDepth() int {
-	buf := make([]byte, 8<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	depth := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "session.(*Session).Serve(") {
-			depth = max(depth, strings.Count(g, "session.(*Session).execute("))
-		}
-	}
-	return depth
-}
+	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+)
 
 // TestPipelinedTransfersDoNotNest pipelines uploads the way a busy client does:
 // the next EPSV and STOR go out before the running upload's data connection is
@@ -43,7 +29,7 @@ func TestPipelinedTransfersDoNotNest(t *testing.T) {
 			c.send("STOR f" + strconv.Itoa(i))
 		}
 		if i%250 == 0 {
-			if depth := executeDepth(); depth > 1 {
+			if depth := sessiontest.ExecuteDepth(); depth > 1 {
 				t.Fatalf("after %d pipelined transfers a session runs %d nested commands", i, depth)
 			}
 		}

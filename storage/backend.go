@@ -28,7 +28,10 @@ type Options struct {
 	DownloadConcurrency int           // ranged GETs in flight per download
 	CacheEntries        int           // metadata cache capacity
 	CacheTTL            time.Duration // metadata cache freshness
-	// MaxRenameKeys is the largest directory rename accepted (ErrTooLarge beyond).
+	// MaxRenameKeys is the largest directory rename accepted (ErrTooLarge
+	// beyond); 0 means 10000, the default of FTP2S3_MAX_RENAME_KEYS, which
+	// itself must be positive, so 0 has no other meaning there. There is no
+	// "no limit": the keys of a rename are held in memory.
 	MaxRenameKeys int
 	// RenameConcurrency bounds the copies and deletes in flight during a
 	// directory rename.
@@ -40,7 +43,7 @@ type Options struct {
 	CopyPartSize  int64
 	// HashCopyLimit is the largest multipart upload whose SHA-256 is stored by
 	// copying the object onto itself with new metadata (see storeHash); 0 means
-	// 5 GiB, a negative value never.
+	// never, as FTP2S3_HASH_COPY_LIMIT=0 does, and values above 5 GiB mean 5 GiB.
 	HashCopyLimit int64
 	Logger        *slog.Logger
 	// MemoryLimit caps every part and chunk buffer of the process together
@@ -95,9 +98,7 @@ func (o *Options) setDefaults() {
 		o.CopyPartSize = 512 << 20
 	}
 	o.CopyPartSize = min(max(o.CopyPartSize, MinPartSize), MaxPartSize)
-	if o.HashCopyLimit == 0 || o.HashCopyLimit > MaxPartSize {
-		o.HashCopyLimit = MaxPartSize
-	}
+	o.HashCopyLimit = min(max(o.HashCopyLimit, 0), MaxPartSize)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

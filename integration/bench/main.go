@@ -29,7 +29,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
@@ -152,11 +153,13 @@ func run(o options) error {
 
 	client := m.Client()
 	b := &bench{ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
-		up: manager.NewUploader(client, func(u *manager.Uploader) {
-			u.PartSize, u.Concurrency = partSize, uploadConcurrency
+		up: transfermanager.New(client, func(o *transfermanager.Options) {
+			// Multipart above one part, as the gateway does.
+			o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = partSize, partSize, uploadConcurrency
 		}),
-		down: manager.NewDownloader(client, func(d *manager.Downloader) {
-			d.PartSize, d.Concurrency = downloadChunk, downloadConcurrency
+		down: transfermanager.New(client, func(o *transfermanager.Options) {
+			o.GetObjectType = tmtypes.GetObjectRanges // ranged GETs, as the gateway does
+			o.PartSizeBytes, o.Concurrency = downloadChunk, downloadConcurrency
 		}),
 	}
 	rows := b.runAll()
@@ -171,7 +174,7 @@ func run(o options) error {
 		sb.WriteString("- CPU profiling run: the gateway ran inside the benchmark process, so peak RSS and CPU count the clients too\n")
 	}
 	sb.WriteString("- peak RSS: the gateway's VmHWM, reset at the start of each workload (so it includes what earlier workloads left in its buffer pools); W5 restarts the gateway before every cold listing\n")
-	fmt.Fprintf(&sb, "- direct: aws-sdk-go-v2 transfer manager (feature/s3/manager) with the same part size and concurrency; ranged parallel GETs for downloads\n")
+	fmt.Fprintf(&sb, "- direct: aws-sdk-go-v2 transfer manager (feature/s3/transfermanager) with the same part size and concurrency; ranged parallel GETs for downloads\n")
 	fmt.Fprintf(&sb, "- %d repetition(s); rates are medians with (min–max); MB = 10^6 bytes; W1/W2 move %s, W3 8 × %s\n\n",
 		o.reps, mib(o.bigSize()), mib(o.w3Size()))
 	writeTable(&sb, rows)

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/jlaffaye/ftp"
@@ -23,8 +24,8 @@ import (
 type bench struct {
 	ctx      context.Context
 	s3       *s3.Client
-	up       *manager.Uploader
-	down     *manager.Downloader
+	up       *transfermanager.Client // direct uploads, in FTP2S3_PART_SIZE parts
+	down     *transfermanager.Client // direct downloads, in FTP2S3_DOWNLOAD_CHUNK ranges
 	bucket   string
 	gw       *gatewayProc
 	user     string
@@ -149,8 +150,8 @@ func (b *bench) seed(prefix string, n, size int) error {
 }
 
 func (b *bench) directUpload(key string, size, seed int64) error {
-	_, err := b.up.Upload(b.ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &key, Body: newPayload(size, seed),
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	_, err := b.up.UploadObject(b.ctx, &transfermanager.UploadObjectInput{Bucket: &b.bucket, Key: &key, Body: newPayload(size, seed),
+		ChecksumAlgorithm: tmtypes.ChecksumAlgorithmCrc32})
 	return err
 }
 
@@ -256,8 +257,10 @@ func (b *bench) w2Direct(int) (time.Duration, error) {
 	size := b.opts.bigSize()
 	var n int64
 	d, err := timed(func() error {
-		var err error
-		n, err = b.down.Download(b.ctx, discardAt{}, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(w2Key)})
+		out, err := b.down.DownloadObject(b.ctx, &transfermanager.DownloadObjectInput{Bucket: &b.bucket, Key: aws.String(w2Key), WriterAt: discardAt{}})
+		if err == nil {
+			n = aws.ToInt64(out.ContentLength)
+		}
 		return err
 	})
 	if err == nil && n != size {
