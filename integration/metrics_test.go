@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +240,55 @@ func TestHealthAndReadinessFollowS3(t *testing.T) {
 	if resp, err := c.Get(g.OpsURL + "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Error("the operations server still answers after shutdown")
+	}
+}
+
+// probeRequests passes every request to MinIO and counts the readiness
+// probe's (HeadBucket, or ListBuckets without FTP2S3_BUCKET) and those of them
+// that carry a signature.
+type probeRequests struct {
+	base   http.RoundTripper
+	signed atomic.Int64
+	all    atomic.Int64
+}
+
+func (s *probeRequests) RoundTrip(r *http.Request) (*http.Response, error) {
+	path := strings.Trim(r.URL.Path, "/")
+	headBucket := r.Method == http.MethodHead && path != "" && !strings.Contains(path, "/")
+	listBuckets := r.Method == http.MethodGet && path == ""
+	if headBucket || listBuckets {
+		s.all.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			s.signed.Add(1)
+		}
+	}
+	return s.base.RoundTrip(r)
+}
+
+// TestReadinessCredentialModes: with FTP2S3_AUTH=users the gateway's own
+// credentials must work, so a wrong secret keeps /readyz at 503 with S3's 403
+// in the body; with FTP2S3_AUTH=s3 the gateway needs no credentials of its own,
+// so its probe is anonymous and MinIO's refusal proves S3 reachable.
+func TestReadinessCredentialModes(t *testing.T) {
+	wrongSecret := func(c *gateway.Config) { c.S3.SecretKey = "not-the-secret" }
+	users := startOpsGateway(t, minio, wrongSecret, nil)
+	waitUntil(t, "/readyz to refuse a wrong secret", 10*time.Second, func() bool {
+		code, body := httpGet(t, users.OpsURL+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "403")
+	})
+
+	probe := &probeRequests{base: http.DefaultTransport}
+	s3mode := startOpsGateway(t, minio, func(c *gateway.Config) {
+		s3AuthMode(c)
+		wrongSecret(c)
+		c.S3.HTTPClient = &http.Client{Transport: probe}
+	}, nil)
+	waitUntil(t, "/readyz to answer 200 in s3 auth mode", 10*time.Second, func() bool {
+		code, _ := httpGet(t, s3mode.OpsURL+"/readyz")
+		return code == http.StatusOK
+	})
+	if probe.all.Load() == 0 || probe.signed.Load() != 0 {
+		t.Fatalf("s3 auth mode readiness: %d probes, %d of them signed with the gateway's credentials; want only anonymous ones",
+			probe.all.Load(), probe.signed.Load())
 	}
 }
