@@ -17,6 +17,7 @@ import (
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // gatewayProc is ftp2s3 under test: a subprocess built from ./cmd/ftp2s3, so that
@@ -31,11 +32,13 @@ type gatewayProc struct {
 	// gives the requests per file of the small-file rows
 	metricsAddr string
 	inProc      bool
-	cmd         *exec.Cmd
-	exited      chan struct{}
-	cancel      context.CancelFunc
-	runDone     chan error
-	restarts    int
+	// timer times the in-process gateway's S3 requests (W4/W6 phase tables)
+	timer    *s3Timer
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	cancel   context.CancelFunc
+	runDone  chan error
+	restarts int
 }
 
 // buildGateway compiles ./cmd/ftp2s3 into dir.
@@ -113,7 +116,12 @@ func (g *gatewayProc) startInProcess() error {
 	}
 	cfg.LogLevel = "warn"
 	ctx, cancel := context.WithCancel(context.Background())
-	gw, err := gateway.New(ctx, cfg, cfg.NewLogger())
+	client, err := storage.NewClient(ctx, cfg.S3PathStyle)
+	if err != nil {
+		cancel()
+		return err
+	}
+	gw, err := gateway.NewWithClient(cfg, cfg.NewLogger(), g.timer.instrument(client))
 	if err != nil {
 		cancel()
 		return err
@@ -219,21 +227,25 @@ func procCPU(dir string) (float64, error) {
 	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
 }
 
-// s3Requests is the number of S3 requests the gateway has sent so far (its
-// ftp2s3_s3_requests_total, every operation and result).
-func (g *gatewayProc) s3Requests() (float64, error) {
+// metrics returns the lines of the gateway's /metrics.
+func (g *gatewayProc) metrics() ([]string, error) {
 	resp, err := http.Get("http://" + g.metricsAddr + "/metrics")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	return strings.Split(string(body), "\n"), nil
+}
+
+// sumMetric adds up the values of the lines of lines that start with prefix.
+func sumMetric(lines []string, prefix string) (float64, error) {
 	var total float64
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, "ftp2s3_s3_requests_total{") {
+	for _, line := range lines {
+		if !strings.HasPrefix(line, prefix) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -244,4 +256,27 @@ func (g *gatewayProc) s3Requests() (float64, error) {
 		total += v
 	}
 	return total, nil
+}
+
+// s3Requests is the number of S3 requests the gateway has sent so far (its
+// ftp2s3_s3_requests_total, every operation and result).
+func (g *gatewayProc) s3Requests() (float64, error) {
+	lines, err := g.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return sumMetric(lines, "ftp2s3_s3_requests_total{")
+}
+
+// s3Seconds is the total time the gateway has spent in S3 requests of operation
+// op so far, and their number (its ftp2s3_s3_request_duration_seconds).
+func (g *gatewayProc) s3Seconds(op string) (sum, count float64, err error) {
+	lines, err := g.metrics()
+	if err != nil {
+		return 0, 0, err
+	}
+	label := `{operation="` + op + `"}`
+	sum, err1 := sumMetric(lines, "ftp2s3_s3_request_duration_seconds_sum"+label)
+	count, err2 := sumMetric(lines, "ftp2s3_s3_request_duration_seconds_count"+label)
+	return sum, count, errors.Join(err1, err2)
 }

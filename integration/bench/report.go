@@ -27,6 +27,16 @@ type row struct {
 	gwLat, directLat []time.Duration
 	// S3 requests the gateway sent during the row (its metrics)
 	s3Requests float64
+	// Phase breakdown (W4, W6): phaseCmd is STOR or RETR, s3Op the one S3
+	// operation per file; phases per file through the gateway; the gateway's
+	// time in s3Op from its metrics (sum and count, always) and, with the gateway
+	// in-process, per request (SDK call and HTTP round trip); the same two for the
+	// direct side's requests.
+	phaseCmd, s3Op           string
+	phases                   []phaseTimes
+	gwS3Sum, gwS3Count       float64
+	gwS3Op, gwS3HTTP         []time.Duration
+	directS3Op, directS3HTTP []time.Duration
 }
 
 func (r *row) rate(d time.Duration) float64 {
@@ -204,4 +214,59 @@ func fmtLatency(r *row) string {
 		s += " ; " + ms(percentile(r.directLat, 0.5)) + " / " + ms(percentile(r.directLat, 0.99))
 	}
 	return s
+}
+
+func mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+// writePhases prints, for each row with a phase breakdown, where one file's time
+// goes: the client's phases through the gateway, the gateway's time inside its S3
+// request, and the direct request.
+func writePhases(w io.Writer, rows []*row) {
+	for _, r := range rows {
+		if r.phaseCmd == "" || len(r.phases) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s per-file phases, %d files through ftp2s3 (ms; p50 and p99 of each phase, so only the means add up):\n\n", r.id, len(r.phases))
+		fmt.Fprintln(w, "| | p50 | p99 | mean |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+		line := func(name string, ds []time.Duration) {
+			if len(ds) == 0 {
+				return
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, ms(percentile(ds, 0.5)), ms(percentile(ds, 0.99)), ms(mean(ds)))
+		}
+		for p := range nPhases {
+			ds := make([]time.Duration, len(r.phases))
+			for i, ph := range r.phases {
+				ds[i] = ph[p]
+			}
+			line("client: "+phaseLabel(p, r.phaseCmd), ds)
+		}
+		line("**client: whole file through ftp2s3**", r.gwLat)
+		if len(r.gwS3Op) > 0 {
+			line("gateway: inside "+r.s3Op+" (SDK call, in-process timing)", r.gwS3Op)
+			line("gateway: "+r.s3Op+" HTTP round trip (in-process timing)", r.gwS3HTTP)
+		}
+		var gwS3Mean time.Duration
+		if r.gwS3Count > 0 {
+			gwS3Mean = time.Duration(r.gwS3Sum / r.gwS3Count * float64(time.Second))
+			fmt.Fprintf(w, "| gateway: inside %s (its metrics, %.0f requests) | – | – | %s |\n", r.s3Op, r.gwS3Count, ms(gwS3Mean))
+		}
+		line("**direct: whole file ("+r.s3Op+" through the SDK)**", r.directLat)
+		line("direct: "+r.s3Op+" SDK call up to the response headers", r.directS3Op)
+		line("direct: "+r.s3Op+" HTTP round trip", r.directS3HTTP)
+		if gwS3Mean > 0 && len(r.gwLat) > 0 {
+			fmt.Fprintf(w, "| what the FTP path adds around the gateway's %s (means: whole file − inside %s) | – | – | %s |\n",
+				r.s3Op, r.s3Op, ms(mean(r.gwLat)-gwS3Mean))
+		}
+	}
 }
