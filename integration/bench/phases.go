@@ -143,6 +143,21 @@ func (c *phaseConn) expect(cmd string, want int) (string, error) {
 	return line, nil
 }
 
+// noops sends n NOOPs and returns each one's round trip: the least a command
+// costs through the gateway (its reader, its command loop, one reply), the floor
+// under each phase that waits for a reply.
+func (c *phaseConn) noops(n int) ([]time.Duration, error) {
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		if _, err := c.expect("NOOP", 200); err != nil {
+			return ds, err
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	return ds, nil
+}
+
 func (c *phaseConn) quit() {
 	_ = c.send("QUIT")
 	_, _, _ = c.reply()

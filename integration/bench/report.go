@@ -34,6 +34,7 @@ type row struct {
 	// direct side's requests.
 	phaseCmd, s3Op           string
 	phases                   []phaseTimes
+	noops                    []time.Duration // NOOP→200 round trips of the same sessions
 	gwS3Sum, gwS3Count       float64
 	gwS3Op, gwS3HTTP         []time.Duration
 	directS3Op, directS3HTTP []time.Duration
@@ -252,6 +253,7 @@ func writePhases(w io.Writer, rows []*row) {
 			line("client: "+phaseLabel(p, r.phaseCmd), ds)
 		}
 		line("**client: whole file through ftp2s3**", r.gwLat)
+		line("client: NOOP sent → 200 received (the same sessions, before their files: the least one reply costs)", r.noops)
 		if len(r.gwS3Op) > 0 {
 			line("gateway: inside "+r.s3Op+" (SDK call, in-process timing)", r.gwS3Op)
 			line("gateway: "+r.s3Op+" HTTP round trip (in-process timing)", r.gwS3HTTP)
@@ -264,6 +266,12 @@ func writePhases(w io.Writer, rows []*row) {
 		line("**direct: whole file ("+r.s3Op+" through the SDK)**", r.directLat)
 		line("direct: "+r.s3Op+" SDK call up to the response headers", r.directS3Op)
 		line("direct: "+r.s3Op+" HTTP round trip", r.directS3HTTP)
+		if files := r.amount * float64(len(r.gw)); files > 0 && r.cpu > 0 {
+			fmt.Fprintf(w, "| CPU per file: the gateway process (in-process runs: the whole benchmark process) | – | – | %.3f |\n", r.cpu/files*1000)
+		}
+		if gf, df := r.amount*float64(len(r.gw)), r.amount*float64(len(r.direct)); gf > 0 && df > 0 && r.gwAllCPU > 0 {
+			fmt.Fprintf(w, "| CPU per file: all processes (MinIO, gateway, client), through ftp2s3 ; direct | – | – | %.3f ; %.3f |\n", r.gwAllCPU/gf*1000, r.directAllCPU/df*1000)
+		}
 		if gwS3Mean > 0 && len(r.gwLat) > 0 {
 			fmt.Fprintf(w, "| what the FTP path adds around the gateway's %s (means: whole file − inside %s) | – | – | %s |\n",
 				r.s3Op, r.s3Op, ms(mean(r.gwLat)-gwS3Mean))

@@ -41,6 +41,34 @@ func (l *latencies) addPhases(ph phaseTimes) {
 	}
 }
 
+// addNoops records NOOP round trips of a phase-timed session.
+func (l *latencies) addNoops(ds []time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.row != nil {
+		l.row.noops = append(l.row.noops, ds...)
+	}
+}
+
+// phaseSession logs a phase-timed session in for W4 or W6 and measures its
+// NOOP round trips first, outside the timed part.
+func (b *bench) phaseSession() (*phaseConn, error) {
+	c, err := dialPhaseConn(b.gw.addr, b.user, b.password)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := c.noops(noopsPerRep)
+	if err != nil {
+		c.quit()
+		return nil, err
+	}
+	b.lat.addNoops(ds)
+	return c, nil
+}
+
+// noopsPerRep is the number of NOOPs each W4/W6 repetition measures.
+const noopsPerRep = 200
+
 // add records one file's latency on the gateway side or the direct side.
 func (l *latencies) add(direct bool, d time.Duration) {
 	l.mu.Lock()

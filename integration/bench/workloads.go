@@ -327,7 +327,7 @@ func parallel(n int, fn func(i int) error) error {
 // --- W4: many small uploads over one session ---
 
 func (b *bench) w4Gateway(rep int) (time.Duration, error) {
-	c, err := dialPhaseConn(b.gw.addr, b.user, b.password)
+	c, err := b.phaseSession()
 	if err != nil {
 		return 0, err
 	}
@@ -468,7 +468,7 @@ func (b *bench) w6Prepare() error {
 }
 
 func (b *bench) w6Gateway(int) (time.Duration, error) {
-	c, err := dialPhaseConn(b.gw.addr, b.user, b.password)
+	c, err := b.phaseSession()
 	if err != nil {
 		return 0, err
 	}
