@@ -280,3 +280,13 @@ func (g *gatewayProc) s3Seconds(op string) (sum, count float64, err error) {
 	count, err2 := sumMetric(lines, "ftp2s3_s3_request_duration_seconds_count"+label)
 	return sum, count, errors.Join(err1, err2)
 }
+
+// gcCycles is the number of garbage collections the gateway has run so far (its
+// go_gc_duration_seconds_count).
+func (g *gatewayProc) gcCycles() (float64, error) {
+	lines, err := g.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return sumMetric(lines, "go_gc_duration_seconds_count")
+}

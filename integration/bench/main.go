@@ -221,10 +221,11 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 	}
 	cpu0, _ := b.gw.cpuSeconds()
 	req0, reqErr := b.gw.s3Requests()
-	var s3Sum0, s3Count0 float64
-	var s3Err error
+	var s3Sum0, s3Count0, gc0 float64
+	var s3Err, gcErr error
 	if r.s3Op != "" {
 		s3Sum0, s3Count0, s3Err = b.gw.s3Seconds(r.s3Op)
+		gc0, gcErr = b.gw.gcCycles()
 		b.directTimer.begin(r.s3Op)
 		b.gw.timer.begin(r.s3Op)
 	}
@@ -288,6 +289,9 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 		r.gwS3Op, r.gwS3HTTP = b.gw.timer.end()
 		if sum1, count1, err := b.gw.s3Seconds(r.s3Op); err == nil && s3Err == nil {
 			r.gwS3Sum, r.gwS3Count = sum1-s3Sum0, count1-s3Count0
+		}
+		if gc1, err := b.gw.gcCycles(); err == nil && gcErr == nil {
+			r.gcCycles = gc1 - gc0
 		}
 	}
 	if r.err != nil {

@@ -35,6 +35,7 @@ type row struct {
 	phaseCmd, s3Op           string
 	phases                   []phaseTimes
 	noops                    []time.Duration // NOOP→200 round trips of the same sessions
+	gcCycles                 float64         // garbage collections of the gateway during the row
 	gwS3Sum, gwS3Count       float64
 	gwS3Op, gwS3HTTP         []time.Duration
 	directS3Op, directS3HTTP []time.Duration
@@ -268,6 +269,9 @@ func writePhases(w io.Writer, rows []*row) {
 		line("direct: "+r.s3Op+" HTTP round trip", r.directS3HTTP)
 		if files := r.amount * float64(len(r.gw)); files > 0 && r.cpu > 0 {
 			fmt.Fprintf(w, "| CPU per file: the gateway process (in-process runs: the whole benchmark process) | – | – | %.3f |\n", r.cpu/files*1000)
+		}
+		if files := r.amount * float64(len(r.gw)); files > 0 && r.gcCycles > 0 {
+			fmt.Fprintf(w, "| garbage collections of the gateway per 1,000 files (in-process runs: of the whole benchmark process) | – | – | %.0f |\n", r.gcCycles/files*1000)
 		}
 		if gf, df := r.amount*float64(len(r.gw)), r.amount*float64(len(r.direct)); gf > 0 && df > 0 && r.gwAllCPU > 0 {
 			fmt.Fprintf(w, "| CPU per file: all processes (MinIO, gateway, client), through ftp2s3 ; direct | – | – | %.3f ; %.3f |\n", r.gwAllCPU/gf*1000, r.directAllCPU/df*1000)
