@@ -132,11 +132,9 @@ func dirName(bucket, prefix string) string {
 	return baseName(strings.TrimSuffix(prefix, "/"))
 }
 
-// maxUpdatedListing bounds the cached listings that a write updates in the
-// middle: that copies the listing (readers may hold the old slice), so a bigger
-// one is dropped instead and listed again when needed. A write appended at the
-// end copies nothing and may grow a listing up to maxCachedListing, like a
-// listing from S3.
+// maxUpdatedListing bounds the cached listings that a write updates in place:
+// each update copies the listing (readers may hold the old slice), so a bigger
+// one is dropped instead and listed again when needed.
 const maxUpdatedListing = 4096
 
 // sameEntry reports whether a and b name the same file or the same directory.
@@ -153,7 +151,7 @@ func (c *metaCache) updateListingLocked(bucket, prefix string, e Entry) {
 		return
 	}
 	old := v.(cachedListing)
-	if len(old.entries) >= maxCachedListing || time.Since(old.born) > c.ttl {
+	if len(old.entries) >= maxUpdatedListing || time.Since(old.born) > c.ttl {
 		c.lru.Remove(k)
 		return
 	}
@@ -172,10 +170,6 @@ func (c *metaCache) updateListingLocked(bucket, prefix string, e Entry) {
 		// spare room at most the listing's size (a quarter of it when large).
 		c.listed.Add(1)
 		c.add(k, cachedListing{entries: append(old.entries, e), born: old.born})
-		return
-	}
-	if len(old.entries) >= maxUpdatedListing {
-		c.lru.Remove(k)
 		return
 	}
 	entries := make([]Entry, 0, len(old.entries)+1)

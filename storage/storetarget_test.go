@@ -101,40 +101,6 @@ func TestOwnWritesAppendToCachedListing(t *testing.T) {
 	}
 }
 
-// A listing past maxUpdatedListing still takes files appended at its end (they
-// copy nothing), up to maxCachedListing, but a file in its middle drops it.
-func TestOwnWritesAppendPastUpdateLimit(t *testing.T) {
-	c := newMetaCache(100, time.Hour)
-	c.budget = 2 * maxCachedListing
-	big := make([]Entry, maxUpdatedListing)
-	for i := range big {
-		big[i] = Entry{Name: fmt.Sprintf("f%06d", i)}
-	}
-	if !c.fillListing("b", "d/", big) {
-		t.Fatal("the listing was not cached")
-	}
-	name := fmt.Sprintf("f%06d", maxUpdatedListing)
-	write(c, "b", "d/"+name, Entry{Name: name})
-	if l, ok := c.listing("b", "d/"); !ok || len(l) != maxUpdatedListing+1 || l[maxUpdatedListing].Name != name {
-		t.Fatalf("after appending past %d entries the listing holds %d (present %v)", maxUpdatedListing, len(l), ok)
-	}
-	write(c, "b", "d/f000000x", Entry{Name: "f000000x"})
-	if _, ok := c.listing("b", "d/"); ok {
-		t.Fatal("a write into the middle of a listing past maxUpdatedListing kept it")
-	}
-
-	full := make([]Entry, maxCachedListing)
-	for i := range full {
-		full[i] = Entry{Name: fmt.Sprintf("g%06d", i)}
-	}
-	c.add(listKey("b", "e/"), cachedListing{entries: full, born: time.Now()})
-	c.listed.Add(int64(len(full)))
-	write(c, "b", "e/h", Entry{Name: "h"})
-	if _, ok := c.listing("b", "e/"); ok {
-		t.Fatalf("a listing was grown past maxCachedListing (%d)", maxCachedListing)
-	}
-}
-
 // A new file proves that its directory and every ancestor exist; a delete drops
 // what it may have emptied.
 func TestOwnWritesMarkAncestors(t *testing.T) {
