@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/gateway/datachan"
@@ -69,6 +70,9 @@ type S3Access struct {
 	// HTTPClient, when set, carries every S3 request (tests put a
 	// fault-injecting transport here).
 	HTTPClient *http.Client
+	// APIOptions are added to every S3 request's middleware stack (the bench
+	// times the gateway's requests with one, integration/bench/phases.go).
+	APIOptions []func(*middleware.Stack) error
 }
 
 // StorageTuning holds storage settings no variable exposes, so that a test can
@@ -91,8 +95,13 @@ func newS3Client(ctx context.Context, cfg *Config) (*s3.Client, error) {
 			return nil, err
 		}
 	}
-	if a.HTTPClient != nil {
-		client = s3.New(client.Options(), func(o *s3.Options) { o.HTTPClient = a.HTTPClient })
+	if a.HTTPClient != nil || len(a.APIOptions) > 0 {
+		client = s3.New(client.Options(), func(o *s3.Options) {
+			if a.HTTPClient != nil {
+				o.HTTPClient = a.HTTPClient
+			}
+			o.APIOptions = append(o.APIOptions, a.APIOptions...)
+		})
 	}
 	return client, nil
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,7 +122,9 @@ func (c *metaCache) listing(bucket, prefix string) ([]Entry, bool) {
 	if time.Since(l.born) > c.ttl {
 		return nil, false
 	}
-	return l.entries, true
+	// Clipped: the gateway's own uploads append to a cached listing in place
+	// (updateListingLocked), so a caller must not append into its spare room.
+	return slices.Clip(l.entries), true
 }
 
 // startFill registers an S3 read about to start whose answer is meant for k. It

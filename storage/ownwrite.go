@@ -137,6 +137,9 @@ func dirName(bucket, prefix string) string {
 // one is dropped instead and listed again when needed.
 const maxUpdatedListing = 4096
 
+// sameEntry reports whether a and b name the same file or the same directory.
+func sameEntry(a, b Entry) bool { return a.Name == b.Name && a.IsDir == b.IsDir }
+
 // updateListingLocked puts e into the cached listing of the directory prefix,
 // replacing an entry of the same name and kind, in the order listings have
 // (by name, a file before a directory of the same name). The listing keeps the
@@ -153,12 +156,28 @@ func (c *metaCache) updateListingLocked(bucket, prefix string, e Entry) {
 		return
 	}
 	before := func(o Entry) bool { return o.Name > e.Name || (o.Name == e.Name && e.IsDir == false && o.IsDir) }
+	if n := len(old.entries); n == 0 || !before(old.entries[n-1]) && !sameEntry(old.entries[n-1], e) {
+		// e goes last, as files named in rising order (scans, cameras, batch
+		// jobs) always do: append into the listing's spare room rather than copy
+		// all of it for each upload. Readers hold slices of the old length, which
+		// this never writes, and cache.listing clips what it hands out, so none
+		// of them can append into that room either.
+		if c.listed.Load()+1 > c.budget {
+			c.lru.Remove(k)
+			return
+		}
+		// append's own growth: a few entries copied per upload on average, and
+		// spare room at most the listing's size (a quarter of it when large).
+		c.listed.Add(1)
+		c.add(k, cachedListing{entries: append(old.entries, e), born: old.born})
+		return
+	}
 	entries := make([]Entry, 0, len(old.entries)+1)
 	placed := false
 	for _, o := range old.entries {
 		switch {
 		case placed:
-		case o.Name == e.Name && o.IsDir == e.IsDir:
+		case sameEntry(o, e):
 			o, placed = e, true
 		case before(o):
 			entries, placed = append(entries, e), true

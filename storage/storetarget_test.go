@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -38,6 +39,65 @@ func TestOwnWritesUpdateCachedListing(t *testing.T) {
 	v, ok := c.lru.Peek(listKey("b", "e/"))
 	if !ok || !v.(cachedListing).born.Equal(old) || len(v.(cachedListing).entries) != 2 {
 		t.Fatalf("after a write the listing is %+v (present %v); want 2 entries born %v", v, ok, old)
+	}
+}
+
+// Files written in rising name order go at the end of the cached listing
+// without copying it each time, yet a slice a reader holds never changes and a
+// reader appending to it never reaches into the cache.
+func TestOwnWritesAppendToCachedListing(t *testing.T) {
+	c := newMetaCache(100, time.Hour)
+	c.fillListing("b", "d/", []Entry{})
+	var held, mine [][]Entry
+	const n = 300
+	grows, last := 0, -1
+	for i := range n {
+		name := fmt.Sprintf("f%04d", i)
+		write(c, "b", "d/"+name, Entry{Name: name, Size: int64(i)})
+		v, _ := c.lru.Peek(listKey("b", "d/"))
+		if stored := v.(cachedListing).entries; cap(stored) != last {
+			grows, last = grows+1, cap(stored)
+		}
+		l, ok := c.listing("b", "d/")
+		if !ok || len(l) != i+1 || l[i].Name != name {
+			t.Fatalf("after writing %s the listing holds %d entries (present %v)", name, len(l), ok)
+		}
+		held = append(held, l)
+		mine = append(mine, append(l, Entry{Name: "mine"})) // a reader's own append
+	}
+	if allocs := testing.AllocsPerRun(50, func() {
+		l, _ := c.listing("b", "d/")
+		_ = l
+	}); allocs > 1 {
+		t.Errorf("a listing lookup allocates %.0f times", allocs)
+	}
+	l, _ := c.listing("b", "d/")
+	for i, e := range l {
+		if e.Name != fmt.Sprintf("f%04d", i) || e.Size != int64(i) {
+			t.Fatalf("entry %d is %+v", i, e)
+		}
+	}
+	for i, h := range held {
+		if len(h) != i+1 || h[i].Name != fmt.Sprintf("f%04d", i) {
+			t.Fatalf("the listing held after write %d changed: %d entries, last %+v", i, len(h), h[len(h)-1])
+		}
+	}
+	for i, m := range mine {
+		if len(m) != i+2 || m[i+1].Name != "mine" {
+			t.Fatalf("a reader's append after write %d was overwritten: %+v", i, m[len(m)-1])
+		}
+	}
+	if got := c.listed.Load(); got != n {
+		t.Fatalf("listed = %d, want %d", got, n)
+	}
+	// Copies are amortised: far fewer reallocations than writes.
+	if grows > 30 {
+		t.Errorf("the listing was reallocated %d times in %d appends", grows, n)
+	}
+	// A name that sorts before the last one still lands in its place.
+	write(c, "b", "d/a", Entry{Name: "a"})
+	if l, _ := c.listing("b", "d/"); len(l) != n+1 || l[0].Name != "a" || l[n].Name != fmt.Sprintf("f%04d", n-1) {
+		t.Fatalf("after writing a: %d entries, first %+v", len(l), l[0])
 	}
 }
 

@@ -31,11 +31,13 @@ type gatewayProc struct {
 	// gives the requests per file of the small-file rows
 	metricsAddr string
 	inProc      bool
-	cmd         *exec.Cmd
-	exited      chan struct{}
-	cancel      context.CancelFunc
-	runDone     chan error
-	restarts    int
+	// timer times the in-process gateway's S3 requests (W4/W6 phase tables)
+	timer    *s3Timer
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	cancel   context.CancelFunc
+	runDone  chan error
+	restarts int
 }
 
 // buildGateway compiles ./cmd/ftp2s3 into dir.
@@ -112,6 +114,7 @@ func (g *gatewayProc) startInProcess() error {
 		return fmt.Errorf("gateway configuration: %v", errors.Join(problems...))
 	}
 	cfg.LogLevel = "warn"
+	cfg.S3.APIOptions = append(cfg.S3.APIOptions, g.timer.middleware)
 	ctx, cancel := context.WithCancel(context.Background())
 	gw, err := gateway.New(ctx, cfg, cfg.NewLogger())
 	if err != nil {
@@ -219,21 +222,25 @@ func procCPU(dir string) (float64, error) {
 	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
 }
 
-// s3Requests is the number of S3 requests the gateway has sent so far (its
-// ftp2s3_s3_requests_total, every operation and result).
-func (g *gatewayProc) s3Requests() (float64, error) {
+// metrics returns the lines of the gateway's /metrics.
+func (g *gatewayProc) metrics() ([]string, error) {
 	resp, err := http.Get("http://" + g.metricsAddr + "/metrics")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	return strings.Split(string(body), "\n"), nil
+}
+
+// sumMetric adds up the values of the lines of lines that start with prefix.
+func sumMetric(lines []string, prefix string) (float64, error) {
 	var total float64
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, "ftp2s3_s3_requests_total{") {
+	for _, line := range lines {
+		if !strings.HasPrefix(line, prefix) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -244,4 +251,37 @@ func (g *gatewayProc) s3Requests() (float64, error) {
 		total += v
 	}
 	return total, nil
+}
+
+// s3Requests is the number of S3 requests the gateway has sent so far (its
+// ftp2s3_s3_requests_total, every operation and result).
+func (g *gatewayProc) s3Requests() (float64, error) {
+	lines, err := g.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return sumMetric(lines, "ftp2s3_s3_requests_total{")
+}
+
+// s3Seconds is the total time the gateway has spent in S3 requests of operation
+// op so far, and their number (its ftp2s3_s3_request_duration_seconds).
+func (g *gatewayProc) s3Seconds(op string) (sum, count float64, err error) {
+	lines, err := g.metrics()
+	if err != nil {
+		return 0, 0, err
+	}
+	label := `{operation="` + op + `"}`
+	sum, err1 := sumMetric(lines, "ftp2s3_s3_request_duration_seconds_sum"+label)
+	count, err2 := sumMetric(lines, "ftp2s3_s3_request_duration_seconds_count"+label)
+	return sum, count, errors.Join(err1, err2)
+}
+
+// gcCycles is the number of garbage collections the gateway has run so far (its
+// go_gc_duration_seconds_count).
+func (g *gatewayProc) gcCycles() (float64, error) {
+	lines, err := g.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return sumMetric(lines, "go_gc_duration_seconds_count")
 }

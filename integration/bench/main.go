@@ -53,6 +53,7 @@ type options struct {
 	out        string
 	smoke      bool
 	cpuprofile string
+	inproc     bool
 	keep       bool
 }
 
@@ -72,6 +73,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "results file (default bench/results/<date>-<cores>c.md; with -smoke, none)")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one repetition, to check that the harness works")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "run the gateway inside this process and write a CPU profile per workload into this folder (memory and CPU columns then count the whole process)")
+	flag.BoolVar(&o.inproc, "inproc", false, "run the gateway inside this process (as -cpuprofile does, without profiles): the W4/W6 phase tables then time each of its S3 requests")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (MinIO data, gateway log) for inspection")
 	flag.Parse()
 	if o.smoke {
@@ -137,7 +139,7 @@ func run(o options) error {
 		return err
 	}
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", mport)
-	gw := &gatewayProc{bin: bin, addr: addr, logPath: filepath.Join(tmp, "ftp2s3.log"), inProc: o.cpuprofile != "",
+	gw := &gatewayProc{bin: bin, addr: addr, logPath: filepath.Join(tmp, "ftp2s3.log"), inProc: o.cpuprofile != "" || o.inproc, timer: &s3Timer{},
 		metricsAddr: metricsAddr,
 		env:         append(gatewayEnv(m, bucket, addr, passiveLo, user+":"+hash), "FTP2S3_METRICS_LISTEN="+metricsAddr)}
 	if err := gw.start(); err != nil {
@@ -151,8 +153,9 @@ func run(o options) error {
 		}
 	}
 
-	client := m.Client()
-	b := &bench{ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
+	directTimer := &s3Timer{}
+	client := directTimer.instrument(m.Client())
+	b := &bench{directTimer: directTimer, ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
 		up: transfermanager.New(client, func(o *transfermanager.Options) {
 			// Multipart above one part, as the gateway does.
 			o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = partSize, partSize, uploadConcurrency
@@ -170,7 +173,9 @@ func run(o options) error {
 	fmt.Fprintf(&sb, "- machine: %d cores (%s/%s), %s; load average %s at start, %s at the end\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadBefore, loadAvg())
 	fmt.Fprintf(&sb, "- gateway: subprocess built from ./cmd/ftp2s3 with default settings (FTP2S3_PART_SIZE 16MiB, UPLOAD_CONCURRENCY 4, DOWNLOAD_CHUNK 16MiB, DOWNLOAD_CONCURRENCY 4), passive mode unless noted; FTP client jlaffaye/ftp (active rows: curl)\n")
-	if gw.inProc {
+	if gw.inProc && o.cpuprofile == "" {
+		sb.WriteString("- in-process run (-inproc): the gateway ran inside the benchmark process, so peak RSS and CPU count the clients too\n")
+	} else if gw.inProc {
 		sb.WriteString("- CPU profiling run: the gateway ran inside the benchmark process, so peak RSS and CPU count the clients too\n")
 	}
 	sb.WriteString("- peak RSS: the gateway's VmHWM, reset at the start of each workload (so it includes what earlier workloads left in its buffer pools); W5 restarts the gateway before every cold listing\n")
@@ -178,6 +183,7 @@ func run(o options) error {
 	fmt.Fprintf(&sb, "- %d repetition(s); rates are medians with (min–max); MB = 10^6 bytes; W1/W2 move %s, W3 8 × %s\n\n",
 		o.reps, mib(o.bigSize()), mib(o.w3Size()))
 	writeTable(&sb, rows)
+	writePhases(&sb, rows)
 	sb.WriteString("\n")
 	writeTargets(&sb, rows, partSize, uploadConcurrency)
 	fmt.Print("\n" + sb.String())
@@ -218,6 +224,14 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 	}
 	cpu0, _ := b.gw.cpuSeconds()
 	req0, reqErr := b.gw.s3Requests()
+	var s3Sum0, s3Count0, gc0 float64
+	var s3Err, gcErr error
+	if r.s3Op != "" {
+		s3Sum0, s3Count0, s3Err = b.gw.s3Seconds(r.s3Op)
+		gc0, gcErr = b.gw.gcCycles()
+		b.directTimer.begin(r.s3Op)
+		b.gw.timer.begin(r.s3Op)
+	}
 	one := func(fn repFunc, into *[]time.Duration, rep int) bool {
 		before := b.allCPU()
 		d, err := fn(rep)
@@ -273,6 +287,16 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 		r.s3Requests = req1 - req0
 	}
 	r.peak, _ = b.gw.peakRSS()
+	if r.s3Op != "" {
+		r.directS3Op, r.directS3HTTP = b.directTimer.end()
+		r.gwS3Op, r.gwS3HTTP = b.gw.timer.end()
+		if sum1, count1, err := b.gw.s3Seconds(r.s3Op); err == nil && s3Err == nil {
+			r.gwS3Sum, r.gwS3Count = sum1-s3Sum0, count1-s3Count0
+		}
+		if gc1, err := b.gw.gcCycles(); err == nil && gcErr == nil {
+			r.gcCycles = gc1 - gc0
+		}
+	}
 	if r.err != nil {
 		logf("  %s failed: %v", r.id, r.err)
 	}
@@ -323,14 +347,14 @@ func (b *bench) runAll() []*row {
 		}
 	}
 	if o.want("W4") {
-		b.measure(add(&row{id: "W4", what: "4 KiB uploads, one session", unit: "files/s", amount: files}), b.w4Gateway, b.w4Direct)
+		b.measure(add(&row{id: "W4", what: "4 KiB uploads, one session", unit: "files/s", amount: files, phaseCmd: "STOR", s3Op: "PutObject"}), b.w4Gateway, b.w4Direct)
 	}
 	if o.want("W5") && prep("W5", b.w5Prepare) {
 		b.runW5(add(&row{id: "W5cold", what: "LIST, cold cache", unit: "keys/s", amount: float64(o.keys)}),
 			add(&row{id: "W5cached", what: "LIST, cached", unit: "keys/s", amount: float64(o.keys)}))
 	}
 	if o.want("W6") && prep("W6", b.w6Prepare) {
-		b.measure(add(&row{id: "W6", what: "4 KiB downloads, one session", unit: "files/s", amount: files}), b.w6Gateway, b.w6Direct)
+		b.measure(add(&row{id: "W6", what: "4 KiB downloads, one session", unit: "files/s", amount: files, phaseCmd: "RETR", s3Op: "GetObject"}), b.w6Gateway, b.w6Direct)
 	}
 	conc := float64(concSessions * o.perSession())
 	if o.want("W7") {

@@ -27,6 +27,18 @@ type row struct {
 	gwLat, directLat []time.Duration
 	// S3 requests the gateway sent during the row (its metrics)
 	s3Requests float64
+	// Phase breakdown (W4, W6): phaseCmd is STOR or RETR, s3Op the one S3
+	// operation per file; phases per file through the gateway; the gateway's
+	// time in s3Op from its metrics (sum and count, always) and, with the gateway
+	// in-process, per request (SDK call and HTTP round trip); the same two for the
+	// direct side's requests.
+	phaseCmd, s3Op           string
+	phases                   []phaseTimes
+	noops                    []time.Duration // NOOP→200 round trips of the same sessions
+	gcCycles                 float64         // garbage collections of the gateway during the row
+	gwS3Sum, gwS3Count       float64
+	gwS3Op, gwS3HTTP         []time.Duration
+	directS3Op, directS3HTTP []time.Duration
 }
 
 func (r *row) rate(d time.Duration) float64 {
@@ -204,4 +216,69 @@ func fmtLatency(r *row) string {
 		s += " ; " + ms(percentile(r.directLat, 0.5)) + " / " + ms(percentile(r.directLat, 0.99))
 	}
 	return s
+}
+
+func mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+// writePhases prints, for each row with a phase breakdown, where one file's time
+// goes: the client's phases through the gateway, the gateway's time inside its S3
+// request, and the direct request.
+func writePhases(w io.Writer, rows []*row) {
+	for _, r := range rows {
+		if r.phaseCmd == "" || len(r.phases) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s per-file phases, %d files through ftp2s3 (ms; p50 and p99 of each phase, so only the means add up):\n\n", r.id, len(r.phases))
+		fmt.Fprintln(w, "| | p50 | p99 | mean |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+		line := func(name string, ds []time.Duration) {
+			if len(ds) == 0 {
+				return
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, ms(percentile(ds, 0.5)), ms(percentile(ds, 0.99)), ms(mean(ds)))
+		}
+		for p := range nPhases {
+			ds := make([]time.Duration, len(r.phases))
+			for i, ph := range r.phases {
+				ds[i] = ph[p]
+			}
+			line("client: "+phaseLabel(p, r.phaseCmd), ds)
+		}
+		line("**client: whole file through ftp2s3**", r.gwLat)
+		line("client: NOOP sent → 200 received (the same sessions, before their files: the least one reply costs)", r.noops)
+		if len(r.gwS3Op) > 0 {
+			line("gateway: inside "+r.s3Op+" (SDK call, in-process timing)", r.gwS3Op)
+			line("gateway: "+r.s3Op+" HTTP round trip (in-process timing)", r.gwS3HTTP)
+		}
+		var gwS3Mean time.Duration
+		if r.gwS3Count > 0 {
+			gwS3Mean = time.Duration(r.gwS3Sum / r.gwS3Count * float64(time.Second))
+			fmt.Fprintf(w, "| gateway: inside %s (its metrics, %.0f requests) | – | – | %s |\n", r.s3Op, r.gwS3Count, ms(gwS3Mean))
+		}
+		line("**direct: whole file ("+r.s3Op+" through the SDK)**", r.directLat)
+		line("direct: "+r.s3Op+" SDK call up to the response headers", r.directS3Op)
+		line("direct: "+r.s3Op+" HTTP round trip", r.directS3HTTP)
+		if files := r.amount * float64(len(r.gw)); files > 0 && r.cpu > 0 {
+			fmt.Fprintf(w, "| CPU per file: the gateway process (in-process runs: the whole benchmark process) | – | – | %.3f |\n", r.cpu/files*1000)
+		}
+		if files := r.amount * float64(len(r.gw)); files > 0 && r.gcCycles > 0 {
+			fmt.Fprintf(w, "| garbage collections of the gateway per 1,000 files (in-process runs: of the whole benchmark process) | – | – | %.0f |\n", r.gcCycles/files*1000)
+		}
+		if gf, df := r.amount*float64(len(r.gw)), r.amount*float64(len(r.direct)); gf > 0 && df > 0 && r.gwAllCPU > 0 {
+			fmt.Fprintf(w, "| CPU per file: all processes (MinIO, gateway, client), through ftp2s3 ; direct | – | – | %.3f ; %.3f |\n", r.gwAllCPU/gf*1000, r.directAllCPU/df*1000)
+		}
+		if gwS3Mean > 0 && len(r.gwLat) > 0 {
+			fmt.Fprintf(w, "| what the FTP path adds around the gateway's %s (means: whole file − inside %s) | – | – | %s |\n",
+				r.s3Op, r.s3Op, ms(mean(r.gwLat)-gwS3Mean))
+		}
+	}
 }

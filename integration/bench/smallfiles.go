@@ -32,6 +32,43 @@ type latencies struct {
 	row *row
 }
 
+// addPhases records the phases of one file through the gateway.
+func (l *latencies) addPhases(ph phaseTimes) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.row != nil {
+		l.row.phases = append(l.row.phases, ph)
+	}
+}
+
+// addNoops records NOOP round trips of a phase-timed session.
+func (l *latencies) addNoops(ds []time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.row != nil {
+		l.row.noops = append(l.row.noops, ds...)
+	}
+}
+
+// phaseSession logs a phase-timed session in for W4 or W6 and measures its
+// NOOP round trips first, outside the timed part.
+func (b *bench) phaseSession() (*phaseConn, error) {
+	c, err := dialPhaseConn(b.gw.addr, b.user, b.password)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := c.noops(noopsPerRep)
+	if err != nil {
+		c.quit()
+		return nil, err
+	}
+	b.lat.addNoops(ds)
+	return c, nil
+}
+
+// noopsPerRep is the number of NOOPs each W4/W6 repetition measures.
+const noopsPerRep = 200
+
 // add records one file's latency on the gateway side or the direct side.
 func (l *latencies) add(direct bool, d time.Duration) {
 	l.mu.Lock()
@@ -68,6 +105,35 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 func (b *bench) storSmall(c *ftp.ServerConn, path string, i int) error {
 	return b.timedFile(false, func() error { return c.Stor(path, bytes.NewReader(smallFile(smallSize, i))) })
+}
+
+// storPhased is storSmall over a phaseConn (W4): the same exchange, with the
+// phases recorded.
+func (b *bench) storPhased(c *phaseConn, path string, i int) error {
+	body := smallFile(smallSize, i)
+	t0 := time.Now()
+	ph, err := c.stor(path, body)
+	if err != nil {
+		return err
+	}
+	b.lat.add(false, time.Since(t0))
+	b.lat.addPhases(ph)
+	return nil
+}
+
+// retrPhased is retrSmall over a phaseConn (W6).
+func (b *bench) retrPhased(c *phaseConn, path string, buf []byte) error {
+	t0 := time.Now()
+	n, ph, err := c.retr(path, buf)
+	if err != nil {
+		return err
+	}
+	b.lat.add(false, time.Since(t0))
+	if n != smallSize {
+		return fmt.Errorf("RETR %s gave %d bytes", path, n)
+	}
+	b.lat.addPhases(ph)
+	return nil
 }
 
 func (b *bench) putSmall(key string, i int) error {

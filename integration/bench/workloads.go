@@ -33,7 +33,9 @@ type bench struct {
 	opts     options
 	minioPID int
 	lat      latencies
-	w6Seeded bool
+	// directTimer times the direct side's S3 requests (W4/W6 phase tables)
+	directTimer *s3Timer
+	w6Seeded    bool
 }
 
 const smallSize = 4 << 10
@@ -328,16 +330,18 @@ func parallel(n int, fn func(i int) error) error {
 // --- W4: many small uploads over one session ---
 
 func (b *bench) w4Gateway(rep int) (time.Duration, error) {
-	c, err := b.dial()
+	c, err := b.phaseSession()
 	if err != nil {
 		return 0, err
 	}
-	defer c.Quit()
+	defer c.quit()
 	dir := fmt.Sprintf("w4/gw-%d/", rep)
-	_ = c.MakeDir("/" + dir)
+	if _, err := c.expect("MKD /"+dir, 257); err != nil {
+		return 0, err
+	}
 	d, err := timed(func() error {
 		for i := range b.opts.files {
-			if err := b.storSmall(c, fmt.Sprintf("/%sf%05d", dir, i), i); err != nil {
+			if err := b.storPhased(c, fmt.Sprintf("/%sf%05d", dir, i), i); err != nil {
 				return fmt.Errorf("STOR file %d: %w", i, err)
 			}
 		}
@@ -467,14 +471,15 @@ func (b *bench) w6Prepare() error {
 }
 
 func (b *bench) w6Gateway(int) (time.Duration, error) {
-	c, err := b.dial()
+	c, err := b.phaseSession()
 	if err != nil {
 		return 0, err
 	}
-	defer c.Quit()
+	defer c.quit()
+	buf := make([]byte, smallSize)
 	return timed(func() error {
 		for i := range b.opts.files {
-			if err := b.retrSmall(c, fmt.Sprintf("/%s%05d", w6Dir, i)); err != nil {
+			if err := b.retrPhased(c, fmt.Sprintf("/%s%05d", w6Dir, i), buf); err != nil {
 				return err
 			}
 		}
