@@ -20,7 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Spliced downloads (README "Transfers"). Copying a download through the
+// Spliced downloads (measured in bench/results/2026-11-29-2c-splice.md,
+// tested by integration/splice_test.go). Copying a download through the
 // gateway costs two copies of every byte in user space (S3 socket → buffer →
 // data connection), which on a small machine makes downloads CPU-bound
 // (bench/results/ANALYSIS.md, W2). When the S3 endpoint is plain HTTP and the
@@ -328,9 +329,12 @@ func (s *splicer) request(ctx context.Context, start int64) (*rangeConn, error) 
 		c = nil
 	}
 	if c == nil {
+		began := time.Now()
 		conn, err := dialS3(ctx, req.URL)
 		if err != nil {
-			return nil, &bodyError{err}
+			err = &bodyError{err}
+			s.observe(began, err)
+			return nil, err
 		}
 		c = &rangeConn{c: conn, br: bufio.NewReaderSize(conn, 4096)}
 		if err := s.track(c); err != nil {
@@ -341,9 +345,18 @@ func (s *splicer) request(ctx context.Context, start int64) (*rangeConn, error) 
 	s.requests++
 	if err := req.Write(c.c); err != nil {
 		s.drop(c)
-		return nil, &bodyError{fmt.Errorf("write GetObject request: %w", err)}
+		err = &bodyError{fmt.Errorf("write GetObject request: %w", err)}
+		s.observe(c.sent, err)
+		return nil, err
 	}
 	return c, nil
+}
+
+// observe counts a GET, failed or answered, in the S3 request metrics.
+func (s *splicer) observe(began time.Time, err error) {
+	if obs := s.b.opts.Observe; obs != nil {
+		obs("GetObject", time.Since(began), err)
+	}
 }
 
 func dialS3(ctx context.Context, u *url.URL) (*net.TCPConn, error) {
@@ -363,9 +376,7 @@ func dialS3(ctx context.Context, u *url.URL) (*net.TCPConn, error) {
 // exactly the range asked for.
 func (s *splicer) head(c *rangeConn) (err error) {
 	defer func() {
-		if obs := s.b.opts.Observe; obs != nil {
-			obs("GetObject", time.Since(c.sent), err)
-		}
+		s.observe(c.sent, err)
 		if err != nil {
 			s.drop(c)
 		}
