@@ -117,12 +117,17 @@ type Backend struct {
 	opts   Options
 	cache  *metaCache
 	mem    *Memory
+	// presign signs the GETs of spliced downloads; nil when downloads cannot
+	// be spliced (splice.go).
+	presign *s3.PresignClient
 }
 
 // New returns a Backend that talks to S3 through client.
 func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
+	var presign *s3.PresignClient
 	if client != nil { // unit tests of the pure parts pass none
+		presign = splicePresigner(client) // before the metrics hook: signing is no request
 		client = s3.New(client.Options(), func(o *s3.Options) {
 			o.APIOptions = append(o.APIOptions, trackUploads) // see abandoned.go
 			if opts.Observe != nil {
@@ -130,7 +135,7 @@ func New(client *s3.Client, opts Options) *Backend {
 			}
 		})
 	}
-	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL), mem: opts.Memory}
+	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL), mem: opts.Memory, presign: presign}
 }
 
 // Options returns the backend's options with their defaults applied; backends

@@ -117,6 +117,9 @@ func (d *download) Send(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	d.first = nil
 	defer first.Body.Close()
+	if dst, ok := d.b.spliceDest(w); ok { // see splice.go
+		return d.b.sendSpliced(ctx, d.bucket, d.key, d.etag, d.offset, d.entry.Size, first, w, dst)
+	}
 	return d.b.readAhead(ctx, d.bucket, d.key, d.etag, d.offset, d.entry.Size, first, w)
 }
 
