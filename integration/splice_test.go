@@ -227,7 +227,7 @@ func TestDownloadSplicedStall(t *testing.T) {
 // process; the download takes the copying path and arrives intact.
 func TestDownloadTLSDataNotSpliced(t *testing.T) {
 	g := startFTPS(t, "explicit", spliceConfig)
-	c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithExplicitTLS(&tls.Config{RootCAs: g.Cert.pool(t), ServerName: "127.0.0.1"}))
+	c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithExplicitTLS(&tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
