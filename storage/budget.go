@@ -247,6 +247,28 @@ func (m *Memory) takeLocked(size int64) ([]byte, bool) {
 	return nil, true
 }
 
+// reserve counts size bytes that live outside the Go heap (a spliced
+// download's kernel pipe, splice.go) against the budget, without waiting: it
+// fails when the budget is full or anyone waits. unreserve gives them back.
+func (m *Memory) reserve(size int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.waiters) > 0 || size > m.partLimit() {
+		return false
+	}
+	// An idle buffer of that size may come back: it is dropped, and its bytes
+	// stay counted for the reservation.
+	_, ok := m.takeLocked(size)
+	return ok
+}
+
+func (m *Memory) unreserve(size int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inUse -= size
+	m.serveLocked()
+}
+
 // put gives a buffer from get back to the budget.
 func (m *Memory) put(buf []byte) {
 	buf = buf[:cap(buf)]

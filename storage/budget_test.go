@@ -229,3 +229,42 @@ func TestMemorySmallShare(t *testing.T) {
 		t.Fatal("a budget under 16 MiB has a small share")
 	}
 }
+
+// A spliced download's kernel pipe counts against the budget (splice.go): a
+// reservation takes room like a buffer, fails when there is none or anyone
+// waits, and its return serves the next waiter.
+func TestMemoryReservations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMemory(4 << 20)
+		ctx := context.Background()
+		all := m.partLimit()
+		if !m.reserve(all) {
+			t.Fatal("reserving the whole budget failed")
+		}
+		if st := m.Stats(); st.InUse != all {
+			t.Fatalf("in use %d after reserving %d", st.InUse, all)
+		}
+		if m.reserve(1) {
+			t.Fatal("a reservation succeeded with the budget full")
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			buf, _ := m.get(ctx, 1<<20, true)
+			got <- buf
+		}()
+		synctest.Wait()
+		if st := m.Stats(); st.Waiting != 1 {
+			t.Fatalf("%d waiting with the budget reserved, want 1", st.Waiting)
+		}
+		m.unreserve(all)
+		if buf := <-got; len(buf) != 1<<20 {
+			t.Fatalf("waiter got %d bytes after the reservation was returned", len(buf))
+		}
+		if m.reserve(all) {
+			t.Fatal("a reservation ignored the buffer in use")
+		}
+		if !m.reserve(all - 1<<20) {
+			t.Fatal("reserving what is left failed")
+		}
+	})
+}

@@ -114,6 +114,12 @@ func splicePresigner(client *s3.Client) *s3.PresignClient {
 	return s3.NewPresignClient(client)
 }
 
+// pipeSize is the pipe capacity asked for: fewer, larger splices. Its pages are
+// kernel memory the process holds, so the download takes them from the memory
+// budget first (sendSpliced); without room, or when the kernel refuses (a
+// user's pipe pages are limited), the default 64 KiB works too.
+const pipeSize = 1 << 20
+
 // sendSpliced sends bucket/key from offset to w: first's body through w, the
 // rest spliced into dst in ranges pinned to etag. It returns the bytes sent.
 func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, offset, size int64, first *s3.GetObjectOutput, w io.Writer, dst SpliceDest) (int64, error) {
@@ -125,7 +131,11 @@ func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, off
 	if pos >= size {
 		return cw.n, nil
 	}
-	p, err := newKernelPipe()
+	large := b.mem.reserve(pipeSize)
+	if large {
+		defer b.mem.unreserve(pipeSize)
+	}
+	p, err := newKernelPipe(large)
 	if err != nil { // out of file descriptors: copy instead
 		b.opts.Logger.Warn("splice unavailable; copying the download", "path", bucket+"/"+key, "err", err)
 		n, err := b.readAhead(ctx, bucket, key, etag, pos, size, &s3.GetObjectOutput{Body: http.NoBody, ContentLength: aws.Int64(0)}, w)

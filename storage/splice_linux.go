@@ -17,11 +17,6 @@ const (
 	spliceNonblock = 0x2
 )
 
-// pipeSize is the pipe capacity asked for: fewer, larger splices. The kernel
-// may refuse (a user's pipe pages are limited); the default 64 KiB then works
-// too.
-const pipeSize = 1 << 20
-
 // kernelPipe is the pipe a spliced download moves its bytes through: the
 // kernel holds at most its capacity of the download at a time.
 type kernelPipe struct {
@@ -29,12 +24,17 @@ type kernelPipe struct {
 	size int
 }
 
-func newKernelPipe() (*kernelPipe, error) {
+// newKernelPipe makes a pipe, of pipeSize when large, else of the kernel's
+// default capacity.
+func newKernelPipe(large bool) (*kernelPipe, error) {
 	var fds [2]int
 	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		return nil, os.NewSyscallError("pipe2", err)
 	}
 	p := &kernelPipe{r: fds[0], w: fds[1], size: 64 << 10}
+	if !large {
+		return p, nil
+	}
 	if n, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p.w), syscall.F_SETPIPE_SZ, pipeSize); errno == 0 {
 		p.size = int(n)
 	}

@@ -13,7 +13,7 @@ var errNoSplice = errors.New("splice is not supported on this system")
 
 type kernelPipe struct{}
 
-func newKernelPipe() (*kernelPipe, error) { return nil, errNoSplice }
+func newKernelPipe(bool) (*kernelPipe, error) { return nil, errNoSplice }
 
 func (p *kernelPipe) close() {}
 

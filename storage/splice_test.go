@@ -139,7 +139,7 @@ func TestKernelPipeMove(t *testing.T) {
 	newMove := func(t *testing.T) (s3Side, src, dst, client *net.TCPConn, p *kernelPipe) {
 		s3Side, src = tcpPair(t)
 		dst, client = tcpPair(t)
-		p, err := newKernelPipe()
+		p, err := newKernelPipe(true)
 		if err != nil {
 			t.Fatal(err)
 		}
