@@ -108,8 +108,8 @@ func newS3Client(ctx context.Context, cfg *Config) (*s3.Client, error) {
 
 // storageOptions are the storage settings of the configuration, with every S3
 // request counted in m. Each variable and its storage option give 0 the same
-// meaning (FTP2S3_HASH_COPY_LIMIT=0 is off in both), so values pass through
-// unchanged, except FTP2S3_S3_RETRY_FOR (see retryFor).
+// meaning (FTP2S3_HASH_COPY_LIMIT=0 is off, FTP2S3_S3_RETRY_FOR=0 one attempt,
+// in both), so values pass through unchanged.
 func storageOptions(cfg *Config, log *slog.Logger, m *ops.Metrics) storage.Options {
 	return storage.Options{
 		PartSize:            int64(cfg.PartSize),
@@ -124,7 +124,7 @@ func storageOptions(cfg *Config, log *slog.Logger, m *ops.Metrics) storage.Optio
 		CopyPartSize:        cfg.Storage.CopyPartSize,
 		HashCopyLimit:       int64(cfg.HashCopyLimit),
 		MemoryLimit:         int64(cfg.MemoryLimit),
-		RetryFor:            retryFor(cfg.S3RetryFor),
+		RetryFor:            cfg.S3RetryFor,
 		Logger:              log,
 		Observe:             m.ObserveS3,
 	}
@@ -353,13 +353,4 @@ func (g *Gateway) invalidate(bucket, key string) {
 	if a, ok := g.authn.(*auth.S3Auth); ok {
 		a.EachBackend(func(b *storage.Backend) { b.Invalidate(bucket, key) })
 	}
-}
-
-// retryFor maps FTP2S3_S3_RETRY_FOR to storage's option, where 0 means the
-// default and a negative value means no retries.
-func retryFor(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }

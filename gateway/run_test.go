@@ -3,6 +3,7 @@ package gateway
 import (
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway/ops"
 	"github.com/ftp2s3/ftp2s3/storage"
@@ -10,7 +11,8 @@ import (
 
 // TestStorageOptionsKeepZero: the variables reach storage through
 // storageOptions with the meaning the README gives them, 0 included
-// (FTP2S3_HASH_COPY_LIMIT=0 is off, not storage's maximum).
+// (FTP2S3_HASH_COPY_LIMIT=0 is off, not storage's maximum;
+// FTP2S3_S3_RETRY_FOR=0 is one attempt, not storage's default).
 func TestStorageOptionsKeepZero(t *testing.T) {
 	effective := func(mutate func(*Config)) storage.Options {
 		c := DefaultConfig()
@@ -31,5 +33,11 @@ func TestStorageOptionsKeepZero(t *testing.T) {
 	}
 	if got := effective(func(c *Config) { c.MaxRenameKeys = 7 }).MaxRenameKeys; got != 7 {
 		t.Errorf("FTP2S3_MAX_RENAME_KEYS=7: storage's limit is %d", got)
+	}
+	if got := effective(func(*Config) {}).RetryFor; got != 30*time.Second {
+		t.Errorf("default FTP2S3_S3_RETRY_FOR: storage retries for %s, want 30s", got)
+	}
+	if got := effective(func(c *Config) { c.S3RetryFor = 0 }).RetryFor; got != 0 {
+		t.Errorf("FTP2S3_S3_RETRY_FOR=0: storage retries for %s, want 0 (one attempt)", got)
 	}
 }

@@ -52,8 +52,8 @@ type Options struct {
 	MemoryLimit int64
 	Memory      *Memory
 	// RetryFor is how long a running transfer keeps retrying a failed S3
-	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR; 0 means 30s,
-	// a negative value no retries).
+	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR, whose default
+	// is 30s); 0 means one attempt, as in the variable.
 	RetryFor time.Duration
 	// Observe, when set, is called after every S3 request (retries included) with
 	// the operation's name ("PutObject"), how long it took and its error (metrics).
@@ -106,9 +106,7 @@ func (o *Options) setDefaults() {
 		o.Memory = NewMemory(o.MemoryLimit)
 	}
 	o.MemoryLimit = o.Memory.Limit()
-	if o.RetryFor == 0 {
-		o.RetryFor = 30 * time.Second
-	}
+	o.RetryFor = max(o.RetryFor, 0)
 }
 
 // Backend is the S3 file system shared by every session of a gateway.
