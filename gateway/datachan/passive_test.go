@@ -20,7 +20,7 @@ import (
 // below the kernel's ephemeral range and the integration harness's ranges
 // (31000 and up), so that neither an outgoing connection nor a test binary
 // running at the same time takes one and turns the pool's arithmetic into luck.
-func testPorts(t *testing.T, n int) PortRange {
+func testPorts(t testing.TB, n int) PortRange {
 	t.Helper()
 	for i := 0; i < 200; i++ {
 		lo := 20000 + rand.IntN(10000)
