@@ -131,8 +131,10 @@ func (d *DataChannels) reserve(ctx context.Context, ctrl session.ConnInfo) (*pas
 			go d.acceptLoop(sp)
 		} else if len(sp.peers) == 0 {
 			sp.idleGen++ // idle no longer: its timer, if it fires now, does nothing
-			sp.idle.Stop()
-			sp.idle = nil
+			if sp.idle != nil {
+				sp.idle.Stop()
+				sp.idle = nil
+			}
 		}
 		p := &passiveListener{owner: d, sp: sp, peer: peer, client: client, conn: make(chan *net.TCPConn, 1)}
 		sp.peers[peer] = p
