@@ -251,10 +251,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		s.cancel()
+		s.closeData()
 		return nil
 	case <-ctx.Done():
 		s.cancel()
 		<-done
+		s.closeData()
 		return ctx.Err()
 	}
 }
@@ -264,7 +266,17 @@ func (s *Server) Close() error {
 	s.stopListening()
 	s.cancel()
 	s.sessions.Wait()
+	s.closeData()
 	return nil
+}
+
+// closeData closes the sessions' data channels once the last session has
+// ended, when they can be closed: the passive pool keeps idle ports listening
+// for reuse, and their accept loops must not outlive the server.
+func (s *Server) closeData() {
+	if c, ok := s.sess.Data.(io.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 func (s *Server) stopListening() {

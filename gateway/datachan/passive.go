@@ -29,9 +29,17 @@ type DataChannels struct {
 	// expireAfter is how long a reserved port waits for its transfer command
 	// before it goes back to the pool.
 	expireAfter time.Duration
-	log         *slog.Logger
+	// idleAfter is how long a port listens on after its last reservation
+	// ended: idleListen, shorter in tests.
+	idleAfter time.Duration
+	log       *slog.Logger
 	// resolve looks a host name up; a field so that tests can make DNS fail.
 	resolve func(ctx context.Context, host string) ([]net.IP, error)
+	// listen opens a passive port's socket; a field so that tests can count
+	// listens.
+	listen func(ctx context.Context, addr string) (*net.TCPListener, error)
+	// loopEnded, when set (by tests), is called as a port's accept loop ends.
+	loopEnded func(port int)
 
 	dnsMu    sync.Mutex
 	dnsCache map[string]dnsAnswer
@@ -45,6 +53,9 @@ type DataChannels struct {
 	perClient map[netip.Addr]int      // reservations by clientaddr.Key
 	reserved  int                     // reservations in all
 	next      int                     // round-robin start, so a just-released port rests a while
+	closed    bool                    // Close was called: nothing listens any more
+	done      chan struct{}           // closed by Close, to cut accept-loop back-offs short
+	loops     sync.WaitGroup          // accept loops running
 
 	exhausted     atomic.Int64
 	strangers     atomic.Int64
@@ -66,8 +77,13 @@ type Stats struct {
 	// ActiveRefused counts PORT/EPRT targets refused by bounce protection.
 	ActiveRefused int64
 	// PortsInUse is how many passive ports are reserved right now (by one
-	// session or several, from different addresses).
+	// session or several, from different addresses): what exhaustion is about.
+	// A port that listens on only for reuse after its last reservation (see
+	// idleListen) is not in use: any session may take it.
 	PortsInUse int
+	// PortsIdle is how many passive sockets listen with no reservation, kept
+	// open for reuse; each goes on for at most idleListen.
+	PortsIdle int
 	// Reservations is how many sessions hold a passive port right now.
 	Reservations int
 	// PortsTotal is the size of the passive range.
@@ -100,10 +116,19 @@ func New(o Options) *DataChannels {
 	}
 	return &DataChannels{
 		ports: o.Ports, publicHost: o.PublicHost, overrides: o.Overrides,
-		dataTimeout: dt, expireAfter: 2 * dt, log: log,
+		dataTimeout: dt, expireAfter: 2 * dt, idleAfter: idleListen, log: log,
 		resolve: func(ctx context.Context, host string) ([]net.IP, error) {
 			return net.DefaultResolver.LookupIP(ctx, "ip", host)
 		},
+		listen: func(ctx context.Context, addr string) (*net.TCPListener, error) {
+			var lc net.ListenConfig
+			l, err := lc.Listen(ctx, "tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return l.(*net.TCPListener), nil
+		},
+		done:         make(chan struct{}),
 		maxPerClient: o.MaxPerClient,
 		open:         map[portKey]*sharedPort{}, perClient: map[netip.Addr]int{},
 		next: o.Ports.Lo, dnsCache: map[string]dnsAnswer{},
@@ -114,9 +139,13 @@ func New(o Options) *DataChannels {
 func (d *DataChannels) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ports := map[int]bool{}
-	for k := range d.open {
-		ports[k.port] = true
+	ports, idle := map[int]bool{}, 0
+	for k, sp := range d.open {
+		if len(sp.peers) == 0 {
+			idle++
+		} else {
+			ports[k.port] = true
+		}
 	}
 	return Stats{
 		Exhausted:     d.exhausted.Load(),
@@ -124,6 +153,7 @@ func (d *DataChannels) Stats() Stats {
 		Expired:       d.expired.Load(),
 		ActiveRefused: d.activeRefused.Load(),
 		PortsInUse:    len(ports),
+		PortsIdle:     idle,
 		Reservations:  d.reserved,
 		PortsTotal:    d.ports.Hi - d.ports.Lo + 1,
 	}

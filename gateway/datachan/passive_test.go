@@ -20,7 +20,7 @@ import (
 // below the kernel's ephemeral range and the integration harness's ranges
 // (31000 and up), so that neither an outgoing connection nor a test binary
 // running at the same time takes one and turns the pool's arithmetic into luck.
-func testPorts(t *testing.T, n int) PortRange {
+func testPorts(t testing.TB, n int) PortRange {
 	t.Helper()
 	for i := 0; i < 200; i++ {
 		lo := 20000 + rand.IntN(10000)
@@ -68,7 +68,9 @@ func newTestChannels(t *testing.T, mutate func(*Options)) (*DataChannels, *logBu
 	if mutate != nil {
 		mutate(&o)
 	}
-	return New(o), logs
+	d := New(o)
+	t.Cleanup(func() { _ = d.Close() })
+	return d, logs
 }
 
 func loopCtrl(remote string) session.ConnInfo {
@@ -471,14 +473,15 @@ func TestPortSharedAcrossAddresses(t *testing.T) {
 	for _, l := range append(one, two...) {
 		_ = l.Close()
 	}
-	if st := d.Stats(); st.PortsInUse != 0 || st.Reservations != 0 {
-		t.Fatalf("after closing every reservation: %+v", st)
+	if st := d.Stats(); st.PortsInUse != 0 || st.Reservations != 0 || st.PortsIdle != 3 {
+		t.Fatalf("after closing every reservation: %+v, want the 3 ports idle, none in use", st)
 	}
+	_ = d.Close()
 	d.mu.Lock()
 	open := len(d.open)
 	d.mu.Unlock()
 	if open != 0 {
-		t.Fatalf("%d ports still listening", open)
+		t.Fatalf("%d ports still listening after Close", open)
 	}
 }
 

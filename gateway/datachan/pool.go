@@ -31,12 +31,28 @@ type portKey struct {
 }
 
 // sharedPort is a listening port of the range and the reservations on it, one
-// per client address. Its accept loop runs while it has a reservation.
+// per client address. Its accept loop runs as long as it listens: while it has
+// a reservation, and for idleListen after its last one ended (see release).
 type sharedPort struct {
 	key   portKey
 	l     *net.TCPListener
 	peers map[netip.Addr]*passiveListener // guarded by DataChannels.mu
+	// idleGen counts the port's idle periods (guarded by DataChannels.mu): the
+	// idle timer of an earlier period, which a new reservation ended, finds
+	// it changed and leaves the listener alone.
+	idleGen uint64
+	idle    *time.Timer // closes the idle listener; nil while reserved
 }
+
+// idleListen is how long a port's listener stays open after its last
+// reservation ended, for the next reservation to reuse instead of opening a
+// socket and starting an accept loop anew (0.1–0.2 ms of CPU per small file,
+// bench/results/2026-11-29-2c-smallfiles-phases.md). Reservations go round the
+// range, so a port is reused only once the range has gone round within this
+// time: 20 reservations a second for the default 100 ports, the rates where the
+// saving matters at all, while a gateway gone quiet stops listening within
+// seconds. An idle port serves nobody: what it accepts is a stranger's.
+const idleListen = 5 * time.Second
 
 // passiveListener is one session's reservation of a shared port.
 type passiveListener struct {
@@ -86,6 +102,9 @@ func (d *DataChannels) reserve(ctx context.Context, ctrl session.ConnInfo) (*pas
 	client := clientaddr.Key(peer)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("data channels closed: %w", session.ErrNoPassivePorts)
+	}
 	if d.maxPerClient > 0 && d.perClient[client] >= d.maxPerClient {
 		// Sessions hold one reservation each, so this only trips if something
 		// else goes wrong; the bound holds here whatever the session does.
@@ -102,14 +121,20 @@ func (d *DataChannels) reserve(ctx context.Context, ctrl session.ConnInfo) (*pas
 			continue // two sessions of one address must not share a port
 		}
 		if sp == nil {
-			var lc net.ListenConfig
-			l, err := lc.Listen(ctx, "tcp", netip.AddrPortFrom(local, uint16(port)).String())
+			l, err := d.listen(ctx, netip.AddrPortFrom(local, uint16(port)).String())
 			if err != nil {
 				continue // taken by someone outside the gateway; try the next
 			}
-			sp = &sharedPort{key: key, l: l.(*net.TCPListener), peers: map[netip.Addr]*passiveListener{}}
+			sp = &sharedPort{key: key, l: l, peers: map[netip.Addr]*passiveListener{}}
 			d.open[key] = sp
+			d.loops.Add(1)
 			go d.acceptLoop(sp)
+		} else if len(sp.peers) == 0 {
+			sp.idleGen++ // idle no longer: its timer, if it fires now, does nothing
+			if sp.idle != nil {
+				sp.idle.Stop()
+				sp.idle = nil
+			}
 		}
 		p := &passiveListener{owner: d, sp: sp, peer: peer, client: client, conn: make(chan *net.TCPConn, 1)}
 		sp.peers[peer] = p
@@ -122,7 +147,9 @@ func (d *DataChannels) reserve(ctx context.Context, ctrl session.ConnInfo) (*pas
 	return nil, fmt.Errorf("range %s, every port reserved by %s already: %w", d.ports, peer, session.ErrNoPassivePorts)
 }
 
-// release ends p's reservation; the port stops listening when it was the last.
+// release ends p's reservation. When it was the port's last, the port goes on
+// listening for idleListen, for the next reservation to reuse (see idleListen),
+// unless the pool is closed.
 func (d *DataChannels) release(p *passiveListener) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -135,15 +162,65 @@ func (d *DataChannels) release(p *passiveListener) {
 	if d.perClient[p.client]--; d.perClient[p.client] <= 0 {
 		delete(d.perClient, p.client)
 	}
-	if len(sp.peers) == 0 {
-		delete(d.open, sp.key)
-		_ = sp.l.Close() // ends acceptLoop
+	if len(sp.peers) > 0 {
+		return
 	}
+	if d.closed || d.idleAfter <= 0 {
+		if d.open[sp.key] == sp {
+			delete(d.open, sp.key)
+		}
+		_ = sp.l.Close() // ends acceptLoop
+		return
+	}
+	sp.idleGen++
+	gen := sp.idleGen
+	sp.idle = time.AfterFunc(d.idleAfter, func() { d.closeIdle(sp, gen) })
+}
+
+// closeIdle stops the listener of a port that has had no reservation since
+// its idle period gen began.
+func (d *DataChannels) closeIdle(sp *sharedPort, gen uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.open[sp.key] != sp || len(sp.peers) > 0 || sp.idleGen != gen {
+		return // reserved again, or closed with the pool
+	}
+	delete(d.open, sp.key)
+	sp.idle = nil
+	_ = sp.l.Close() // ends acceptLoop
+	d.log.Debug("idle passive port stops listening", "port", sp.key.port, "idle", d.idleAfter.String())
+}
+
+// Close stops every passive port from listening, reserved or idle, and returns
+// once every accept loop has ended; later reservations fail. The gateway's
+// Server closes its data channels when its last session has ended.
+func (d *DataChannels) Close() error {
+	d.mu.Lock()
+	if !d.closed {
+		d.closed = true
+		close(d.done)
+	}
+	for key, sp := range d.open {
+		if sp.idle != nil {
+			sp.idle.Stop()
+			sp.idle = nil
+		}
+		_ = sp.l.Close() // ends acceptLoop
+		delete(d.open, key)
+	}
+	d.mu.Unlock()
+	d.loops.Wait()
+	return nil
 }
 
 // acceptLoop hands each connection to the reservation of its source address,
-// and resets every other one. It ends when the port's last reservation does.
+// and resets every other one, all of them while the port is idle. It ends when
+// the listener is closed: idle for idleListen, or the pool closed.
 func (d *DataChannels) acceptLoop(sp *sharedPort) {
+	defer d.loops.Done()
+	if d.loopEnded != nil {
+		defer d.loopEnded(sp.key.port)
+	}
 	var backoff time.Duration
 	for {
 		c, err := sp.l.AcceptTCP()
@@ -154,7 +231,10 @@ func (d *DataChannels) acceptLoop(sp *sharedPort) {
 			// EMFILE and the like pass; the sessions' own timeouts bound the wait.
 			d.log.Warn("passive accept failed; retrying", "port", sp.key.port, "err", err)
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			time.Sleep(backoff)
+			select {
+			case <-time.After(backoff):
+			case <-d.done: // closing: the next accept fails with ErrClosed
+			}
 			continue
 		}
 		backoff = 0
