@@ -167,7 +167,7 @@ func TestMetricsCountAScriptedSession(t *testing.T) {
 	if after["ftp2s3_cache_hits_total"]+after["ftp2s3_cache_misses_total"] < 1 {
 		t.Error("the metadata cache counted no lookups")
 	}
-	for _, name := range []string{"ftp2s3_cache_evictions_total", "ftp2s3_passive_ports_exhausted_total", "ftp2s3_connections_refused_total", "go_goroutines"} {
+	for _, name := range []string{"ftp2s3_cache_evictions_total", "ftp2s3_passive_ports_exhausted_total", "ftp2s3_passive_ports_idle", "ftp2s3_connections_refused_total", "go_goroutines"} {
 		if _, ok := after[name]; !ok {
 			t.Errorf("%s is not exported", name)
 		}

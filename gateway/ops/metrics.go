@@ -162,6 +162,8 @@ func (m *Metrics) WatchDataChannels(stats func() datachan.Stats) {
 	m.register(
 		funcMetric{"ftp2s3_passive_ports_in_use", "Passive ports reserved by sessions now (a port serves one session per client address).",
 			false, func() float64 { return float64(stats().PortsInUse) }},
+		funcMetric{"ftp2s3_passive_ports_idle", "Passive ports no session holds that still listen, for reuse by the next reservation (for a few seconds after their last).",
+			false, func() float64 { return float64(stats().PortsIdle) }},
 		funcMetric{"ftp2s3_passive_reservations", "Sessions holding a passive port now.",
 			false, func() float64 { return float64(stats().Reservations) }},
 		funcMetric{"ftp2s3_passive_ports_exhausted_total", "PASV/EPSV requests that found no port for their client (each port reserved by that address already, or its FTP2S3_MAX_CONNECTIONS_PER_IP reached).",
