@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/session/sessiontest"
 )
 
 // oneUser authenticates exactly one user (password "pw"), so that a fuzzed
@@ -123,7 +125,7 @@ type fuzzClient struct {
 
 func startFuzzSession(t *testing.T, fs FS, user User, logs *lockedBuffer) *fuzzClient {
 	t.Helper()
-	client, server := tcpPair(t)
+	client, server := sessiontest.TCPPair(t)
 	cfg := &Config{FS: fs, Auth: oneUser{user}, Data: loopData{}, DataTimeout: time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	fc := &fuzzClient{t: t, user: user, conn: client, r: bufio.NewReader(client), served: make(chan struct{})}
@@ -133,24 +135,6 @@ func startFuzzSession(t *testing.T, fs FS, user User, logs *lockedBuffer) *fuzzC
 	}()
 	fc.replies(nil)
 	return fc
-}
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (client, server net.Conn) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	client, err = net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if server, err = l.Accept(); err != nil {
-		t.Fatal(err)
-	}
-	return client, server
 }
 
 func (fc *fuzzClient) login() {

@@ -11,6 +11,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/session/sessiontest"
 )
 
 // TestKernelPipeMove moves bytes between two loopback connections the way a
@@ -18,8 +20,8 @@ import (
 // one of the destination (the client: not retried).
 func TestKernelPipeMove(t *testing.T) {
 	newMove := func(t *testing.T) (s3Side, src, dst, client *net.TCPConn, p *kernelPipe) {
-		s3Side, src = tcpPair(t)
-		dst, client = tcpPair(t)
+		s3Side, src = sessiontest.TCPPair(t)
+		dst, client = sessiontest.TCPPair(t)
 		p, err := newKernelPipe(true)
 		if err != nil {
 			t.Fatal(err)

@@ -4,39 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"testing"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-)
 
-// tcpPair returns both ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
-	return a.(*net.TCPConn), b.(*net.TCPConn)
-}
+	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+)
 
 type plainWriter struct{ bytes.Buffer }
 
@@ -52,7 +28,7 @@ func (w *spliceWriter) SpliceDest() (SpliceDest, bool) { return w.dest, w.ok }
 // that offers a plain TCP socket, from a backend whose endpoint allows it;
 // everything else takes the copying path.
 func TestSpliceFallbackChoice(t *testing.T) {
-	conn, _ := tcpPair(t)
+	conn, _ := sessiontest.TCPPair(t)
 	withPresign := &Backend{presign: s3.NewPresignClient(NewStaticClient("http://127.0.0.1:9000", "", "k", "s", true))}
 	for _, c := range []struct {
 		name string
