@@ -45,6 +45,7 @@ type Config struct {
 	TLSSessionReuse      SessionReuse  `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"enabled"`
 	TLSMinVersion        TLSVersion    `env:"FTP2S3_TLS_MIN_VERSION" envDefault:"1.2"`
 	TLSCiphers           CipherList    `env:"FTP2S3_TLS_CIPHERS"`
+	PathEncoding         PathEncoding  `env:"FTP2S3_PATH_ENCODING" envDefault:"utf-8"`
 	IdleTimeout          time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
 	DataTimeout          time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
 	MaxConnections       int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`

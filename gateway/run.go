@@ -120,6 +120,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 			TLSRequired:      cfg.TLS == "required" || cfg.TLS == "implicit",
 			TLSSessionReuse:  cfg.TLSSessionReuse == ReuseRequired,
 			TLSStrictEOF:     cfg.TLSStrictEOF,
+			PathEncoding:     cfg.PathEncoding.Encoding,
 			LoginTimeout:     cfg.LoginTimeout,
 			Guard:            sec.bans,
 			TLSStats:         sec.tlsStats,

@@ -208,11 +208,17 @@ func (s *Session) handleOPTS(arg string) Reply {
 	opt, val, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	switch strings.ToUpper(opt) {
 	case "UTF8", "UTF-8":
-		// Paths are always UTF-8 (RFC 2640); accept both ON and OFF as no-ops.
+		// Keys are always UTF-8 (RFC 2640). OFF matters only with a legacy code
+		// page (pathenc.go): replies and listings then go back in it.
 		switch strings.ToUpper(strings.TrimSpace(val)) {
 		case "ON", "":
+			s.utf8.Store(true)
 			return reply(codeOK, "UTF8 mode enabled")
 		case "OFF":
+			s.utf8.Store(false)
+			if s.cfg.PathEncoding != nil {
+				return reply(codeOK, "UTF8 mode disabled: names in the server's code page")
+			}
 			return reply(codeOK, "UTF8 mode stays on: paths are UTF-8")
 		}
 		return reply(codeSyntaxErrorParams, "OPTS UTF8 takes ON or OFF")
