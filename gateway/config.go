@@ -46,6 +46,7 @@ type Config struct {
 	TLSMinVersion        TLSVersion    `env:"FTP2S3_TLS_MIN_VERSION" envDefault:"1.2"`
 	TLSCiphers           CipherList    `env:"FTP2S3_TLS_CIPHERS"`
 	PathEncoding         PathEncoding  `env:"FTP2S3_PATH_ENCODING" envDefault:"utf-8"`
+	SetStat              string        `env:"FTP2S3_SETSTAT" envDefault:"store"`
 	IdleTimeout          time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
 	DataTimeout          time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
 	MaxConnections       int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
@@ -188,6 +189,7 @@ func (c *Config) Validate() []error {
 	oneOf("FTP2S3_AUTH", c.Auth, "users", "s3")
 	oneOf("FTP2S3_TLS", c.TLS, "off", "explicit", "required", "implicit")
 	oneOf("FTP2S3_LOG_FORMAT", c.LogFormat, "text", "json")
+	oneOf("FTP2S3_SETSTAT", c.SetStat, "store", "ignore")
 	oneOf("FTP2S3_PROXY_PROTOCOL", c.ProxyProtocol, "off", "optional", "required")
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

@@ -121,6 +121,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 			TLSSessionReuse:  cfg.TLSSessionReuse == ReuseRequired,
 			TLSStrictEOF:     cfg.TLSStrictEOF,
 			PathEncoding:     cfg.PathEncoding.Encoding,
+			IgnoreSetStat:    cfg.SetStat == "ignore",
 			LoginTimeout:     cfg.LoginTimeout,
 			Guard:            sec.bans,
 			TLSStats:         sec.tlsStats,

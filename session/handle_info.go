@@ -239,10 +239,10 @@ func (s *Session) handleCLNT(arg string) Reply {
 }
 
 // siteCommands are the SITE subcommands, for SITE HELP.
-var siteCommands = []string{"HELP", "CHMOD"}
+var siteCommands = []string{"HELP", "CHMOD", "UTIME"}
 
 func (s *Session) handleSITE(arg string) Reply {
-	sub, _, _ := strings.Cut(strings.TrimSpace(arg), " ")
+	sub, rest, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	switch strings.ToUpper(sub) {
 	case "HELP":
 		return Reply{Code: codeHelp, Lines: []string{
@@ -255,6 +255,8 @@ func (s *Session) handleSITE(arg string) Reply {
 		// Mirroring clients (lftp, WinSCP) set modes after every upload; refusing
 		// would fill their output with errors for something S3 cannot store.
 		return reply(codeNotImplementedOK, "SITE CHMOD ignored: S3 objects have no Unix permissions")
+	case "UTIME":
+		return s.siteUTIME(rest)
 	}
 	return reply(codeNotImplementedParam, "SITE %s not supported; see SITE HELP", sub)
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// PathEncoding is the code page of clients that send names that are not
 	// UTF-8 (pathenc.go); nil means UTF-8 only.
 	PathEncoding encoding.Encoding
+	// IgnoreSetStat accepts MFMT, MDTM <time> and SITE UTIME without storing
+	// the time (FTP2S3_SETSTAT=ignore; handle_setstat.go).
+	IgnoreSetStat bool
 
 	// Greeting is the text of the 220 banner.
 	Greeting string
