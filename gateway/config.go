@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,7 +42,11 @@ type Config struct {
 	TLSCert              string        `env:"FTP2S3_TLS_CERT"`
 	TLSKey               string        `env:"FTP2S3_TLS_KEY"`
 	TLSListen            string        `env:"FTP2S3_TLS_LISTEN"`
-	TLSSessionReuse      string        `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"off"`
+	TLSSessionReuse      SessionReuse  `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"enabled"`
+	TLSMinVersion        TLSVersion    `env:"FTP2S3_TLS_MIN_VERSION" envDefault:"1.2"`
+	TLSCiphers           CipherList    `env:"FTP2S3_TLS_CIPHERS"`
+	PathEncoding         PathEncoding  `env:"FTP2S3_PATH_ENCODING" envDefault:"utf-8"`
+	SetStat              string        `env:"FTP2S3_SETSTAT" envDefault:"store"`
 	IdleTimeout          time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
 	DataTimeout          time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
 	MaxConnections       int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
@@ -183,8 +188,8 @@ func (c *Config) Validate() []error {
 	}
 	oneOf("FTP2S3_AUTH", c.Auth, "users", "s3")
 	oneOf("FTP2S3_TLS", c.TLS, "off", "explicit", "required", "implicit")
-	oneOf("FTP2S3_TLS_SESSION_REUSE", c.TLSSessionReuse, "off", "required")
 	oneOf("FTP2S3_LOG_FORMAT", c.LogFormat, "text", "json")
+	oneOf("FTP2S3_SETSTAT", c.SetStat, "store", "ignore")
 	oneOf("FTP2S3_PROXY_PROTOCOL", c.ProxyProtocol, "off", "optional", "required")
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -273,7 +278,7 @@ func (c *Config) validateTLS() []error {
 		if c.TLSListen != "" {
 			p = append(p, errors.New("FTP2S3_TLS_LISTEN: implicit FTPS needs FTP2S3_TLS set to explicit, required or implicit"))
 		}
-		if c.TLSSessionReuse == "required" {
+		if c.TLSSessionReuse == ReuseRequired {
 			p = append(p, errors.New("FTP2S3_TLS_SESSION_REUSE: required needs FTP2S3_TLS"))
 		}
 		return p
@@ -284,7 +289,16 @@ func (c *Config) validateTLS() []error {
 	if _, err := loadKeyPair(c.TLSCert, c.TLSKey); err != nil {
 		p = append(p, err)
 	}
+	if len(c.TLSCiphers) > 0 && c.TLSMinVersion >= TLSVersion(tls.VersionTLS13) {
+		p = append(p, errors.New("FTP2S3_TLS_CIPHERS: has no effect with FTP2S3_TLS_MIN_VERSION=1.3 (TLS 1.3 suites are fixed)"))
+	}
 	return p
+}
+
+// tlsPolicy is the TLS settings beyond the certificate, as the session's and
+// the data connections' tls.Config apply them.
+func (c *Config) tlsPolicy() TLSPolicy {
+	return TLSPolicy{MinVersion: c.TLSMinVersion, Ciphers: c.TLSCiphers, Reuse: c.TLSSessionReuse}
 }
 
 // validateLogin checks the login settings that parse but may not make sense.

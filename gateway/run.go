@@ -90,6 +90,9 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	if err != nil {
 		return nil, err
 	}
+	if sec.certs != nil {
+		warnWeakTLS(&cfg, log)
+	}
 	overrides, err := datachan.ParseHostOverrides(cfg.PassiveHostOverrides)
 	if err != nil {
 		return nil, fmt.Errorf("FTP2S3_PASSIVE_HOST_OVERRIDES: %w", err)
@@ -115,8 +118,10 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 			ProgressInterval: cfg.ProgressInterval,
 			TLS:              sec.tlsConfig(),
 			TLSRequired:      cfg.TLS == "required" || cfg.TLS == "implicit",
-			TLSSessionReuse:  cfg.TLSSessionReuse == "required",
+			TLSSessionReuse:  cfg.TLSSessionReuse == ReuseRequired,
 			TLSStrictEOF:     cfg.TLSStrictEOF,
+			PathEncoding:     cfg.PathEncoding.Encoding,
+			IgnoreSetStat:    cfg.SetStat == "ignore",
 			LoginTimeout:     cfg.LoginTimeout,
 			Guard:            sec.bans,
 			TLSStats:         sec.tlsStats,

@@ -10,6 +10,7 @@ import (
 
 // security is the wiring of TLS, the login guard and anonymous access.
 type security struct {
+	policy   TLSPolicy
 	certs    *Certificates
 	bans     *auth.Bans
 	authn    session.Authenticator
@@ -19,7 +20,7 @@ type security struct {
 // newSecurity wires the login side; fs is the gateway's storage, which the
 // FTP2S3_BUCKETS allow-list narrows for users whose home is every bucket.
 func newSecurity(cfg *Config, authn session.Authenticator, fs session.FS) (*security, error) {
-	sec := &security{authn: authn, bans: auth.NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
+	sec := &security{policy: cfg.tlsPolicy(), authn: authn, bans: auth.NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
 	if cfg.TLS != "off" {
 		certs, err := LoadCertificates(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -48,5 +49,5 @@ func (s *security) tlsConfig() *tls.Config {
 	if s.certs == nil {
 		return nil
 	}
-	return s.certs.TLSConfig()
+	return s.certs.TLSConfig(s.policy)
 }

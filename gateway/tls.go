@@ -87,15 +87,17 @@ func (c *Certificates) Current() *tls.Certificate { return c.cert.Load() }
 // Reloads returns how many times the certificate loaded, and how many reloads failed.
 func (c *Certificates) Reloads() (ok, failed int64) { return c.reloads.Load(), c.failures.Load() }
 
-// TLSConfig is the gateway's TLS configuration: TLS 1.2 at least and the current
-// certificate on every handshake. Sessions clone it.
-func (c *Certificates) TLSConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
+// TLSConfig is the gateway's TLS configuration: the policy's versions, suites
+// and session resumption, and the current certificate on every handshake.
+// Sessions clone it.
+func (c *Certificates) TLSConfig(p TLSPolicy) *tls.Config {
+	conf := &tls.Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return c.Current(), nil
 		},
 	}
+	p.apply(conf)
+	return conf
 }
 
 // ReloadTLS reads the certificate files again (cmd/ftp2s3 calls it on

@@ -35,7 +35,7 @@ func TestCertificatesReloadKeepsOldOnFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := certs.TLSConfig()
+	conf := certs.TLSConfig(TLSPolicy{})
 	if conf.MinVersion != tls.VersionTLS12 {
 		t.Fatalf("MinVersion %x, want TLS 1.2", conf.MinVersion)
 	}

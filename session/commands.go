@@ -76,8 +76,8 @@ func commandRows() []command {
 		// Files: handle_files.go; uploads: handle_upload.go.
 		{verb: "RETR", flags: needsLogin | needsArg, handler: (*Session).handleRETR, help: "RETR <path>"},
 		{verb: "SIZE", flags: needsLogin | needsArg, handler: (*Session).handleSIZE, feat: "SIZE", help: "SIZE <path>"},
-		{verb: "MDTM", flags: needsLogin | needsArg, handler: (*Session).handleMDTM, feat: "MDTM", help: "MDTM <path>"},
-		{verb: "MFMT", flags: needsLogin | needsArg | writes, handler: (*Session).handleMFMT, help: "MFMT <YYYYMMDDHHMMSS> <path>"},
+		{verb: "MDTM", flags: needsLogin | needsArg, handler: (*Session).handleMDTM, feat: "MDTM", help: "MDTM [<YYYYMMDDHHMMSS>] <path>"},
+		{verb: "MFMT", flags: needsLogin | needsArg | writes, handler: (*Session).handleMFMT, feat: "MFMT", help: "MFMT <YYYYMMDDHHMMSS> <path>"},
 		{verb: "DELE", flags: needsLogin | needsArg | writes, handler: (*Session).handleDELE, help: "DELE <path>"},
 		{verb: "RNFR", flags: needsLogin | needsArg | writes, handler: (*Session).handleRNFR, help: "RNFR <path>"},
 		{verb: "RNTO", flags: needsLogin | needsArg | writes, handler: (*Session).handleRNTO, help: "RNTO <path>"},

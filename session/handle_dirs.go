@@ -205,7 +205,8 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 		return format(w, e, readOnly)
 	}
 	run := func(ctx context.Context, conn io.ReadWriter) error {
-		bw := newListWriter(conn)
+		out, closeOut := s.listingOutput(conn)
+		bw := newListWriter(out)
 		var err error
 		switch {
 		case single != nil:
@@ -225,7 +226,10 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 		if err != nil {
 			return err
 		}
-		return bw.Flush()
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return closeOut()
 	}
 	return Reply{
 		Code:     codeFileStatusOK,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -46,6 +45,10 @@ func (s *Session) handleSIZE(arg string) Reply {
 }
 
 func (s *Session) handleMDTM(arg string) Reply {
+	if t, name, ok := s.mdtmSet(arg); ok {
+		r, _ := s.setModTime(t, name)
+		return r
+	}
 	_, _, e, r := s.statFile(arg)
 	if r != nil {
 		return *r
@@ -108,23 +111,6 @@ func modeName(binary bool) string {
 		return "BINARY"
 	}
 	return "ASCII"
-}
-
-// handleMFMT answers the modify-time command of draft-somers-ftp-mfxx. S3 sets
-// LastModified itself when an object is written and offers no way to change it,
-// so the request is refused rather than pretended.
-func (s *Session) handleMFMT(arg string) Reply {
-	stamp, name, ok := strings.Cut(strings.TrimSpace(arg), " ")
-	if !ok || strings.TrimSpace(name) == "" {
-		return reply(codeSyntaxErrorParams, "MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS <path>")
-	}
-	if _, err := time.Parse("20060102150405", strings.SplitN(stamp, ".", 2)[0]); err != nil {
-		return reply(codeSyntaxErrorParams, "MFMT time must be YYYYMMDDHHMMSS")
-	}
-	if _, _, _, r := s.statFile(name); r != nil {
-		return *r
-	}
-	return reply(codeActionNotTaken, "%s: cannot set the modification time: S3 sets it when the object is written", name)
 }
 
 func (s *Session) handleRNFR(arg string) Reply {

@@ -6,13 +6,33 @@ import (
 )
 
 func TestMFMT(t *testing.T) {
+	// The test file system cannot record times: MFMT says so rather than
+	// pretending (storage.Backend can: integration/clients_setstat_test.go).
 	c := loginSession(t, goldenFS(), "alice")
-	if text := c.expect("MFMT 20200101000000 recent.txt", 550); !strings.Contains(text, "S3") {
+	if text := c.expect("MFMT 20200101000000 recent.txt", 550); !strings.Contains(text, "cannot record") {
 		t.Errorf("MFMT text does not explain: %q", text)
 	}
 	c.expect("MFMT yesterday recent.txt", 501)
+	c.expect("MFMT 2020010100000 recent.txt", 501)
 	c.expect("MFMT 20200101000000", 501)
 	c.expect("MFMT 20200101000000 missing", 550)
+}
+
+func TestSetStatIgnore(t *testing.T) {
+	c := startSession(t, goldenFS(), func(cfg *Config) { cfg.IgnoreSetStat = true })
+	c.expect("USER alice", 331)
+	c.expect("PASS pw", 230)
+	if text := c.expect("MFMT 20200101123456.5 recent.txt", 213); !strings.Contains(text, "Modify=20200101123456; /recent.txt") {
+		t.Errorf("MFMT reply %q", text)
+	}
+	c.expect("MDTM 20200101123456 recent.txt", 213)
+	c.expect("SITE UTIME 20200101123456 recent.txt", 200)
+	c.expect("SITE UTIME recent.txt 20200101123456 20200101123456 20200101123456 UTC", 200)
+	c.expect("SITE UTIME recent.txt", 501)
+	c.expect("MDTM 20200101123456 missing", 550)
+	if text := c.expect("MDTM recent.txt", 213); strings.HasPrefix(text, "20200101") {
+		t.Errorf("ignored time was stored: %q", text)
+	}
 }
 
 func TestSTOU(t *testing.T) {

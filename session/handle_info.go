@@ -208,11 +208,17 @@ func (s *Session) handleOPTS(arg string) Reply {
 	opt, val, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	switch strings.ToUpper(opt) {
 	case "UTF8", "UTF-8":
-		// Paths are always UTF-8 (RFC 2640); accept both ON and OFF as no-ops.
+		// Keys are always UTF-8 (RFC 2640). OFF matters only with a legacy code
+		// page (pathenc.go): replies and listings then go back in it.
 		switch strings.ToUpper(strings.TrimSpace(val)) {
 		case "ON", "":
+			s.utf8.Store(true)
 			return reply(codeOK, "UTF8 mode enabled")
 		case "OFF":
+			s.utf8.Store(false)
+			if s.cfg.PathEncoding != nil {
+				return reply(codeOK, "UTF8 mode disabled: names in the server's code page")
+			}
 			return reply(codeOK, "UTF8 mode stays on: paths are UTF-8")
 		}
 		return reply(codeSyntaxErrorParams, "OPTS UTF8 takes ON or OFF")
@@ -233,10 +239,10 @@ func (s *Session) handleCLNT(arg string) Reply {
 }
 
 // siteCommands are the SITE subcommands, for SITE HELP.
-var siteCommands = []string{"HELP", "CHMOD"}
+var siteCommands = []string{"HELP", "CHMOD", "UTIME"}
 
 func (s *Session) handleSITE(arg string) Reply {
-	sub, _, _ := strings.Cut(strings.TrimSpace(arg), " ")
+	sub, rest, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	switch strings.ToUpper(sub) {
 	case "HELP":
 		return Reply{Code: codeHelp, Lines: []string{
@@ -249,6 +255,8 @@ func (s *Session) handleSITE(arg string) Reply {
 		// Mirroring clients (lftp, WinSCP) set modes after every upload; refusing
 		// would fill their output with errors for something S3 cannot store.
 		return reply(codeNotImplementedOK, "SITE CHMOD ignored: S3 objects have no Unix permissions")
+	case "UTIME":
+		return s.siteUTIME(rest)
 	}
 	return reply(codeNotImplementedParam, "SITE %s not supported; see SITE HELP", sub)
 }

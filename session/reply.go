@@ -138,6 +138,7 @@ var errorReplies = []struct {
 	// may as well be the gateway's credentials that are wrong.
 	{err: storage.ErrAccessDenied, code: codeActionNotTaken, text: "permission denied", logged: true},
 	{err: errBadPath, code: codeBadFileName, text: "invalid path"},
+	{err: errSetStatUnsupported, code: codeActionNotTaken, text: "cannot record modification times here"},
 	{err: storage.ErrChanged, code: codeLocalError, text: "the object changed during the transfer; try again"},
 	{err: errQueueFull, code: codeTransferAborted, text: "transfer aborted: too many commands sent during it"},
 	{err: errAborted, code: codeTransferAborted, text: "transfer aborted"},

@@ -15,7 +15,10 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/text/encoding"
 )
 
 // Config holds what every session of a gateway shares. It is read-only once
@@ -45,6 +48,12 @@ type Config struct {
 	Guard LoginGuard
 	// TLSStats, when set, counts handshakes and refusals (shared by all sessions).
 	TLSStats *TLSStats
+	// PathEncoding is the code page of clients that send names that are not
+	// UTF-8 (pathenc.go); nil means UTF-8 only.
+	PathEncoding encoding.Encoding
+	// IgnoreSetStat accepts MFMT, MDTM <time> and SITE UTIME without storing
+	// the time (FTP2S3_SETSTAT=ignore; handle_setstat.go).
+	IgnoreSetStat bool
 
 	// Greeting is the text of the 220 banner.
 	Greeting string
@@ -131,7 +140,8 @@ type Session struct {
 	epsvAll    bool
 	data       dataSetup
 	quit       bool
-	info       infoState // HOST, CLNT, OPTS MLST and OPTS HASH state: handle_info.go
+	info       infoState   // HOST, CLNT, OPTS MLST and OPTS HASH state: handle_info.go
+	utf8       atomic.Bool // OPTS UTF8 ON: replies and listings in UTF-8 (pathenc.go); read by the transfer goroutine
 
 	tls tlsState // FTPS state; see handle_tls.go
 
@@ -312,6 +322,7 @@ func (s *Session) readLines(ctx context.Context, out chan<- line) {
 	r := bufio.NewReaderSize(s.conn, maxLineLength)
 	for {
 		l := readLine(r)
+		l.text = s.decodeLine(l.text)
 		select {
 		case out <- l:
 		case <-ctx.Done():
@@ -383,7 +394,7 @@ func (s *Session) send(r Reply) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.cfg.DataTimeout))
-	_, _ = s.w.WriteString(r.String())
+	_, _ = s.w.WriteString(s.encodeText(r.String()))
 	if err := s.w.Flush(); err != nil {
 		s.log.Debug("reply write failed", "err", err)
 	}

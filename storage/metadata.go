@@ -44,7 +44,7 @@ func (b *Backend) stat(ctx context.Context, bucket, key string) (Entry, error) {
 		}
 		return Entry{}, mapErr("stat", bucket, key, err)
 	}
-	e := Entry{Name: baseName(key), Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified), ETag: unquoteETag(out.ETag),
+	e := Entry{Name: baseName(key), Size: aws.ToInt64(out.ContentLength), ModTime: modTime(out.LastModified, out.Metadata), ETag: unquoteETag(out.ETag),
 		SHA256: out.Metadata[MetaSHA256]}
 	b.cache.finishFill(f, statResult{entry: e, found: true})
 	return e, nil

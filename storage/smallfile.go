@@ -96,7 +96,7 @@ func (d *download) get(ctx context.Context) error {
 	if !ok {
 		size = d.offset + aws.ToInt64(first.ContentLength)
 	}
-	d.entry = Entry{Name: baseName(key), Size: size, ModTime: aws.ToTime(first.LastModified), ETag: unquoteETag(first.ETag),
+	d.entry = Entry{Name: baseName(key), Size: size, ModTime: modTime(first.LastModified, first.Metadata), ETag: unquoteETag(first.ETag),
 		SHA256: first.Metadata[MetaSHA256]}
 	d.etag, d.first = aws.ToString(first.ETag), first
 	b.cache.finishFill(f, statResult{entry: d.entry, found: true})

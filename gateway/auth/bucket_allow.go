@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
@@ -72,7 +74,10 @@ type allowedBuckets struct {
 	allow map[string]bool
 }
 
-var _ session.FS = allowedBuckets{}
+var (
+	_ session.FS            = allowedBuckets{}
+	_ session.ModTimeSetter = allowedBuckets{}
+)
 
 func (a allowedBuckets) check(buckets ...string) error {
 	for _, b := range buckets {
@@ -187,4 +192,16 @@ func (a allowedBuckets) CheckStoreTarget(ctx context.Context, bucket, key string
 		return err
 	}
 	return a.fs.CheckStoreTarget(ctx, bucket, key, parentExists)
+}
+
+// SetModTime implements session.ModTimeSetter when the storage underneath does.
+func (a allowedBuckets) SetModTime(ctx context.Context, bucket, key string, t time.Time) (storage.Entry, error) {
+	if err := a.check(bucket); err != nil {
+		return storage.Entry{}, err
+	}
+	setter, ok := a.fs.(session.ModTimeSetter)
+	if !ok {
+		return storage.Entry{}, errors.New("the storage cannot record modification times")
+	}
+	return setter.SetModTime(ctx, bucket, key, t)
 }

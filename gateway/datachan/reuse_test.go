@@ -205,6 +205,8 @@ func TestIdlePortStopsListening(t *testing.T) {
 // reserved, and returns once their accept loops have ended; no goroutine stays
 // and no later reservation listens.
 func TestCloseEndsIdleListeners(t *testing.T) {
+	// base may still count goroutines of earlier tests on their way out, so it
+	// bounds the end state only; the accept loops are counted by endedLoops.
 	base := runtime.NumGoroutine()
 	d, _ := newTestChannels(t, nil)
 	ended := endedLoops(d)
@@ -218,9 +220,6 @@ func TestCloseEndsIdleListeners(t *testing.T) {
 	defer held.Close()
 	if st := d.Stats(); st.PortsIdle != 2 || st.PortsInUse != 1 {
 		t.Fatalf("stats %+v, want 2 idle ports and 1 in use", st)
-	}
-	if g := runtime.NumGoroutine(); g < base+3 {
-		t.Fatalf("%d goroutines with 3 ports listening, %d before: accept loops not counted?", g, base)
 	}
 	closed := make(chan struct{})
 	go func() { _ = d.Close(); close(closed) }()
