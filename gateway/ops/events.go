@@ -39,9 +39,12 @@ const (
 	maxEventKey    = 1024
 	maxEventBucket = 63
 	// maxEventConns bounds the connections the listener serves at once; more
-	// wait in the kernel's backlog. With the body cap it bounds the memory the
-	// endpoint can hold.
-	maxEventConns = 32
+	// wait in the kernel's backlog. With the header and body caps it bounds
+	// the memory the endpoint can hold; it is generous because a stranger who
+	// keeps it full delays the notifications (the cache then falls back on
+	// FTP2S3_CACHE_TTL): a refused connection is closed, so each of theirs
+	// holds a slot for at most ReadHeaderTimeout.
+	maxEventConns = 256
 	// eventLogEvery: refused requests are logged at most once per period, with
 	// how many were left out since the last line.
 	eventLogEvery = 10 * time.Second
@@ -84,6 +87,7 @@ func (h *EventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"remote", r.RemoteAddr, "refusals_not_logged", left)
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ftp2s3 events"`)
+		w.Header().Set("Connection", "close") // no idle keep-alive for strangers
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -147,5 +148,56 @@ func TestEventsSubscribeURL(t *testing.T) {
 		if logged := strings.Contains(logs.String(), "open SubscribeURL"); logged != (tc.want == http.StatusNoContent) {
 			t.Errorf("SubscribeURL %q: confirmation logged %v", tc.url, logged)
 		}
+	}
+}
+
+// TestLimitListener: past n open connections Accept waits until one closes.
+func TestLimitListener(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := limitListener(inner, 1)
+	defer l.Close()
+	for range 2 {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	first, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every slot is taken: the next Accept waits on the slot channel.
+	if lim := l.(*limited); len(lim.slots) != cap(lim.slots) {
+		t.Fatalf("%d of %d slots taken with one connection open", len(lim.slots), cap(lim.slots))
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	_ = first.Close()
+	_ = first.Close() // a second Close frees nothing more
+	if c, ok := <-accepted; !ok {
+		t.Fatal("Accept failed after the first connection closed")
+	} else {
+		c.Close()
+	}
+}
+
+// TestEventsUnauthorizedClosesTheConnection: a stranger's connection is not
+// kept alive to hold one of the listener's slots.
+func TestEventsUnauthorizedClosesTheConnection(t *testing.T) {
+	h := &EventsHandler{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Token: "t0ken-0123456789"}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/events", strings.NewReader(awsRecords)))
+	if w.Code != http.StatusUnauthorized || w.Header().Get("Connection") != "close" {
+		t.Fatalf("HTTP %d, Connection %q; want 401 and close", w.Code, w.Header().Get("Connection"))
 	}
 }
