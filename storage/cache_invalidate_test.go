@@ -85,3 +85,15 @@ func BenchmarkChangedNestedKey(b *testing.B) {
 		c.changed("b", nestedKey, nil)
 	}
 }
+
+// BenchmarkChangedLongestKey: the deepest key S3 allows (1,024 bytes, 512
+// levels), what one record of an event costs at most in one cache
+// (docs/security.md).
+func BenchmarkChangedLongestKey(b *testing.B) {
+	c := newMetaCache(10000, time.Hour)
+	key := strings.Repeat("a/", 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.changed("b", key, nil)
+	}
+}

@@ -86,7 +86,10 @@ func (h *EventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Log.Warn("S3 event notification refused: no valid token (FTP2S3_S3_EVENTS_TOKEN)",
 				"remote", r.RemoteAddr, "refusals_not_logged", left)
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ftp2s3 events"`)
+		// SNS sends the URL's user and password only when challenged with
+		// Basic; MinIO sends its Bearer token from the start.
+		w.Header().Add("WWW-Authenticate", `Bearer realm="ftp2s3 events"`)
+		w.Header().Add("WWW-Authenticate", `Basic realm="ftp2s3 events"`)
 		w.Header().Set("Connection", "close") // no idle keep-alive for strangers
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return

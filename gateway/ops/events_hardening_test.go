@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +200,9 @@ func TestEventsUnauthorizedClosesTheConnection(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/events", strings.NewReader(awsRecords)))
 	if w.Code != http.StatusUnauthorized || w.Header().Get("Connection") != "close" {
 		t.Fatalf("HTTP %d, Connection %q; want 401 and close", w.Code, w.Header().Get("Connection"))
+	}
+	// SNS answers a Basic challenge with the URL's user and password.
+	if ch := w.Header().Values("WWW-Authenticate"); !slices.ContainsFunc(ch, func(v string) bool { return strings.HasPrefix(v, "Basic ") }) {
+		t.Fatalf("WWW-Authenticate %q offers no Basic challenge", ch)
 	}
 }
