@@ -168,6 +168,12 @@ func TestEventsHardeningMinIOSendsTheToken(t *testing.T) {
 		t.Fatalf("start MinIO with a webhook target: %v", err)
 	}
 	t.Cleanup(srv.Stop)
+	// With notification targets MinIO answers ready before it has finished
+	// initialising (503 XMinioServerNotInitialized for a while).
+	waitUntil(t, "MinIO to finish initialising", 30*time.Second, func() bool {
+		_, err := srv.Client().ListBuckets(context.Background(), &s3.ListBucketsInput{})
+		return err == nil
+	})
 	g := startOpsGateway(t, srv, func(c *gateway.Config) {
 		c.CacheTTL = time.Hour
 		c.S3EventsListen = fmt.Sprintf("127.0.0.1:%d", port)
