@@ -78,6 +78,10 @@ type Config struct {
 	AbandonedUploadAge time.Duration `env:"FTP2S3_ABANDONED_UPLOAD_AGE" envDefault:"24h"`
 	TLSStrictEOF       bool          `env:"FTP2S3_TLS_STRICT_EOF" envDefault:"false"`
 	S3EventsListen     string        `env:"FTP2S3_S3_EVENTS_LISTEN"`
+	// The events endpoint's token, and the opt-in to serve it on a
+	// non-loopback address without one (docs/security.md).
+	S3EventsToken    Secret `env:"FTP2S3_S3_EVENTS_TOKEN"`
+	S3EventsInsecure bool   `env:"FTP2S3_S3_EVENTS_INSECURE" envDefault:"false"`
 
 	// Containers (README "Running in containers").
 	CreateBuckets bool `env:"FTP2S3_CREATE_BUCKETS" envDefault:"false"`
@@ -125,6 +129,30 @@ func (z *Size) UnmarshalText(b []byte) error {
 	}
 	*z = Size(n * mult)
 	return nil
+}
+
+// Secret is a token read from the environment. It travels in an HTTP header,
+// so it is printable ASCII without spaces, and it prints as "****" so that no
+// log line or error shows it.
+type Secret string
+
+// UnmarshalText checks the token's characters.
+func (s *Secret) UnmarshalText(b []byte) error {
+	for _, c := range b {
+		if c <= ' ' || c > '~' {
+			return errors.New("must be printable ASCII without spaces (e.g. the output of: openssl rand -hex 32)")
+		}
+	}
+	*s = Secret(b)
+	return nil
+}
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "****"
 }
 
 // LoadConfig reads the configuration from the environment. It returns every
@@ -234,8 +262,13 @@ func (c *Config) Validate() []error {
 	if c.AbandonedUploadAge < 0 {
 		bad("FTP2S3_ABANDONED_UPLOAD_AGE", "must be 0 (off) or a positive duration, got %s", c.AbandonedUploadAge)
 	}
-	if _, _, err := net.SplitHostPort(c.S3EventsListen); c.S3EventsListen != "" && err != nil {
+	if host, _, err := net.SplitHostPort(c.S3EventsListen); c.S3EventsListen != "" && err != nil {
 		bad("FTP2S3_S3_EVENTS_LISTEN", "%q is not host:port (e.g. :9200)", c.S3EventsListen)
+	} else if c.S3EventsListen != "" && c.S3EventsToken == "" && !c.S3EventsInsecure && !isLoopbackHost(host) {
+		// Anyone who reaches the address could make every replica drop its
+		// cache (docs/security.md): a token, or a loopback address, or the
+		// explicit opt-in.
+		bad("FTP2S3_S3_EVENTS_LISTEN", "%q is reachable from the network: set FTP2S3_S3_EVENTS_TOKEN (or FTP2S3_S3_EVENTS_INSECURE=true to mean it)", c.S3EventsListen)
 	}
 	if c.Bucket == "" && c.Prefix != "" {
 		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")
@@ -268,6 +301,17 @@ func (c *Config) Validate() []error {
 		}
 	}
 	return p
+}
+
+// isLoopbackHost reports whether a listen address's host part binds loopback
+// only: "localhost" or a loopback IP. An empty host, 0.0.0.0, :: and any other
+// name bind (or may bind) to the network.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validateTLS checks the TLS settings at start-up, so that a missing or

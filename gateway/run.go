@@ -221,7 +221,7 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			if err := ops.ServeEvents(opsCtx, events, &ops.EventsHandler{Invalidate: g.invalidate, Log: g.Log}); err != nil {
+			if err := ops.ServeEvents(opsCtx, events, &ops.EventsHandler{Invalidate: g.invalidate, Log: g.Log, Token: string(g.Config.S3EventsToken)}); err != nil {
 				select {
 				case opsErr <- err:
 				default:

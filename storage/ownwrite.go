@@ -68,7 +68,7 @@ func (c *metaCache) wrote(w *ownWrite, e *Entry) {
 		c.endLocked(f)
 	}
 	if e == nil {
-		c.invalidateLocked(changedKeys(bucket, key))
+		c.changedLocked(bucket, key)
 		return
 	}
 	name := strings.TrimSuffix(key, "/")

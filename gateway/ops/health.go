@@ -156,12 +156,23 @@ func Handler(m *Metrics, ready *Readiness) http.Handler {
 	return mux
 }
 
+// opsIdleTimeout closes an idle keep-alive connection of the operations
+// server; a variable so that a test need not wait a minute.
+var opsIdleTimeout = time.Minute
+
 // Serve runs the operations HTTP server (h, from Handler) on l, the
 // FTP2S3_METRICS_LISTEN listener, until ctx ends.
 func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
+	// Probes and scrapes send a small GET: a bounded header, and no idle
+	// connection kept past a scrape interval or two (without IdleTimeout
+	// net/http keeps one forever). docs/security.md.
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       opsIdleTimeout,
+		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
