@@ -283,7 +283,7 @@ func TestMemoryReservations(t *testing.T) {
 		if m.reserve(ctx, all) {
 			t.Fatal("a reservation ignored the buffer in use")
 		}
-		if !m.reserve(ctx, all - 1<<20) {
+		if !m.reserve(ctx, all-1<<20) {
 			t.Fatal("reserving what is left failed")
 		}
 	})
