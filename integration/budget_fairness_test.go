@@ -199,8 +199,10 @@ func TestBudgetSlowUploadEnded(t *testing.T) {
 	})
 	steady := startTrickle(t, g, hogAddr, "steady.bin", 1e12, 256<<10, 32_000, 500*time.Millisecond, &wg)
 	defer steady.data.Close()
+	// The pool is full (on the old budget the ALLO'd upload waits instead).
 	waitUntil(t, "the parts pool to be full", 30*time.Second, func() bool {
-		return g.Backend.MemoryStats().InUse >= 15<<20
+		st := g.Backend.MemoryStats()
+		return st.InUse >= 15<<20 || st.Waiting > 0
 	})
 
 	took := fairUpload(t, g, fairAddr, "fair.bin", 12<<20)
