@@ -211,6 +211,9 @@ func TestBudgetSlowUploadEnded(t *testing.T) {
 		t.Fatalf("%s: %d %q, want 426 for an upload too slow while others wait for memory", slow.key, code, msg)
 	}
 	g.mustNotExist(slow.key)
+	if n := g.Backend.MemoryStats().TooSlow; n != 1 {
+		t.Fatalf("%d uploads counted as too slow (ftp2s3_uploads_too_slow_total), want 1", n)
+	}
 	if p := g.pendingUploads(); len(p) > 0 {
 		t.Fatalf("multipart uploads left behind: %v", p)
 	}

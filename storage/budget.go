@@ -52,6 +52,7 @@ type Memory struct {
 	waited    int64 // bytes of requests that had to wait, since start
 	waits     int64
 	passes    int64 // waiters served ahead of an older one, since start
+	tooSlow   int64 // uploads ended by the slow-upload rule (slowupload.go)
 
 	smallInUse int64
 	smallIdle  []idleBuffer
@@ -180,6 +181,7 @@ type MemoryStats struct {
 	WaitingShare int
 	ClientShare  int64 // the most one client may hold
 	Passes       int64 // waiters served ahead of an older one, since start
+	TooSlow      int64 // uploads ended by the slow-upload rule, since start
 }
 
 // Stats returns the budget's state.
@@ -193,15 +195,20 @@ func (m *Memory) Stats() MemoryStats {
 		}
 	}
 	return MemoryStats{Limit: m.limit, InUse: m.inUse + m.smallInUse, Idle: m.idleBytes + int64(len(m.smallIdle))*smallPutLimit, Waiting: len(m.waiters),
-		WaitedBytes: m.waited, Waits: m.waits, WaitingShare: share, ClientShare: m.clientShare, Passes: m.passes}
+		WaitedBytes: m.waited, Waits: m.waits, WaitingShare: share, ClientShare: m.clientShare, Passes: m.passes,
+		TooSlow: m.tooSlow}
 }
 
-// contended reports whether any transfer waits for the budget (the
-// slow-upload rule applies only then).
-func (m *Memory) contended() bool {
+// endSlow reports whether any transfer waits for the budget, and counts an
+// upload that the slow-upload rule ends because of it (slowupload.go).
+func (m *Memory) endSlow() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.waiters) > 0
+	if len(m.waiters) == 0 {
+		return false
+	}
+	m.tooSlow++
+	return true
 }
 
 // heldBy returns the bytes client holds of the parts pool.

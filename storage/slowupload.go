@@ -45,7 +45,7 @@ func (c *rateReader) Read(p []byte) (int, error) {
 	if c.waited < c.window {
 		return n, err
 	}
-	if float64(c.got) < float64(c.min)*c.waited.Seconds() && c.mem.contended() {
+	if float64(c.got) < float64(c.min)*c.waited.Seconds() && c.mem.endSlow() {
 		return n, fmt.Errorf("%d bytes in %s, under %d bytes/s: %w", c.got, c.waited.Round(time.Millisecond), c.min, ErrTooSlow)
 	}
 	c.waited, c.got = 0, 0

@@ -44,6 +44,9 @@ func TestSlowUploadRule(t *testing.T) {
 		if !errors.Is(err, ErrTooSlow) {
 			t.Fatalf("slow upload while another waits: %v, want ErrTooSlow", err)
 		}
+		if n := b.mem.Stats().TooSlow; n != 1 {
+			t.Fatalf("%d uploads counted as too slow, want 1", n)
+		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("ended %s after the wait began, want within the 5 s window", d)
 		}
