@@ -159,8 +159,8 @@ func TestAppendLargeHeadEmptyTail(t *testing.T) {
 
 // TestPutSizeHintPartSize: the size ALLO announces raises the part size when
 // the growing schedule from the configured size would not hold it in 10,000
-// parts (5 TiB from 5 MiB parts under a 1 GiB budget: it holds 3.7 TiB),
-// so fewer, larger parts carry the same bytes. The raise is bounded by the ALLO
+// parts (4 TiB from 5 MiB parts under a 1 GiB budget: it holds 3.7 TiB; 7 MiB
+// parts hold 4 TiB), so fewer, larger parts carry the same bytes. The raise is bounded by the ALLO
 // cap (storage's allocCap, docs/memory-budget.md).
 func TestPutSizeHintPartSize(t *testing.T) {
 	g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) { c.MemoryLimit = 1 << 30 })
@@ -171,11 +171,11 @@ func TestPutSizeHintPartSize(t *testing.T) {
 	if n := ft.count("UploadPart"); n != 3 {
 		t.Fatalf("12 MiB in 5 MiB parts took %d parts, want 3", n)
 	}
-	if _, err := g.Backend.Put(ctx, g.Bucket, "hinted.bin", newPattern(bigUpload, 1), storage.PutOptions{SizeHint: 5 << 40}); err != nil {
+	if _, err := g.Backend.Put(ctx, g.Bucket, "hinted.bin", newPattern(bigUpload, 1), storage.PutOptions{SizeHint: 4 << 40}); err != nil {
 		t.Fatal(err)
 	}
-	if n := ft.count("UploadPart") - 3; n != 1 {
-		t.Fatalf("12 MiB with a 5 TiB hint took %d parts, want 1 (15 MiB parts)", n)
+	if n := ft.count("UploadPart") - 3; n != 2 {
+		t.Fatalf("12 MiB with a 4 TiB hint took %d parts, want 2 (7 MiB parts)", n)
 	}
 	want, _ := sha256Of(newPattern(bigUpload, 1))
 	g.mustHold("hinted.bin", want, bigUpload)
