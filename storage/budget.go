@@ -398,17 +398,28 @@ func (m *Memory) put(ctx context.Context, buf []byte) {
 // it is served, and what comes back accumulates for it.
 func (m *Memory) serveLocked() {
 	var oldest *memWaiter // the oldest waiter that could not be served
+	// The smallest size that did not fit: serving only takes memory, so no
+	// larger request fits later in this pass (and takeLocked, which scans the
+	// idle list, need not be asked, nor the share once oldest is known).
+	var noFit int64
 	for i := 0; i < len(m.waiters); {
 		w := m.waiters[i]
-		if !m.shareAllowsLocked(w.client, w.size) {
+		fits := noFit == 0 || w.size < noFit
+		if (!fits && oldest != nil) || !m.shareAllowsLocked(w.client, w.size) {
 			i++
 			continue
 		}
 		if oldest != nil && oldest.passed >= maxPasses {
 			return
 		}
-		buf, ok := m.takeLocked(w.size)
-		if !ok {
+		var buf []byte
+		if fits {
+			buf, fits = m.takeLocked(w.size)
+		}
+		if !fits {
+			if noFit == 0 || w.size < noFit {
+				noFit = w.size
+			}
 			if oldest == nil {
 				oldest = w
 			}
