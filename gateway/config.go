@@ -72,6 +72,10 @@ type Config struct {
 	MemoryLimit         Size   `env:"FTP2S3_MEMORY_LIMIT"`
 	Buckets             string `env:"FTP2S3_BUCKETS"`
 	AnonymousAllBuckets bool   `env:"FTP2S3_ANONYMOUS_ALL_BUCKETS" envDefault:"false"`
+	// UploadMinRate is the slow-upload rule (docs/memory-budget.md): while
+	// transfers wait for memory, an upload sending less than this many bytes
+	// per second over FTP2S3_DATA_TIMEOUT ends with 426; 0 is off.
+	UploadMinRate Size `env:"FTP2S3_UPLOAD_MIN_RATE" envDefault:"16KiB"`
 
 	// Consistency (README "Object-storage semantics").
 	S3RetryFor         time.Duration `env:"FTP2S3_S3_RETRY_FOR" envDefault:"30s"`
@@ -246,6 +250,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.MemoryLimit != 0 && (c.MemoryLimit < c.PartSize || c.MemoryLimit < c.DownloadChunk) {
 		bad("FTP2S3_MEMORY_LIMIT", "%d bytes cannot hold one part (FTP2S3_PART_SIZE) and one chunk (FTP2S3_DOWNLOAD_CHUNK)", int64(c.MemoryLimit))
+	}
+	if c.UploadMinRate < 0 {
+		bad("FTP2S3_UPLOAD_MIN_RATE", "must be 0 (off) or a positive rate in bytes per second, got %d", int64(c.UploadMinRate))
 	}
 	if c.HashCopyLimit < 0 || c.HashCopyLimit > 5<<30 {
 		bad("FTP2S3_HASH_COPY_LIMIT", "%d bytes is outside 0 to 5GiB", int64(c.HashCopyLimit))

@@ -80,6 +80,8 @@ func storageOptions(cfg *Config, log *slog.Logger, m *ops.Metrics) storage.Optio
 		CopyPartSize:        cfg.Storage.CopyPartSize,
 		HashCopyLimit:       int64(cfg.HashCopyLimit),
 		MemoryLimit:         int64(cfg.MemoryLimit),
+		MinUploadRate:       int64(cfg.UploadMinRate),
+		UploadRateWindow:    cfg.DataTimeout,
 		RetryFor:            cfg.S3RetryFor,
 		Logger:              log,
 		Observe:             m.ObserveS3,

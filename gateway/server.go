@@ -66,10 +66,22 @@ func NewServer(o ServerOptions) *Server {
 	drain := make(chan struct{})
 	sc := o.Session.WithDefaults()
 	sc.Draining = drain
+	if sc.ClientKey == nil {
+		sc.ClientKey = budgetClient
+	}
 	return &Server{
 		sess: sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain, bans: o.Bans,
 		perIP: map[netip.Addr]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
 	}
+}
+
+// budgetClient is the client a peer's transfers count as in the memory
+// budget's per-client share: the same unit as the connection limits and bans.
+func budgetClient(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return clientaddr.Key(clientaddr.FromTCP(t).WithZone("")).String()
+	}
+	return a.String()
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.

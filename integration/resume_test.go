@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ftp2s3/ftp2s3/gateway"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
@@ -156,10 +157,13 @@ func TestAppendLargeHeadEmptyTail(t *testing.T) {
 	g.noPending()
 }
 
-// TestPutSizeHintPartSize: the size ALLO announces raises the part size so the
-// whole file fits in 10,000 parts (100 GiB → 11 MiB parts instead of 5 MiB).
+// TestPutSizeHintPartSize: the size ALLO announces raises the part size when
+// the growing schedule from the configured size would not hold it in 10,000
+// parts (4 TiB from 5 MiB parts under a 1 GiB budget: it holds 3.7 TiB; 7 MiB
+// parts hold 4 TiB), so fewer, larger parts carry the same bytes. The raise is bounded by the ALLO
+// cap (storage's allocCap, docs/memory-budget.md).
 func TestPutSizeHintPartSize(t *testing.T) {
-	g, ft := startStoreGateway(t, smallParts)
+	g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) { c.MemoryLimit = 1 << 30 })
 	ctx := context.Background()
 	if _, err := g.Backend.Put(ctx, g.Bucket, "plain.bin", newPattern(bigUpload, 1), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -167,11 +171,11 @@ func TestPutSizeHintPartSize(t *testing.T) {
 	if n := ft.count("UploadPart"); n != 3 {
 		t.Fatalf("12 MiB in 5 MiB parts took %d parts, want 3", n)
 	}
-	if _, err := g.Backend.Put(ctx, g.Bucket, "hinted.bin", newPattern(bigUpload, 1), storage.PutOptions{SizeHint: 100 << 30}); err != nil {
+	if _, err := g.Backend.Put(ctx, g.Bucket, "hinted.bin", newPattern(bigUpload, 1), storage.PutOptions{SizeHint: 4 << 40}); err != nil {
 		t.Fatal(err)
 	}
 	if n := ft.count("UploadPart") - 3; n != 2 {
-		t.Fatalf("12 MiB with a 100 GiB hint took %d parts, want 2 (11 MiB parts)", n)
+		t.Fatalf("12 MiB with a 4 TiB hint took %d parts, want 2 (7 MiB parts)", n)
 	}
 	want, _ := sha256Of(newPattern(bigUpload, 1))
 	g.mustHold("hinted.bin", want, bigUpload)

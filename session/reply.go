@@ -140,6 +140,7 @@ var errorReplies = []struct {
 	{err: errBadPath, code: codeBadFileName, text: "invalid path"},
 	{err: errSetStatUnsupported, code: codeActionNotTaken, text: "cannot record modification times here"},
 	{err: storage.ErrChanged, code: codeLocalError, text: "the object changed during the transfer; try again"},
+	{err: storage.ErrTooSlow, code: codeTransferAborted, text: "transfer aborted: upload too slow while other transfers wait for memory; nothing was stored"},
 	{err: errQueueFull, code: codeTransferAborted, text: "transfer aborted: too many commands sent during it"},
 	{err: errAborted, code: codeTransferAborted, text: "transfer aborted"},
 	{err: context.Canceled, code: codeTransferAborted, text: "transfer aborted"},

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/text/encoding"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // Config holds what every session of a gateway shares. It is read-only once
@@ -66,6 +68,11 @@ type Config struct {
 	// Draining, when closed, asks every session to end: an idle session at once
 	// with 421, a session with a transfer running once the transfer is over.
 	Draining <-chan struct{}
+	// ClientKey names the client a connection's peer belongs to, for the
+	// memory budget's per-client share (storage.WithClient); the gateway
+	// counts an IPv6 /64 as one client (gateway/clientaddr). Nil: the peer's
+	// IP address.
+	ClientKey func(remote net.Addr) string
 }
 
 // observer returns the configured Observer or one that ignores everything. It does
@@ -187,6 +194,17 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// clientKey is the client the peer belongs to (Config.ClientKey).
+func (s *Session) clientKey() string {
+	if s.cfg.ClientKey != nil {
+		return s.cfg.ClientKey(s.conn.RemoteAddr())
+	}
+	if s.ctrl.Remote != nil {
+		return s.ctrl.Remote.IP.String()
+	}
+	return s.conn.RemoteAddr().String()
+}
+
 // ID returns the session's identifier as it appears in logs.
 func (s *Session) ID() string { return s.id }
 
@@ -208,6 +226,9 @@ type line struct {
 // calls (see TestPipelinedTransfersDoNotNest).
 func (s *Session) Serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
+	// Every transfer's buffers count against this client's share of the
+	// memory budget.
+	ctx = storage.WithClient(ctx, s.clientKey())
 	s.ctx = ctx
 	if s.tls.implicit && !s.implicitHandshake() {
 		cancel()

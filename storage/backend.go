@@ -51,6 +51,12 @@ type Options struct {
 	// budget shared with other backends (per-user S3 credentials) and wins.
 	MemoryLimit int64
 	Memory      *Memory
+	// MinUploadRate, in bytes per second, is the slow-upload rule
+	// (slowupload.go): while any transfer waits for the memory budget, an
+	// upload whose client sent less than this over UploadRateWindow of waiting
+	// for it ends with ErrTooSlow. 0 turns the rule off.
+	MinUploadRate    int64
+	UploadRateWindow time.Duration // 0 means 30s
 	// RetryFor is how long a running transfer keeps retrying a failed S3
 	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR, whose default
 	// is 30s); 0 means one attempt, as in the variable.
@@ -103,10 +109,20 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.Default()
 	}
 	if o.Memory == nil {
-		o.Memory = NewMemory(o.MemoryLimit)
+		o.Memory = newMemoryFor(o.MemoryLimit, o.perTransfer())
 	}
+	if o.UploadRateWindow <= 0 {
+		o.UploadRateWindow = 30 * time.Second
+	}
+	o.MinUploadRate = max(o.MinUploadRate, 0)
 	o.MemoryLimit = o.Memory.Limit()
 	o.RetryFor = max(o.RetryFor, 0)
+}
+
+// perTransfer is the most one transfer holds of the budget at full speed: an
+// upload's parts in flight and the one being read, or a download's read-ahead.
+func (o *Options) perTransfer() int64 {
+	return max(o.PartSize*int64(o.UploadConcurrency+1), o.DownloadChunk*int64(o.DownloadConcurrency))
 }
 
 // Backend is the S3 file system shared by every session of a gateway.

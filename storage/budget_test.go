@@ -27,7 +27,7 @@ func TestMemoryReusesBuffers(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, buf := range bufs {
 		wg.Add(1)
-		go func() { defer wg.Done(); m.put(buf[:10]) }()
+		go func() { defer wg.Done(); m.put(context.Background(), buf[:10]) }()
 	}
 	wg.Wait()
 	for range 3 {
@@ -66,7 +66,7 @@ func TestMemoryNeverExceedsLimit(t *testing.T) {
 					if used := st.InUse + st.Idle; used > peak.Load() {
 						peak.Store(used)
 					}
-					m.put(buf)
+					m.put(context.Background(), buf)
 				}
 			}()
 		}
@@ -74,7 +74,7 @@ func TestMemoryNeverExceedsLimit(t *testing.T) {
 		if st := m.Stats(); st.Waiting != workers {
 			t.Fatalf("%d waiting for a full budget, want all %d", st.Waiting, workers)
 		}
-		m.put(full)
+		m.put(context.Background(), full)
 		wg.Wait()
 		if p := peak.Load(); p > limit {
 			t.Fatalf("budget peaked at %d bytes, limit %d", p, limit)
@@ -112,7 +112,7 @@ func TestMemoryWaitersComeFirst(t *testing.T) {
 		if buf, _ := m.get(ctx, 1<<20, false); buf != nil {
 			t.Fatal("a try succeeded while a transfer was waiting")
 		}
-		m.put(held)
+		m.put(context.Background(), held)
 		buf := <-got
 		if len(buf) != 2<<20 {
 			t.Fatalf("waiter got %d bytes", len(buf))
@@ -127,7 +127,9 @@ func TestMemoryWaitersComeFirst(t *testing.T) {
 	})
 }
 
-// A waiter that gives up leaves nothing behind and lets the next one through.
+// A waiter that gives up leaves nothing behind and lets the next one
+// through: here the oldest waiter has been passed maxPasses times, so a
+// small one waits behind it until it cancels.
 func TestMemoryWaiterCancels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := NewMemory(4 << 20)
@@ -136,6 +138,7 @@ func TestMemoryWaiterCancels(t *testing.T) {
 		errc := make(chan error, 1)
 		go func() { _, err := m.get(ctx, 4<<20, true); errc <- err }()
 		synctest.Wait()
+		passOldest(t, m, maxPasses)
 		small := make(chan []byte, 1)
 		go func() { buf, _ := m.get(context.Background(), 1<<20, true); small <- buf }()
 		synctest.Wait()
@@ -149,11 +152,28 @@ func TestMemoryWaiterCancels(t *testing.T) {
 		if buf := <-small; len(buf) != 1<<20 {
 			t.Fatal("the waiter behind a cancelled one was not served")
 		}
-		m.put(held)
+		m.put(context.Background(), held)
 		if st := m.Stats(); st.Waiting != 0 || st.InUse != 1<<20 {
 			t.Fatalf("stats %+v", st)
 		}
 	})
+}
+
+// passOldest serves n 1 MiB requests, each given back at once, past the
+// oldest waiter, and checks that none of them had to wait.
+func passOldest(t *testing.T, m *Memory, n int) {
+	t.Helper()
+	for i := range n {
+		before := m.Stats().Passes
+		buf, err := m.get(context.Background(), 1<<20, true)
+		if err != nil || len(buf) != 1<<20 {
+			t.Fatalf("pass %d: %d bytes, %v", i, len(buf), err)
+		}
+		if m.Stats().Passes != before+1 {
+			t.Fatalf("pass %d was not counted as passing the oldest waiter", i)
+		}
+		m.put(context.Background(), buf)
+	}
 }
 
 // Idle buffers are dropped after a while, so an idle gateway gives memory back.
@@ -162,7 +182,7 @@ func TestMemoryTrimsIdleBuffers(t *testing.T) {
 		m := NewMemory(4 << 20)
 		m.idleAfter = 50 * time.Millisecond
 		buf, _ := m.get(context.Background(), 1<<20, true)
-		m.put(buf)
+		m.put(context.Background(), buf)
 		time.Sleep(m.idleAfter - time.Millisecond) // fake time: exactly this long
 		synctest.Wait()
 		if m.Stats().Idle != 1<<20 {
@@ -238,13 +258,13 @@ func TestMemoryReservations(t *testing.T) {
 		m := NewMemory(4 << 20)
 		ctx := context.Background()
 		all := m.partLimit()
-		if !m.reserve(all) {
+		if !m.reserve(ctx, all) {
 			t.Fatal("reserving the whole budget failed")
 		}
 		if st := m.Stats(); st.InUse != all {
 			t.Fatalf("in use %d after reserving %d", st.InUse, all)
 		}
-		if m.reserve(1) {
+		if m.reserve(ctx, 1) {
 			t.Fatal("a reservation succeeded with the budget full")
 		}
 		got := make(chan []byte, 1)
@@ -256,14 +276,14 @@ func TestMemoryReservations(t *testing.T) {
 		if st := m.Stats(); st.Waiting != 1 {
 			t.Fatalf("%d waiting with the budget reserved, want 1", st.Waiting)
 		}
-		m.unreserve(all)
+		m.unreserve(ctx, all)
 		if buf := <-got; len(buf) != 1<<20 {
 			t.Fatalf("waiter got %d bytes after the reservation was returned", len(buf))
 		}
-		if m.reserve(all) {
+		if m.reserve(ctx, all) {
 			t.Fatal("a reservation ignored the buffer in use")
 		}
-		if !m.reserve(all - 1<<20) {
+		if !m.reserve(ctx, all-1<<20) {
 			t.Fatal("reserving what is left failed")
 		}
 	})

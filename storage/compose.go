@@ -73,9 +73,10 @@ func (b *Backend) compose(ctx context.Context, bucket, key string, r io.Reader, 
 		b.abortMultipart(ctx, bucket, key, up.id)
 		return Entry{}, fmt.Errorf("wait for transfer memory: %w", err)
 	}
+	r = b.rateChecked(r) // from now on the upload holds memory
 	n, err := io.ReadFull(r, buf)
 	if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
-		b.mem.put(buf)
+		b.mem.put(ctx, buf)
 		b.abortMultipart(ctx, bucket, key, up.id)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}

@@ -77,16 +77,17 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 	if err != nil {
 		return Entry{}, fmt.Errorf("wait for transfer memory: %w", err)
 	}
+	r = b.rateChecked(r) // from now on the upload holds memory
 	n, err := io.ReadFull(r, buf)
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
-		defer b.mem.put(buf)
+		defer b.mem.put(ctx, buf)
 		if h != nil {
 			h.Write(buf[:n])
 		}
 		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
 	case err != nil:
-		b.mem.put(buf)
+		b.mem.put(ctx, buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}
 	if h != nil && int64(n) <= b.opts.HashCopyLimit {
@@ -98,7 +99,7 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 	}
 	up, err := b.createUpload(ctx, bucket, key, true)
 	if err != nil {
-		b.mem.put(buf)
+		b.mem.put(ctx, buf)
 		return Entry{}, err
 	}
 	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, beforeCommit: opts.BeforeCommit, h: h}, buf)
@@ -267,7 +268,7 @@ func (b *Backend) streamParts(ctx context.Context, s *partStream, first []byte) 
 		fail = err
 	}
 	for ; s.held > 0; s.held-- {
-		b.mem.put(<-s.own)
+		b.mem.put(ctx, <-s.own)
 	}
 	if fail == nil {
 		fail = context.Cause(ctx)
@@ -401,7 +402,7 @@ func (s *partStream) nextBuffer(size int64) ([]byte, error) {
 		if int64(cap(buf)) == size {
 			return buf[:size], nil
 		}
-		mem.put(buf)
+		mem.put(s.ctx, buf)
 		s.held--
 	}
 }
@@ -532,19 +533,51 @@ func (b *Backend) maxBuffer() int64 {
 	return max(min(MaxPartSize, b.mem.partLimit()&^(1<<20-1)), MinPartSize)
 }
 
-// basePartSize is the configured part size, raised when the expected size (ALLO)
-// would otherwise need more than MaxParts parts, but never beyond what the
-// memory budget allows: ALLO is a hint, not a claim on memory.
+// basePartSize is the part size an upload starts with: the configured one,
+// raised when the expected size (ALLO) would not fit in MaxParts parts of the
+// growing schedule (partSizeFor), but never beyond allocCap: ALLO is a hint,
+// not a claim on memory, and a client that announces a huge file and then
+// sends a byte now and then must not hold more than a part of ordinary size
+// could (issue 20). Parts grow later only as data actually arrives.
 func (b *Backend) basePartSize(hint int64) int64 {
 	size := min(b.opts.PartSize, b.maxBuffer())
-	if hint > 0 {
-		need := (hint + MaxParts - 1) / MaxParts
-		need = (need + (1<<20 - 1)) &^ (1<<20 - 1) // round up to a MiB
-		if need > size {
-			size = min(need, b.maxBuffer())
+	if hint <= 0 || b.capacity(size) >= hint {
+		return size
+	}
+	// The smallest whole-MiB size whose schedule holds hint, by bisection
+	// (capacity grows with the base), within [size, allocCap].
+	lo, hi := size>>20, b.allocCap()>>20
+	if hi <= lo || b.capacity(hi<<20) < hint {
+		return max(hi<<20, size)
+	}
+	for lo+1 < hi { // capacity(lo) < hint <= capacity(hi)
+		mid := (lo + hi) / 2
+		if b.capacity(mid<<20) >= hint {
+			hi = mid
+		} else {
+			lo = mid
 		}
 	}
-	return size
+	return hi << 20
+}
+
+// allocCap is the largest part size ALLO may ask for: an eighth of the parts
+// pool, and never less than the configured part size (nor more than
+// maxBuffer). With the default 1 GiB budget that is 120 MiB, whose growing
+// schedule still holds S3's 5 TiB object; an ALLO'd upload thus holds at most
+// an eighth of the pool per buffer before its data has arrived.
+func (b *Backend) allocCap() int64 {
+	return min(max(b.mem.partLimit()/8&^(1<<20-1), b.opts.PartSize), b.maxBuffer())
+}
+
+// capacity is how many bytes MaxParts parts of the growing schedule from base
+// hold.
+func (b *Backend) capacity(base int64) int64 {
+	var total int64
+	for n := int32(1); n <= MaxParts; n += 900 {
+		total += b.partSizeFor(base, n) * int64(min(900, MaxParts-n+1))
+	}
+	return total
 }
 
 // partSizeFor doubles the part size every 900 parts, so a stream of unknown

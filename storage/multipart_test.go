@@ -12,15 +12,33 @@ func TestBasePartSizeFitsHint(t *testing.T) {
 	b := New(nil, Options{PartSize: 16 << 20, MemoryLimit: 1 << 30})
 	for _, hint := range []int64{0, 1, 100 << 20, 160 << 30, 1 << 40, MaxObjectSize} {
 		size := b.basePartSize(hint)
-		if size < 16<<20 || size > 1<<30 {
-			t.Fatalf("hint %d: part size %d outside [16 MiB, the 1 GiB budget]", hint, size)
+		if size < 16<<20 || size > b.allocCap() {
+			t.Fatalf("hint %d: part size %d outside [16 MiB, the ALLO cap %d]", hint, size, b.allocCap())
 		}
-		if parts := (hint + size - 1) / size; parts > MaxParts {
-			t.Fatalf("hint %d: part size %d needs %d parts", hint, size, parts)
+		var total int64
+		for n := int32(1); n <= MaxParts; n++ {
+			total += b.partSizeFor(size, n)
+		}
+		if total < hint {
+			t.Fatalf("hint %d: %d parts from %d bytes hold only %d bytes", hint, MaxParts, size, total)
 		}
 	}
 	if got := b.basePartSize(100 << 20); got != 16<<20 {
 		t.Fatalf("a small hint changed the part size to %d", got)
+	}
+}
+
+// ALLO may not size a part beyond an eighth of the parts pool (issue 20): a
+// 1 TB ALLO under a 128 MiB budget used to take a 96 MiB buffer before any
+// data arrived; now its first buffer is the configured part size.
+func TestALLOCapped(t *testing.T) {
+	b := New(nil, Options{PartSize: 16 << 20, MemoryLimit: 128 << 20})
+	if got := b.basePartSize(1e12); got != 16<<20 {
+		t.Fatalf("ALLO 1 TB under a 128 MiB budget: first part of %d bytes, want 16 MiB", got)
+	}
+	b = New(nil, Options{PartSize: 5 << 20, MemoryLimit: 1 << 30})
+	if got, limit := b.basePartSize(MaxObjectSize), b.mem.partLimit()/8; got > limit {
+		t.Fatalf("ALLO 5 TiB: first part of %d bytes, over an eighth of the pool (%d)", got, limit)
 	}
 }
 

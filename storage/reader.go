@@ -58,7 +58,7 @@ func (b *Backend) readAhead(ctx context.Context, bucket, key, etag string, offse
 		cancel()
 		wg.Wait()
 		for _, f := range queue {
-			b.mem.put(f.buf)
+			b.mem.put(ctx, f.buf)
 		}
 	}()
 	cw.progress = func() {
@@ -108,12 +108,12 @@ func (b *Backend) readAhead(ctx context.Context, bucket, key, etag string, offse
 		// progress and the meter sees the client's pace.
 		for p := f.buf; len(p) > 0; p = p[min(len(p), sendPiece):] {
 			if _, err := cw.Write(p[:min(len(p), sendPiece)]); err != nil {
-				b.mem.put(f.buf)
+				b.mem.put(ctx, f.buf)
 				return cw.n, fmt.Errorf("send %s/%s: %w", bucket, key, err)
 			}
 		}
 		pos += int64(len(f.buf))
-		b.mem.put(f.buf)
+		b.mem.put(ctx, f.buf)
 	}
 	return cw.n, nil
 }

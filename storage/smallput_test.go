@@ -49,7 +49,7 @@ func BenchmarkFirstPart(b *testing.B) {
 			if _, err := io.ReadFull(bytes.NewReader(data), part); err != nil {
 				b.Fatal(err)
 			}
-			m.put(part)
+			m.put(context.Background(), part)
 		}
 	})
 	b.Run("small-first", func(b *testing.B) {
@@ -66,7 +66,7 @@ func BenchmarkFirstPart(b *testing.B) {
 				b.Fatal(err)
 			}
 			head.release()
-			m.put(part)
+			m.put(context.Background(), part)
 		}
 	})
 }

@@ -131,9 +131,9 @@ func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, off
 	if pos >= size {
 		return cw.n, nil
 	}
-	large := b.mem.reserve(pipeSize)
+	large := b.mem.reserve(ctx, pipeSize)
 	if large {
-		defer b.mem.unreserve(pipeSize)
+		defer b.mem.unreserve(ctx, pipeSize)
 	}
 	p, err := newKernelPipe(large)
 	if err != nil { // out of file descriptors: copy instead

@@ -29,6 +29,9 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrInvalidOffset: a restart offset past the end of the existing object.
 	ErrInvalidOffset = errors.New("restart offset beyond the end of the file")
+	// ErrTooSlow: an upload fed slower than Options.MinUploadRate while other
+	// transfers waited for memory was ended; nothing was stored.
+	ErrTooSlow = errors.New("upload too slow while other transfers wait for memory")
 )
 
 // Entry describes one file or directory as the FTP layer sees it. A directory is a

@@ -245,5 +245,13 @@ func (m *Metrics) WatchMemory(b *storage.Backend) {
 			true, func() float64 { return float64(b.MemoryStats().WaitedBytes) }},
 		funcMetric{"ftp2s3_memory_waits_total", "Times a transfer had to wait for the memory budget.",
 			true, func() float64 { return float64(b.MemoryStats().Waits) }},
+		funcMetric{"ftp2s3_memory_client_share_bytes", "The most of the budget one client address (IPv6: /64) may hold.",
+			false, func() float64 { return float64(b.MemoryStats().ClientShare) }},
+		funcMetric{"ftp2s3_memory_waiting_client_share", "Transfers waiting now because their client holds its share (part of ftp2s3_memory_waiting).",
+			false, func() float64 { return float64(b.MemoryStats().WaitingShare) }},
+		funcMetric{"ftp2s3_memory_passes_total", "Times a waiting transfer was served ahead of an older, larger one.",
+			true, func() float64 { return float64(b.MemoryStats().Passes) }},
+		funcMetric{"ftp2s3_uploads_too_slow_total", "Uploads ended with 426 by the slow-upload rule (FTP2S3_UPLOAD_MIN_RATE).",
+			true, func() float64 { return float64(b.MemoryStats().TooSlow) }},
 	)
 }
