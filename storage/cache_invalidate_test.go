@@ -59,7 +59,10 @@ var nestedKey = strings.Repeat("a/", 16384)
 func TestChangedAllocationsStayBounded(t *testing.T) {
 	c := newMetaCache(10000, time.Hour)
 	c.fillStat("b", "a/a", statResult{})
-	if n := testing.AllocsPerRun(5, func() { c.changed("b", nestedKey, nil) }); n > 8 {
+	// AllocsPerRun counts the whole process's allocations, background
+	// goroutines' included, so the bound leaves room for them: the old walk
+	// made 81,913.
+	if n := testing.AllocsPerRun(5, func() { c.changed("b", nestedKey, nil) }); n > 64 {
 		t.Fatalf("%.0f allocations for one change of a %d-byte key, want a few", n, len(nestedKey))
 	}
 	var before, after runtime.MemStats
