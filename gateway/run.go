@@ -226,7 +226,10 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 	}
 	if age := g.Config.AbandonedUploadAge; age > 0 {
 		running.Add(1)
-		go func() { defer running.Done(); g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, time.Hour) }()
+		go func() {
+			defer running.Done()
+			g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, sweepInterval(age))
+		}()
 	}
 	defer func() { stopOps(); running.Wait() }()
 	g.Log.Info("ftp2s3 listening", attrs...)

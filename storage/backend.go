@@ -51,6 +51,10 @@ type Options struct {
 	// budget shared with other backends (per-user S3 credentials) and wins.
 	MemoryLimit int64
 	Memory      *Memory
+	// Uploads is the set of multipart uploads this gateway runs, which the
+	// abandoned-upload sweep spares (abandoned.go); nil means a new one.
+	// Backends made from one Backend's Options share it, as they share Memory.
+	Uploads *UploadSet
 	// RetryFor is how long a running transfer keeps retrying a failed S3
 	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR, whose default
 	// is 30s); 0 means one attempt, as in the variable.
@@ -105,6 +109,9 @@ func (o *Options) setDefaults() {
 	if o.Memory == nil {
 		o.Memory = NewMemory(o.MemoryLimit)
 	}
+	if o.Uploads == nil {
+		o.Uploads = NewUploadSet()
+	}
 	o.MemoryLimit = o.Memory.Limit()
 	o.RetryFor = max(o.RetryFor, 0)
 }
@@ -127,7 +134,7 @@ func New(client *s3.Client, opts Options) *Backend {
 	if client != nil { // unit tests of the pure parts pass none
 		presign = splicePresigner(client) // before the metrics hook: signing is no request
 		client = s3.New(client.Options(), func(o *s3.Options) {
-			o.APIOptions = append(o.APIOptions, trackUploads) // see abandoned.go
+			o.APIOptions = append(o.APIOptions, opts.Uploads.track) // see abandoned.go
 			if opts.Observe != nil {
 				o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
 			}
