@@ -138,6 +138,7 @@ func New(client *s3.Client, opts Options) *Backend {
 			if opts.Observe != nil {
 				o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
 			}
+			o.APIOptions = append(o.APIOptions, classifyRefusals) // see refusal.go
 		})
 	}
 	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL), mem: opts.Memory, presign: presign}
