@@ -227,6 +227,7 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		}()
 	}
 	if age := g.Config.AbandonedUploadAge; age > 0 {
+		g.warnUnswept()
 		running.Add(1)
 		go func() {
 			defer running.Done()

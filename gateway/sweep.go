@@ -58,3 +58,17 @@ func (g *Gateway) servedPlaces(context.Context) ([]storage.Place, error) {
 	}
 	return out, nil
 }
+
+// warnUnswept says at start-up when a multi-bucket home is left out of the
+// sweep for want of FTP2S3_BUCKETS, so an operator is not surprised.
+func (g *Gateway) warnUnswept() {
+	if g.Config.Buckets != "" {
+		return
+	}
+	for _, h := range g.homes {
+		if h.Bucket == "" {
+			g.Log.Info("abandoned multipart uploads: homes of every bucket (\"/\") are not swept without FTP2S3_BUCKETS")
+			return
+		}
+	}
+}
