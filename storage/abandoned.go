@@ -15,8 +15,8 @@ import (
 // A gateway killed mid-upload (kill -9, OOM, power) leaves its multipart upload
 // in the bucket for ever: S3 bills the parts and no listing shows them. The
 // sweep below aborts uploads under the homes the gateway serves that have been
-// idle for longer than FTP2S3_ABANDONED_UPLOAD_AGE: no part written since, or
-// since the upload began when it has no part. S3 cannot tell whose upload it
+// idle for longer than FTP2S3_ABANDONED_UPLOAD_AGE, at two sweeps in a row: no
+// part written since, or since the upload began when it has no part. S3 cannot tell whose upload it
 // is (another replica's, another application's), so idleness rather than age
 // is what marks one abandoned: a live upload writes a part every few seconds,
 // however long it runs. Uploads this process is running are never touched.
@@ -81,6 +81,19 @@ func (s *UploadSet) track(st *middleware.Stack) error {
 // been idle for more than age (lastActive) and that this gateway is not
 // running, logging each. It returns how many it aborted.
 func (b *Backend) AbortAbandoned(ctx context.Context, bucket, prefix string, age time.Duration) (int, error) {
+	return b.abortAbandoned(ctx, bucket, prefix, age, nil)
+}
+
+// idleRounds carries what one sweep round saw to the next: the uploads found
+// idle, with their last activity. The periodic sweep aborts an upload only
+// when two rounds in a row found it idle with no part written in between, so
+// a live upload whose parts are late for a moment (a slow client, S3 or
+// gateway) is not taken on one look.
+type idleRounds struct {
+	prev, cur map[string]time.Time // upload ID → last activity
+}
+
+func (b *Backend) abortAbandoned(ctx context.Context, bucket, prefix string, age time.Duration, rounds *idleRounds) (int, error) {
 	cutoff := time.Now().Add(-age)
 	aborted := 0
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix), EncodingType: types.EncodingTypeUrl}
@@ -109,6 +122,14 @@ func (b *Backend) AbortAbandoned(ctx context.Context, bucket, prefix string, age
 				b.opts.Logger.Debug("abandoned multipart uploads: upload still active, kept", "bucket", bucket, "key", key,
 					"upload_id", id, "initiated", started, "last_part", active)
 				continue
+			}
+			if rounds != nil {
+				rounds.cur[id] = active
+				if seen, ok := rounds.prev[id]; !ok || !seen.Equal(active) {
+					b.opts.Logger.Debug("abandoned multipart uploads: upload idle, aborted if still idle at the next sweep",
+						"bucket", bucket, "key", key, "upload_id", id, "initiated", started, "last_part", active)
+					continue
+				}
 			}
 			_, err = b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id)})
 			if err != nil && !isNotFound(err) {
@@ -161,11 +182,15 @@ type Place struct {
 }
 
 // SweepAbandoned runs AbortAbandoned over the places places returns now and
-// then every interval, until ctx is done. Failures are logged and retried at
-// the next round; each round ends with a debug line (tests wait on it).
+// then every interval, until ctx is done, aborting an upload only once two
+// rounds in a row found it idle (idleRounds). Failures are logged and retried
+// at the next round; each round ends with a debug line per place.
 func (b *Backend) SweepAbandoned(ctx context.Context, places func(context.Context) ([]Place, error), age, interval time.Duration) {
+	rounds := &idleRounds{prev: map[string]time.Time{}}
 	for {
-		b.sweepOnce(ctx, places, age)
+		rounds.cur = map[string]time.Time{}
+		b.sweepOnce(ctx, places, age, rounds)
+		rounds.prev = rounds.cur
 		select {
 		case <-ctx.Done():
 			return
@@ -174,7 +199,7 @@ func (b *Backend) SweepAbandoned(ctx context.Context, places func(context.Contex
 	}
 }
 
-func (b *Backend) sweepOnce(ctx context.Context, places func(context.Context) ([]Place, error), age time.Duration) {
+func (b *Backend) sweepOnce(ctx context.Context, places func(context.Context) ([]Place, error), age time.Duration, rounds *idleRounds) {
 	ps, err := places(ctx)
 	if err != nil {
 		b.opts.Logger.Warn("abandoned multipart uploads: cannot tell which buckets to sweep", "err", err)
@@ -183,7 +208,7 @@ func (b *Backend) sweepOnce(ctx context.Context, places func(context.Context) ([
 		if ctx.Err() != nil {
 			return
 		}
-		n, err := b.AbortAbandoned(ctx, p.Bucket, p.Prefix, age)
+		n, err := b.abortAbandoned(ctx, p.Bucket, p.Prefix, age, rounds)
 		if err != nil {
 			b.opts.Logger.Warn("abandoned multipart uploads: sweep failed", "bucket", p.Bucket, "prefix", p.Prefix, "err", err)
 			continue
