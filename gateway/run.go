@@ -81,8 +81,10 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		if cfg.Users != "" || cfg.UsersFile != "" {
 			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
 		}
-		// Per-user backends share the default one's memory budget.
-		authn = auth.NewS3Auth(backend.Client(), backend.Options(), defaultHome)
+		// Per-user backends share the default one's memory budget, upload set
+		// and listing budget; their clients derive from the undecorated base, so
+		// each request passes the metrics middleware once.
+		authn = auth.NewS3Auth(backend.BaseClient(), backend.Options(), defaultHome, cfg.Storage.S3AuthTTL)
 	default:
 		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
 	}
@@ -230,8 +232,12 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		}()
 	}
 	if age := g.Config.AbandonedUploadAge; age > 0 {
+		g.warnUnswept()
 		running.Add(1)
-		go func() { defer running.Done(); g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, time.Hour) }()
+		go func() {
+			defer running.Done()
+			g.Backend.SweepAbandoned(opsCtx, g.servedPlaces, age, sweepInterval(age))
+		}()
 	}
 	defer func() { stopOps(); running.Wait() }()
 	g.Log.Info("ftp2s3 listening", attrs...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
@@ -37,6 +38,9 @@ type StorageTuning struct {
 	RenameConcurrency int   // copies and deletes in flight per directory rename
 	CopyThreshold     int64 // size above which a rename copies in parts (5 GiB)
 	CopyPartSize      int64 // part size of those copies (512 MiB)
+	// S3AuthTTL is how long FTP2S3_AUTH=s3 trusts a verified key pair before
+	// asking S3 again (one minute).
+	S3AuthTTL time.Duration
 }
 
 // newS3Client builds the S3 client cfg asks for.

@@ -5,20 +5,31 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // FTP2S3_ABANDONED_UPLOAD_AGE: Serve runs storage's sweep of abandoned
-// multipart uploads (storage/abandoned.go) over the places below.
+// multipart uploads (storage/abandoned.go) over the places below
+// (docs/uploads-and-names.md).
+
+// sweepInterval is how often the sweep runs after the one at start-up: hourly,
+// or every age when that is shorter, so an upload abandoned for age is gone
+// within about twice that.
+func sweepInterval(age time.Duration) time.Duration {
+	return min(time.Hour, max(age, time.Second))
+}
 
 // servedPlaces turns the homes users may write to into the places the
-// abandoned-upload sweep covers: a multi-bucket home covers every bucket the
-// gateway can list (within FTP2S3_BUCKETS when set); a prefix inside another
-// is swept once.
-func (g *Gateway) servedPlaces(ctx context.Context) ([]storage.Place, error) {
+// abandoned-upload sweep covers. Only buckets the configuration names are
+// swept: a bucket home, and for a multi-bucket home ("/") the buckets of
+// FTP2S3_BUCKETS; never every bucket the credentials can list, which may hold
+// other applications' uploads. A prefix inside another is swept once.
+func (g *Gateway) servedPlaces(context.Context) ([]storage.Place, error) {
 	byBucket := map[string][]string{}
-	var err error
+	allowed, _ := auth.ParseBucketList(g.Config.Buckets) // Validate refused a bad list
 	for _, h := range g.homes {
 		if h.Bucket != "" {
 			p := ""
@@ -28,15 +39,8 @@ func (g *Gateway) servedPlaces(ctx context.Context) ([]storage.Place, error) {
 			byBucket[h.Bucket] = append(byBucket[h.Bucket], p)
 			continue
 		}
-		var all []storage.Entry
-		if all, err = g.Backend.ListBuckets(ctx); err != nil {
-			continue
-		}
-		allowed := strings.FieldsFunc(g.Config.Buckets, func(r rune) bool { return r == ',' || r == ' ' })
-		for _, b := range all {
-			if len(allowed) == 0 || slices.Contains(allowed, b.Name) {
-				byBucket[b.Name] = append(byBucket[b.Name], "")
-			}
+		for b := range allowed {
+			byBucket[b] = append(byBucket[b], "")
 		}
 	}
 	var out []storage.Place
@@ -52,5 +56,19 @@ func (g *Gateway) servedPlaces(ctx context.Context) ([]storage.Place, error) {
 			out = append(out, storage.Place{Bucket: bucket, Prefix: p})
 		}
 	}
-	return out, err
+	return out, nil
+}
+
+// warnUnswept says at start-up when a multi-bucket home is left out of the
+// sweep for want of FTP2S3_BUCKETS, so an operator is not surprised.
+func (g *Gateway) warnUnswept() {
+	if g.Config.Buckets != "" {
+		return
+	}
+	for _, h := range g.homes {
+		if h.Bucket == "" {
+			g.Log.Info("abandoned multipart uploads: homes of every bucket (\"/\") are not swept without FTP2S3_BUCKETS")
+			return
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // FuzzParseLine feeds arbitrary bytes through the control connection's line
@@ -106,7 +108,7 @@ func FuzzResolve(f *testing.F) {
 				t.Fatalf("%v.resolve(%q) left the home prefix: %+v", h, vpath, loc)
 			case h.Bucket == "" && strings.Contains(loc.bucket, "/"):
 				t.Fatalf("%v.resolve(%q) = bucket %q", h, vpath, loc.bucket)
-			case len(loc.key) > maxKeyLength:
+			case len(loc.key) > storage.MaxKeyLen:
 				t.Fatalf("%v.resolve(%q): key of %d bytes accepted", h, vpath, len(loc.key))
 			}
 			// The home's root is a directory and nothing else: only "/" resolves

@@ -166,9 +166,11 @@ func (s *Session) handleRNTO(arg string) Reply {
 
 // renameErrReply is errReply for a failed rename, where two storage errors mean
 // something narrower: ErrTooLarge is a directory with more keys than a rename
-// may move, ErrInvalidName a directory moved into itself.
+// may move, ErrInvalidName a directory moved into itself; S3's own refusals,
+// which carry a reason, keep the common wording.
 func renameErrReply(err error, from, to string) Reply {
 	switch {
+	case storage.Reason(err) != "":
 	case errors.Is(err, storage.ErrTooLarge):
 		return reply(codeActionNotTaken, "%s: directory too large to rename (more keys than FTP2S3_MAX_RENAME_KEYS allows)", from)
 	case errors.Is(err, storage.ErrInvalidName):

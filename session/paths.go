@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ftp2s3/ftp2s3/storage"
 )
 
 // Home is the part of object storage a user sees as "/". An empty Bucket means
@@ -52,9 +54,6 @@ func validBucketName(b string) bool {
 	}
 	return true
 }
-
-// maxKeyLength is S3's limit on a key, in bytes.
-const maxKeyLength = 1024
 
 // cleanPath resolves an FTP path argument against the working directory into an
 // absolute, canonical virtual path. Backslashes count as separators, and ".",
@@ -108,7 +107,9 @@ func (l location) listPrefix() string {
 }
 
 // resolve maps a cleaned virtual path to its bucket and key under home. It fails
-// with errBadPath for names S3 cannot hold or FTP cannot carry.
+// with errBadPath for names FTP cannot carry, and with storage's
+// ErrInvalidName (and its reason) for names S3 documents it cannot hold: the
+// client hears why, before any request.
 func (h Home) resolve(vpath string) (location, error) {
 	if !utf8.ValidString(vpath) || strings.ContainsAny(vpath, "\x00\r\n") {
 		return location{}, errBadPath
@@ -125,8 +126,8 @@ func (h Home) resolve(vpath string) (location, error) {
 	default:
 		loc.bucket, loc.key = h.Bucket, h.Prefix+"/"+rel
 	}
-	if len(loc.key) > maxKeyLength {
-		return location{}, errBadPath
+	if err := storage.CheckName(loc.bucket, loc.key); err != nil {
+		return location{}, err
 	}
 	return loc, nil
 }

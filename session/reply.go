@@ -101,12 +101,15 @@ func (r Reply) String() string {
 
 // errReply maps an error from storage or from the transfer machinery to the one
 // reply that fits it, through errorReplies: the table of which error becomes
-// which code. Only RNTO words two storage errors its own way before falling back
+// which code. A refusal's reason (storage.Reason) follows the text. Only RNTO words two storage errors its own way before falling back
 // to it (renameErrReply), since for a rename they mean something narrower.
 func errReply(err error, what string) Reply {
 	for _, e := range errorReplies {
 		if errors.Is(err, e.err) {
 			r := reply(e.code, "%s: %s", what, e.text)
+			if reason := storage.Reason(err); reason != "" {
+				r = reply(e.code, "%s: %s: %s", what, e.text, reason)
+			}
 			if e.logged {
 				r.err = err
 			}
@@ -134,6 +137,9 @@ var errorReplies = []struct {
 	{err: storage.ErrInvalidName, code: codeBadFileName, text: "file name not allowed"},
 	{err: storage.ErrInvalidOffset, code: codeInvalidRestart, text: "restart offset beyond the end of the file"},
 	{err: storage.ErrTooLarge, code: codeExceededStorage, text: "exceeds the storage limit"},
+	// S3 refused the request itself (storage/refusal.go): permanent, so a
+	// 5xx that tells the client not to retry, with S3's reason.
+	{err: storage.ErrRefused, code: codeActionNotTaken, text: "refused by the object store"},
 	// S3's own policy said no: worth a log line with the request id, since it
 	// may as well be the gateway's credentials that are wrong.
 	{err: storage.ErrAccessDenied, code: codeActionNotTaken, text: "permission denied", logged: true},

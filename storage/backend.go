@@ -57,6 +57,14 @@ type Options struct {
 	// for it ends with ErrTooSlow. 0 turns the rule off.
 	MinUploadRate    int64
 	UploadRateWindow time.Duration // 0 means 30s
+	// Uploads is the set of multipart uploads this gateway runs, which the
+	// abandoned-upload sweep spares (abandoned.go); nil means a new one.
+	// Backends made from one Backend's Options share it, as they share Memory.
+	Uploads *UploadSet
+	// CacheShare is the listing budget the metadata caches of several
+	// backends hold together (cacheshare.go); nil means a new one. Backends
+	// made from one Backend's Options share it.
+	CacheShare *CacheShare
 	// RetryFor is how long a running transfer keeps retrying a failed S3
 	// request, with backoff, before it fails (FTP2S3_S3_RETRY_FOR, whose default
 	// is 30s); 0 means one attempt, as in the variable.
@@ -115,6 +123,12 @@ func (o *Options) setDefaults() {
 		o.UploadRateWindow = 30 * time.Second
 	}
 	o.MinUploadRate = max(o.MinUploadRate, 0)
+	if o.Uploads == nil {
+		o.Uploads = NewUploadSet()
+	}
+	if o.CacheShare == nil {
+		o.CacheShare = &CacheShare{}
+	}
 	o.MemoryLimit = o.Memory.Limit()
 	o.RetryFor = max(o.RetryFor, 0)
 }
@@ -131,6 +145,8 @@ type Backend struct {
 	opts   Options
 	cache  *metaCache
 	mem    *Memory
+	// base is the client as New was given it, before the middleware New adds.
+	base *s3.Client
 	// presign signs the GETs of spliced downloads; nil when downloads cannot
 	// be spliced (splice.go).
 	presign *s3.PresignClient
@@ -139,17 +155,21 @@ type Backend struct {
 // New returns a Backend that talks to S3 through client.
 func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
+	base := client
 	var presign *s3.PresignClient
 	if client != nil { // unit tests of the pure parts pass none
 		presign = splicePresigner(client) // before the metrics hook: signing is no request
 		client = s3.New(client.Options(), func(o *s3.Options) {
-			o.APIOptions = append(o.APIOptions, trackUploads) // see abandoned.go
+			o.APIOptions = append(o.APIOptions, opts.Uploads.track) // see abandoned.go
 			if opts.Observe != nil {
-				o.APIOptions = append(o.APIOptions, observeMiddleware(opts.Observe))
+				o.APIOptions = append(o.APIOptions, ObserveRequests(opts.Observe))
 			}
+			o.APIOptions = append(o.APIOptions, classifyRefusals) // see refusal.go
 		})
 	}
-	return &Backend{client: client, opts: opts, cache: newMetaCache(opts.CacheEntries, opts.CacheTTL), mem: opts.Memory, presign: presign}
+	cache := newMetaCache(opts.CacheEntries, opts.CacheTTL)
+	cache.listed = &opts.CacheShare.listed
+	return &Backend{client: client, base: base, opts: opts, cache: cache, mem: opts.Memory, presign: presign}
 }
 
 // Options returns the backend's options with their defaults applied; backends
@@ -159,8 +179,15 @@ func (b *Backend) Options() Options { return b.opts }
 // MemoryStats returns the state of the transfer memory budget (metrics).
 func (b *Backend) MemoryStats() MemoryStats { return b.mem.Stats() }
 
-// Client returns the underlying S3 client.
+// Client returns the underlying S3 client, with the backend's middleware
+// (metrics, upload tracking).
 func (b *Backend) Client() *s3.Client { return b.client }
+
+// BaseClient returns the client New was given, without the middleware New
+// adds: a client derived from it for another Backend (per-user credentials)
+// gets that middleware once, from its own New, and each request is counted
+// once.
+func (b *Backend) BaseClient() *s3.Client { return b.base }
 
 // NewClient builds an S3 client from the AWS SDK's own configuration chain
 // (AWS_ENDPOINT_URL_S3, AWS_REGION, credentials, profiles, roles). pathStyle is
@@ -236,9 +263,10 @@ func newHTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// observeMiddleware times each operation from the top of the stack, so the
+// ObserveRequests is the middleware that reports every request to observe
+// (Options.Observe). It times each operation from the top of the stack, so the
 // duration covers signing, retries and reading the response headers.
-func observeMiddleware(observe func(string, time.Duration, error)) func(*middleware.Stack) error {
+func ObserveRequests(observe func(string, time.Duration, error)) func(*middleware.Stack) error {
 	return func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("ftp2s3Observe",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {

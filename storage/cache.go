@@ -43,8 +43,8 @@ type metaCache struct {
 	evictions atomic.Int64 // entries pushed out because the cache was full
 
 	ttl    time.Duration
-	budget int64        // listingBudget; lowered by tests
-	listed atomic.Int64 // entries held by cached listings
+	budget int64         // listingBudget; lowered by tests
+	listed *atomic.Int64 // entries held by cached listings; shared by the backends of one CacheShare
 
 	// mu orders fills against invalidations: finishFill checks staleness and
 	// stores under it, invalidate removes and marks fills stale under it.
@@ -78,7 +78,7 @@ type statResult struct {
 }
 
 func newMetaCache(size int, ttl time.Duration) *metaCache {
-	c := &metaCache{ttl: ttl, budget: listingBudget, inflight: map[string]map[*fill]struct{}{}}
+	c := &metaCache{ttl: ttl, budget: listingBudget, listed: new(atomic.Int64), inflight: map[string]map[*fill]struct{}{}}
 	c.lru = expirable.NewLRU[string, any](size, c.evicted, ttl)
 	return c
 }

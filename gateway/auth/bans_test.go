@@ -71,6 +71,9 @@ func TestBansIPv6CountsPer64(t *testing.T) {
 	}
 }
 
+// TestBansSweepBoundsMemory: records whose failures all expired are forgotten,
+// tidyBatch per call (the work is spread over calls, none scans the table), so
+// a thousand are gone after a thousand/tidyBatch calls.
 func TestBansSweepBoundsMemory(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	b := NewBans(10, time.Minute, time.Minute)
@@ -79,7 +82,9 @@ func TestBansSweepBoundsMemory(t *testing.T) {
 		b.LoginFailed(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
 	}
 	now = now.Add(2 * time.Minute)
-	b.LoginFailed(netip.MustParseAddr("192.0.2.77"))
+	for i := 0; i <= 1000/tidyBatch; i++ {
+		b.LoginFailed(netip.MustParseAddr("192.0.2.77"))
+	}
 	b.mu.Lock()
 	n := len(b.addrs)
 	b.mu.Unlock()

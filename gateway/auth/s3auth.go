@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/ftp2s3/ftp2s3/session"
@@ -29,6 +31,16 @@ type S3Auth struct {
 	opts  storage.Options
 	home  session.Home
 	known *expirable.LRU[string, *s3Identity] // access key → verified identity
+
+	// backends holds one storage per key pair (the hash of access key and
+	// secret, so a changed secret never reaches another's storage) beyond the
+	// credential TTL: a login after the TTL is verified again but reuses the
+	// identity's Backend and its cache. The caches share one listing budget
+	// (storage.CacheShare, through opts) and FTP2S3_CACHE_ENTRIES is divided
+	// between the backends kept; an evicted backend's cache is emptied and
+	// shrunk to one entry for the sessions that still use it.
+	mu       sync.Mutex
+	backends *lru.Cache[[32]byte, *storage.Backend]
 }
 
 // s3Identity is a verified key pair and the storage that acts as it.
@@ -44,10 +56,48 @@ const s3AuthTTL = time.Minute
 
 // NewS3Auth returns the S3 authenticator. base is the gateway's own client (its
 // credentials are not used for users); home is FTP2S3_BUCKET/FTP2S3_PREFIX.
-func NewS3Auth(base *s3.Client, opts storage.Options, home session.Home) *S3Auth {
-	return &S3Auth{base: base, opts: opts, home: home,
-		known: expirable.NewLRU[string, *s3Identity](1024, nil, s3AuthTTL)}
+// base must be a client without storage's middleware (storage.Backend's
+// BaseClient), which every per-user Backend adds itself; opts are the gateway
+// backend's Options, whose memory budget, upload set and listing budget the
+// per-user backends share. ttl is how long a verified key pair is trusted
+// (0: s3AuthTTL).
+func NewS3Auth(base *s3.Client, opts storage.Options, home session.Home, ttl time.Duration) *S3Auth {
+	if ttl <= 0 {
+		ttl = s3AuthTTL
+	}
+	a := &S3Auth{base: base, opts: opts, home: home,
+		known: expirable.NewLRU[string, *s3Identity](1024, nil, ttl)}
+	a.backends, _ = lru.NewWithEvict(maxIdentityBackends, func(_ [32]byte, b *storage.Backend) {
+		b.PurgeCache()
+		b.ResizeCache(1)
+	})
+	return a
 }
+
+// maxIdentityBackends bounds the identities whose storage (and cache) is kept
+// between logins; FTP2S3_CACHE_ENTRIES is shared among them.
+const maxIdentityBackends = 64
+
+// backendFor returns the storage of the key pair whose hash is hash, made
+// with client if there is none yet, and gives every kept backend its share of
+// FTP2S3_CACHE_ENTRIES.
+func (a *S3Auth) backendFor(hash [32]byte, client *s3.Client) *storage.Backend {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if b, ok := a.backends.Get(hash); ok {
+		return b
+	}
+	b := storage.New(client, a.opts)
+	a.backends.Add(hash, b)
+	share := a.opts.CacheEntries / a.backends.Len()
+	for _, kept := range a.backends.Values() {
+		kept.ResizeCache(share)
+	}
+	return b
+}
+
+// Backends returns how many identities' storages are kept (tests, metrics).
+func (a *S3Auth) Backends() int { return a.backends.Len() }
 
 // Authenticate implements session.Authenticator.
 func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) (*session.User, error) {
@@ -75,16 +125,16 @@ func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) 
 	if err := a.verify(ctx, client); err != nil {
 		return nil, err
 	}
-	id := &s3Identity{secretHash: hash, backend: storage.New(client, a.opts)}
+	id := &s3Identity{secretHash: hash, backend: a.backendFor(hash, client)}
 	a.known.Add(accessKey, id)
 	return a.user(accessKey, id), nil
 }
 
-// EachBackend calls fn with the storage of every identity verified within the
-// TTL, whose caches the S3 events endpoint must reach (gateway/ops/events.go).
+// EachBackend calls fn with the storage of every identity kept, whose caches
+// the S3 events endpoint must reach (gateway/ops/events.go).
 func (a *S3Auth) EachBackend(fn func(*storage.Backend)) {
-	for _, id := range a.known.Values() {
-		fn(id.backend)
+	for _, b := range a.backends.Values() {
+		fn(b)
 	}
 }
 
@@ -102,8 +152,14 @@ func (a *S3Auth) verify(ctx context.Context, c *s3.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var err error
+	// The check is an S3 request like any other: the metrics count it, once.
+	counted := func(o *s3.Options) {
+		if a.opts.Observe != nil {
+			o.APIOptions = append(o.APIOptions, storage.ObserveRequests(a.opts.Observe))
+		}
+	}
 	if a.home.Bucket == "" {
-		_, err = c.ListBuckets(ctx, &s3.ListBucketsInput{})
+		_, err = c.ListBuckets(ctx, &s3.ListBucketsInput{}, counted)
 	} else {
 		prefix := a.home.Prefix
 		if prefix != "" {
@@ -111,7 +167,7 @@ func (a *S3Auth) verify(ctx context.Context, c *s3.Client) error {
 		}
 		// URL-encoded keys: a first key that XML cannot carry must not fail the login.
 		_, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(a.home.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1),
-			EncodingType: types.EncodingTypeUrl})
+			EncodingType: types.EncodingTypeUrl}, counted)
 	}
 	if err == nil {
 		return nil
