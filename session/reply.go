@@ -139,7 +139,6 @@ var errorReplies = []struct {
 	{err: storage.ErrAccessDenied, code: codeActionNotTaken, text: "permission denied", logged: true},
 	{err: errBadPath, code: codeBadFileName, text: "invalid path"},
 	{err: storage.ErrChanged, code: codeLocalError, text: "the object changed during the transfer; try again"},
-	{err: errQueueFull, code: codeTransferAborted, text: "transfer aborted: too many commands sent during it"},
 	{err: errAborted, code: codeTransferAborted, text: "transfer aborted"},
 	{err: context.Canceled, code: codeTransferAborted, text: "transfer aborted"},
 	{err: errDataTimeout, code: codeTransferAborted, text: "data connection timed out"},
