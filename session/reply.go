@@ -139,6 +139,7 @@ var errorReplies = []struct {
 	{err: storage.ErrAccessDenied, code: codeActionNotTaken, text: "permission denied", logged: true},
 	{err: errBadPath, code: codeBadFileName, text: "invalid path"},
 	{err: storage.ErrChanged, code: codeLocalError, text: "the object changed during the transfer; try again"},
+	{err: errCommandTimeout, code: codeLocalError, text: "S3 did not answer in time; try again", logged: true},
 	{err: errAborted, code: codeTransferAborted, text: "transfer aborted"},
 	{err: context.Canceled, code: codeTransferAborted, text: "transfer aborted"},
 	{err: errDataTimeout, code: codeTransferAborted, text: "data connection timed out"},

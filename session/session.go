@@ -54,6 +54,9 @@ type Config struct {
 	// ProgressInterval is how often a running transfer logs its progress; zero
 	// means every minute.
 	ProgressInterval time.Duration
+	// CommandTimeout bounds how long one command may wait for storage before it
+	// is answered 451 (deadline.go); zero means no bound.
+	CommandTimeout time.Duration
 	// Draining, when closed, asks every session to end: an idle session at once
 	// with 421, a session with a transfer running once the transfer is over.
 	Draining <-chan struct{}
@@ -114,6 +117,9 @@ type Session struct {
 	ctrl ConnInfo
 	id   string
 	log  *slog.Logger
+	// base lives as long as the session; ctx is the running command's, with
+	// its deadline (deadline.go), and base between commands.
+	base context.Context
 	ctx  context.Context
 
 	wmu sync.Mutex // serialises replies from Serve and the transfer goroutine
@@ -199,7 +205,7 @@ type line struct {
 // calls (see TestPipelinedTransfersDoNotNest).
 func (s *Session) Serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
-	s.ctx = ctx
+	s.base, s.ctx = ctx, ctx
 	if s.tls.implicit && !s.implicitHandshake() {
 		cancel()
 		s.conn.Close()

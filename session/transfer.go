@@ -117,7 +117,7 @@ func (s *Session) startTransfer(prelim Reply) bool {
 	}
 	t.object = logString(s.object(t.path)) // only ever logged
 	s.log.Info("transfer started", "cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", logString(t.path))
-	ctx, cancel := context.WithCancelCause(s.ctx)
+	ctx, cancel := context.WithCancelCause(s.base) // not the command's deadline: deadline.go
 	x := &runningTransfer{
 		t: t, setup: setup, cancel: cancel, done: make(chan Reply, 1),
 		state: &transferState{start: time.Now()}, progress: time.NewTicker(s.cfg.progressInterval()),
