@@ -21,13 +21,14 @@ import (
 // runsLong (a directory rename: up to FTP2S3_MAX_RENAME_KEYS copies) gets no
 // deadline: each of its S3 attempts is bounded, the whole is not.
 
-// errCommandTimeout is the cause of a command context's deadline.
-var errCommandTimeout = errors.New("S3 did not answer in time")
+// errS3Timeout is the cause of a command context's deadline, and what errReply
+// makes of an S3 request whose attempts timed out (storage.IsTimeout).
+var errS3Timeout = errors.New("S3 did not answer in time")
 
 // commandContext returns the context the command of row c runs on.
 func (s *Session) commandContext(c *command) (context.Context, context.CancelFunc) {
 	if d := s.cfg.CommandTimeout; d > 0 && (c == nil || c.flags&runsLong == 0) {
-		return context.WithDeadlineCause(s.base, time.Now().Add(d), errCommandTimeout)
+		return context.WithDeadlineCause(s.base, time.Now().Add(d), errS3Timeout)
 	}
 	return context.WithCancel(s.base)
 }
@@ -37,10 +38,10 @@ func (s *Session) commandContext(c *command) (context.Context, context.CancelFun
 // the context error, the client learns that S3 was too slow, with a code that
 // tells it to try again.
 func timedOut(ctx context.Context, verb string, r Reply) Reply {
-	if r.Code < 400 || !errors.Is(context.Cause(ctx), errCommandTimeout) {
+	if r.Code < 400 || !errors.Is(context.Cause(ctx), errS3Timeout) {
 		return r
 	}
-	t := errReply(errCommandTimeout, verb)
+	t := errReply(errS3Timeout, verb)
 	if r.err != nil {
 		t.err = r.err // the log keeps S3's request id, if there was one
 	}

@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"errors"
+	"net"
 	"net/http"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // AttemptTimeout bounds how long one S3 request attempt may wait for the
@@ -48,4 +51,14 @@ func headerTimeout(client *s3.Client) time.Duration {
 		}
 	}
 	return 0
+}
+
+// IsTimeout reports whether err is an S3 request that got no answer in time:
+// its connection or its response's headers timed out (AttemptTimeout), on its
+// last attempt. The session answers it 451, not as the data connection's
+// timeout it would otherwise look like (a context.DeadlineExceeded).
+func IsTimeout(err error) bool {
+	var send *smithyhttp.RequestSendError
+	var ne net.Error
+	return errors.As(err, &send) && errors.As(send.Err, &ne) && ne.Timeout()
 }
