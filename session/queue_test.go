@@ -190,8 +190,6 @@ func TestQueueWithinBound(t *testing.T) {
 	c.expect("PWD", 257)
 }
 
-func isReset(err error) bool { return strings.Contains(err.Error(), "connection reset") }
-
 // expectReply reads one reply and fails unless its code is want.
 func (c *ftpClient) expectReply(want int) string {
 	c.t.Helper()
