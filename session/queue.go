@@ -14,7 +14,8 @@ package session
 // the session stops reading the control connection until the transfer is over
 // (backpressure: the client's further lines wait in the kernel's socket buffers
 // and then in the client itself). Nothing a client sends during a transfer ends
-// the session or the transfer (TestKeepaliveFlood*, docs/keepalives-and-timeouts.md).
+// the session or the transfer (TestCommandFloodDuringTransfer,
+// TestKeepaliveFloodDuringUploadBackpressure; docs/keepalives-and-timeouts.md).
 const (
 	maxQueuedLines    = 16
 	maxQueuedBytes    = 64 << 10
