@@ -123,3 +123,39 @@ func TestTransferOutlivesCommandDeadline(t *testing.T) {
 		t.Fatalf("the download took %s, not longer than the deadline %s: the test proves nothing", elapsed, limit)
 	}
 }
+
+// slowRenameFS is a memFS whose directory renames take a while, as copying many
+// keys does, and fail if their context ends first.
+type slowRenameFS struct {
+	*memFS
+	takes time.Duration
+}
+
+func (f slowRenameFS) RenameDir(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) error {
+	t := time.NewTimer(f.takes)
+	defer t.Stop()
+	select {
+	case <-t.C: // the copies, done
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return f.memFS.RenameDir(ctx, srcBucket, srcKey, dstBucket, dstKey)
+}
+
+// TestRenameDirHasNoCommandDeadline: RNTO's row says it runs long, so a
+// directory rename that takes several command deadlines completes.
+func TestRenameDirHasNoCommandDeadline(t *testing.T) {
+	const limit = 100 * time.Millisecond
+	fs := newMemFS("b")
+	fs.put("b", "dir/a", "a", time.Now())
+	c := startSession(t, slowRenameFS{fs, 5 * limit}, func(cfg *Config) { cfg.CommandTimeout = limit })
+	c.expect("USER alice", 331)
+	c.expect("PASS pw", 230)
+	c.expect("RNFR dir", 350)
+	if code, text := c.cmd("RNTO moved"); code != 250 {
+		t.Fatalf("RNTO of a directory that takes 5 command deadlines: %d %q, want 250", code, text)
+	}
+	if got, ok := fs.object("b", "moved/a"); !ok || got != "a" {
+		t.Fatalf("after the rename: %q %v", got, ok)
+	}
+}
