@@ -79,6 +79,7 @@ type Config struct {
 
 	// Consistency (README "Object-storage semantics").
 	S3RetryFor         time.Duration `env:"FTP2S3_S3_RETRY_FOR" envDefault:"30s"`
+	S3AttemptTimeout   time.Duration `env:"FTP2S3_S3_ATTEMPT_TIMEOUT" envDefault:"30s"` // one request's wait for its response headers; see CommandTimeout
 	AbandonedUploadAge time.Duration `env:"FTP2S3_ABANDONED_UPLOAD_AGE" envDefault:"24h"`
 	TLSStrictEOF       bool          `env:"FTP2S3_TLS_STRICT_EOF" envDefault:"false"`
 	S3EventsListen     string        `env:"FTP2S3_S3_EVENTS_LISTEN"`
@@ -260,6 +261,7 @@ func (c *Config) Validate() []error {
 	durations := map[string]time.Duration{
 		"FTP2S3_CACHE_TTL": c.CacheTTL, "FTP2S3_IDLE_TIMEOUT": c.IdleTimeout, "FTP2S3_DATA_TIMEOUT": c.DataTimeout,
 		"FTP2S3_BAN_FOR": c.BanFor, "FTP2S3_SHUTDOWN_GRACE": c.ShutdownGrace, "FTP2S3_LOGIN_TIMEOUT": c.LoginTimeout,
+		"FTP2S3_S3_ATTEMPT_TIMEOUT": c.S3AttemptTimeout,
 	}
 	for name, d := range durations {
 		if d <= 0 {
@@ -403,3 +405,8 @@ func DefaultConfig() Config {
 	}
 	return c
 }
+
+// CommandTimeout is how long one command may wait for S3 before the client is
+// answered 451 (session/deadline.go): the retry window plus one more attempt,
+// so that a command gets the same chances as a transfer's request.
+func (c *Config) CommandTimeout() time.Duration { return c.S3RetryFor + c.S3AttemptTimeout }

@@ -115,6 +115,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 			ActiveMode:       cfg.ActiveMode,
 			IdleTimeout:      cfg.IdleTimeout,
 			DataTimeout:      cfg.DataTimeout,
+			CommandTimeout:   cfg.CommandTimeout(),
 			Logger:           log,
 			Observer:         m,
 			ProgressInterval: cfg.ProgressInterval,

@@ -55,6 +55,7 @@ func newS3Client(ctx context.Context, cfg *Config) (*s3.Client, error) {
 			return nil, err
 		}
 	}
+	client = s3.New(client.Options(), storage.AttemptTimeout(cfg.S3AttemptTimeout))
 	if a.HTTPClient != nil || len(a.APIOptions) > 0 {
 		client = s3.New(client.Options(), func(o *s3.Options) {
 			if a.HTTPClient != nil {

@@ -42,6 +42,9 @@ const (
 	// featNeedsTLS: the FEAT line is shown only when TLS is configured, so that
 	// clients do not try AUTH TLS in vain.
 	featNeedsTLS
+	// runsLong: the command may legitimately take longer than the command
+	// deadline (Config.CommandTimeout), so it runs without one (deadline.go).
+	runsLong
 )
 
 // commandRows is the command table, one row per verb, grouped by the file that
@@ -80,7 +83,7 @@ func commandRows() []command {
 		{verb: "MFMT", flags: needsLogin | needsArg | writes, handler: (*Session).handleMFMT, feat: "MFMT", help: "MFMT <YYYYMMDDHHMMSS> <path>"},
 		{verb: "DELE", flags: needsLogin | needsArg | writes, handler: (*Session).handleDELE, help: "DELE <path>"},
 		{verb: "RNFR", flags: needsLogin | needsArg | writes, handler: (*Session).handleRNFR, help: "RNFR <path>"},
-		{verb: "RNTO", flags: needsLogin | needsArg | writes, handler: (*Session).handleRNTO, help: "RNTO <path>"},
+		{verb: "RNTO", flags: needsLogin | needsArg | writes | runsLong, handler: (*Session).handleRNTO, help: "RNTO <path>"},
 		{verb: "STOR", flags: needsLogin | needsArg | writes, handler: (*Session).handleSTOR, help: "STOR <path>"},
 		{verb: "STOU", flags: needsLogin | writes, handler: (*Session).handleSTOU, help: "STOU"},
 		{verb: "APPE", flags: needsLogin | needsArg | writes, handler: (*Session).handleAPPE, help: "APPE <path>"},
@@ -202,12 +205,15 @@ func (s *Session) dispatch(verb, arg string) Reply {
 // sends its final reply).
 func (s *Session) execute(l line) {
 	defer s.recoverCommand(l)
+	verb, arg := parseLine(l.text)
+	ctx, cancel := s.commandContext(commands[verb])
+	s.ctx = ctx
+	defer func() { cancel(); s.ctx = s.base }()
 	if l.tooLong {
 		s.log.Warn("command line too long", "limit", maxLineLength)
 		s.send(reply(codeSyntaxError, "Command line too long (limit %d bytes)", maxLineLength))
 		return
 	}
-	verb, arg := parseLine(l.text)
 	if verb == "AUTH" {
 		// Runs after the reply is sent (and after recovery from a panic).
 		defer s.afterAUTH()
@@ -217,7 +223,7 @@ func (s *Session) execute(l line) {
 	} else {
 		s.log.Debug("command", "cmd", logString(l.text))
 	}
-	r := s.dispatch(verb, arg)
+	r := timedOut(ctx, verb, s.dispatch(verb, arg))
 	if r.err != nil {
 		s.logStorageError(verb, r.err)
 	}

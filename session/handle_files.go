@@ -79,8 +79,15 @@ func (s *Session) handleRETR(arg string) Reply {
 	if !binary {
 		start = 0 // ASCII offsets count converted bytes: skipWriter drops them
 	}
-	f, err := s.fs.Open(s.ctx, loc.bucket, loc.key, start)
+	// The GET's body is sent by the transfer, after this command has ended.
+	octx, settle, release := s.outliving()
+	f, err := s.fs.Open(octx, loc.bucket, loc.key, start)
+	if !settle() && err == nil {
+		_ = f.Close()
+		err = context.Cause(octx)
+	}
 	if err != nil {
+		release()
 		if errors.Is(err, storage.ErrNotFound) {
 			if _, derr := s.fs.StatDir(s.ctx, loc.bucket, loc.key); derr == nil {
 				return reply(codeActionNotTaken, "%s: not a regular file", arg)
@@ -102,7 +109,7 @@ func (s *Session) handleRETR(arg string) Reply {
 	return Reply{
 		Code:     codeFileStatusOK,
 		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, f.Entry().Size)},
-		transfer: &transfer{verb: "RETR", path: vpath, run: run, release: func() { _ = f.Close() }},
+		transfer: &transfer{verb: "RETR", path: vpath, run: run, release: func() { _ = f.Close(); release() }},
 	}
 }
 

@@ -72,7 +72,7 @@ func newBareSession(t *testing.T, fs FS, user *User) *Session {
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
 	s := New(&Config{FS: fs, Auth: testAuth{}, Data: loopData{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, a)
-	s.ctx = t.Context()
+	s.base, s.ctx = t.Context(), t.Context()
 	s.user = user
 	return s
 }

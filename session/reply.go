@@ -104,6 +104,9 @@ func (r Reply) String() string {
 // which code. A refusal's reason (storage.Reason) follows the text. Only RNTO words two storage errors its own way before falling back
 // to it (renameErrReply), since for a rename they mean something narrower.
 func errReply(err error, what string) Reply {
+	if storage.IsTimeout(err) {
+		err = fmt.Errorf("%w: %w", errS3Timeout, err)
+	}
 	for _, e := range errorReplies {
 		if errors.Is(err, e.err) {
 			r := reply(e.code, "%s: %s", what, e.text)
@@ -147,7 +150,7 @@ var errorReplies = []struct {
 	{err: errSetStatUnsupported, code: codeActionNotTaken, text: "cannot record modification times here"},
 	{err: storage.ErrChanged, code: codeLocalError, text: "the object changed during the transfer; try again"},
 	{err: storage.ErrTooSlow, code: codeTransferAborted, text: "transfer aborted: upload too slow while other transfers wait for memory; nothing was stored"},
-	{err: errQueueFull, code: codeTransferAborted, text: "transfer aborted: too many commands sent during it"},
+	{err: errS3Timeout, code: codeLocalError, text: "S3 did not answer in time; try again", logged: true},
 	{err: errAborted, code: codeTransferAborted, text: "transfer aborted"},
 	{err: context.Canceled, code: codeTransferAborted, text: "transfer aborted"},
 	{err: errDataTimeout, code: codeTransferAborted, text: "data connection timed out"},

@@ -65,6 +65,9 @@ type Config struct {
 	// ProgressInterval is how often a running transfer logs its progress; zero
 	// means every minute.
 	ProgressInterval time.Duration
+	// CommandTimeout bounds how long one command may wait for storage before it
+	// is answered 451 (deadline.go); zero means no bound.
+	CommandTimeout time.Duration
 	// Draining, when closed, asks every session to end: an idle session at once
 	// with 421, a session with a transfer running once the transfer is over.
 	Draining <-chan struct{}
@@ -130,6 +133,9 @@ type Session struct {
 	ctrl ConnInfo
 	id   string
 	log  *slog.Logger
+	// base lives as long as the session; ctx is the running command's, with
+	// its deadline (deadline.go), and base between commands.
+	base context.Context
 	ctx  context.Context
 
 	wmu sync.Mutex // serialises replies from Serve and the transfer goroutine
@@ -221,7 +227,8 @@ type line struct {
 // leaves no goroutine behind.
 //
 // It is the session's one command loop: a line is either executed at once, or,
-// while a transfer runs, heard (ABOR, STAT) or queued; queued lines run from
+// while a transfer runs, heard (ABOR, STAT) or queued (and once the queue is
+// full, left unread until the transfer is over); queued lines run from
 // this same loop once the transfer is over, so pipelining transfers never nests
 // calls (see TestPipelinedTransfersDoNotNest).
 func (s *Session) Serve(ctx context.Context) {
@@ -229,7 +236,7 @@ func (s *Session) Serve(ctx context.Context) {
 	// Every transfer's buffers count against this client's share of the
 	// memory budget.
 	ctx = storage.WithClient(ctx, s.clientKey())
-	s.ctx = ctx
+	s.base, s.ctx = ctx, ctx
 	if s.tls.implicit && !s.implicitHandshake() {
 		cancel()
 		s.conn.Close()
@@ -287,8 +294,12 @@ func (s *Session) Serve(ctx context.Context) {
 		var idleC <-chan time.Time
 		var finished <-chan Reply
 		var progress <-chan time.Time
+		in := lines
 		if x := s.xfer; x != nil {
 			finished, progress = x.done, x.progress.C
+			if s.queue.full() {
+				in = nil // backpressure: see lineQueue
+			}
 		} else {
 			done, draining, idleC = ctx.Done(), s.cfg.Draining, idle.C
 		}
@@ -316,7 +327,7 @@ func (s *Session) Serve(ctx context.Context) {
 			idle.Reset(s.cfg.IdleTimeout)
 		case <-progress:
 			s.logProgress()
-		case l := <-lines:
+		case l := <-in:
 			if s.xfer != nil {
 				s.duringTransfer(l)
 				continue
@@ -335,7 +346,9 @@ func (s *Session) Serve(ctx context.Context) {
 
 // readLines reads command lines until the connection fails, sending each to out.
 // Reading goes on while a transfer runs, so ABOR and STAT arrive at once and a
-// vanished client is noticed before its upload is committed. After an AUTH line it
+// vanished client is noticed before its upload is committed, until the client
+// fills the queue (Serve then stops taking lines and this goroutine waits with
+// the one it read). After an AUTH line it
 // stops until the control loop has answered it: the next bytes may be a TLS
 // ClientHello, which must go to the TLS layer and not be read as a command.
 func (s *Session) readLines(ctx context.Context, out chan<- line) {

@@ -117,7 +117,7 @@ func (s *Session) startTransfer(prelim Reply) bool {
 	}
 	t.object = logString(s.object(t.path)) // only ever logged
 	s.log.Info("transfer started", "cmd", t.verb, "direction", t.direction(), "path", t.object, "vpath", logString(t.path))
-	ctx, cancel := context.WithCancelCause(s.ctx)
+	ctx, cancel := context.WithCancelCause(s.base) // not the command's deadline: deadline.go
 	x := &runningTransfer{
 		t: t, setup: setup, cancel: cancel, done: make(chan Reply, 1),
 		state: &transferState{start: time.Now()}, progress: time.NewTicker(s.cfg.progressInterval()),
@@ -173,8 +173,18 @@ func (s *Session) logProgress() {
 // duringTransfer handles a control line that arrives while a transfer runs: a
 // verb whose row has whileTransfer (ABOR, STAT) is answered at once, a closed
 // control connection abandons the transfer, and every other line waits in the
-// queue until it is over. A client that queues more than the queue's bound is
-// cut off (see lineQueue).
+// queue until it is over; Serve stops reading once the queue is full (see
+// lineQueue), so no line a client sends ends the session or the transfer.
+//
+// NOOP waits in the queue like the rest, and its 200 follows the transfer's
+// 226. RFC 959 §4.2 has a server answer commands in the order they came, and
+// clients match replies that way: lftp, curl and the usual FTP libraries take
+// the next reply after a 150 as the transfer's final one, so a 200 sent before
+// the 226 would tell them an upload was stored before S3 confirmed it. The
+// clients that send keepalives during a transfer (Apache commons-net's
+// control keep-alive, FluentFTP's NOOP daemon) read the late replies after
+// the transfer, and vsftpd and pure-ftpd do not read the control connection
+// during a transfer at all, so their users already see this order.
 func (s *Session) duringTransfer(l line) {
 	if l.err != nil {
 		s.stopTransfer(errCtrlClosed)
@@ -188,17 +198,11 @@ func (s *Session) duringTransfer(l line) {
 		s.observeCommand(verb, r.Code)
 		return
 	}
-	if s.queue.push(l) {
-		return
+	s.queue.push(l)
+	if s.queue.full() {
+		s.log.Info("command queue full during a transfer; not reading the control connection until it ends",
+			"commands", s.queue.len(), "bytes", s.queue.bytes)
 	}
-	s.log.Warn("too many commands queued during a transfer; closing the session",
-		"lines", s.queue.len(), "bytes", s.queue.bytes, "max_lines", maxQueuedLines, "max_bytes", maxQueuedBytes)
-	s.queue.clear()
-	r, _ := s.stopTransfer(errQueueFull)
-	s.send(r)
-	s.send(reply(codeNotAvailable, "Too many commands sent during a transfer (limit %d lines, %d bytes); closing control connection",
-		maxQueuedLines, maxQueuedBytes))
-	s.quit = true
 }
 
 // transferData runs in its own goroutine; it never touches session state other

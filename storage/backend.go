@@ -150,6 +150,9 @@ type Backend struct {
 	// presign signs the GETs of spliced downloads; nil when downloads cannot
 	// be spliced (splice.go).
 	presign *s3.PresignClient
+	// headerTimeout bounds the wait for a spliced GET's response head
+	// (AttemptTimeout); zero means none.
+	headerTimeout time.Duration
 }
 
 // New returns a Backend that talks to S3 through client.
@@ -157,8 +160,10 @@ func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
 	base := client
 	var presign *s3.PresignClient
+	var headerWait time.Duration
 	if client != nil { // unit tests of the pure parts pass none
 		presign = splicePresigner(client) // before the metrics hook: signing is no request
+		headerWait = headerTimeout(client)
 		client = s3.New(client.Options(), func(o *s3.Options) {
 			o.APIOptions = append(o.APIOptions, opts.Uploads.track) // see abandoned.go
 			if opts.Observe != nil {
@@ -169,7 +174,7 @@ func New(client *s3.Client, opts Options) *Backend {
 	}
 	cache := newMetaCache(opts.CacheEntries, opts.CacheTTL)
 	cache.listed = &opts.CacheShare.listed
-	return &Backend{client: client, base: base, opts: opts, cache: cache, mem: opts.Memory, presign: presign}
+	return &Backend{client: client, base: base, opts: opts, cache: cache, mem: opts.Memory, presign: presign, headerTimeout: headerWait}
 }
 
 // Options returns the backend's options with their defaults applied; backends

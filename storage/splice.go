@@ -391,6 +391,11 @@ func (s *splicer) head(c *rangeConn) (err error) {
 			s.drop(c)
 		}
 	}()
+	if d := s.b.headerTimeout; d > 0 {
+		// An S3 that never answers fails this attempt as it would an SDK request's.
+		_ = c.c.SetReadDeadline(time.Now().Add(d))
+		defer func() { _ = c.c.SetReadDeadline(time.Time{}) }()
+	}
 	resp, err := http.ReadResponse(c.br, c.req)
 	if err != nil {
 		return &bodyError{fmt.Errorf("read GetObject response: %w", err)}
