@@ -1,0 +1,16 @@
+//go:build unix
+
+package auth
+
+import (
+	"os"
+	"syscall"
+)
+
+// inode returns the file's inode and device numbers.
+func inode(fi os.FileInfo) (ino, dev uint64) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino), uint64(st.Dev) //nolint:unconvert // widths differ by platform
+	}
+	return 0, 0
+}
