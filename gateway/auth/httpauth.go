@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/ftp2s3/ftp2s3/session"
 )
@@ -66,7 +66,9 @@ type HTTPAuth struct {
 	client *http.Client
 	// cache holds successful answers by user and connection (see cacheKey);
 	// nil when FTP2S3_AUTH_CACHE_TTL is 0.
-	cache *expirable.LRU[string, cachedLogin]
+	// A plain LRU with a deadline per entry rather than the expirable one,
+	// whose sweeping goroutine would outlive the gateway.
+	cache *lru.Cache[string, cachedLogin]
 	// macKey keys the password digests in the cache: drawn at start, so a
 	// memory dump of the cache cannot be checked against guesses offline.
 	macKey [32]byte
@@ -75,9 +77,10 @@ type HTTPAuth struct {
 // cachedLogin is one successful answer and the digest of the password it
 // was given for.
 type cachedLogin struct {
-	mac  [sha256.Size]byte
-	user session.User // without Revoked: the service's answers are not revoked
-	nets Networks
+	mac     [sha256.Size]byte
+	expires time.Time
+	user    session.User // without Revoked: the service's answers are not revoked
+	nets    Networks
 }
 
 // authRequest is the body POSTed for each login.
@@ -107,7 +110,7 @@ func NewHTTPAuth(opts HTTPAuthOptions) *HTTPAuth {
 		panic(fmt.Sprintf("no randomness for the login cache key: %v", err))
 	}
 	if opts.CacheTTL > 0 {
-		a.cache = expirable.NewLRU[string, cachedLogin](authCacheEntries, nil, opts.CacheTTL)
+		a.cache, _ = lru.New[string, cachedLogin](authCacheEntries) // fails only for a size ≤ 0
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -157,7 +160,8 @@ func (a *HTTPAuth) Authenticate(ctx context.Context, name, password string) (*se
 	if a.cache != nil {
 		// Only a match answers from the cache: another password, right or
 		// wrong, goes to the service.
-		if c, ok := a.cache.Get(key); ok && hmac.Equal(c.mac[:], mac[:]) && c.nets.Allows(info.Addr) {
+		if c, ok := a.cache.Get(key); ok && hmac.Equal(c.mac[:], mac[:]) && time.Now().Before(c.expires) &&
+			c.nets.Allows(info.Addr) {
 			a.observe(CheckCached, 0)
 			u := c.user
 			return &u, nil
@@ -174,7 +178,7 @@ func (a *HTTPAuth) Authenticate(ctx context.Context, name, password string) (*se
 		return nil, err
 	}
 	if a.cache != nil {
-		a.cache.Add(key, cachedLogin{mac: mac, user: *u, nets: nets})
+		a.cache.Add(key, cachedLogin{mac: mac, expires: time.Now().Add(a.opts.CacheTTL), user: *u, nets: nets})
 	}
 	return u, nil
 }
