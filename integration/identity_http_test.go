@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -458,4 +459,48 @@ func TestIdentityHTTPAllowedNetworks(t *testing.T) {
 	if m := scrape(t, g); m[`ftp2s3_auth_http_checks_total{result="refused"}`] != 2 {
 		t.Fatalf("refused checks %v, want 2", m[`ftp2s3_auth_http_checks_total{result="refused"}`])
 	}
+}
+
+// TestIdentityHTTPLoginCost measures what PASS costs through the identity
+// service, cold (FTP2S3_AUTH_CACHE_TTL=0: a request per login) and cached,
+// beside a static user's bcrypt check, on one connection (REIN between
+// logins) so that only the login is timed. It asserts the request counts and
+// logs the medians (docs/identity.md quotes them):
+//
+//	go test -count=1 -v -run TestIdentityHTTPLoginCost ./integration/
+func TestIdentityHTTPLoginCost(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	measure := func(g *opsGateway, user string, logins int) []time.Duration {
+		r := rawDial(t, g.Addr)
+		r.expect(220)
+		var took []time.Duration
+		for i := 0; i < logins; i++ {
+			r.cmd(331, "USER %s", user)
+			start := time.Now()
+			r.cmd(230, "PASS %s", testPassword)
+			took = append(took, time.Since(start))
+			r.cmd(220, "REIN")
+		}
+		slices.Sort(took)
+		return took
+	}
+	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100] }
+
+	cold := startIdentityService(t, homeAnswer("/", false))
+	gCold := startOpsGateway(t, minio, httpAuthMode(cold, func(c *gateway.Config) { c.AuthCacheTTL = 0 }), nil)
+	c := measure(gCold, "dev", n)
+	if calls := cold.calls.Load(); calls != n {
+		t.Fatalf("cold: %d requests for %d logins", calls, n)
+	}
+	warm := startIdentityService(t, homeAnswer("/", false))
+	gWarm := startOpsGateway(t, minio, httpAuthMode(warm, nil), nil)
+	w := measure(gWarm, "dev", n)
+	if calls := warm.calls.Load(); calls != 1 {
+		t.Fatalf("cached: %d requests for %d logins, want 1", calls, n)
+	}
+	gStatic := startOpsGateway(t, minio, nil, nil)
+	s := measure(gStatic, userRW, 20)
+	t.Logf("PASS through FTP2S3_AUTH=http, loopback service: cold p50 %s p99 %s; cached p50 %s p99 %s; static bcrypt user p50 %s",
+		pct(c, 50), pct(c, 99), pct(w, 50), pct(w, 99), pct(s, 50))
 }
