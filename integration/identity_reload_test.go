@@ -255,6 +255,7 @@ func TestUsersFileNetworks(t *testing.T) {
 	if st := g.GW.Bans.Stats(); st.FailedLogins != 2 || st.Bans != 1 {
 		t.Fatalf("ban stats %+v, want 2 failures and a ban", st)
 	}
+	g.waitLog("login failed", "user=scanner", "outside the user's networks")
 }
 
 // TestUsersFileSIGHUP: the binary reloads the users file on SIGHUP. The file

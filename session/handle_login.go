@@ -60,7 +60,9 @@ func (s *Session) handlePASS(arg string) Reply {
 			return errReply(err, "Login")
 		}
 		if errors.Is(err, ErrAuthFailed) {
-			s.log.Warn("login failed", "user", logString(name))
+			// The reason (wrong password, outside the user's networks, the
+			// identity service's 401) is for the operator, never the client.
+			s.log.Warn("login failed", "user", logString(name), "reason", err.Error())
 			if s.loginFailed() {
 				s.quit = true
 				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")
