@@ -88,6 +88,15 @@ type Config struct {
 	S3EventsToken    Secret `env:"FTP2S3_S3_EVENTS_TOKEN"`
 	S3EventsInsecure bool   `env:"FTP2S3_S3_EVENTS_INSECURE" envDefault:"false"`
 
+	// External identity service (FTP2S3_AUTH=http, docs/identity.md).
+	AuthURL      HTTPURL       `env:"FTP2S3_AUTH_URL"`
+	AuthToken    string        `env:"FTP2S3_AUTH_TOKEN"`
+	AuthTimeout  time.Duration `env:"FTP2S3_AUTH_TIMEOUT" envDefault:"5s"`
+	AuthCacheTTL time.Duration `env:"FTP2S3_AUTH_CACHE_TTL" envDefault:"1m"`
+	// UsersFilePoll is how often FTP2S3_USERS_FILE is checked for a change
+	// (not an environment variable; zero means every 5 seconds; tests lower it).
+	UsersFilePoll time.Duration
+
 	// Containers (README "Running in containers").
 	CreateBuckets bool `env:"FTP2S3_CREATE_BUCKETS" envDefault:"false"`
 	StrictEnv     bool `env:"FTP2S3_STRICT_ENV" envDefault:"false"`
@@ -219,7 +228,7 @@ func (c *Config) Validate() []error {
 		}
 		bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
 	}
-	oneOf("FTP2S3_AUTH", c.Auth, "users", "s3")
+	oneOf("FTP2S3_AUTH", c.Auth, "users", "s3", "http")
 	oneOf("FTP2S3_TLS", c.TLS, "off", "explicit", "required", "implicit")
 	oneOf("FTP2S3_LOG_FORMAT", c.LogFormat, "text", "json")
 	oneOf("FTP2S3_SETSTAT", c.SetStat, "store", "ignore")
@@ -382,7 +391,7 @@ func (c *Config) validateLogin(usersFile string) []error {
 	if _, err := auth.ParseBucketList(c.Buckets); err != nil {
 		p = append(p, fmt.Errorf("FTP2S3_BUCKETS: %v", err))
 	}
-	return p
+	return append(p, c.validateHTTPAuth()...)
 }
 
 // NewLogger builds the slog logger the configuration asks for.

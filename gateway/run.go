@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -39,6 +38,7 @@ type Gateway struct {
 	implicit net.Listener          // implicit-FTPS listener opened by Run, if any
 	homes    []session.Home        // where users may write, for the abandoned-upload sweep
 	authn    session.Authenticator // before the anonymous wrapper, for invalidate
+	users    *auth.StaticUsers     // FTP2S3_AUTH=users: reloaded on SIGHUP and when the file changes
 }
 
 // New wires a gateway from its configuration: the binary and every test start
@@ -63,32 +63,11 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		}
 		defaultHome = h
 	}
-	var authn session.Authenticator
-	var homes []session.Home // where this gateway's users write
-	switch cfg.Auth {
-	case "users":
-		users, problems := auth.LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
-		if len(problems) > 0 {
-			return nil, errors.Join(problems...)
-		}
-		if users.Len() == 0 {
-			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
-		}
-		homes = users.WriteHomes()
-		authn = users
-	case "s3":
-		homes = append(homes, defaultHome)
-		if cfg.Users != "" || cfg.UsersFile != "" {
-			log.Warn("FTP2S3_USERS/FTP2S3_USERS_FILE are ignored with FTP2S3_AUTH=s3: logins are S3 access keys")
-		}
-		// Per-user backends share the default one's memory budget, upload set
-		// and listing budget; their clients derive from the undecorated base, so
-		// each request passes the metrics middleware once.
-		authn = auth.NewS3Auth(backend.BaseClient(), backend.Options(), defaultHome, cfg.Storage.S3AuthTTL)
-	default:
-		return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
+	id, err := newIdentity(&cfg, log, backend, m, defaultHome)
+	if err != nil {
+		return nil, err
 	}
-	sec, err := newSecurity(&cfg, authn, backend)
+	sec, err := newSecurity(&cfg, id.authn, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -145,8 +124,9 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
 		ReadyCheckInterval: 5 * time.Second,
 		ready:              ops.NewReadiness(backend.Client(), cfg.Bucket, cfg.Auth == "s3", log),
-		homes:              homes,
-		authn:              authn,
+		homes:              id.homes,
+		authn:              id.authn,
+		users:              id.users,
 	}, nil
 }
 
@@ -231,6 +211,10 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 				}
 			}
 		}()
+	}
+	if g.users != nil && g.Config.UsersFile != "" {
+		running.Add(1)
+		go func() { defer running.Done(); g.watchUsers(opsCtx) }()
 	}
 	if age := g.Config.AbandonedUploadAge; age > 0 {
 		g.warnUnswept()

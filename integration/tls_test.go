@@ -341,7 +341,7 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("serial %d before reload, want 1", s)
 	}
 	sessiontest.WriteCert(t, filepath.Dir(g.Cert.CertFile), 2)
-	// What cmd/ftp2s3 does on SIGHUP (its TestSIGHUPReloadsTLS).
+	// What cmd/ftp2s3 does on SIGHUP (its TestSIGHUPReloads).
 	if err := g.GW.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}

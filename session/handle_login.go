@@ -49,10 +49,20 @@ func (s *Session) handlePASS(arg string) Reply {
 	if s.cfg.Auth == nil {
 		return reply(codeNotLoggedIn, "Login incorrect")
 	}
-	u, err := s.cfg.Auth.Authenticate(s.ctx, name, arg)
+	info := LoginInfo{Addr: s.remoteAddr(), TLS: s.tls.active, Session: s.id}
+	u, err := s.cfg.Auth.Authenticate(WithLoginInfo(s.ctx, info), name, arg)
 	if err != nil {
+		if errors.Is(err, ErrAuthUnavailable) {
+			// Neither a login nor a failure: nobody could say. 421 closes the
+			// connection, so a client retries later rather than at once.
+			s.log.Error("login could not be checked", "user", logString(name), "err", err)
+			s.quit = true
+			return errReply(err, "Login")
+		}
 		if errors.Is(err, ErrAuthFailed) {
-			s.log.Warn("login failed", "user", logString(name))
+			// The reason (wrong password, outside the user's networks, the
+			// identity service's 401) is for the operator, never the client.
+			s.log.Warn("login failed", "user", logString(name), "reason", err.Error())
 			if s.loginFailed() {
 				s.quit = true
 				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")

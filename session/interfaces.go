@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/storage"
@@ -54,6 +55,10 @@ type User struct {
 	// FS, when set, replaces the gateway's storage for this user's session (for
 	// example a client holding the user's own S3 credentials).
 	FS FS
+	// Revoked, when set, is closed once the record the login was granted on no
+	// longer holds (a users-file reload removed or changed it): the session
+	// then ends with 421, at once when idle, else after its running transfer.
+	Revoked <-chan struct{}
 }
 
 // Authenticator checks a user name and password. It returns ErrAuthFailed (or
@@ -64,6 +69,32 @@ type Authenticator interface {
 
 // ErrAuthFailed is the answer to a wrong user name or password.
 var ErrAuthFailed = errors.New("authentication failed")
+
+// ErrAuthUnavailable (or an error wrapping it) means the login could not be
+// checked at all (the identity service failed): the client gets 421 and the
+// attempt does not count as a failed login.
+var ErrAuthUnavailable = errors.New("authentication service unavailable")
+
+// LoginInfo is what an Authenticator may know of the connection a login comes
+// from; the session puts it in the context it passes to Authenticate.
+type LoginInfo struct {
+	Addr    netip.Addr // the client's address (after any PROXY header)
+	TLS     bool       // the control connection is secured
+	Session string     // the session id of the logs
+}
+
+type loginInfoKey struct{}
+
+// WithLoginInfo returns ctx carrying info.
+func WithLoginInfo(ctx context.Context, info LoginInfo) context.Context {
+	return context.WithValue(ctx, loginInfoKey{}, info)
+}
+
+// LoginInfoFrom returns the LoginInfo in ctx, if any.
+func LoginInfoFrom(ctx context.Context) (LoginInfo, bool) {
+	info, ok := ctx.Value(loginInfoKey{}).(LoginInfo)
+	return info, ok
+}
 
 // ConnInfo describes a control connection to the data-channel layer.
 type ConnInfo struct {

@@ -157,4 +157,6 @@ var errorReplies = []struct {
 	{err: context.DeadlineExceeded, code: codeTransferAborted, text: "data connection timed out"},
 	{err: errNoCloseNotify, code: codeLocalError, text: "the TLS data connection ended without close_notify; nothing was stored"},
 	{err: errDataConn, code: codeTransferAborted, text: "data connection closed; transfer aborted"},
+	// handlePASS logs the cause itself, with the user name.
+	{err: ErrAuthUnavailable, code: codeNotAvailable, text: "authentication service unavailable; try again later"},
 }

@@ -278,6 +278,9 @@ func (s *Session) Serve(ctx context.Context) {
 				s.log.Info("closing for shutdown")
 				s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
 				return
+			case <-s.revoked():
+				s.closeRevoked()
+				return
 			default:
 			}
 			if l, ok := s.queue.pop(); ok {
@@ -290,7 +293,7 @@ func (s *Session) Serve(ctx context.Context) {
 		// control connection are watched: shutdown and ctx reach the transfer
 		// through its context, and the loop sees them once it is over.
 		var done <-chan struct{}
-		var draining <-chan struct{}
+		var draining, revoked <-chan struct{}
 		var idleC <-chan time.Time
 		var finished <-chan Reply
 		var progress <-chan time.Time
@@ -301,11 +304,14 @@ func (s *Session) Serve(ctx context.Context) {
 				in = nil // backpressure: see lineQueue
 			}
 		} else {
-			done, draining, idleC = ctx.Done(), s.cfg.Draining, idle.C
+			done, draining, revoked, idleC = ctx.Done(), s.cfg.Draining, s.revoked(), idle.C
 		}
 		select {
 		case <-done:
 			s.send(reply(codeNotAvailable, "Server shutting down, closing control connection"))
+			return
+		case <-revoked:
+			s.closeRevoked()
 			return
 		case <-draining:
 			s.log.Info("closing for shutdown")
@@ -342,6 +348,22 @@ func (s *Session) Serve(ctx context.Context) {
 			idle.Reset(s.cfg.IdleTimeout)
 		}
 	}
+}
+
+// revoked is the logged-in user's Revoked channel; nil (never ready) before
+// login or for a user whose record cannot change.
+func (s *Session) revoked() <-chan struct{} {
+	if s.user == nil {
+		return nil
+	}
+	return s.user.Revoked
+}
+
+// closeRevoked ends a session whose user record was removed or changed
+// (User.Revoked): like a shutdown, between transfers.
+func (s *Session) closeRevoked() {
+	s.log.Info("closing: the user's record changed or was removed")
+	s.send(reply(codeNotAvailable, "Your account changed; log in again"))
 }
 
 // readLines reads command lines until the connection fails, sending each to out.

@@ -75,8 +75,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
 		os.Exit(2)
 	}
-	if g.Certs != nil {
-		reloadOnSIGHUP(ctx, g)
+	if g.Certs != nil || cfg.UsersFile != "" {
+		reloadOnSIGHUP(ctx, func() {
+			if g.Certs != nil {
+				_ = g.ReloadTLS()
+			}
+			_ = g.ReloadUsers()
+		})
 	}
 	if err := g.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "ftp2s3: %v\n", err)
@@ -84,11 +89,12 @@ func main() {
 	}
 }
 
-// reloadOnSIGHUP reloads the TLS certificate whenever the process gets SIGHUP,
-// until ctx ends (README "FTPS (RFC 4217)"); ReloadTLS logs the outcome and
-// running sessions keep their certificate. Without FTPS, SIGHUP keeps its
-// default disposition.
-func reloadOnSIGHUP(ctx context.Context, g interface{ ReloadTLS() error }) {
+// reloadOnSIGHUP reloads the TLS certificate and FTP2S3_USERS_FILE whenever
+// the process gets SIGHUP, until ctx ends (README "FTPS (RFC 4217)",
+// docs/identity.md); each reload logs its outcome, running sessions keep their
+// certificate, and a users file with errors keeps the users in force. Without
+// either to reload, SIGHUP keeps its default disposition.
+func reloadOnSIGHUP(ctx context.Context, reload func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	go func() {
@@ -98,7 +104,7 @@ func reloadOnSIGHUP(ctx context.Context, g interface{ ReloadTLS() error }) {
 			case <-ctx.Done():
 				return
 			case <-ch:
-				_ = g.ReloadTLS()
+				reload()
 			}
 		}
 	}()

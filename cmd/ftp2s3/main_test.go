@@ -8,18 +8,13 @@ import (
 	"time"
 )
 
-// reloader counts ReloadTLS calls on a channel.
-type reloader chan struct{}
-
-func (r reloader) ReloadTLS() error { r <- struct{}{}; return nil }
-
-// TestSIGHUPReloadsTLS: a SIGHUP to the process reaches the gateway's
-// ReloadTLS, once per signal, while the context lives.
-func TestSIGHUPReloadsTLS(t *testing.T) {
+// TestSIGHUPReloads: a SIGHUP to the process reaches the reload (the
+// certificate and the users file), once per signal, while the context lives.
+func TestSIGHUPReloads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := make(reloader, 4)
-	reloadOnSIGHUP(ctx, r)
+	r := make(chan struct{}, 4)
+	reloadOnSIGHUP(ctx, func() { r <- struct{}{} })
 	for i := 1; i <= 2; i++ {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
@@ -27,7 +22,7 @@ func TestSIGHUPReloadsTLS(t *testing.T) {
 		select {
 		case <-r:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("SIGHUP %d did not reach ReloadTLS", i)
+			t.Fatalf("SIGHUP %d did not reach the reload", i)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package auth decides who may log in and as what: static users with bcrypt
-// hashes, S3 access keys (FTP2S3_AUTH=s3), anonymous read-only access, the
-// FTP2S3_BUCKETS allow-list, and the guard against password guessing (delays
-// and bans per client address).
+// hashes (reloaded from their file, reload.go), S3 access keys
+// (FTP2S3_AUTH=s3), an identity service (FTP2S3_AUTH=http, httpauth.go),
+// client networks per user, anonymous read-only access, the FTP2S3_BUCKETS
+// allow-list, and the guard against password guessing (delays and bans per
+// client address).
 package auth
 
 import (

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -22,37 +25,73 @@ type staticUser struct {
 	home     session.Home
 	hasHome  bool
 	readOnly bool
+	networks Networks
+	// revoked is closed when a reload removes or changes the record; the
+	// sessions logged in under it end (session.User.Revoked). A record that a
+	// reload leaves as it was keeps its channel.
+	revoked chan struct{}
 }
 
-// StaticUsers authenticates against bcrypt hashes configured up front.
-type StaticUsers struct {
-	users       map[string]staticUser
-	defaultHome session.Home
+// same reports whether r and o grant the same thing: the same password, home,
+// permission and networks.
+func (r *staticUser) same(o *staticUser) bool {
+	return bytes.Equal(r.hash, o.hash) && r.hasHome == o.hasHome && r.home == o.home &&
+		r.readOnly == o.readOnly && r.networks.equal(o.networks)
+}
+
+// userSet is one parse of the users: never modified once in use, replaced as a
+// whole by a reload.
+type userSet struct {
+	users map[string]*staticUser
 	// decoys are the configured hashes in a fixed order: an unknown name is
 	// checked against one of them (see decoyFor).
 	decoys   [][]byte
 	decoyKey [8]byte // derived from the hashes: the choice is not guessable from the name alone
 }
 
+// StaticUsers authenticates against bcrypt hashes configured up front, in
+// FTP2S3_USERS and FTP2S3_USERS_FILE; Reload and Watch (reload.go) read the
+// file again.
+type StaticUsers struct {
+	inline, file string
+	defaultHome  session.Home
+	set          atomic.Pointer[userSet]
+
+	reloadMu sync.Mutex // one reload at a time
+	seen     fileStamp  // the file as the last reload found it
+	stats    reloadStats
+}
+
 // noUsersHash is what an unknown name is checked against when no user is
 // configured at all (nothing to hide then, but the reply should not be instant).
 var noUsersHash, _ = bcrypt.GenerateFromPassword([]byte("ftp2s3-no-such-user"), bcrypt.DefaultCost)
 
-// Authenticate implements session.Authenticator.
-func (u *StaticUsers) Authenticate(_ context.Context, name, password string) (*session.User, error) {
-	rec, ok := u.users[name]
-	hash := rec.hash
-	if !ok {
-		hash = u.decoyFor(name)
+// Authenticate implements session.Authenticator. A record that names networks
+// refuses a login from elsewhere exactly as a wrong password, after the same
+// bcrypt work, so the refusal tells nothing about the password.
+func (u *StaticUsers) Authenticate(ctx context.Context, name, password string) (*session.User, error) {
+	set := u.set.Load()
+	rec, ok := set.users[name]
+	var hash []byte
+	if ok {
+		hash = rec.hash
+	} else {
+		hash = set.decoyFor(name)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
 		return nil, session.ErrAuthFailed
+	}
+	if len(rec.networks) > 0 {
+		info, known := session.LoginInfoFrom(ctx)
+		if !known || !rec.networks.Allows(info.Addr) {
+			return nil, fmt.Errorf("%w: client address outside the user's networks", session.ErrAuthFailed)
+		}
 	}
 	home := u.defaultHome
 	if rec.hasHome {
 		home = rec.home
 	}
-	return &session.User{Name: name, Home: home, ReadOnly: rec.readOnly}, nil
+	return &session.User{Name: name, Home: home, ReadOnly: rec.readOnly, Revoked: rec.revoked}, nil
 }
 
 // decoyFor picks the hash an unknown name is checked against: one of the
@@ -61,24 +100,24 @@ func (u *StaticUsers) Authenticate(_ context.Context, name, password string) (*s
 // one cost would set apart every user whose hash has another cost; this way an
 // unknown name takes as long as some real user, and always the same one, so
 // repeating a probe shows nothing either. The match result is thrown away.
-func (u *StaticUsers) decoyFor(name string) []byte {
-	if len(u.decoys) == 0 {
+func (s *userSet) decoyFor(name string) []byte {
+	if len(s.decoys) == 0 {
 		return noUsersHash
 	}
 	h := fnv.New64a()
-	_, _ = h.Write(u.decoyKey[:])
+	_, _ = h.Write(s.decoyKey[:])
 	_, _ = h.Write([]byte(name))
-	return u.decoys[h.Sum64()%uint64(len(u.decoys))]
+	return s.decoys[h.Sum64()%uint64(len(s.decoys))]
 }
 
 // Len returns how many users are configured.
-func (u *StaticUsers) Len() int { return len(u.users) }
+func (u *StaticUsers) Len() int { return len(u.set.Load().users) }
 
 // WriteHomes returns the homes users may write to: their own, or the default
 // home for those without one (the abandoned-upload sweep covers them).
 func (u *StaticUsers) WriteHomes() []session.Home {
 	var homes []session.Home
-	for _, r := range u.users {
+	for _, r := range u.set.Load().users {
 		switch {
 		case r.readOnly:
 		case r.hasHome:
@@ -94,7 +133,7 @@ func (u *StaticUsers) WriteHomes() []session.Home {
 // not (FTP2S3_CREATE_BUCKETS makes their buckets).
 func (u *StaticUsers) OwnHomes() []session.Home {
 	var homes []session.Home
-	for _, r := range u.users {
+	for _, r := range u.set.Load().users {
 		if r.hasHome {
 			homes = append(homes, r.home)
 		}
@@ -104,10 +143,24 @@ func (u *StaticUsers) OwnHomes() []session.Home {
 
 // LoadStaticUsers parses the users variable (comma-separated records) and the
 // users file (one record per line, # comments). A record is
-// name:bcrypt-hash[:home[:perm]], home being bucket, bucket/prefix or / and perm
-// r or rw.
+// name:bcrypt-hash[:home[:perm[:networks]]], home being bucket, bucket/prefix
+// or /, perm r or rw, networks CIDRs or addresses separated by ";".
 func LoadStaticUsers(inline, file string, defaultHome session.Home) (*StaticUsers, []error) {
-	u := &StaticUsers{users: map[string]staticUser{}, defaultHome: defaultHome}
+	u := &StaticUsers{inline: inline, file: file, defaultHome: defaultHome}
+	u.seen = stampOf(file)
+	set, problems := parseUsers(inline, file)
+	for _, r := range set.users {
+		r.revoked = make(chan struct{})
+	}
+	u.set.Store(set)
+	u.stats.lastOK.Store(len(problems) == 0)
+	return u, problems
+}
+
+// parseUsers reads every record; the set holds the good ones, problems the
+// others (each naming its source and line, never a hash).
+func parseUsers(inline, file string) (*userSet, []error) {
+	set := &userSet{users: map[string]*staticUser{}}
 	var problems []error
 	add := func(source, rec string) {
 		su, err := parseUser(rec)
@@ -115,11 +168,11 @@ func LoadStaticUsers(inline, file string, defaultHome session.Home) (*StaticUser
 			problems = append(problems, fmt.Errorf("%s: %v", source, err))
 			return
 		}
-		if _, dup := u.users[su.name]; dup {
+		if _, dup := set.users[su.name]; dup {
 			problems = append(problems, fmt.Errorf("%s: user %q is defined twice", source, su.name))
 			return
 		}
-		u.users[su.name] = su
+		set.users[su.name] = su
 	}
 	for _, rec := range strings.Split(inline, ",") {
 		if rec = strings.TrimSpace(rec); rec != "" {
@@ -129,69 +182,79 @@ func LoadStaticUsers(inline, file string, defaultHome session.Home) (*StaticUser
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
-			return u, append(problems, fmt.Errorf("FTP2S3_USERS_FILE: %v", err))
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			add(fmt.Sprintf("FTP2S3_USERS_FILE line %d", n), line)
-		}
-		if err := sc.Err(); err != nil {
 			problems = append(problems, fmt.Errorf("FTP2S3_USERS_FILE: %v", err))
+		} else {
+			sc := bufio.NewScanner(f)
+			for n := 1; sc.Scan(); n++ {
+				line := strings.TrimSpace(sc.Text())
+				if line == "" || strings.HasPrefix(line, "#") {
+					continue
+				}
+				add(fmt.Sprintf("FTP2S3_USERS_FILE line %d", n), line)
+			}
+			if err := sc.Err(); err != nil {
+				problems = append(problems, fmt.Errorf("FTP2S3_USERS_FILE: %v", err))
+			}
+			_ = f.Close()
 		}
 	}
-	u.setDecoys()
-	return u, problems
+	set.setDecoys()
+	return set, problems
 }
 
 // setDecoys lists the configured hashes in name order, so an unknown name maps
 // to the same user's hash from one start to the next.
-func (u *StaticUsers) setDecoys() {
-	names := make([]string, 0, len(u.users))
-	for n := range u.users {
+func (s *userSet) setDecoys() {
+	names := make([]string, 0, len(s.users))
+	for n := range s.users {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	u.decoys = u.decoys[:0]
+	s.decoys = s.decoys[:0]
 	key := fnv.New64a()
 	for _, n := range names {
-		u.decoys = append(u.decoys, u.users[n].hash)
-		_, _ = key.Write(u.users[n].hash)
+		s.decoys = append(s.decoys, s.users[n].hash)
+		_, _ = key.Write(s.users[n].hash)
 	}
-	binary.BigEndian.PutUint64(u.decoyKey[:], key.Sum64())
+	binary.BigEndian.PutUint64(s.decoyKey[:], key.Sum64())
 }
 
-func parseUser(rec string) (staticUser, error) {
-	f := strings.Split(rec, ":")
-	if len(f) < 2 || len(f) > 4 {
-		return staticUser{}, fmt.Errorf("record %q is not name:bcrypt-hash[:home[:perm]]", redact(rec))
+func parseUser(rec string) (*staticUser, error) {
+	// At most five fields: the last, networks, may hold IPv6 addresses and
+	// so colons of its own.
+	f := strings.SplitN(rec, ":", 5)
+	if len(f) < 2 {
+		return nil, fmt.Errorf("record %q is not name:bcrypt-hash[:home[:perm[:networks]]]", redact(rec))
 	}
-	su := staticUser{name: f[0], hash: []byte(f[1])}
+	su := &staticUser{name: f[0], hash: []byte(f[1])}
 	if su.name == "" || strings.ContainsAny(su.name, " \t") {
-		return staticUser{}, fmt.Errorf("user name %q is empty or has spaces", su.name)
+		return nil, fmt.Errorf("user name %q is empty or has spaces", su.name)
 	}
 	if _, err := bcrypt.Cost(su.hash); err != nil {
-		return staticUser{}, fmt.Errorf("user %q: the password is not a bcrypt hash (make one with: ftp2s3 hash-password)", su.name)
+		return nil, fmt.Errorf("user %q: the password is not a bcrypt hash (make one with: ftp2s3 hash-password)", su.name)
 	}
 	if len(f) >= 3 && f[2] != "" {
 		h, err := session.ParseHome(f[2])
 		if err != nil {
-			return staticUser{}, fmt.Errorf("user %q: home: %v", su.name, err)
+			return nil, fmt.Errorf("user %q: home: %v", su.name, err)
 		}
 		su.home, su.hasHome = h, true
 	}
-	if len(f) == 4 {
+	if len(f) >= 4 {
 		switch f[3] {
 		case "r":
 			su.readOnly = true
 		case "rw", "":
 		default:
-			return staticUser{}, fmt.Errorf("user %q: permission %q is not r or rw", su.name, f[3])
+			return nil, fmt.Errorf("user %q: permission %q is not r or rw", su.name, f[3])
 		}
+	}
+	if len(f) == 5 {
+		n, err := ParseNetworks(strings.Split(f[4], ";"))
+		if err != nil {
+			return nil, fmt.Errorf("user %q: networks: %v", su.name, err)
+		}
+		su.networks = n
 	}
 	return su, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,11 @@ type Metrics struct {
 	transferSeconds *prometheus.HistogramVec
 	s3Requests      *prometheus.CounterVec
 	s3Seconds       *prometheus.HistogramVec
+
+	// FTP2S3_AUTH=http, registered on first use (identity_metrics.go).
+	authOnce    sync.Once
+	authChecks  *prometheus.CounterVec
+	authSeconds prometheus.Histogram
 }
 
 // NewMetrics registers every metric, plus the Go runtime and process collectors.
