@@ -53,6 +53,7 @@ func (s *Session) handlePASS(arg string) Reply {
 	if err != nil {
 		if errors.Is(err, ErrAuthFailed) {
 			s.log.Warn("login failed", "user", logString(name))
+			s.emit(Event{Type: EventLoginFailed, User: name, Reason: "wrong user name or password"})
 			if s.loginFailed() {
 				s.quit = true
 				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")

@@ -54,6 +54,12 @@ type Config struct {
 	// ProgressInterval is how often a running transfer logs its progress; zero
 	// means every minute.
 	ProgressInterval time.Duration
+	// Events, when set, hears what clients did (events.go); ObjectMetadata
+	// says what every written object records about who sent it; UploadCheck,
+	// when its Checker is set, may refuse an upload before its 226.
+	Events         Events
+	ObjectMetadata ObjectMetadata
+	UploadCheck    UploadCheck
 	// Draining, when closed, asks every session to end: an idle session at once
 	// with 421, a session with a transfer running once the transfer is over.
 	Draining <-chan struct{}

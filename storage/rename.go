@@ -80,6 +80,10 @@ func (b *Backend) copyObject(ctx context.Context, src object, dstBucket, dstKey 
 			Key:               aws.String(dstKey),
 			CopySource:        aws.String(copySource(src.bucket, src.key)),
 			CopySourceIfMatch: aws.String(src.etag),
+			// The object keeps who sent it (x-amz-meta-ftp-user, -client)
+			// and its upload-check tag: S3's defaults, said out loud.
+			MetadataDirective: types.MetadataDirectiveCopy,
+			TaggingDirective:  types.TaggingDirectiveCopy,
 		})
 		if err != nil {
 			return "", mapErr("copy "+src.bucket+"/"+src.key+" to", dstBucket, dstKey, err)
