@@ -98,8 +98,8 @@ func (s *Session) handleRETR(arg string) Reply {
 		return aw.Flush()
 	}
 	return Reply{
-		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, f.Entry().Size)},
+		Code:  codeFileStatusOK,
+		Lines: []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, f.Entry().Size)},
 		transfer: &transfer{verb: "RETR", path: vpath, run: run, release: func() { _ = f.Close() },
 			finished: s.downloadFinished(loc, vpath, f.Entry(), offset > 0)},
 	}
