@@ -247,7 +247,8 @@ func (u *uploadRun) runCheck(ctx context.Context, e storage.Entry, getURL string
 		return storage.CheckKeepUnverified, nil
 	}
 	u.check = "unavailable"
-	return storage.CheckRemove, fmt.Errorf("%w: %w", errCheckUnavailable, res.Err)
+	// %v: the checker's own timeout is not the data connection's (errReply).
+	return storage.CheckRemove, fmt.Errorf("%w: %v", errCheckUnavailable, res.Err)
 }
 
 // finished reports the upload once its final reply is known.

@@ -77,7 +77,7 @@ func (b *Backend) checkCommitted(ctx context.Context, bucket, key string, e Entr
 		return e, nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	getURL, err := b.presignGet(ctx, bucket, key, e.ETag, opts.CheckURLTTL)
+	getURL, err := b.presignGet(ctx, bucket, key, opts.CheckURLTTL)
 	if err != nil {
 		b.opts.Logger.Warn("upload check: presigning the object's URL failed; the checker gets none",
 			"bucket", bucket, "key", key, "err", err)
@@ -102,18 +102,17 @@ func (b *Backend) checkCommitted(ctx context.Context, bucket, key string, e Entr
 	return Entry{}, cerr
 }
 
-// presignGet signs a GET of the version etag of bucket/key valid for ttl (at
-// least a second, at most S3's 7 days). It pins the version with If-Match so
-// a checker never approves bytes it was not asked about.
-func (b *Backend) presignGet(ctx context.Context, bucket, key, etag string, ttl time.Duration) (string, error) {
+// presignGet signs a GET of bucket/key valid for ttl (at least a second, at
+// most S3's 7 days). It is a plain URL: pinning the version with If-Match
+// would make the header part of the signature, which every checker would then
+// have to send; a checker compares the response's ETag with the event's
+// instead (docs/events.md).
+func (b *Backend) presignGet(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
 	if b.checkPresign == nil {
 		return "", fmt.Errorf("no S3 client to sign with")
 	}
 	ttl = min(max(ttl, time.Second), 7*24*time.Hour)
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
-	if etag != "" {
-		in.IfMatch = aws.String(`"` + etag + `"`)
-	}
 	req, err := b.checkPresign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("presign GET %s/%s: %w", bucket, key, err)
