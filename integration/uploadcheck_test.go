@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 )
@@ -250,6 +251,9 @@ func TestUploadCheckTimeout(t *testing.T) {
 			if code != 226 {
 				t.Fatalf("accept: %d %q, want 226", code, msg)
 			}
+			if call := chk.lastCall(); call.event.Data["key"] != "slow.bin" {
+				t.Fatalf("accept: the checker was asked about %v", call.event.Data["key"])
+			}
 			if tag := g.tagOf("slow.bin"); tag != "pending" {
 				t.Fatalf("accept: tag %q, want pending (never checked)", tag)
 			}
@@ -312,4 +316,47 @@ func TestUploadCheckDocsExample(t *testing.T) {
 		t.Fatalf("EICAR file: %v, want 550 with the checker's reason", err)
 	}
 	g.mustNotExist("eicar.txt")
+}
+
+// TestUploadCheckCost measures what an upload check adds to a small file:
+// 200 STORs of 4 KiB through a gateway without a check and one with a
+// trivially accepting checker on loopback, interleaved, p50 and p90 of each.
+// It only reports (timings on a shared machine assert nothing); run it with
+// FTP2S3_MEASURE_UPLOAD_CHECK=1 go test -count=1 -v -run TestUploadCheckCost ./integration/
+func TestUploadCheckCost(t *testing.T) {
+	if os.Getenv("FTP2S3_MEASURE_UPLOAD_CHECK") == "" {
+		t.Skip("a measurement: set FTP2S3_MEASURE_UPLOAD_CHECK=1")
+	}
+	accept := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // trivially accepting: no GET of the object
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(accept.Close)
+	plain := startGateway(t)
+	checked := startGateway(t, checkWith(accept.URL, 10*time.Second, "reject"))
+	cp, cc := plain.dial(userRW), checked.dial(userRW)
+	payload := bytes.Repeat([]byte("x"), 4<<10)
+	const n = 200
+	var dp, dc []time.Duration
+	for i := range n {
+		for _, s := range []struct {
+			c *ftp.ServerConn
+			d *[]time.Duration
+		}{{cp, &dp}, {cc, &dc}} {
+			start := time.Now()
+			if err := s.c.Stor(fmt.Sprintf("f%03d", i), bytes.NewReader(payload)); err != nil {
+				t.Fatal(err)
+			}
+			*s.d = append(*s.d, time.Since(start))
+		}
+	}
+	pct := func(d []time.Duration, p int) time.Duration {
+		slices.Sort(d)
+		return d[len(d)*p/100]
+	}
+	t.Logf("%d x 4 KiB STOR, one connection each, interleaved: without check p50 %s p90 %s; with check p50 %s p90 %s; added p50 %s",
+		n, pct(dp, 50), pct(dp, 90), pct(dc, 50), pct(dc, 90), pct(dc, 50)-pct(dp, 50))
+	if tag := checked.tagOf("f000"); tag != "passed" {
+		t.Fatalf("the checked gateway did not check (tag %q)", tag)
+	}
 }
