@@ -324,7 +324,7 @@ func TestNotifyUploadFailedProvesNothingLeft(t *testing.T) {
 	ev := sink.wait("upload.failed", keyIs("gone.bin"))
 	d := ev.Data
 	if d["object_left"] != false || d["multipart_left"] != false || d["multipart_aborted"] != true ||
-		d["code"].(float64) < 400 || d["reason"] == "" || d["bytes_received"].(float64) < 10<<20 {
+		d["code"].(float64) < 400 || d["reason"] == "" || d["bytes_received"].(float64) < 5<<20 {
 		t.Fatalf("upload.failed data: %v", d)
 	}
 	g.mustNotExist("gone.bin")
