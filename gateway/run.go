@@ -291,10 +291,12 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		serving--
 		_ = g.Server.Close()
 		wait()
+		g.closeNotify(context.Background())
 		return err
 	case err := <-opsErr:
 		_ = g.Server.Close()
 		wait()
+		g.closeNotify(context.Background())
 		return err
 	case <-ctx.Done():
 	}
@@ -307,15 +309,24 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		g.Log.Warn("shutdown grace period over; the remaining transfers were aborted")
 	}
 	wait()
-	if g.Notify != nil {
-		// What is left of the grace goes to the events still queued.
-		g.Notify.Close(sctx)
-		if st := g.Notify.Stats(); st.Dropped > 0 {
-			g.Log.Warn("notify: events lost since start (queue overflow, refused, or not sent within the grace)", "dropped_total", st.Dropped)
-		}
-	}
+	g.closeNotify(sctx) // what is left of the grace goes to the queued events
 	g.Log.Info("shutdown complete")
 	return nil
+}
+
+// closeNotify sends the queued events until ctx ends (bounded by the
+// shutdown grace in any case) and says how many were lost since start.
+func (g *Gateway) closeNotify(ctx context.Context) {
+	if g.Notify == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.Config.ShutdownGrace)
+	defer cancel()
+	g.Notify.Close(ctx)
+	if st := g.Notify.Stats(); st.Dropped > 0 {
+		g.Log.Warn("notify: events lost since start (queue overflow, refused by the receiver, or unsent within the grace)",
+			"dropped_total", st.Dropped)
+	}
 }
 
 // invalidate forgets bucket/key in every cache of the gateway (the S3 events

@@ -147,7 +147,10 @@ func storCode(t *testing.T, r *ftpRaw, name string, data []byte) (int, string) {
 func TestUploadCheckPassTagsObject(t *testing.T) {
 	t.Parallel()
 	chk := newChecker(t, func(w http.ResponseWriter, _ *http.Request, _ checkCall) { w.WriteHeader(http.StatusOK) })
-	g := startGateway(t, checkWith(chk.srv.URL, 10*time.Second, "reject"), func(c *gateway.Config) { c.PartSize = 5 << 20 })
+	g := startGateway(t, checkWith(chk.srv.URL, 10*time.Second, "reject"), func(c *gateway.Config) {
+		c.PartSize = 5 << 20
+		c.HashCopyLimit = 64 << 20 // the SHA-256 copy must keep the pending tag
+	})
 	c := g.dial(userRW)
 	for name, size := range map[string]int64{"small.bin": 4 << 10, "big.bin": 6 << 20} {
 		sum, _ := sha256Of(newPattern(size, 3))
