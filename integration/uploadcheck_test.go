@@ -150,6 +150,7 @@ func TestUploadCheckPassTagsObject(t *testing.T) {
 	g := startGateway(t, checkWith(chk.srv.URL, 10*time.Second, "reject"), func(c *gateway.Config) {
 		c.PartSize = 5 << 20
 		c.HashCopyLimit = 64 << 20 // the SHA-256 copy must keep the pending tag
+		c.Storage.CopyThreshold = 5 << 20 // big.bin is renamed by a copy in parts
 	})
 	c := g.dial(userRW)
 	for name, size := range map[string]int64{"small.bin": 4 << 10, "big.bin": 6 << 20} {
@@ -172,6 +173,13 @@ func TestUploadCheckPassTagsObject(t *testing.T) {
 			t.Fatalf("%s: tag %q after approval, want passed", name, tag)
 		}
 		g.mustMeta(name) // the tagging request kept the object as written
+		if err := c.Rename(name, "moved-"+name); err != nil {
+			t.Fatal(err)
+		}
+		if tag := g.tagOf("moved-" + name); tag != "passed" {
+			t.Fatalf("%s: tag %q after a rename, want passed", name, tag)
+		}
+		g.mustMeta("moved-" + name)
 	}
 }
 
