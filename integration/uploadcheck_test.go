@@ -149,7 +149,7 @@ func TestUploadCheckPassTagsObject(t *testing.T) {
 	chk := newChecker(t, func(w http.ResponseWriter, _ *http.Request, _ checkCall) { w.WriteHeader(http.StatusOK) })
 	g := startGateway(t, checkWith(chk.srv.URL, 10*time.Second, "reject"), func(c *gateway.Config) {
 		c.PartSize = 5 << 20
-		c.HashCopyLimit = 64 << 20 // the SHA-256 copy must keep the pending tag
+		c.HashCopyLimit = 64 << 20        // the SHA-256 copy must keep the pending tag
 		c.Storage.CopyThreshold = 5 << 20 // big.bin is renamed by a copy in parts
 	})
 	c := g.dial(userRW)
