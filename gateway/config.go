@@ -97,6 +97,17 @@ type Config struct {
 	// (not an environment variable; zero means every 5 seconds; tests lower it).
 	UsersFilePoll time.Duration
 
+	// Events out and the upload check (docs/events.md; types in
+	// config_events.go).
+	ObjectMetadata     MetadataFields `env:"FTP2S3_OBJECT_METADATA" envDefault:"user,client"`
+	NotifyURL          EndpointURL    `env:"FTP2S3_NOTIFY_URL"`
+	NotifyToken        string         `env:"FTP2S3_NOTIFY_TOKEN"`
+	NotifyQueue        int            `env:"FTP2S3_NOTIFY_QUEUE" envDefault:"10000"`
+	UploadCheckURL     EndpointURL    `env:"FTP2S3_UPLOAD_CHECK_URL"`
+	UploadCheckToken   string         `env:"FTP2S3_UPLOAD_CHECK_TOKEN"`
+	UploadCheckTimeout time.Duration  `env:"FTP2S3_UPLOAD_CHECK_TIMEOUT" envDefault:"30s"`
+	UploadCheckFailure CheckFailure   `env:"FTP2S3_UPLOAD_CHECK_FAILURE" envDefault:"reject"`
+
 	// Containers (README "Running in containers").
 	CreateBuckets bool `env:"FTP2S3_CREATE_BUCKETS" envDefault:"false"`
 	StrictEnv     bool `env:"FTP2S3_STRICT_ENV" envDefault:"false"`
@@ -184,6 +195,7 @@ func LoadConfig() (Config, []error) {
 			problems = append(problems, err)
 		}
 	}
+	c.metadataOffWhenEmpty()
 	return c, append(problems, c.Validate()...)
 }
 
@@ -297,6 +309,7 @@ func (c *Config) Validate() []error {
 		}
 	}
 	p = append(p, c.validateTLS()...)
+	p = append(p, c.validateEvents()...)
 	usersFile := c.UsersFile
 	if usersFile != "" {
 		if _, err := os.ReadFile(usersFile); err != nil {

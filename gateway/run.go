@@ -10,7 +10,9 @@ import (
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/gateway/datachan"
+	"github.com/ftp2s3/ftp2s3/gateway/notify"
 	"github.com/ftp2s3/ftp2s3/gateway/ops"
+	"github.com/ftp2s3/ftp2s3/gateway/uploadcheck"
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -31,6 +33,11 @@ type Gateway struct {
 	// TLSStats counts FTPS handshakes and refusals, and the PROT P uploads
 	// that ended without close_notify; ops.Metrics.WatchTLS exports them.
 	TLSStats *session.TLSStats
+	// Notify posts events to FTP2S3_NOTIFY_URL (nil when unset); Serve
+	// flushes it on shutdown, an embedder that only calls Server.Serve closes
+	// it. UploadCheck is FTP2S3_UPLOAD_CHECK_URL's checker (nil when unset).
+	Notify      *notify.Sender
+	UploadCheck *uploadcheck.Checker
 	// ReadyCheckInterval is how often /readyz's background check asks S3.
 	ReadyCheckInterval time.Duration
 
@@ -86,6 +93,11 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	if err != nil {
 		return nil, fmt.Errorf("FTP2S3_PROXY_TRUSTED: %w", err)
 	}
+	sender, check := eventsOut(&cfg, log, m)
+	var events session.Events // a nil *notify.Sender must stay a nil interface
+	if sender != nil {
+		events = sender
+	}
 	srv := NewServer(ServerOptions{
 		Session: &session.Config{
 			FS:               backend,
@@ -107,6 +119,9 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 			LoginTimeout:     cfg.LoginTimeout,
 			Guard:            sec.bans,
 			TLSStats:         sec.tlsStats,
+			ObjectMetadata:   session.ObjectMetadata(cfg.ObjectMetadata),
+			UploadCheck:      check,
+			Events:           events,
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
@@ -119,15 +134,42 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	m.WatchMemory(backend)
 	m.WatchRefused(srv.Refused)
 	m.WatchBans(func() (int, int64) { st := sec.bans.Stats(); return st.BannedNow, st.Bans })
-	return &Gateway{
+	gw := &Gateway{
 		Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Metrics: m,
-		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
+		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats, Notify: sender,
 		ReadyCheckInterval: 5 * time.Second,
 		ready:              ops.NewReadiness(backend.Client(), cfg.Bucket, cfg.Auth == "s3", log),
 		homes:              id.homes,
 		authn:              id.authn,
 		users:              id.users,
-	}, nil
+	}
+	if c, ok := check.Checker.(*uploadcheck.Checker); ok {
+		gw.UploadCheck = c
+	}
+	return gw, nil
+}
+
+// eventsOut builds the events sender and the upload check the configuration
+// asks for, with their metrics (docs/events.md).
+func eventsOut(cfg *Config, log *slog.Logger, m *ops.Metrics) (*notify.Sender, session.UploadCheck) {
+	var sender *notify.Sender
+	if cfg.NotifyURL.Set() {
+		sender = notify.New(notify.Options{URL: cfg.NotifyURL.String(), Token: cfg.NotifyToken, Queue: cfg.NotifyQueue, Log: log})
+		m.WatchNotify(func() (int64, int64, int64, int) {
+			st := sender.Stats()
+			return st.Sent, st.Retried, st.Dropped, st.Queued
+		})
+	}
+	var check session.UploadCheck
+	if cfg.UploadCheckURL.Set() {
+		c := &uploadcheck.Checker{URL: cfg.UploadCheckURL.String(), Token: cfg.UploadCheckToken, Timeout: cfg.UploadCheckTimeout}
+		check = session.UploadCheck{Checker: c, Timeout: cfg.UploadCheckTimeout, AcceptOnFailure: cfg.UploadCheckFailure == CheckFailureAccept}
+		m.WatchUploadCheck(func() (int64, int64, int64) {
+			st := c.Stats()
+			return st.Passed, st.Rejected, st.Unavailable
+		})
+	}
+	return sender, check
 }
 
 // Run creates the served buckets when FTP2S3_CREATE_BUCKETS asks, listens on
@@ -245,10 +287,12 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		serving--
 		_ = g.Server.Close()
 		wait()
+		g.closeNotify(context.Background())
 		return err
 	case err := <-opsErr:
 		_ = g.Server.Close()
 		wait()
+		g.closeNotify(context.Background())
 		return err
 	case <-ctx.Done():
 	}
@@ -261,8 +305,24 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		g.Log.Warn("shutdown grace period over; the remaining transfers were aborted")
 	}
 	wait()
+	g.closeNotify(sctx) // what is left of the grace goes to the queued events
 	g.Log.Info("shutdown complete")
 	return nil
+}
+
+// closeNotify sends the queued events until ctx ends (bounded by the
+// shutdown grace in any case) and says how many were lost since start.
+func (g *Gateway) closeNotify(ctx context.Context) {
+	if g.Notify == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.Config.ShutdownGrace)
+	defer cancel()
+	g.Notify.Close(ctx)
+	if st := g.Notify.Stats(); st.Dropped > 0 {
+		g.Log.Warn("notify: events lost since start (queue overflow, refused by the receiver, or unsent within the grace)",
+			"dropped_total", st.Dropped)
+	}
 }
 
 // invalidate forgets bucket/key in every cache of the gateway (the S3 events

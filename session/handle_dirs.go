@@ -39,17 +39,17 @@ func (s *Session) locateBelowRoot(arg, refusal string) (string, location, *Reply
 
 // removeEntry is DELE and RMD: it removes the file or directory at arg with
 // remove, refusing a root directory with the reason given.
-func (s *Session) removeEntry(arg, refusal, op string, remove func(ctx context.Context, bucket, key string) error) (string, *Reply) {
+func (s *Session) removeEntry(arg, refusal, op string, remove func(ctx context.Context, bucket, key string) error) (string, location, *Reply) {
 	vpath, loc, r := s.locateBelowRoot(arg, refusal)
 	if r != nil {
-		return "", r
+		return "", loc, r
 	}
 	if err := remove(s.ctx, loc.bucket, loc.key); err != nil {
 		s.logErr(op, vpath, err)
 		r := errReply(err, arg)
-		return "", &r
+		return "", loc, &r
 	}
-	return vpath, nil
+	return vpath, loc, nil
 }
 
 // statDir describes the directory at loc (the bucket list counts as one). The
@@ -109,14 +109,16 @@ func (s *Session) handleMKD(arg string) Reply {
 		s.logErr("mkdir", vpath, err)
 		return errReply(err, arg)
 	}
+	s.emit(Event{Type: EventMkdir, Bucket: loc.bucket, Key: loc.key, Path: vpath})
 	return reply(codePathCreated, "%s created", quotePath(vpath))
 }
 
 func (s *Session) handleRMD(arg string) Reply {
-	vpath, r := s.removeEntry(arg, "removing buckets or the home directory is not allowed", "rmdir", s.fs.Rmdir)
+	vpath, loc, r := s.removeEntry(arg, "removing buckets or the home directory is not allowed", "rmdir", s.fs.Rmdir)
 	if r != nil {
 		return *r
 	}
+	s.emit(Event{Type: EventRmdir, Bucket: loc.bucket, Key: loc.key, Path: vpath})
 	if s.cwd == vpath || strings.HasPrefix(s.cwd, vpath+"/") {
 		s.cwd = path.Dir(vpath)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -57,10 +58,11 @@ func (s *Session) handleMDTM(arg string) Reply {
 }
 
 func (s *Session) handleDELE(arg string) Reply {
-	vpath, r := s.removeEntry(arg, "not a regular file", "delete", s.fs.Delete)
+	vpath, loc, r := s.removeEntry(arg, "not a regular file", "delete", s.fs.Delete)
 	if r != nil {
 		return *r
 	}
+	s.emit(Event{Type: EventDelete, Bucket: loc.bucket, Key: loc.key, Path: vpath})
 	return reply(codeFileActionOK, "%s deleted", vpath)
 }
 
@@ -107,9 +109,10 @@ func (s *Session) handleRETR(arg string) Reply {
 		return aw.Flush()
 	}
 	return Reply{
-		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, f.Entry().Size)},
-		transfer: &transfer{verb: "RETR", path: vpath, run: run, release: func() { _ = f.Close(); release() }},
+		Code:  codeFileStatusOK,
+		Lines: []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, f.Entry().Size)},
+		transfer: &transfer{verb: "RETR", path: vpath, run: run, release: func() { _ = f.Close(); release() },
+			finished: s.downloadFinished(loc, vpath, f.Entry(), offset > 0)},
 	}
 }
 
@@ -165,6 +168,8 @@ func (s *Session) handleRNTO(arg string) Reply {
 		s.logErr("rename", from+" -> "+vpath, err)
 		return renameErrReply(err, from, arg)
 	}
+	s.emit(Event{Type: EventRename, Bucket: src.bucket, Key: src.key, Path: from,
+		ToBucket: dst.bucket, ToKey: dst.key, ToPath: vpath, Dir: e.IsDir})
 	if e.IsDir && (s.cwd == from || strings.HasPrefix(s.cwd, from+"/")) {
 		s.cwd = vpath + strings.TrimPrefix(s.cwd, from)
 	}
@@ -184,4 +189,16 @@ func renameErrReply(err error, from, to string) Reply {
 		return reply(codeActionNotTaken, "%s: cannot move a directory into itself", to)
 	}
 	return errReply(err, to)
+}
+
+// downloadFinished reports a download that ended with 226.
+func (s *Session) downloadFinished(loc location, vpath string, e storage.Entry, resumed bool) func(Reply, int64, time.Duration) {
+	user := s.user.Name
+	return func(r Reply, bytes int64, d time.Duration) {
+		if r.Code != codeClosingData {
+			return
+		}
+		s.emit(Event{Type: EventDownloadCompleted, User: user, Bucket: loc.bucket, Key: loc.key, Path: vpath,
+			Size: e.Size, SHA256: e.SHA256, ETag: e.ETag, Bytes: bytes, Duration: d, Resumed: resumed})
+	}
 }

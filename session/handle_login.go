@@ -63,6 +63,7 @@ func (s *Session) handlePASS(arg string) Reply {
 			// The reason (wrong password, outside the user's networks, the
 			// identity service's 401) is for the operator, never the client.
 			s.log.Warn("login failed", "user", logString(name), "reason", err.Error())
+			s.emit(Event{Type: EventLoginFailed, User: name, Reason: "wrong user name or password"})
 			if s.loginFailed() {
 				s.quit = true
 				return reply(codeNotAvailable, "Too many failed logins from your address; try again later")

@@ -94,17 +94,17 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 		return errReply(err, arg)
 	}
 	fs, binary := s.fs, s.binary
+	up := s.newUploadRun(loc, vpath, opts)
 	run := func(ctx context.Context, conn io.ReadWriter) error {
 		r := uploadReader(conn, binary)
 		o := opts
 		o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
-		_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
-		return err
+		return up.put(ctx, fs, r, o)
 	}
 	return Reply{
 		Code:     codeFileStatusOK,
 		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
+		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run, finished: up.finished},
 	}
 }
 
@@ -122,13 +122,13 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 		return errReply(err, arg)
 	}
 	fs, binary := s.fs, s.binary
+	up := s.newUploadRun(loc, vpath, opts)
 	run := func(ctx context.Context, conn io.ReadWriter) error {
 		r := uploadReader(conn, binary)
 		if known {
 			o := opts
 			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
-			_, err := fs.Put(ctx, loc.bucket, loc.key, r, o)
-			return err
+			return up.put(ctx, fs, r, o)
 		}
 		// A failed check cancels the upload at once (a large file stops
 		// streaming parts) and its error is the reply.
@@ -155,7 +155,7 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 			}
 			return s.commitAllowed(ctx)
 		}
-		_, err := fs.Put(pctx, loc.bucket, loc.key, r, o)
+		err := up.put(pctx, fs, r, o)
 		if err != nil {
 			if cerr := checked(); cerr != nil {
 				return cerr
@@ -166,7 +166,7 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 	return Reply{
 		Code:     codeFileStatusOK,
 		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run},
+		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run, finished: up.finished},
 	}
 }
 

@@ -107,6 +107,12 @@ func errReply(err error, what string) Reply {
 	if storage.IsTimeout(err) {
 		err = fmt.Errorf("%w: %w", errS3Timeout, err)
 	}
+	var rej *CheckRejection
+	if errors.As(err, &rej) {
+		// The checker's own words (sanitised by it): the one reason a client
+		// needs to fix its file.
+		return reply(codeActionNotTaken, "%s: refused: %s", what, rej.Reason)
+	}
 	for _, e := range errorReplies {
 		if errors.Is(err, e.err) {
 			r := reply(e.code, "%s: %s", what, e.text)
@@ -155,6 +161,7 @@ var errorReplies = []struct {
 	{err: context.Canceled, code: codeTransferAborted, text: "transfer aborted"},
 	{err: errDataTimeout, code: codeTransferAborted, text: "data connection timed out"},
 	{err: context.DeadlineExceeded, code: codeTransferAborted, text: "data connection timed out"},
+	{err: errCheckUnavailable, code: codeLocalError, text: "the upload check did not answer; nothing was stored", logged: true},
 	{err: errNoCloseNotify, code: codeLocalError, text: "the TLS data connection ended without close_notify; nothing was stored"},
 	{err: errDataConn, code: codeTransferAborted, text: "data connection closed; transfer aborted"},
 	// handlePASS logs the cause itself, with the user name.

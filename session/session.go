@@ -68,6 +68,12 @@ type Config struct {
 	// CommandTimeout bounds how long one command may wait for storage before it
 	// is answered 451 (deadline.go); zero means no bound.
 	CommandTimeout time.Duration
+	// Events, when set, hears what clients did (events.go); ObjectMetadata
+	// says what every written object records about who sent it; UploadCheck,
+	// when its Checker is set, may refuse an upload before its 226.
+	Events         Events
+	ObjectMetadata ObjectMetadata
+	UploadCheck    UploadCheck
 	// Draining, when closed, asks every session to end: an idle session at once
 	// with 421, a session with a transfer running once the transfer is over.
 	Draining <-chan struct{}

@@ -58,6 +58,9 @@ type transfer struct {
 	// release, when set, frees what the command took for the transfer (RETR's
 	// opened GET) once it is over, whether or not run ever ran.
 	release func()
+	// finished, when set, hears the final reply, the bytes moved and how long
+	// it took, whether or not run ever ran (events).
+	finished func(r Reply, bytes int64, d time.Duration)
 }
 
 // transferState is shared between the transfer goroutine and the control loop
@@ -134,7 +137,11 @@ func (s *Session) startTransfer(prelim Reply) bool {
 			if t.release != nil {
 				defer t.release() // before the final reply, however the transfer ends
 			}
-			return s.transferData(ctx, t, setup, prelim, x.state)
+			r := s.transferData(ctx, t, setup, prelim, x.state)
+			if t.finished != nil {
+				t.finished(r, x.state.bytes.Load(), time.Since(x.state.start))
+			}
+			return r
 		}()
 	}()
 	return true

@@ -153,16 +153,20 @@ type Backend struct {
 	// headerTimeout bounds the wait for a spliced GET's response head
 	// (AttemptTimeout); zero means none.
 	headerTimeout time.Duration
+	// checkPresign signs the GET an upload checker is given (uploadcheck.go);
+	// nil only in unit tests without a client.
+	checkPresign *s3.PresignClient
 }
 
 // New returns a Backend that talks to S3 through client.
 func New(client *s3.Client, opts Options) *Backend {
 	opts.setDefaults()
 	base := client
-	var presign *s3.PresignClient
+	var presign, checkPresign *s3.PresignClient
 	var headerWait time.Duration
 	if client != nil { // unit tests of the pure parts pass none
 		presign = splicePresigner(client) // before the metrics hook: signing is no request
+		checkPresign = s3.NewPresignClient(client)
 		headerWait = headerTimeout(client)
 		client = s3.New(client.Options(), func(o *s3.Options) {
 			o.APIOptions = append(o.APIOptions, opts.Uploads.track) // see abandoned.go
@@ -174,7 +178,7 @@ func New(client *s3.Client, opts Options) *Backend {
 	}
 	cache := newMetaCache(opts.CacheEntries, opts.CacheTTL)
 	cache.listed = &opts.CacheShare.listed
-	return &Backend{client: client, base: base, opts: opts, cache: cache, mem: opts.Memory, presign: presign, headerTimeout: headerWait}
+	return &Backend{client: client, base: base, opts: opts, cache: cache, mem: opts.Memory, presign: presign, checkPresign: checkPresign, headerTimeout: headerWait}
 }
 
 // Options returns the backend's options with their defaults applied; backends

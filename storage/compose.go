@@ -58,31 +58,31 @@ func (b *Backend) compose(ctx context.Context, bucket, key string, r io.Reader, 
 		return b.put(ctx, bucket, key, io.MultiReader(bytes.NewReader(data), r), plain, sha256.New())
 	}
 
-	up, err := b.createUpload(ctx, bucket, key, false)
+	up, err := b.createUpload(ctx, bucket, key, false, opts)
 	if err != nil {
 		return Entry{}, err
 	}
 	parts, err := b.copyParts(ctx, up, bucket, key, etag, keep, b.opts.CopyPartSize)
 	if err != nil {
-		b.abortMultipart(ctx, bucket, key, up.id)
+		b.abortUpload(ctx, up)
 		return Entry{}, err
 	}
 	base := b.basePartSize(opts.SizeHint)
 	buf, err := b.mem.get(ctx, base, true)
 	if err != nil {
-		b.abortMultipart(ctx, bucket, key, up.id)
+		b.abortUpload(ctx, up)
 		return Entry{}, fmt.Errorf("wait for transfer memory: %w", err)
 	}
 	r = b.rateChecked(r) // from now on the upload holds memory
 	n, err := io.ReadFull(r, buf)
 	if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
 		b.mem.put(ctx, buf)
-		b.abortMultipart(ctx, bucket, key, up.id)
+		b.abortUpload(ctx, up)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
 	}
 	// The whole-object hash cannot be extended from the head's stored digest, so
 	// a composed object carries none.
-	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, beforeCommit: opts.BeforeCommit, parts: parts, size: keep}, buf[:n])
+	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, opts: plain, parts: parts, size: keep}, buf[:n])
 }
 
 // readHead reads the first n bytes of bucket/key, pinned to etag.

@@ -41,6 +41,21 @@ type PutOptions struct {
 	// Append keeps the whole existing object and stores the stream after it
 	// (APPE). A missing object is simply created.
 	Append bool
+	// Metadata is user metadata (x-amz-meta-*) the new object carries, given
+	// on the PutObject or CreateMultipartUpload that writes it: no request of
+	// its own. Keys are lower case.
+	Metadata map[string]string
+	// Tagging is the new object's tag set in URL query form ("k=v&k2=v2"),
+	// given the same way.
+	Tagging string
+	// Check, when set, runs once S3 has committed the object and before Put
+	// returns; its verdict keeps, tags or deletes the object (uploadcheck.go).
+	// getURL is a presigned GET of the object valid for CheckURLTTL ("" when
+	// signing failed).
+	Check       func(ctx context.Context, e Entry, getURL string) (CheckVerdict, error)
+	CheckURLTTL time.Duration
+	// Report, when set, is filled with what became of the upload.
+	Report *PutReport
 }
 
 // MetaSHA256 is the user-metadata key (x-amz-meta-ftp2s3-sha256) holding the hex
@@ -85,7 +100,7 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 		if h != nil {
 			h.Write(buf[:n])
 		}
-		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
+		return b.putSingle(ctx, bucket, key, buf[:n], opts, h)
 	case err != nil:
 		b.mem.put(ctx, buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
@@ -97,12 +112,12 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 	} else {
 		h = nil
 	}
-	up, err := b.createUpload(ctx, bucket, key, true)
+	up, err := b.createUpload(ctx, bucket, key, true, opts)
 	if err != nil {
 		b.mem.put(ctx, buf)
 		return Entry{}, err
 	}
-	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, beforeCommit: opts.BeforeCommit, h: h}, buf)
+	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, opts: opts, h: h}, buf)
 }
 
 // commitTimeout bounds a commit (PutObject, CompleteMultipartUpload) beyond
@@ -120,9 +135,9 @@ func (b *Backend) commitContext(ctx context.Context) (context.Context, context.C
 	return context.WithTimeout(context.WithoutCancel(ctx), b.opts.RetryFor+commitTimeout)
 }
 
-func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte, beforeCommit func() error, h hash.Hash) (Entry, error) {
-	if beforeCommit != nil {
-		if err := beforeCommit(); err != nil {
+func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte, opts PutOptions, h hash.Hash) (Entry, error) {
+	if opts.BeforeCommit != nil {
+		if err := opts.BeforeCommit(); err != nil {
 			return Entry{}, err
 		}
 	}
@@ -139,8 +154,12 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 			ContentLength:     aws.Int64(int64(len(data))),
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		}
-		if sum != "" {
-			in.Metadata = map[string]string{MetaSHA256: sum}
+		in.Metadata = withMeta(opts.Metadata, sum)
+		if opts.Tagging != "" {
+			in.Tagging = aws.String(opts.Tagging)
+		}
+		if opts.Report != nil {
+			opts.Report.CommitSent = true
 		}
 		var err error
 		out, err = b.client.PutObject(ctx, in, oneAttempt)
@@ -153,8 +172,32 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 		return Entry{}, mapErr("put", bucket, key, err)
 	}
 	e := Entry{Name: baseName(key), Size: int64(len(data)), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag), SHA256: sum}
+	if r := opts.Report; r != nil {
+		r.Committed, r.ETag = true, e.ETag
+	}
+	e, err = b.checkCommitted(ctx, bucket, key, e, opts)
+	if err != nil {
+		b.cache.wrote(w, nil)
+		return Entry{}, err
+	}
 	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
 	return e, nil
+}
+
+// withMeta is the user metadata of a new object: meta plus the SHA-256 when
+// known; nil when there is none.
+func withMeta(meta map[string]string, sum string) map[string]string {
+	if len(meta) == 0 && sum == "" {
+		return nil
+	}
+	m := make(map[string]string, len(meta)+1)
+	for k, v := range meta {
+		m[k] = v
+	}
+	if sum != "" {
+		m[MetaSHA256] = sum
+	}
+	return m
 }
 
 // cappedHash hashes at most left more bytes; past that its sum is void.
@@ -189,6 +232,10 @@ func hexSum(h hash.Hash) string {
 type upload struct {
 	bucket, key string
 	id          *string
+	// meta is the user metadata it was created with (storeHash keeps it);
+	// report is PutOptions.Report, or nil.
+	meta   map[string]string
+	report *PutReport
 	// checksums: the upload was created with CRC32, so every part's checksum is
 	// part of the object (HeadObject shows it). S3 gives no checksum for a part
 	// made by UploadPartCopy, so uploads that start with copied parts go without;
@@ -197,8 +244,11 @@ type upload struct {
 	checksums bool
 }
 
-func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksums bool) (*upload, error) {
-	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksums bool, opts PutOptions) (*upload, error) {
+	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), Metadata: withMeta(opts.Metadata, "")}
+	if opts.Tagging != "" {
+		in.Tagging = aws.String(opts.Tagging)
+	}
 	if checksums {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
 	}
@@ -211,7 +261,10 @@ func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksum
 	if err != nil {
 		return nil, mapErr("create multipart upload", bucket, key, err)
 	}
-	return &upload{bucket: bucket, key: key, id: created.UploadId, checksums: checksums}, nil
+	if opts.Report != nil {
+		opts.Report.Multipart = true
+	}
+	return &upload{bucket: bucket, key: key, id: created.UploadId, checksums: checksums, meta: in.Metadata, report: opts.Report}, nil
 }
 
 // partStream is one multipart upload while its parts stream from the client:
@@ -222,8 +275,8 @@ type partStream struct {
 	r  io.Reader
 	// base is the part size before partSizeFor grows it.
 	base int64
-	// beforeCommit is PutOptions.BeforeCommit.
-	beforeCommit func() error
+	// opts are the upload's options: BeforeCommit, Check.
+	opts PutOptions
 	// h hashes the bytes streamed, or is nil (see put).
 	h hash.Hash
 
@@ -273,11 +326,11 @@ func (b *Backend) streamParts(ctx context.Context, s *partStream, first []byte) 
 	if fail == nil {
 		fail = context.Cause(ctx)
 	}
-	if fail == nil && s.beforeCommit != nil {
-		fail = s.beforeCommit()
+	if fail == nil && s.opts.BeforeCommit != nil {
+		fail = s.opts.BeforeCommit()
 	}
 	if fail != nil {
-		b.abortMultipart(ctx, s.up.bucket, s.up.key, s.up.id)
+		b.abortUpload(ctx, s.up)
 		return Entry{}, fail
 	}
 	return s.commit(ctx)
@@ -418,7 +471,15 @@ func (s *partStream) commit(ctx context.Context) (Entry, error) {
 	}
 	e.Size = s.size
 	if sum := hexSum(s.h); sum != "" {
-		e = b.storeHash(ctx, bucket, key, e, sum)
+		e = b.storeHash(ctx, bucket, key, e, sum, s.up.meta)
+	}
+	if r := s.up.report; r != nil {
+		r.Committed, r.ETag = true, e.ETag
+	}
+	e, err = b.checkCommitted(ctx, bucket, key, e, s.opts)
+	if err != nil {
+		b.cache.wrote(w, nil)
+		return Entry{}, err
 	}
 	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
 	return e, nil
@@ -438,6 +499,9 @@ func (b *Backend) complete(ctx context.Context, up *upload, parts []types.Comple
 	}
 	var out *s3.CompleteMultipartUploadOutput
 	attempts := 0
+	if up.report != nil {
+		up.report.CommitSent = true
+	}
 	err := b.retrySDK(ctx, "CompleteMultipartUpload "+bucket+"/"+key, func() error {
 		attempts++
 		var err error
@@ -451,7 +515,7 @@ func (b *Backend) complete(ctx context.Context, up *upload, parts []types.Comple
 		if attempts > 1 && isNoSuchUpload(err) {
 			return Entry{}, fmt.Errorf("complete multipart upload %s/%s: outcome unknown, an earlier attempt whose answer was lost may have stored the object: %w", bucket, key, err)
 		}
-		b.abortMultipart(ctx, bucket, key, up.id)
+		b.abortUpload(ctx, up)
 		return Entry{}, mapErr("complete multipart upload", bucket, key, err)
 	}
 	return Entry{Name: baseName(key), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag)}, nil
@@ -470,7 +534,8 @@ func isNoSuchUpload(err error) bool {
 // overwrite is never labelled with our hash. MinIO does this as a metadata-only
 // update; AWS copies the bytes server-side, which is why it is skipped above
 // HashCopyLimit. A failure here leaves a correct object without a stored hash.
-func (b *Backend) storeHash(ctx context.Context, bucket, key string, e Entry, sum string) Entry {
+// meta is the rest of the object's user metadata, which the copy must repeat.
+func (b *Backend) storeHash(ctx context.Context, bucket, key string, e Entry, sum string, meta map[string]string) Entry {
 	if e.Size > b.opts.HashCopyLimit {
 		return e
 	}
@@ -483,7 +548,7 @@ func (b *Backend) storeHash(ctx context.Context, bucket, key string, e Entry, su
 		CopySource:        aws.String(copySource(bucket, key)),
 		CopySourceIfMatch: aws.String(`"` + e.ETag + `"`),
 		MetadataDirective: types.MetadataDirectiveReplace,
-		Metadata:          map[string]string{MetaSHA256: sum},
+		Metadata:          withMeta(meta, sum),
 	})
 	if err != nil {
 		b.opts.Logger.Warn("storing the object's SHA-256 failed; the object is complete without it",
@@ -497,7 +562,17 @@ func (b *Backend) storeHash(ctx context.Context, bucket, key string, e Entry, su
 	return e
 }
 
-func (b *Backend) abortMultipart(ctx context.Context, bucket, key string, uploadID *string) {
+// abortUpload aborts up and records in its report whether S3 confirmed it.
+func (b *Backend) abortUpload(ctx context.Context, up *upload) {
+	ok := b.abortMultipart(ctx, up.bucket, up.key, up.id)
+	if up.report != nil {
+		up.report.MultipartAborted = ok
+	}
+}
+
+// abortMultipart aborts an upload; it reports whether S3 confirmed the abort
+// (or knew no such upload any more).
+func (b *Backend) abortMultipart(ctx context.Context, bucket, key string, uploadID *string) bool {
 	// The clean-up gets a retry window of its own, at least abortTimeout, so
 	// that an upload failed by an S3 outage is still cleaned up when S3 comes
 	// back soon after.
@@ -514,7 +589,9 @@ func (b *Backend) abortMultipart(ctx context.Context, bucket, key string, upload
 	if err != nil && !isNoSuchUpload(err) {
 		b.opts.Logger.Error("abort multipart upload failed; the bucket's lifecycle rule must clean it up",
 			"bucket", bucket, "key", key, "upload_id", aws.ToString(uploadID), "err", err)
+		return false
 	}
+	return true
 }
 
 // sortParts puts parts in ascending order, as S3 wants them; they finish out of

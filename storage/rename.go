@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -80,6 +81,10 @@ func (b *Backend) copyObject(ctx context.Context, src object, dstBucket, dstKey 
 			Key:               aws.String(dstKey),
 			CopySource:        aws.String(copySource(src.bucket, src.key)),
 			CopySourceIfMatch: aws.String(src.etag),
+			// The object keeps who sent it (x-amz-meta-ftp-user, -client)
+			// and its upload-check tag: S3's defaults, said out loud.
+			MetadataDirective: types.MetadataDirectiveCopy,
+			TaggingDirective:  types.TaggingDirectiveCopy,
 		})
 		if err != nil {
 			return "", mapErr("copy "+src.bucket+"/"+src.key+" to", dstBucket, dstKey, err)
@@ -96,6 +101,16 @@ func (b *Backend) copyObject(ctx context.Context, src object, dstBucket, dstKey 
 	}
 	if src.contentType != "" {
 		in.ContentType = aws.String(src.contentType)
+	}
+	// A copy in parts takes no tags from its source: carry them over (the
+	// upload check's ftp2s3-check tag among them, uploadcheck.go). One
+	// request per file of more than CopyThreshold, nothing next to the copy.
+	if tags, err := b.client.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(src.bucket), Key: aws.String(src.key)}); err == nil && len(tags.TagSet) > 0 {
+		q := url.Values{}
+		for _, t := range tags.TagSet {
+			q.Set(aws.ToString(t.Key), aws.ToString(t.Value))
+		}
+		in.Tagging = aws.String(q.Encode())
 	}
 	created, err := b.client.CreateMultipartUpload(ctx, in)
 	if err != nil {

@@ -159,7 +159,7 @@ func (b *Backend) putSmallFirst(ctx context.Context, bucket, key string, r io.Re
 		defer b.mem.putSmall(buf)
 		h := sha256.New()
 		h.Write(buf[:n])
-		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
+		return b.putSingle(ctx, bucket, key, buf[:n], opts, h)
 	case err != nil:
 		b.mem.putSmall(buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)

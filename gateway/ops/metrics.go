@@ -261,3 +261,33 @@ func (m *Metrics) WatchMemory(b *storage.Backend) {
 			true, func() float64 { return float64(b.MemoryStats().TooSlow) }},
 	)
 }
+
+// WatchNotify exports the events sender (FTP2S3_NOTIFY_URL): events sent,
+// attempts retried, events dropped (queue full, refused by the receiver, or
+// unsent when the shutdown grace ended) and the queue's length now. stats
+// must be safe for concurrent use.
+func (m *Metrics) WatchNotify(stats func() (sent, retried, dropped int64, queued int)) {
+	m.register(
+		funcMetric{"ftp2s3_notify_events_sent_total", "Events the FTP2S3_NOTIFY_URL receiver accepted.",
+			true, func() float64 { s, _, _, _ := stats(); return float64(s) }},
+		funcMetric{"ftp2s3_notify_retries_total", "Attempts at sending an event that were retried after a failure.",
+			true, func() float64 { _, r, _, _ := stats(); return float64(r) }},
+		funcMetric{"ftp2s3_notify_events_dropped_total", "Events lost: queue full (FTP2S3_NOTIFY_QUEUE), refused by the receiver, or unsent at shutdown.",
+			true, func() float64 { _, _, d, _ := stats(); return float64(d) }},
+		funcMetric{"ftp2s3_notify_queue_length", "Events waiting to be sent now.",
+			false, func() float64 { _, _, _, q := stats(); return float64(q) }},
+	)
+}
+
+// WatchUploadCheck exports the upload check's verdicts
+// (FTP2S3_UPLOAD_CHECK_URL); stats must be safe for concurrent use.
+func (m *Metrics) WatchUploadCheck(stats func() (passed, rejected, unavailable int64)) {
+	m.register(
+		funcMetric{"ftp2s3_upload_checks_passed_total", "Uploads the upload check approved (2xx).",
+			true, func() float64 { p, _, _ := stats(); return float64(p) }},
+		funcMetric{"ftp2s3_upload_checks_rejected_total", "Uploads the upload check refused (4xx).",
+			true, func() float64 { _, r, _ := stats(); return float64(r) }},
+		funcMetric{"ftp2s3_upload_checks_unavailable_total", "Upload checks that gave no verdict (timeout, 5xx, no answer).",
+			true, func() float64 { _, _, u := stats(); return float64(u) }},
+	)
+}
