@@ -21,44 +21,48 @@ import (
 // Config is every setting of the gateway, read from FTP2S3_* environment
 // variables once at start-up. The variable names are a public interface.
 type Config struct {
-	Listen               string        `env:"FTP2S3_LISTEN" envDefault:":2121"`
-	PassivePorts         PortRange     `env:"FTP2S3_PASSIVE_PORTS" envDefault:"30000-30099"`
-	PublicHost           string        `env:"FTP2S3_PUBLIC_HOST"`
-	PassiveHostOverrides string        `env:"FTP2S3_PASSIVE_HOST_OVERRIDES"`
-	ActiveMode           bool          `env:"FTP2S3_ACTIVE_MODE" envDefault:"true"`
-	Bucket               string        `env:"FTP2S3_BUCKET"`
-	Prefix               string        `env:"FTP2S3_PREFIX"`
-	Users                string        `env:"FTP2S3_USERS"`
-	UsersFile            string        `env:"FTP2S3_USERS_FILE"`
-	Auth                 string        `env:"FTP2S3_AUTH" envDefault:"users"`
-	PartSize             Size          `env:"FTP2S3_PART_SIZE" envDefault:"16MiB"`
-	UploadConcurrency    int           `env:"FTP2S3_UPLOAD_CONCURRENCY" envDefault:"4"`
-	DownloadChunk        Size          `env:"FTP2S3_DOWNLOAD_CHUNK" envDefault:"16MiB"`
-	DownloadConcurrency  int           `env:"FTP2S3_DOWNLOAD_CONCURRENCY" envDefault:"4"`
-	CacheEntries         int           `env:"FTP2S3_CACHE_ENTRIES" envDefault:"10000"`
-	CacheTTL             time.Duration `env:"FTP2S3_CACHE_TTL" envDefault:"30s"`
-	TLS                  string        `env:"FTP2S3_TLS" envDefault:"off"`
-	TLSCert              string        `env:"FTP2S3_TLS_CERT"`
-	TLSKey               string        `env:"FTP2S3_TLS_KEY"`
-	TLSListen            string        `env:"FTP2S3_TLS_LISTEN"`
-	TLSSessionReuse      string        `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"off"`
-	IdleTimeout          time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
-	DataTimeout          time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
-	MaxConnections       int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
-	MaxConnectionsPerIP  int           `env:"FTP2S3_MAX_CONNECTIONS_PER_IP" envDefault:"50"`
-	MetricsListen        string        `env:"FTP2S3_METRICS_LISTEN"`
-	LogFormat            string        `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
-	LogLevel             string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
-	BanAfter             int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
-	BanFor               time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
-	LoginTimeout         time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
-	AnonymousHome        string        `env:"FTP2S3_ANONYMOUS_HOME"`
-	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
-	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"0"`
-	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
-	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
-	ProxyTrusted         string        `env:"FTP2S3_PROXY_TRUSTED"`
-	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
+	Listen               string    `env:"FTP2S3_LISTEN" envDefault:":2121"`
+	PassivePorts         PortRange `env:"FTP2S3_PASSIVE_PORTS" envDefault:"30000-30099"`
+	PublicHost           string    `env:"FTP2S3_PUBLIC_HOST"`
+	PassiveHostOverrides string    `env:"FTP2S3_PASSIVE_HOST_OVERRIDES"`
+	ActiveMode           bool      `env:"FTP2S3_ACTIVE_MODE" envDefault:"true"`
+	// ActiveDialPeer: a PORT/EPRT naming a private address (a client behind NAT
+	// or on the Docker host) is dialled at the control connection's peer
+	// instead of refused (docs/networking.md "Active mode into a container").
+	ActiveDialPeer      bool          `env:"FTP2S3_ACTIVE_DIAL_PEER" envDefault:"false"`
+	Bucket              string        `env:"FTP2S3_BUCKET"`
+	Prefix              string        `env:"FTP2S3_PREFIX"`
+	Users               string        `env:"FTP2S3_USERS"`
+	UsersFile           string        `env:"FTP2S3_USERS_FILE"`
+	Auth                string        `env:"FTP2S3_AUTH" envDefault:"users"`
+	PartSize            Size          `env:"FTP2S3_PART_SIZE" envDefault:"16MiB"`
+	UploadConcurrency   int           `env:"FTP2S3_UPLOAD_CONCURRENCY" envDefault:"4"`
+	DownloadChunk       Size          `env:"FTP2S3_DOWNLOAD_CHUNK" envDefault:"16MiB"`
+	DownloadConcurrency int           `env:"FTP2S3_DOWNLOAD_CONCURRENCY" envDefault:"4"`
+	CacheEntries        int           `env:"FTP2S3_CACHE_ENTRIES" envDefault:"10000"`
+	CacheTTL            time.Duration `env:"FTP2S3_CACHE_TTL" envDefault:"30s"`
+	TLS                 string        `env:"FTP2S3_TLS" envDefault:"off"`
+	TLSCert             string        `env:"FTP2S3_TLS_CERT"`
+	TLSKey              string        `env:"FTP2S3_TLS_KEY"`
+	TLSListen           string        `env:"FTP2S3_TLS_LISTEN"`
+	TLSSessionReuse     string        `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"off"`
+	IdleTimeout         time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
+	DataTimeout         time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
+	MaxConnections      int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
+	MaxConnectionsPerIP int           `env:"FTP2S3_MAX_CONNECTIONS_PER_IP" envDefault:"50"`
+	MetricsListen       string        `env:"FTP2S3_METRICS_LISTEN"`
+	LogFormat           string        `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
+	LogLevel            string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
+	BanAfter            int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
+	BanFor              time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
+	LoginTimeout        time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
+	AnonymousHome       string        `env:"FTP2S3_ANONYMOUS_HOME"`
+	MaxRenameKeys       int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
+	HashCopyLimit       Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"0"`
+	ShutdownGrace       time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
+	ProxyProtocol       string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
+	ProxyTrusted        string        `env:"FTP2S3_PROXY_TRUSTED"`
+	S3PathStyle         bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
 
 	// Hardening (README "Security"): one memory budget for all transfer buffers
 	// (zero: 1 GiB, or half the cgroup limit when smaller); the buckets a
