@@ -184,3 +184,55 @@ func testFunctions(t *testing.T) map[string]bool {
 	}
 	return found
 }
+
+// TestDocsLinksResolve: every relative link of those pages names a file that
+// exists and, with a #fragment, a heading of that file (GitHub's anchors:
+// lower case, punctuation dropped, spaces as hyphens). The pages other
+// helpers write (security.md, …) are only required to exist once merged, so a
+// link to a missing page of that list is let through.
+func TestDocsLinksResolve(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	pending := []string{"docs/security.md", "docs/memory-budget.md", "docs/keepalives-and-timeouts.md",
+		"docs/uploads-and-names.md", "docs/identity.md", "docs/events.md"}
+	for _, rel := range shellDocs {
+		for _, m := range link.FindAllStringSubmatch(readRepoFile(t, rel), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, frag, _ := strings.Cut(target, "#")
+			path := rel
+			if file != "" {
+				path = filepath.ToSlash(filepath.Join(filepath.Dir(rel), file))
+			}
+			b, err := os.ReadFile(filepath.Join("..", path))
+			if err != nil {
+				if !slices.Contains(pending, path) {
+					t.Errorf("%s: link %s: %v", rel, target, err)
+				}
+				continue
+			}
+			if frag != "" && !slices.Contains(anchors(string(b)), frag) {
+				t.Errorf("%s: link %s: %s has no heading with that anchor", rel, target, path)
+			}
+		}
+	}
+}
+
+// anchors are the GitHub anchors of a Markdown page's headings.
+func anchors(page string) []string {
+	var out []string
+	drop := regexp.MustCompile("[^a-z0-9 _-]")
+	inCode := false
+	for _, line := range strings.Split(page, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inCode = !inCode
+		}
+		if inCode || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		h := strings.ToLower(strings.TrimSpace(strings.TrimLeft(line, "#")))
+		out = append(out, strings.ReplaceAll(drop.ReplaceAllString(h, ""), " ", "-"))
+	}
+	return out
+}
