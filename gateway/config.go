@@ -64,7 +64,7 @@ type Config struct {
 	ProxyTrusted        string        `env:"FTP2S3_PROXY_TRUSTED"`
 	S3PathStyle         bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
 
-	// Hardening (README "Security"): one memory budget for all transfer buffers
+	// Hardening (docs/storage.md "Transfers", docs/networking.md): one memory budget for all transfer buffers
 	// (zero: 1 GiB, or half the cgroup limit when smaller); the buckets a
 	// multi-bucket home shows and reaches; FTP2S3_ANONYMOUS_HOME=/ needs the
 	// explicit opt-in.
@@ -72,13 +72,13 @@ type Config struct {
 	Buckets             string `env:"FTP2S3_BUCKETS"`
 	AnonymousAllBuckets bool   `env:"FTP2S3_ANONYMOUS_ALL_BUCKETS" envDefault:"false"`
 
-	// Consistency (README "Object-storage semantics").
+	// Consistency (docs/storage.md "Object-storage semantics").
 	S3RetryFor         time.Duration `env:"FTP2S3_S3_RETRY_FOR" envDefault:"30s"`
 	AbandonedUploadAge time.Duration `env:"FTP2S3_ABANDONED_UPLOAD_AGE" envDefault:"24h"`
 	TLSStrictEOF       bool          `env:"FTP2S3_TLS_STRICT_EOF" envDefault:"false"`
 	S3EventsListen     string        `env:"FTP2S3_S3_EVENTS_LISTEN"`
 
-	// Containers (README "Running in containers").
+	// Containers (docs/containers.md).
 	CreateBuckets bool `env:"FTP2S3_CREATE_BUCKETS" envDefault:"false"`
 	StrictEnv     bool `env:"FTP2S3_STRICT_ENV" envDefault:"false"`
 
@@ -297,7 +297,7 @@ func (c *Config) validateLogin(usersFile string) []error {
 	var p []error
 	if c.Auth == "users" {
 		// The records themselves: name:bcrypt-hash[:home[:perm]] each, names
-		// unique (README "Users").
+		// unique (docs/configuration.md "Users").
 		_, problems := auth.LoadStaticUsers(c.Users, usersFile, session.Home{})
 		p = append(p, problems...)
 	}
@@ -308,7 +308,7 @@ func (c *Config) validateLogin(usersFile string) []error {
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
 		case h.Bucket == "" && !c.AnonymousAllBuckets:
 			// "/" would let anybody read every bucket the gateway's keys reach:
-			// too big a door to open by a typo (README "Logging in").
+			// too big a door to open by a typo (docs/configuration.md "Logging in").
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", c.AnonymousHome))
 		case h.Bucket != "" && c.AnonymousAllBuckets:
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", c.AnonymousHome))

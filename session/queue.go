@@ -6,7 +6,7 @@ import "errors"
 // pipeline; real clients queue at most a command or two, typically the next
 // PASV/EPSV or a QUIT). They wait in a lineQueue and run once the transfer is
 // over. The bound keeps one session from holding more than a few kilobytes this
-// way: past it the session answers 421 and ends, aborting its transfer (README,
+// way: past it the session answers 421 and ends, aborting its transfer (docs/networking.md,
 // "Abuse protection"; TestCommandFloodDuringTransfer).
 const (
 	maxQueuedLines = 16

@@ -16,7 +16,7 @@ import (
 // in the bucket for ever: S3 bills the parts and no listing shows them. The
 // sweep below aborts uploads older than FTP2S3_ABANDONED_UPLOAD_AGE under the
 // homes the gateway serves. S3 cannot tell whose upload it is, so the age must
-// exceed any real transfer by anyone writing there (README "Object-storage
+// exceed any real transfer by anyone writing there (docs/storage.md "Object-storage
 // semantics"); uploads this process is running are never touched, whatever
 // their age.
 

@@ -11,7 +11,7 @@ import (
 )
 
 // Memory is the one budget that every part and chunk buffer of the process is
-// taken from (FTP2S3_MEMORY_LIMIT, README "Transfers"). It counts the buffers
+// taken from (FTP2S3_MEMORY_LIMIT, docs/storage.md "Transfers"). It counts the buffers
 // in use and the idle ones kept for reuse, so both together never exceed the
 // limit; a buffer that does not fit waits until another transfer gives one back.
 //

@@ -1,6 +1,6 @@
 // Command ftp2s3 is an FTP server whose file system is S3-compatible object
 // storage. Configuration comes from FTP2S3_* environment variables and the AWS
-// SDK's own chain; see the README.
+// SDK's own chain; see docs/configuration.md.
 package main
 
 import (
@@ -46,7 +46,7 @@ func main() {
 	}
 	cfg, problems := gateway.LoadConfig()
 	// A misspelled FTP2S3_* name would otherwise leave its setting at the
-	// default without a word (README "Configuration").
+	// default without a word (docs/configuration.md "Configuration").
 	unknown := gateway.UnknownVariables(os.Environ())
 	if len(problems) > 0 || (cfg.StrictEnv && len(unknown) > 0) {
 		for _, p := range problems {
@@ -85,7 +85,7 @@ func main() {
 }
 
 // reloadOnSIGHUP reloads the TLS certificate whenever the process gets SIGHUP,
-// until ctx ends (README "FTPS (RFC 4217)"); ReloadTLS logs the outcome and
+// until ctx ends (docs/ftps.md "FTPS (RFC 4217)"); ReloadTLS logs the outcome and
 // running sessions keep their certificate. Without FTPS, SIGHUP keeps its
 // default disposition.
 func reloadOnSIGHUP(ctx context.Context, g interface{ ReloadTLS() error }) {

@@ -18,7 +18,7 @@ import (
 // hidden from the others' listings for up to FTP2S3_CACHE_TTL. S3 can tell
 // every replica: each one takes the bucket's event notifications on
 // POST /events and forgets what it cached about the named keys and their
-// directories (README "Object-storage semantics"). Invalidation is all an event
+// directories (docs/storage.md "Object-storage semantics"). Invalidation is all an event
 // can cause, so a forged one costs at most a few S3 requests; still, bind the
 // address to a private network.
 
@@ -68,7 +68,7 @@ func (h *EventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ev.subscribeURL != "" {
 		// Fetching URLs named by a request body is not this endpoint's job: the
-		// operator confirms the subscription once (README).
+		// operator confirms the subscription once (docs/storage.md).
 		h.Log.Warn("SNS subscription confirmation received: open SubscribeURL once to confirm it",
 			"topic", ev.topic, "subscribe_url", ev.subscribeURL)
 	}

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
@@ -63,8 +64,16 @@ func run() error {
 	defer m.Stop()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := m.CreateBucket(ctx, bucket); err != nil {
-		return err
+	// MinIO may answer 503 "server not initialized" for a moment after its
+	// readiness check passed (seen on a busy machine): try for a while.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		err := m.CreateBucket(ctx, bucket)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
 	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
