@@ -10,6 +10,7 @@ package chart_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -110,7 +111,7 @@ func renderRaw(values map[string]any) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return engine.Engine{Strict: true}.Render(ch, vals)
+	return engine.Engine{Strict: true}.RenderWithContext(context.Background(), ch, vals)
 }
 
 // decodeAll splits every rendered file into documents and decodes each into
