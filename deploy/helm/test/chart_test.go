@@ -51,6 +51,13 @@ func TestChartPassivePortsReachTheAnnouncingPod(t *testing.T) {
 			for _, problem := range passiveProblems(t, r) {
 				t.Error(problem)
 			}
+			// The clients' own addresses reach the pods (the passive check and
+			// the per-address limits need them).
+			for _, s := range r.Services {
+				if s.Spec.Type != corev1.ServiceTypeClusterIP && s.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+					t.Errorf("Service %s (%s) has externalTrafficPolicy %q, want Local", s.Name, s.Spec.Type, s.Spec.ExternalTrafficPolicy)
+				}
+			}
 		})
 	}
 }

@@ -294,7 +294,7 @@ listens on. Arguments: root, lo, hi.
 {{/* What every externally reachable Service shares. */}}
 {{- define "ftp2s3.serviceCommon" -}}
 type: {{ .Values.service.type }}
-{{- if eq .Values.service.type "LoadBalancer" }}
+{{- if has .Values.service.type (list "LoadBalancer" "NodePort") }}
 externalTrafficPolicy: {{ .Values.service.externalTrafficPolicy }}
 {{- end }}
 {{- end -}}
