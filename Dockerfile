@@ -1,6 +1,7 @@
 # ftp2s3: a static binary in a minimal, non-root image.
 #   docker build -t ftp2s3:local .
-#   docker-compose up -d          (see docker-compose.yml and the README)
+#   docker-compose up -d          (see docker-compose.yml and docs/containers.md)
+#   bash scripts/build-images.sh  (the same image without a registry)
 #
 # Both base images are build arguments, so that a machine with a registry
 # mirror, or without a registry (integration/containers_test.go builds this
@@ -41,9 +42,12 @@ USER 65532:65532
 ENV FTP2S3_LISTEN=:2121 \
     FTP2S3_METRICS_LISTEN=:9100 \
     FTP2S3_LOG_FORMAT=json
-# Control port, operations port, and the default passive range. Publish the
-# passive range you configure (FTP2S3_PASSIVE_PORTS), port for port.
-EXPOSE 2121 9100 30000-30099
+# Control port and operations port. The passive range is not exposed here:
+# it is whatever FTP2S3_PASSIVE_PORTS says, published port for port by the
+# compose file (or `docker run -p 30000-30009:30000-30009`), and an EXPOSEd
+# range would only invite `docker run -P`, which maps it to random host ports
+# that PASV replies cannot name. docs/containers.md says more.
+EXPOSE 2121 9100
 # No shell in the image: the binary probes itself (GET /healthz on
 # FTP2S3_METRICS_LISTEN, or the 220 greeting on FTP2S3_LISTEN when that is empty).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \

@@ -22,50 +22,54 @@ import (
 // Config is every setting of the gateway, read from FTP2S3_* environment
 // variables once at start-up. The variable names are a public interface.
 type Config struct {
-	Listen               string        `env:"FTP2S3_LISTEN" envDefault:":2121"`
-	PassivePorts         PortRange     `env:"FTP2S3_PASSIVE_PORTS" envDefault:"30000-30099"`
-	PublicHost           string        `env:"FTP2S3_PUBLIC_HOST"`
-	PassiveHostOverrides string        `env:"FTP2S3_PASSIVE_HOST_OVERRIDES"`
-	ActiveMode           bool          `env:"FTP2S3_ACTIVE_MODE" envDefault:"true"`
-	Bucket               string        `env:"FTP2S3_BUCKET"`
-	Prefix               string        `env:"FTP2S3_PREFIX"`
-	Users                string        `env:"FTP2S3_USERS"`
-	UsersFile            string        `env:"FTP2S3_USERS_FILE"`
-	Auth                 string        `env:"FTP2S3_AUTH" envDefault:"users"`
-	PartSize             Size          `env:"FTP2S3_PART_SIZE" envDefault:"16MiB"`
-	UploadConcurrency    int           `env:"FTP2S3_UPLOAD_CONCURRENCY" envDefault:"4"`
-	DownloadChunk        Size          `env:"FTP2S3_DOWNLOAD_CHUNK" envDefault:"16MiB"`
-	DownloadConcurrency  int           `env:"FTP2S3_DOWNLOAD_CONCURRENCY" envDefault:"4"`
-	CacheEntries         int           `env:"FTP2S3_CACHE_ENTRIES" envDefault:"10000"`
-	CacheTTL             time.Duration `env:"FTP2S3_CACHE_TTL" envDefault:"30s"`
-	TLS                  string        `env:"FTP2S3_TLS" envDefault:"off"`
-	TLSCert              string        `env:"FTP2S3_TLS_CERT"`
-	TLSKey               string        `env:"FTP2S3_TLS_KEY"`
-	TLSListen            string        `env:"FTP2S3_TLS_LISTEN"`
-	TLSSessionReuse      SessionReuse  `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"enabled"`
-	TLSMinVersion        TLSVersion    `env:"FTP2S3_TLS_MIN_VERSION" envDefault:"1.2"`
-	TLSCiphers           CipherList    `env:"FTP2S3_TLS_CIPHERS"`
-	PathEncoding         PathEncoding  `env:"FTP2S3_PATH_ENCODING" envDefault:"utf-8"`
-	SetStat              string        `env:"FTP2S3_SETSTAT" envDefault:"store"`
-	IdleTimeout          time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
-	DataTimeout          time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
-	MaxConnections       int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
-	MaxConnectionsPerIP  int           `env:"FTP2S3_MAX_CONNECTIONS_PER_IP" envDefault:"50"`
-	MetricsListen        string        `env:"FTP2S3_METRICS_LISTEN"`
-	LogFormat            string        `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
-	LogLevel             string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
-	BanAfter             int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
-	BanFor               time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
-	LoginTimeout         time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
-	AnonymousHome        string        `env:"FTP2S3_ANONYMOUS_HOME"`
-	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
-	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"0"`
-	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
-	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
-	ProxyTrusted         string        `env:"FTP2S3_PROXY_TRUSTED"`
-	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
+	Listen               string    `env:"FTP2S3_LISTEN" envDefault:":2121"`
+	PassivePorts         PortRange `env:"FTP2S3_PASSIVE_PORTS" envDefault:"30000-30099"`
+	PublicHost           string    `env:"FTP2S3_PUBLIC_HOST"`
+	PassiveHostOverrides string    `env:"FTP2S3_PASSIVE_HOST_OVERRIDES"`
+	ActiveMode           bool      `env:"FTP2S3_ACTIVE_MODE" envDefault:"true"`
+	// ActiveDialPeer: a PORT/EPRT naming a private address (a client behind NAT
+	// or on the Docker host) is dialled at the control connection's peer
+	// instead of refused (docs/networking.md "Active mode into a container").
+	ActiveDialPeer      bool          `env:"FTP2S3_ACTIVE_DIAL_PEER" envDefault:"false"`
+	Bucket              string        `env:"FTP2S3_BUCKET"`
+	Prefix              string        `env:"FTP2S3_PREFIX"`
+	Users               string        `env:"FTP2S3_USERS"`
+	UsersFile           string        `env:"FTP2S3_USERS_FILE"`
+	Auth                string        `env:"FTP2S3_AUTH" envDefault:"users"`
+	PartSize            Size          `env:"FTP2S3_PART_SIZE" envDefault:"16MiB"`
+	UploadConcurrency   int           `env:"FTP2S3_UPLOAD_CONCURRENCY" envDefault:"4"`
+	DownloadChunk       Size          `env:"FTP2S3_DOWNLOAD_CHUNK" envDefault:"16MiB"`
+	DownloadConcurrency int           `env:"FTP2S3_DOWNLOAD_CONCURRENCY" envDefault:"4"`
+	CacheEntries        int           `env:"FTP2S3_CACHE_ENTRIES" envDefault:"10000"`
+	CacheTTL            time.Duration `env:"FTP2S3_CACHE_TTL" envDefault:"30s"`
+	TLS                 string        `env:"FTP2S3_TLS" envDefault:"off"`
+	TLSCert             string        `env:"FTP2S3_TLS_CERT"`
+	TLSKey              string        `env:"FTP2S3_TLS_KEY"`
+	TLSListen           string        `env:"FTP2S3_TLS_LISTEN"`
+	TLSSessionReuse     SessionReuse  `env:"FTP2S3_TLS_SESSION_REUSE" envDefault:"enabled"`
+	TLSMinVersion       TLSVersion    `env:"FTP2S3_TLS_MIN_VERSION" envDefault:"1.2"`
+	TLSCiphers          CipherList    `env:"FTP2S3_TLS_CIPHERS"`
+	PathEncoding        PathEncoding  `env:"FTP2S3_PATH_ENCODING" envDefault:"utf-8"`
+	SetStat             string        `env:"FTP2S3_SETSTAT" envDefault:"store"`
+	IdleTimeout         time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
+	DataTimeout         time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
+	MaxConnections      int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
+	MaxConnectionsPerIP int           `env:"FTP2S3_MAX_CONNECTIONS_PER_IP" envDefault:"50"`
+	MetricsListen       string        `env:"FTP2S3_METRICS_LISTEN"`
+	LogFormat           string        `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
+	LogLevel            string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
+	BanAfter            int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
+	BanFor              time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
+	LoginTimeout        time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
+	AnonymousHome       string        `env:"FTP2S3_ANONYMOUS_HOME"`
+	MaxRenameKeys       int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
+	HashCopyLimit       Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"0"`
+	ShutdownGrace       time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
+	ProxyProtocol       string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
+	ProxyTrusted        string        `env:"FTP2S3_PROXY_TRUSTED"`
+	S3PathStyle         bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
 
-	// Hardening (README "Security"): one memory budget for all transfer buffers
+	// Hardening (docs/storage.md "Transfers", docs/networking.md): one memory budget for all transfer buffers
 	// (zero: 1 GiB, or half the cgroup limit when smaller); the buckets a
 	// multi-bucket home shows and reaches; FTP2S3_ANONYMOUS_HOME=/ needs the
 	// explicit opt-in.
@@ -77,7 +81,7 @@ type Config struct {
 	// per second over FTP2S3_DATA_TIMEOUT ends with 426; 0 is off.
 	UploadMinRate Size `env:"FTP2S3_UPLOAD_MIN_RATE" envDefault:"16KiB"`
 
-	// Consistency (README "Object-storage semantics").
+	// Consistency (docs/storage.md "Object-storage semantics").
 	S3RetryFor         time.Duration `env:"FTP2S3_S3_RETRY_FOR" envDefault:"30s"`
 	S3AttemptTimeout   time.Duration `env:"FTP2S3_S3_ATTEMPT_TIMEOUT" envDefault:"30s"` // one request's wait for its response headers; see CommandTimeout
 	AbandonedUploadAge time.Duration `env:"FTP2S3_ABANDONED_UPLOAD_AGE" envDefault:"24h"`
@@ -108,7 +112,7 @@ type Config struct {
 	UploadCheckTimeout time.Duration  `env:"FTP2S3_UPLOAD_CHECK_TIMEOUT" envDefault:"30s"`
 	UploadCheckFailure CheckFailure   `env:"FTP2S3_UPLOAD_CHECK_FAILURE" envDefault:"reject"`
 
-	// Containers (README "Running in containers").
+	// Containers (docs/containers.md).
 	CreateBuckets bool `env:"FTP2S3_CREATE_BUCKETS" envDefault:"false"`
 	StrictEnv     bool `env:"FTP2S3_STRICT_ENV" envDefault:"false"`
 
@@ -382,7 +386,7 @@ func (c *Config) validateLogin(usersFile string) []error {
 	var p []error
 	if c.Auth == "users" {
 		// The records themselves: name:bcrypt-hash[:home[:perm]] each, names
-		// unique (README "Users").
+		// unique (docs/configuration.md "Users").
 		_, problems := auth.LoadStaticUsers(c.Users, usersFile, session.Home{})
 		p = append(p, problems...)
 	}
@@ -393,7 +397,7 @@ func (c *Config) validateLogin(usersFile string) []error {
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
 		case h.Bucket == "" && !c.AnonymousAllBuckets:
 			// "/" would let anybody read every bucket the gateway's keys reach:
-			// too big a door to open by a typo (README "Logging in").
+			// too big a door to open by a typo (docs/configuration.md "Logging in").
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", c.AnonymousHome))
 		case h.Bucket != "" && c.AnonymousAllBuckets:
 			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", c.AnonymousHome))

@@ -40,7 +40,7 @@ func TestDefaultsMatchSpec(t *testing.T) {
 	if c.Listen != ":2121" || c.PassivePorts != (PortRange{Lo: 30000, Hi: 30099}) || !c.ActiveMode || c.PartSize != 16<<20 ||
 		c.UploadConcurrency != 4 || c.CacheEntries != 10000 || c.CacheTTL.String() != "30s" || c.TLS != "off" ||
 		c.MaxConnections != 500 || c.MaxConnectionsPerIP != 50 || c.Auth != "users" {
-		t.Fatalf("defaults differ from README \"Configuration\": %+v", c)
+		t.Fatalf("defaults differ from docs/configuration.md: %+v", c)
 	}
 	if p := c.Validate(); len(p) != 0 {
 		t.Fatalf("defaults do not validate: %v", p)
@@ -100,12 +100,12 @@ func TestValidateAnonymousAndBuckets(t *testing.T) {
 	}
 }
 
-// TestValidateConsistencySettings: the settings of README "Object-storage
+// TestValidateConsistencySettings: the settings of docs/storage.md "Object-storage
 // semantics" are checked at start-up and named in the error.
 func TestValidateConsistencySettings(t *testing.T) {
 	c := DefaultConfig()
 	if c.AbandonedUploadAge.String() != "24h0m0s" || c.TLSStrictEOF || c.S3EventsListen != "" {
-		t.Fatalf("defaults differ from README \"Configuration\": age %s, strict %v, events %q", c.AbandonedUploadAge, c.TLSStrictEOF, c.S3EventsListen)
+		t.Fatalf("defaults differ from docs/configuration.md: age %s, strict %v, events %q", c.AbandonedUploadAge, c.TLSStrictEOF, c.S3EventsListen)
 	}
 	c.AbandonedUploadAge = -time.Second
 	c.S3EventsListen = "9200"

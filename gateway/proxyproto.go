@@ -24,7 +24,7 @@ import (
 //
 // The header is parsed by github.com/pires/go-proxyproto; this file maps
 // FTP2S3_PROXY_PROTOCOL and FTP2S3_PROXY_TRUSTED onto its per-connection
-// policies (README "Behind a load balancer: PROXY protocol").
+// policies (docs/networking.md "Behind a load balancer: PROXY protocol").
 
 var (
 	// errNoProxyHeader: a trusted source in required mode sent no header.

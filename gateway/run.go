@@ -88,6 +88,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	data := datachan.New(datachan.Options{
 		Ports: cfg.PassivePorts, PublicHost: cfg.PublicHost, Overrides: overrides,
 		DataTimeout: cfg.DataTimeout, MaxPerClient: cfg.MaxConnectionsPerIP, Log: log,
+		DialPeer: cfg.ActiveDialPeer,
 	})
 	trusted, err := ParseTrusted(cfg.ProxyTrusted)
 	if err != nil {

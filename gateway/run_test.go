@@ -10,7 +10,7 @@ import (
 )
 
 // TestStorageOptionsKeepZero: the variables reach storage through
-// storageOptions with the meaning the README gives them, 0 included
+// storageOptions with the meaning docs/configuration.md gives them, 0 included
 // (FTP2S3_HASH_COPY_LIMIT=0 is off, not storage's maximum;
 // FTP2S3_S3_RETRY_FOR=0 is one attempt, not storage's default).
 func TestStorageOptionsKeepZero(t *testing.T) {

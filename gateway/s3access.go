@@ -17,7 +17,7 @@ import (
 
 // S3Access reaches S3 without the AWS SDK's configuration chain. The binary
 // leaves it empty, so the chain reads AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID
-// and the rest (README "Configuration"); embedders and tests set it in
+// and the rest (docs/configuration.md "Configuration"); embedders and tests set it in
 // Config.S3.
 type S3Access struct {
 	Endpoint  string // e.g. http://127.0.0.1:9000; empty: the SDK's chain

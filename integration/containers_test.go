@@ -19,8 +19,8 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
-// The compose files' defaults for what the tests log in with (README
-// "Running in containers").
+// The compose files' defaults for what the tests log in with
+// (docs/containers.md).
 const (
 	composeUser     = "demo"
 	composePassword = "demo"
@@ -51,7 +51,7 @@ func testComposeStack(t *testing.T, id string, img *localImages) {
 		map[string]string{
 			"FTP_CONTROL_PORT": control, "FTP2S3_PASSIVE_PORTS": fmt.Sprintf("%d-%d", lo, hi),
 			"FTP_METRICS_PORT": freePort(t), "MINIO_API_PORT": s3Port, "MINIO_CONSOLE_PORT": freePort(t),
-			// What the README tells users to set: the address clients reach the host by.
+			// What docs/containers.md tells users to set: the address clients reach the host by.
 			"FTP2S3_PUBLIC_HOST": "127.0.0.1",
 		})
 	start := time.Now()

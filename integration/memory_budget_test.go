@@ -21,7 +21,7 @@ import (
 )
 
 // These tests run the real binary, so that the resident memory measured is the
-// gateway's alone (README "Transfers": one memory budget for the process).
+// gateway's alone (docs/storage.md "Transfers": one memory budget for the process).
 
 // procMemory returns a process's peak (VmHWM) and current (VmRSS) resident memory.
 func procMemory(t *testing.T, pid int) (peak, now int64) {

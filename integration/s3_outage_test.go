@@ -21,7 +21,7 @@ import (
 
 // These tests kill a MinIO of their own (never the suite's shared one) in the
 // middle of transfers and bring the same server back on the same port and data
-// (README "Object-storage semantics": retries of running transfers).
+// (docs/storage.md "Object-storage semantics": retries of running transfers).
 
 func privateMinio(t *testing.T) *miniotest.Server {
 	t.Helper()

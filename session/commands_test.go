@@ -32,7 +32,7 @@ func TestCommandTableRows(t *testing.T) {
 	}
 }
 
-// TestOnlyABORAndSTATRunDuringTransfer: the README promises that ABOR and STAT
+// TestOnlyABORAndSTATRunDuringTransfer: docs/networking.md promises that ABOR and STAT
 // are answered while a transfer runs and every other command waits for it.
 func TestOnlyABORAndSTATRunDuringTransfer(t *testing.T) {
 	var got []string

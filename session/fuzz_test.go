@@ -61,7 +61,7 @@ func FuzzParseLine(f *testing.F) {
 	})
 }
 
-// FuzzResolve checks what the README's "Paths" promises: whatever the working
+// FuzzResolve checks what docs/storage.md "Paths" promises: whatever the working
 // directory and argument, the cleaned path is canonical and absolute, and the
 // object it maps to lies inside the user's home: no "..", NUL, backslash or run
 // of slashes gets out.

@@ -16,7 +16,7 @@ import (
 // the control and data connections. Their rows are in commands.go.
 
 // TLSStats counts FTPS events across the sessions of a gateway; the gateway
-// exports them as metrics (README "Metrics, health and readiness").
+// exports them as metrics (docs/operations.md "Metrics, health and readiness").
 type TLSStats struct {
 	ControlHandshakes     atomic.Int64 // control connections secured (AUTH TLS or implicit)
 	ControlHandshakeFails atomic.Int64

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/text/transform"
 )
 
-// Legacy code pages (FTP2S3_PATH_ENCODING, README "Clients that do not speak
+// Legacy code pages (FTP2S3_PATH_ENCODING, docs/legacy-clients.md "File names that are not
 // UTF-8"). Keys in S3 are always UTF-8. A line that is valid UTF-8 is taken as
 // UTF-8 (RFC 2640 clients, and ASCII, which every code page shares); any other
 // line is decoded from the configured code page. Replies and listings go back in

@@ -34,7 +34,7 @@ const listingBudget = 500_000
 // two sessions writing one name could apply in S3 in either order; otherwise
 // the write invalidates, and the next read asks S3. Together: once a write has
 // returned, every later lookup either asks S3 or finds an answer that S3 gave
-// after the write (see README "Object-storage semantics", TestFillRacingWrite,
+// after the write (see docs/storage.md "Object-storage semantics", TestFillRacingWrite,
 // TestOwnWriteRacingWrite).
 type metaCache struct {
 	lru       *expirable.LRU[string, any]

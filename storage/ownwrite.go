@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The gateway's own writes as cache fills (README "Object-storage semantics"
+// The gateway's own writes as cache fills (docs/storage.md "Object-storage semantics"
 // and "Performance: small files"). A write registers, right before the request
 // that commits it (PutObject, CompleteMultipartUpload), a fill for the stat of
 // its key and one for the "directory exists" stat of each directory above it.

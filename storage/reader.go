@@ -31,7 +31,7 @@ func (b *Backend) Get(ctx context.Context, bucket, key string, offset int64, w i
 // later range is pinned to the ETag with If-Match, so an object replaced
 // mid-download fails with ErrChanged instead of sending a mix of two versions.
 //
-// Read-ahead follows the client (README "Transfers"): ranges are fetched ahead
+// Read-ahead follows the client (docs/storage.md "Transfers"): ranges are fetched ahead
 // into buffers from the memory budget only as far as the client has consumed
 // in the last readAheadWindow, at most DownloadConcurrency chunks, and only
 // when the budget has room at once. Otherwise the next range is streamed

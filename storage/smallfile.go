@@ -14,7 +14,7 @@ import (
 // Small files cost S3 round trips, not bandwidth: each request the FTP semantics
 // ask for (does it exist, is it a directory, does its directory exist) costs
 // about as much as the transfer itself (bench/results/ANALYSIS.md, W4 and W6).
-// This file holds the two shortcuts of README "Performance: small files": a
+// This file holds the two shortcuts of docs/storage.md "Performance: small files": a
 // download whose first GET is also the existence check, and the checks of a new
 // upload answered from the metadata cache or asked while the data arrives.
 
@@ -136,7 +136,7 @@ func (d *download) Close() error {
 // smallPutLimit is the size up to which an upload is read into a buffer of its
 // own size rather than a part buffer (PartSize, 16 MiB by default): most files of
 // the small-file workloads are a few KiB, and sessions each holding a part
-// buffer for one would take the memory budget (README "Transfers") sixteen
+// buffer for one would take the memory budget (docs/storage.md "Transfers") sixteen
 // times faster, limiting how many small uploads run at once. The buffers come
 // from the budget's small share (Memory.getSmall).
 const smallPutLimit = 1 << 20

@@ -16,7 +16,7 @@ import (
 // in Stat). StoreTargetCached answers from the metadata cache, which knows the
 // answer for a directory the gateway has just created, listed or written to;
 // CheckStoreTarget asks S3 the rest, and the session runs it while the data
-// arrives (README "Performance: small files").
+// arrives (docs/storage.md "Performance: small files").
 
 // knowledge is what the cache knows about a yes/no question.
 type knowledge int8

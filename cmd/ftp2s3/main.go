@@ -1,6 +1,6 @@
 // Command ftp2s3 is an FTP server whose file system is S3-compatible object
 // storage. Configuration comes from FTP2S3_* environment variables and the AWS
-// SDK's own chain; see the README.
+// SDK's own chain; see docs/configuration.md.
 package main
 
 import (
@@ -46,7 +46,7 @@ func main() {
 	}
 	cfg, problems := gateway.LoadConfig()
 	// A misspelled FTP2S3_* name would otherwise leave its setting at the
-	// default without a word (README "Configuration").
+	// default without a word (docs/configuration.md "Configuration").
 	unknown := gateway.UnknownVariables(os.Environ())
 	if len(problems) > 0 || (cfg.StrictEnv && len(unknown) > 0) {
 		for _, p := range problems {
@@ -90,7 +90,7 @@ func main() {
 }
 
 // reloadOnSIGHUP reloads the TLS certificate and FTP2S3_USERS_FILE whenever
-// the process gets SIGHUP, until ctx ends (README "FTPS (RFC 4217)",
+// the process gets SIGHUP, until ctx ends (docs/ftps.md "FTPS (RFC 4217)",
 // docs/identity.md); each reload logs its outcome, running sessions keep their
 // certificate, and a users file with errors keeps the users in force. Without
 // either to reload, SIGHUP keeps its default disposition.

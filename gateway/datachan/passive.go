@@ -32,7 +32,9 @@ type DataChannels struct {
 	// idleAfter is how long a port listens on after its last reservation
 	// ended: idleListen, shorter in tests.
 	idleAfter time.Duration
-	log       *slog.Logger
+	// dialPeer: FTP2S3_ACTIVE_DIAL_PEER (active.go).
+	dialPeer bool
+	log      *slog.Logger
 	// resolve looks a host name up; a field so that tests can make DNS fail.
 	resolve func(ctx context.Context, host string) ([]net.IP, error)
 	// listen opens a passive port's socket; a field so that tests can count
@@ -101,7 +103,10 @@ type Options struct {
 	// MaxPerClient is how many reservations one client (an IPv4 address, an
 	// IPv6 /64) may hold at once: FTP2S3_MAX_CONNECTIONS_PER_IP. Zero: no bound.
 	MaxPerClient int
-	Log          *slog.Logger
+	// DialPeer is FTP2S3_ACTIVE_DIAL_PEER: PORT/EPRT naming a private address
+	// connects to the control connection's peer instead (active.go).
+	DialPeer bool
+	Log      *slog.Logger
 }
 
 // New builds the data-channel layer.
@@ -116,7 +121,7 @@ func New(o Options) *DataChannels {
 	}
 	return &DataChannels{
 		ports: o.Ports, publicHost: o.PublicHost, overrides: o.Overrides,
-		dataTimeout: dt, expireAfter: 2 * dt, idleAfter: idleListen, log: log,
+		dataTimeout: dt, expireAfter: 2 * dt, idleAfter: idleListen, log: log, dialPeer: o.DialPeer,
 		resolve: func(ctx context.Context, host string) ([]net.IP, error) {
 			return net.DefaultResolver.LookupIP(ctx, "ip", host)
 		},

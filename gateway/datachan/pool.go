@@ -20,7 +20,7 @@ import (
 // source address says which session it is for (the same check that turns
 // strangers away). Only two sessions from one address need different ports. So
 // a range of N ports carries N transfers per client address, not N in all, and
-// one client can only ever exhaust its own share (README "How many transfers a
+// one client can only ever exhaust its own share (docs/networking.md "How many transfers a
 // range supports").
 
 // portKey is one listening socket: the control connection's local address

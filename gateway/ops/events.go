@@ -23,7 +23,7 @@ import (
 // hidden from the others' listings for up to FTP2S3_CACHE_TTL. S3 can tell
 // every replica: each one takes the bucket's event notifications on
 // POST /events and forgets what it cached about the named keys and their
-// directories (README "Object-storage semantics"). Invalidation is all an event
+// directories (docs/storage.md "Object-storage semantics"). Invalidation is all an event
 // can cause, so a forged one costs S3 requests, never a wrong answer; the
 // token (FTP2S3_S3_EVENTS_TOKEN) keeps strangers from causing even that, and
 // the bounds below cap what one request costs (docs/security.md).
