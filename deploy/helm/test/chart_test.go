@@ -29,7 +29,7 @@ var patterns = []struct {
 		"passive":       map[string]any{"publicHosts": []any{"a.example.com", "b.example.com"}, "hostOverrides": "10.0.0.0/8=edge-ftp2s3.ftp.svc"},
 		"tls":           map[string]any{"mode": "implicit", "secretName": "ftp-tls", "sessionReuse": "required"},
 		"proxyProtocol": map[string]any{"mode": "required", "trusted": "10.0.0.0/8"},
-		"events":        map[string]any{"enabled": true},
+		"events":        map[string]any{"enabled": true, "token": map[string]any{"existingSecret": "events-token", "key": "bearer"}},
 		"metrics":       map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
 		"extraEnv":      map[string]any{"FTP2S3_IDLE_TIMEOUT": "10m"},
 		"s3":            map[string]any{"existingSecret": "s3-keys"},
@@ -217,9 +217,6 @@ func TestChartOptions(t *testing.T) {
 			if !hasPort(s, sm.Spec.Endpoints[0].Port) {
 				t.Errorf("ServiceMonitor scrapes port %q, which Service %s lacks", sm.Spec.Endpoints[0].Port, s.Name)
 			}
-			if !hasPort(s, "events") {
-				t.Errorf("Service %s does not carry the events port", s.Name)
-			}
 		}
 	}
 	if !found {
@@ -267,6 +264,9 @@ func TestChartRefusesBrokenValues(t *testing.T) {
 		{map[string]any{"tls": map[string]any{"mode": "explicit"}}, "tls.secretName"},
 		{map[string]any{"proxyProtocol": map[string]any{"mode": "required"}}, "proxyProtocol.trusted"},
 		{map[string]any{"users": map[string]any{"records": []any{}}}, "users"},
+		{map[string]any{"events": map[string]any{"enabled": true}}, "events.token"},
+		{map[string]any{"events": map[string]any{"enabled": true, "token": map[string]any{"value": "two words"}}}, "printable ASCII"},
+		{map[string]any{"events": map[string]any{"enabled": true, "token": map[string]any{"existingSecret": "t", "key": ""}}}, "events.token.key"},
 	} {
 		_, err := renderRaw(merge(baseValues(), c.values))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

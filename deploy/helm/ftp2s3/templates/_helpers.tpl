@@ -26,6 +26,23 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- .Values.users.existingSecret | default (printf "%s-users" (include "ftp2s3.fullname" .)) -}}
 {{- end -}}
 
+{{- define "ftp2s3.eventsSecret" -}}
+{{- .Values.events.token.existingSecret | default (printf "%s-events" (include "ftp2s3.fullname" .)) -}}
+{{- end -}}
+
+{{/*
+The pods of the release by name, in order: what the StatefulSet controller
+calls them (label statefulset.kubernetes.io/pod-name). perReplica runs one
+StatefulSet of one pod per replica.
+*/}}
+{{- define "ftp2s3.podNames" -}}
+{{- $full := include "ftp2s3.fullname" . -}}
+{{- $n := ternary 1 (int .Values.replicas) (eq .Values.mode "single") -}}
+{{- range $i := until $n -}}
+{{- if eq $.Values.mode "perReplica" }}{{ printf "%s-%d-0" $full $i }}{{ else }}{{ printf "%s-%d" $full $i }}{{ end }}{{ " " }}
+{{- end -}}
+{{- end -}}
+
 {{/*
 The checks a wrong combination fails at render time, rather than in a pod
 that announces ports nobody publishes.
@@ -45,6 +62,16 @@ that announces ports nobody publishes.
 {{- end -}}
 {{- if and (ne .Values.proxyProtocol.mode "off") (not .Values.proxyProtocol.trusted) -}}
 {{- fail "proxyProtocol.trusted is needed unless proxyProtocol.mode is off" -}}
+{{- end -}}
+{{- /* The events listener is on the pod's network: never without a token. */ -}}
+{{- if and .Values.events.enabled (not .Values.events.token.existingSecret) (not .Values.events.token.value) -}}
+{{- fail "events.enabled needs events.token.existingSecret or events.token.value (e.g. openssl rand -hex 32)" -}}
+{{- end -}}
+{{- if and .Values.events.enabled (not .Values.events.token.existingSecret) (not (regexMatch "^[!-~]+$" (toString .Values.events.token.value))) -}}
+{{- fail "events.token.value must be printable ASCII without spaces" -}}
+{{- end -}}
+{{- if and .Values.events.enabled (not .Values.events.token.key) -}}
+{{- fail "events.token.key must name the Secret's key holding the token" -}}
 {{- end -}}
 {{- end -}}
 
@@ -184,6 +211,13 @@ spec:
         {{- if $v.events.enabled }}
         - name: FTP2S3_S3_EVENTS_LISTEN
           value: {{ printf ":%d" (int $v.events.port) | quote }}
+        # Not optional: a pod whose token is missing does not start, rather
+        # than serve the endpoint without one.
+        - name: FTP2S3_S3_EVENTS_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "ftp2s3.eventsSecret" $ }}
+              key: {{ $v.events.token.key }}
         {{- end }}
         {{- range $name, $value := $v.extraEnv }}
         - name: {{ $name }}
