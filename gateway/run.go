@@ -55,15 +55,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 }
 
 func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.Metrics) (*Gateway, error) {
-	defaultHome := session.Home{}
-	if cfg.Bucket != "" {
-		h, err := session.ParseHome(cfg.Bucket + "/" + cfg.Prefix)
-		if err != nil {
-			return nil, fmt.Errorf("FTP2S3_BUCKET/FTP2S3_PREFIX: %w", err)
-		}
-		defaultHome = h
-	}
-	id, err := newIdentity(&cfg, log, backend, m, defaultHome)
+	id, err := newIdentity(&cfg, log, backend, m, cfg.DefaultHome())
 	if err != nil {
 		return nil, err
 	}
@@ -74,18 +66,10 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	if sec.certs != nil {
 		warnWeakTLS(&cfg, log)
 	}
-	overrides, err := datachan.ParseHostOverrides(cfg.PassiveHostOverrides)
-	if err != nil {
-		return nil, fmt.Errorf("FTP2S3_PASSIVE_HOST_OVERRIDES: %w", err)
-	}
 	data := datachan.New(datachan.Options{
-		Ports: cfg.PassivePorts, PublicHost: cfg.PublicHost, Overrides: overrides,
+		Ports: cfg.PassivePorts, PublicHost: cfg.PublicHost, Overrides: cfg.PassiveHostOverrides,
 		DataTimeout: cfg.DataTimeout, MaxPerClient: cfg.MaxConnectionsPerIP, Log: log,
 	})
-	trusted, err := ParseTrusted(cfg.ProxyTrusted)
-	if err != nil {
-		return nil, fmt.Errorf("FTP2S3_PROXY_TRUSTED: %w", err)
-	}
 	srv := NewServer(ServerOptions{
 		Session: &session.Config{
 			FS:               backend,
@@ -110,7 +94,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
-		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: trusted, Log: log},
+		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: cfg.ProxyTrusted, Log: log},
 		Bans:                sec.bans,
 	})
 	m.WatchDataChannels(data.Stats)
@@ -123,7 +107,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Metrics: m,
 		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats,
 		ReadyCheckInterval: 5 * time.Second,
-		ready:              ops.NewReadiness(backend.Client(), cfg.Bucket, cfg.Auth == "s3", log),
+		ready:              ops.NewReadiness(backend.Client(), string(cfg.Bucket), cfg.Auth == "s3", log),
 		homes:              id.homes,
 		authn:              id.authn,
 		users:              id.users,
@@ -135,7 +119,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 // until ctx is cancelled, then shuts down gracefully within FTP2S3_SHUTDOWN_GRACE.
 func (g *Gateway) Run(ctx context.Context) error {
 	if g.Config.CreateBuckets {
-		if err := createBuckets(ctx, g.Backend, &g.Config, g.Log); err != nil {
+		if err := createBuckets(ctx, g.Backend, &g.Config, g.users, g.Log); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while waiting for S3: not a failure
 			}
