@@ -30,14 +30,14 @@ type Config struct {
 	Prefix               KeyPrefix     `env:"FTP2S3_PREFIX"`
 	Users                string        `env:"FTP2S3_USERS"`
 	UsersFile            string        `env:"FTP2S3_USERS_FILE"`
-	Auth                 string        `env:"FTP2S3_AUTH" envDefault:"users"`
+	Auth                 AuthMode      `env:"FTP2S3_AUTH" envDefault:"users"`
 	PartSize             Size          `env:"FTP2S3_PART_SIZE" envDefault:"16MiB"`
 	UploadConcurrency    int           `env:"FTP2S3_UPLOAD_CONCURRENCY" envDefault:"4"`
 	DownloadChunk        Size          `env:"FTP2S3_DOWNLOAD_CHUNK" envDefault:"16MiB"`
 	DownloadConcurrency  int           `env:"FTP2S3_DOWNLOAD_CONCURRENCY" envDefault:"4"`
 	CacheEntries         int           `env:"FTP2S3_CACHE_ENTRIES" envDefault:"10000"`
 	CacheTTL             time.Duration `env:"FTP2S3_CACHE_TTL" envDefault:"30s"`
-	TLS                  string        `env:"FTP2S3_TLS" envDefault:"off"`
+	TLS                  TLSMode       `env:"FTP2S3_TLS" envDefault:"off"`
 	TLSCert              string        `env:"FTP2S3_TLS_CERT"`
 	TLSKey               string        `env:"FTP2S3_TLS_KEY"`
 	TLSListen            string        `env:"FTP2S3_TLS_LISTEN"`
@@ -45,14 +45,14 @@ type Config struct {
 	TLSMinVersion        TLSVersion    `env:"FTP2S3_TLS_MIN_VERSION" envDefault:"1.2"`
 	TLSCiphers           CipherList    `env:"FTP2S3_TLS_CIPHERS"`
 	PathEncoding         PathEncoding  `env:"FTP2S3_PATH_ENCODING" envDefault:"utf-8"`
-	SetStat              string        `env:"FTP2S3_SETSTAT" envDefault:"store"`
+	SetStat              SetStatMode   `env:"FTP2S3_SETSTAT" envDefault:"store"`
 	IdleTimeout          time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
 	DataTimeout          time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
 	MaxConnections       int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
 	MaxConnectionsPerIP  int           `env:"FTP2S3_MAX_CONNECTIONS_PER_IP" envDefault:"50"`
 	MetricsListen        string        `env:"FTP2S3_METRICS_LISTEN"`
-	LogFormat            string        `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
-	LogLevel             string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
+	LogFormat            LogFormat     `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
+	LogLevel             LogLevel      `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
 	BanAfter             int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
 	BanFor               time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
 	LoginTimeout         time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
@@ -60,7 +60,7 @@ type Config struct {
 	MaxRenameKeys        int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
 	HashCopyLimit        Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"0"`
 	ShutdownGrace        time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
-	ProxyProtocol        string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
+	ProxyProtocol        ProxyMode     `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
 	ProxyTrusted         Prefixes      `env:"FTP2S3_PROXY_TRUSTED"`
 	S3PathStyle          bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
 
@@ -258,23 +258,6 @@ func (c *Config) Validate() []error {
 	if _, _, err := net.SplitHostPort(c.MetricsListen); c.MetricsListen != "" && err != nil {
 		bad("FTP2S3_METRICS_LISTEN", "%q is not host:port (e.g. :9100)", c.MetricsListen)
 	}
-	oneOf := func(name, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
-	}
-	oneOf("FTP2S3_AUTH", c.Auth, "users", "s3", "http")
-	oneOf("FTP2S3_TLS", c.TLS, "off", "explicit", "required", "implicit")
-	oneOf("FTP2S3_LOG_FORMAT", c.LogFormat, "text", "json")
-	oneOf("FTP2S3_SETSTAT", c.SetStat, "store", "ignore")
-	oneOf("FTP2S3_PROXY_PROTOCOL", c.ProxyProtocol, "off", "optional", "required")
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		bad("FTP2S3_LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
-	}
 	if c.PartSize < 5<<20 || c.PartSize > 5<<30 {
 		bad("FTP2S3_PART_SIZE", "%d bytes is outside S3's part size limits (5MiB to 5GiB)", int64(c.PartSize))
 	}
@@ -366,6 +349,9 @@ func (c *Config) validateTLS() []error {
 		}
 		return p
 	}
+	if c.TLS == "" {
+		return p // FTP2S3_TLS did not parse, and said so
+	}
 	if c.TLSCert == "" || c.TLSKey == "" {
 		return append(p, fmt.Errorf("FTP2S3_TLS: %q needs FTP2S3_TLS_CERT and FTP2S3_TLS_KEY", c.TLS))
 	}
@@ -402,9 +388,7 @@ func (c *Config) validateLogin() []error {
 
 // NewLogger builds the slog logger the configuration asks for.
 func (c *Config) NewLogger() *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(c.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: slog.Level(c.LogLevel)}
 	if c.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}

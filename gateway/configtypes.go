@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
@@ -120,4 +122,61 @@ func (c *Config) DefaultHome() session.Home {
 		return session.Home{}
 	}
 	return session.Home{Bucket: string(c.Bucket), Prefix: string(c.Prefix)}
+}
+
+// The enumerations: each refuses a value outside its list when it is read.
+
+// AuthMode is who logs in (FTP2S3_AUTH): users, s3 or http.
+type AuthMode string
+
+// UnmarshalText checks the mode.
+func (m *AuthMode) UnmarshalText(t []byte) error { return setOneOf(m, t, "users", "s3", "http") }
+
+// TLSMode is FTP2S3_TLS: off, explicit, required or implicit.
+type TLSMode string
+
+// UnmarshalText checks the mode.
+func (m *TLSMode) UnmarshalText(t []byte) error {
+	return setOneOf(m, t, "off", "explicit", "required", "implicit")
+}
+
+// LogFormat is FTP2S3_LOG_FORMAT: text or json.
+type LogFormat string
+
+// UnmarshalText checks the format.
+func (f *LogFormat) UnmarshalText(t []byte) error { return setOneOf(f, t, "text", "json") }
+
+// SetStatMode is FTP2S3_SETSTAT: store or ignore.
+type SetStatMode string
+
+// UnmarshalText checks the mode.
+func (m *SetStatMode) UnmarshalText(t []byte) error { return setOneOf(m, t, "store", "ignore") }
+
+// ProxyMode is FTP2S3_PROXY_PROTOCOL: off, optional or required.
+type ProxyMode string
+
+// UnmarshalText checks the mode.
+func (m *ProxyMode) UnmarshalText(t []byte) error {
+	return setOneOf(m, t, "off", "optional", "required")
+}
+
+func setOneOf[T ~string](v *T, t []byte, allowed ...string) error {
+	if !slices.Contains(allowed, string(t)) {
+		return fmt.Errorf("%q is not one of %s", t, strings.Join(allowed, ", "))
+	}
+	*v = T(t)
+	return nil
+}
+
+// LogLevel is FTP2S3_LOG_LEVEL: debug, info, warn or error.
+type LogLevel slog.Level
+
+// UnmarshalText parses the level.
+func (l *LogLevel) UnmarshalText(t []byte) error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText(t); err != nil {
+		return fmt.Errorf("%q is not one of debug, info, warn, error", t)
+	}
+	*l = LogLevel(lvl)
+	return nil
 }

@@ -94,7 +94,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
-		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: cfg.ProxyTrusted, Log: log},
+		Proxy:               &ProxyPolicy{Mode: string(cfg.ProxyProtocol), Trusted: cfg.ProxyTrusted, Log: log},
 		Bans:                sec.bans,
 	})
 	m.WatchDataChannels(data.Stats)

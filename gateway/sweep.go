@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
