@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -14,38 +13,27 @@ import (
 )
 
 // servedBuckets lists the buckets this configuration serves by name:
-// FTP2S3_BUCKET, the buckets of static users' homes and the anonymous home's,
-// each once, sorted. Homes of every bucket ("/") name none.
-func servedBuckets(cfg *Config) ([]string, error) {
+// FTP2S3_BUCKET, the buckets of static users' homes (users is nil unless
+// FTP2S3_AUTH=users) and the anonymous home's, each once, sorted. Homes of
+// every bucket ("/") name none.
+func servedBuckets(cfg *Config, users *auth.StaticUsers) []string {
 	var names []string
 	add := func(h session.Home) {
 		if h.Bucket != "" && !slices.Contains(names, h.Bucket) {
 			names = append(names, h.Bucket)
 		}
 	}
-	def, err := session.ParseHome(cfg.Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("FTP2S3_BUCKET: %w", err)
-	}
-	add(def)
-	if cfg.Auth == "users" {
-		users, problems := auth.LoadStaticUsers(cfg.Users, cfg.UsersFile, def)
-		if len(problems) > 0 {
-			return nil, errors.Join(problems...)
-		}
+	add(cfg.DefaultHome())
+	if users != nil {
 		for _, h := range users.OwnHomes() {
 			add(h)
 		}
 	}
-	if cfg.AnonymousHome != "" {
-		h, err := session.ParseHome(cfg.AnonymousHome)
-		if err != nil {
-			return nil, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %w", err)
-		}
-		add(h)
+	if cfg.AnonymousHome.Set {
+		add(cfg.AnonymousHome.Home)
 	}
 	slices.Sort(names)
-	return names, nil
+	return names
 }
 
 // createBuckets makes the served buckets that are missing (FTP2S3_CREATE_BUCKETS)
@@ -54,12 +42,9 @@ func servedBuckets(cfg *Config) ([]string, error) {
 // up to FTP2S3_S3_RETRY_FOR, the same patience a transfer has; any other
 // refusal (credentials, a bucket owned by someone else) ends it at once, since
 // waiting would not change the answer.
-func createBuckets(ctx context.Context, backend *storage.Backend, cfg *Config, log *slog.Logger) error {
+func createBuckets(ctx context.Context, backend *storage.Backend, cfg *Config, users *auth.StaticUsers, log *slog.Logger) error {
 	within := max(cfg.S3RetryFor, 0)
-	names, err := servedBuckets(cfg)
-	if err != nil {
-		return err
-	}
+	names := servedBuckets(cfg, users)
 	deadline := time.Now().Add(within)
 	delay := 250 * time.Millisecond
 	for _, name := range names {

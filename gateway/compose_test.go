@@ -16,7 +16,6 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
-	"github.com/ftp2s3/ftp2s3/session"
 )
 
 // The container files are checked by reading them: they must parse, name only
@@ -116,7 +115,7 @@ func checkGatewayService(t *testing.T, name string, svc composeService) Config {
 		t.Errorf("%s: stop_grace_period %q must be longer than FTP2S3_SHUTDOWN_GRACE %s", name, svc.StopGracePeriod, cfg.ShutdownGrace)
 	}
 	// The example user logs in with the password the comments promise.
-	users, problems := auth.LoadStaticUsers(cfg.Users, "", session.Home{Bucket: cfg.Bucket})
+	users, problems := auth.LoadStaticUsers(cfg.Users, "", cfg.DefaultHome())
 	if len(problems) > 0 {
 		t.Fatalf("%s: FTP2S3_USERS: %v", name, problems)
 	}
@@ -216,13 +215,12 @@ func TestHAComposeFile(t *testing.T) {
 		if cfg.ProxyProtocol != "required" {
 			t.Errorf("%s: FTP2S3_PROXY_PROTOCOL=%s, want required behind HAProxy", name, cfg.ProxyProtocol)
 		}
-		trusted, _ := ParseTrusted(cfg.ProxyTrusted)
 		inTrusted := false
-		for _, p := range trusted {
+		for _, p := range cfg.ProxyTrusted {
 			inTrusted = inTrusted || p.Contains(haIP)
 		}
 		if !inTrusted {
-			t.Errorf("%s: FTP2S3_PROXY_TRUSTED=%q does not hold HAProxy's %s", name, cfg.ProxyTrusted, haIP)
+			t.Errorf("%s: FTP2S3_PROXY_TRUSTED=%v does not hold HAProxy's %s", name, cfg.ProxyTrusted, haIP)
 		}
 		_, port, _ := strings.Cut(cfg.Listen, ":")
 		if !regexp.MustCompile(`(?m)^\s*server \S+ ` + regexp.QuoteMeta(name) + `:` + port + `\b`).MatchString(hacfg) {

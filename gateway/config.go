@@ -16,33 +16,32 @@ import (
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/gateway/datachan"
-	"github.com/ftp2s3/ftp2s3/session"
 )
 
 // Config is every setting of the gateway, read from FTP2S3_* environment
 // variables once at start-up. The variable names are a public interface.
 type Config struct {
-	Listen               string    `env:"FTP2S3_LISTEN" envDefault:":2121"`
-	PassivePorts         PortRange `env:"FTP2S3_PASSIVE_PORTS" envDefault:"30000-30099"`
-	PublicHost           string    `env:"FTP2S3_PUBLIC_HOST"`
-	PassiveHostOverrides string    `env:"FTP2S3_PASSIVE_HOST_OVERRIDES"`
-	ActiveMode           bool      `env:"FTP2S3_ACTIVE_MODE" envDefault:"true"`
+	Listen               string        `env:"FTP2S3_LISTEN" envDefault:":2121"`
+	PassivePorts         PortRange     `env:"FTP2S3_PASSIVE_PORTS" envDefault:"30000-30099"`
+	PublicHost           string        `env:"FTP2S3_PUBLIC_HOST"`
+	PassiveHostOverrides HostOverrides `env:"FTP2S3_PASSIVE_HOST_OVERRIDES"`
+	ActiveMode           bool          `env:"FTP2S3_ACTIVE_MODE" envDefault:"true"`
 	// ActiveDialPeer: a PORT/EPRT naming a private address (a client behind NAT
 	// or on the Docker host) is dialled at the control connection's peer
 	// instead of refused (docs/networking.md "Active mode into a container").
 	ActiveDialPeer      bool          `env:"FTP2S3_ACTIVE_DIAL_PEER" envDefault:"false"`
-	Bucket              string        `env:"FTP2S3_BUCKET"`
-	Prefix              string        `env:"FTP2S3_PREFIX"`
+	Bucket              BucketName    `env:"FTP2S3_BUCKET"`
+	Prefix              KeyPrefix     `env:"FTP2S3_PREFIX"`
 	Users               string        `env:"FTP2S3_USERS"`
 	UsersFile           string        `env:"FTP2S3_USERS_FILE"`
-	Auth                string        `env:"FTP2S3_AUTH" envDefault:"users"`
+	Auth                AuthMode      `env:"FTP2S3_AUTH" envDefault:"users"`
 	PartSize            Size          `env:"FTP2S3_PART_SIZE" envDefault:"16MiB"`
 	UploadConcurrency   int           `env:"FTP2S3_UPLOAD_CONCURRENCY" envDefault:"4"`
 	DownloadChunk       Size          `env:"FTP2S3_DOWNLOAD_CHUNK" envDefault:"16MiB"`
 	DownloadConcurrency int           `env:"FTP2S3_DOWNLOAD_CONCURRENCY" envDefault:"4"`
 	CacheEntries        int           `env:"FTP2S3_CACHE_ENTRIES" envDefault:"10000"`
 	CacheTTL            time.Duration `env:"FTP2S3_CACHE_TTL" envDefault:"30s"`
-	TLS                 string        `env:"FTP2S3_TLS" envDefault:"off"`
+	TLS                 TLSMode       `env:"FTP2S3_TLS" envDefault:"off"`
 	TLSCert             string        `env:"FTP2S3_TLS_CERT"`
 	TLSKey              string        `env:"FTP2S3_TLS_KEY"`
 	TLSListen           string        `env:"FTP2S3_TLS_LISTEN"`
@@ -50,32 +49,32 @@ type Config struct {
 	TLSMinVersion       TLSVersion    `env:"FTP2S3_TLS_MIN_VERSION" envDefault:"1.2"`
 	TLSCiphers          CipherList    `env:"FTP2S3_TLS_CIPHERS"`
 	PathEncoding        PathEncoding  `env:"FTP2S3_PATH_ENCODING" envDefault:"utf-8"`
-	SetStat             string        `env:"FTP2S3_SETSTAT" envDefault:"store"`
+	SetStat             SetStatMode   `env:"FTP2S3_SETSTAT" envDefault:"store"`
 	IdleTimeout         time.Duration `env:"FTP2S3_IDLE_TIMEOUT" envDefault:"5m"`
 	DataTimeout         time.Duration `env:"FTP2S3_DATA_TIMEOUT" envDefault:"30s"`
 	MaxConnections      int           `env:"FTP2S3_MAX_CONNECTIONS" envDefault:"500"`
 	MaxConnectionsPerIP int           `env:"FTP2S3_MAX_CONNECTIONS_PER_IP" envDefault:"50"`
 	MetricsListen       string        `env:"FTP2S3_METRICS_LISTEN"`
-	LogFormat           string        `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
-	LogLevel            string        `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
+	LogFormat           LogFormat     `env:"FTP2S3_LOG_FORMAT" envDefault:"text"`
+	LogLevel            LogLevel      `env:"FTP2S3_LOG_LEVEL" envDefault:"info"`
 	BanAfter            int           `env:"FTP2S3_BAN_AFTER" envDefault:"10"`
 	BanFor              time.Duration `env:"FTP2S3_BAN_FOR" envDefault:"15m"`
 	LoginTimeout        time.Duration `env:"FTP2S3_LOGIN_TIMEOUT" envDefault:"60s"`
-	AnonymousHome       string        `env:"FTP2S3_ANONYMOUS_HOME"`
+	AnonymousHome       Home          `env:"FTP2S3_ANONYMOUS_HOME"`
 	MaxRenameKeys       int           `env:"FTP2S3_MAX_RENAME_KEYS" envDefault:"10000"`
 	HashCopyLimit       Size          `env:"FTP2S3_HASH_COPY_LIMIT" envDefault:"0"`
 	ShutdownGrace       time.Duration `env:"FTP2S3_SHUTDOWN_GRACE" envDefault:"30s"`
-	ProxyProtocol       string        `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
-	ProxyTrusted        string        `env:"FTP2S3_PROXY_TRUSTED"`
+	ProxyProtocol       ProxyMode     `env:"FTP2S3_PROXY_PROTOCOL" envDefault:"off"`
+	ProxyTrusted        Prefixes      `env:"FTP2S3_PROXY_TRUSTED"`
 	S3PathStyle         bool          `env:"FTP2S3_S3_PATH_STYLE" envDefault:"false"`
 
 	// Hardening (docs/storage.md "Transfers", docs/networking.md): one memory budget for all transfer buffers
 	// (zero: 1 GiB, or half the cgroup limit when smaller); the buckets a
 	// multi-bucket home shows and reaches; FTP2S3_ANONYMOUS_HOME=/ needs the
 	// explicit opt-in.
-	MemoryLimit         Size   `env:"FTP2S3_MEMORY_LIMIT"`
-	Buckets             string `env:"FTP2S3_BUCKETS"`
-	AnonymousAllBuckets bool   `env:"FTP2S3_ANONYMOUS_ALL_BUCKETS" envDefault:"false"`
+	MemoryLimit         Size      `env:"FTP2S3_MEMORY_LIMIT"`
+	Buckets             BucketSet `env:"FTP2S3_BUCKETS"`
+	AnonymousAllBuckets bool      `env:"FTP2S3_ANONYMOUS_ALL_BUCKETS" envDefault:"false"`
 	// UploadMinRate is the slow-upload rule (docs/memory-budget.md): while
 	// transfers wait for memory, an upload sending less than this many bytes
 	// per second over FTP2S3_DATA_TIMEOUT ends with 426; 0 is off.
@@ -115,6 +114,12 @@ type Config struct {
 	// Containers (docs/containers.md).
 	CreateBuckets bool `env:"FTP2S3_CREATE_BUCKETS" envDefault:"false"`
 	StrictEnv     bool `env:"FTP2S3_STRICT_ENV" envDefault:"false"`
+
+	// The files the variables name, read once by LoadConfig (LoadFiles) and
+	// used by New; New reads them itself when they are nil (embedders and
+	// tests that set the fields). Not environment variables.
+	StaticUsers *auth.StaticUsers // FTP2S3_USERS and FTP2S3_USERS_FILE under FTP2S3_AUTH=users
+	KeyPair     *Certificates     // FTP2S3_TLS_CERT and FTP2S3_TLS_KEY when FTP2S3_TLS is on
 
 	// ProgressInterval is how often a running transfer logs its progress (not an
 	// environment variable; zero means every minute; tests lower it).
@@ -184,12 +189,17 @@ func (s Secret) String() string {
 	return "****"
 }
 
-// LoadConfig reads the configuration from the environment. It returns every
-// problem at once, each naming its variable.
-func LoadConfig() (Config, []error) {
+// LoadConfig reads the configuration from the environment, and the files it
+// names (LoadFiles). It returns every problem at once, each naming its
+// variable.
+func LoadConfig() (Config, []error) { return loadConfig(nil) }
+
+// loadConfig is LoadConfig from environ, or from the process environment when
+// environ is nil (tests pass their own).
+func loadConfig(environ map[string]string) (Config, []error) {
 	var c Config
 	var problems []error
-	if err := env.Parse(&c); err != nil {
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		var agg env.AggregateError
 		if errors.As(err, &agg) {
 			for _, e := range agg.Errors {
@@ -200,7 +210,35 @@ func LoadConfig() (Config, []error) {
 		}
 	}
 	c.metadataOffWhenEmpty()
-	return c, append(problems, c.Validate()...)
+	problems = append(problems, c.Validate()...)
+	return c, append(problems, c.LoadFiles()...)
+}
+
+// LoadFiles reads, once, the files the configuration names and keeps them in
+// c for New: the users (FTP2S3_USERS and FTP2S3_USERS_FILE, under
+// FTP2S3_AUTH=users; reloaded later by the gateway) and the TLS key pair. It
+// returns every problem, each naming its variable. The users' default home is
+// c.DefaultHome() as it is now.
+func (c *Config) LoadFiles() []error {
+	var p []error
+	if c.Auth == "users" {
+		// The records themselves: name:bcrypt-hash[:home[:perm]] each, names
+		// unique (docs/configuration.md "Users").
+		users, problems := auth.LoadStaticUsers(c.Users, c.UsersFile, c.DefaultHome())
+		p = append(p, problems...)
+		if len(problems) == 0 {
+			c.StaticUsers = users
+		}
+	}
+	if c.TLS != "off" && c.TLSCert != "" && c.TLSKey != "" {
+		certs, err := LoadCertificates(c.TLSCert, c.TLSKey)
+		if err != nil {
+			p = append(p, err)
+		} else {
+			c.KeyPair = certs
+		}
+	}
+	return p
 }
 
 // describeEnvError names the variable behind a parse error.
@@ -235,23 +273,6 @@ func (c *Config) Validate() []error {
 	}
 	if _, _, err := net.SplitHostPort(c.MetricsListen); c.MetricsListen != "" && err != nil {
 		bad("FTP2S3_METRICS_LISTEN", "%q is not host:port (e.g. :9100)", c.MetricsListen)
-	}
-	oneOf := func(name, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
-	}
-	oneOf("FTP2S3_AUTH", c.Auth, "users", "s3", "http")
-	oneOf("FTP2S3_TLS", c.TLS, "off", "explicit", "required", "implicit")
-	oneOf("FTP2S3_LOG_FORMAT", c.LogFormat, "text", "json")
-	oneOf("FTP2S3_SETSTAT", c.SetStat, "store", "ignore")
-	oneOf("FTP2S3_PROXY_PROTOCOL", c.ProxyProtocol, "off", "optional", "required")
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		bad("FTP2S3_LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
 	if c.PartSize < 5<<20 || c.PartSize > 5<<30 {
 		bad("FTP2S3_PART_SIZE", "%d bytes is outside S3's part size limits (5MiB to 5GiB)", int64(c.PartSize))
@@ -307,28 +328,11 @@ func (c *Config) Validate() []error {
 	if c.Bucket == "" && c.Prefix != "" {
 		bad("FTP2S3_PREFIX", "needs FTP2S3_BUCKET")
 	}
-	if c.Bucket != "" {
-		if _, err := session.ParseHome(c.Bucket + "/" + c.Prefix); err != nil {
-			bad("FTP2S3_BUCKET/FTP2S3_PREFIX", "%v", err)
-		}
-	}
 	p = append(p, c.validateTLS()...)
 	p = append(p, c.validateEvents()...)
-	usersFile := c.UsersFile
-	if usersFile != "" {
-		if _, err := os.ReadFile(usersFile); err != nil {
-			bad("FTP2S3_USERS_FILE", "cannot read %s: %v", usersFile, unwrapAll(err))
-			usersFile = "" // said once is enough
-		}
-	}
-	p = append(p, c.validateLogin(usersFile)...)
-	if trusted, err := ParseTrusted(c.ProxyTrusted); err != nil {
-		bad("FTP2S3_PROXY_TRUSTED", "%v", err)
-	} else if c.ProxyProtocol != "off" && len(trusted) == 0 {
+	p = append(p, c.validateLogin()...)
+	if c.ProxyProtocol != "off" && len(c.ProxyTrusted) == 0 {
 		bad("FTP2S3_PROXY_PROTOCOL", "%q needs FTP2S3_PROXY_TRUSTED (the load balancers' addresses)", c.ProxyProtocol)
-	}
-	if _, err := datachan.ParseHostOverrides(c.PassiveHostOverrides); err != nil {
-		bad("FTP2S3_PASSIVE_HOST_OVERRIDES", "%v", err)
 	}
 	if c.PublicHost != "" {
 		if err := datachan.CheckHost(c.PublicHost); err != nil {
@@ -362,11 +366,11 @@ func (c *Config) validateTLS() []error {
 		}
 		return p
 	}
+	if c.TLS == "" {
+		return p // FTP2S3_TLS did not parse, and said so
+	}
 	if c.TLSCert == "" || c.TLSKey == "" {
 		return append(p, fmt.Errorf("FTP2S3_TLS: %q needs FTP2S3_TLS_CERT and FTP2S3_TLS_KEY", c.TLS))
-	}
-	if _, err := loadKeyPair(c.TLSCert, c.TLSKey); err != nil {
-		p = append(p, err)
 	}
 	if len(c.TLSCiphers) > 0 && c.TLSMinVersion >= TLSVersion(tls.VersionTLS13) {
 		p = append(p, errors.New("FTP2S3_TLS_CIPHERS: has no effect with FTP2S3_TLS_MIN_VERSION=1.3 (TLS 1.3 suites are fixed)"))
@@ -380,42 +384,28 @@ func (c *Config) tlsPolicy() TLSPolicy {
 	return TLSPolicy{MinVersion: c.TLSMinVersion, Ciphers: c.TLSCiphers, Reuse: c.TLSSessionReuse}
 }
 
-// validateLogin checks the login settings that parse but may not make sense.
-// usersFile is FTP2S3_USERS_FILE when it could be read, else "".
-func (c *Config) validateLogin(usersFile string) []error {
+// validateLogin checks the login settings that parse but may not make sense
+// together (the user records are LoadFiles').
+func (c *Config) validateLogin() []error {
 	var p []error
-	if c.Auth == "users" {
-		// The records themselves: name:bcrypt-hash[:home[:perm]] each, names
-		// unique (docs/configuration.md "Users").
-		_, problems := auth.LoadStaticUsers(c.Users, usersFile, session.Home{})
-		p = append(p, problems...)
-	}
-	if c.AnonymousHome != "" {
-		h, err := session.ParseHome(c.AnonymousHome)
+	if h := c.AnonymousHome; h.Set {
 		switch {
-		case err != nil:
-			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %v", err))
 		case h.Bucket == "" && !c.AnonymousAllBuckets:
 			// "/" would let anybody read every bucket the gateway's keys reach:
 			// too big a door to open by a typo (docs/configuration.md "Logging in").
-			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", c.AnonymousHome))
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %q gives anonymous read access to every bucket; name one bucket[/prefix], or set FTP2S3_ANONYMOUS_ALL_BUCKETS=true to mean it", h.String()))
 		case h.Bucket != "" && c.AnonymousAllBuckets:
-			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", c.AnonymousHome))
+			p = append(p, fmt.Errorf("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/, not %q", h.String()))
 		}
 	} else if c.AnonymousAllBuckets {
 		p = append(p, errors.New("FTP2S3_ANONYMOUS_ALL_BUCKETS: true only goes with FTP2S3_ANONYMOUS_HOME=/ (anonymous access is off)"))
-	}
-	if _, err := auth.ParseBucketList(c.Buckets); err != nil {
-		p = append(p, fmt.Errorf("FTP2S3_BUCKETS: %v", err))
 	}
 	return append(p, c.validateHTTPAuth()...)
 }
 
 // NewLogger builds the slog logger the configuration asks for.
 func (c *Config) NewLogger() *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(c.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: slog.Level(c.LogLevel)}
 	if c.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}

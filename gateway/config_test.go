@@ -48,12 +48,8 @@ func TestDefaultsMatchSpec(t *testing.T) {
 }
 
 func TestValidateNamesEveryProblem(t *testing.T) {
-	c := DefaultConfig()
-	c.Auth = "ldap"
-	c.UploadConcurrency = 0
-	c.Prefix = "x"
-	c.PassiveHostOverrides = "notacidr=1.2.3.4"
-	problems := c.Validate()
+	_, problems := loadConfig(map[string]string{"FTP2S3_AUTH": "ldap", "FTP2S3_UPLOAD_CONCURRENCY": "0",
+		"FTP2S3_PREFIX": "x", "FTP2S3_PASSIVE_HOST_OVERRIDES": "notacidr=1.2.3.4"})
 	var all []string
 	for _, p := range problems {
 		all = append(all, p.Error())
@@ -82,12 +78,13 @@ func TestValidateAnonymousAndBuckets(t *testing.T) {
 		{"", false, "a-b, c.d ,efg", ""},
 		{"", false, "ok1,Bad_Name", "FTP2S3_BUCKETS"},
 		{"", false, "ok1,x/y", "FTP2S3_BUCKETS"},
+		{"Not_A_Bucket", false, "", "FTP2S3_ANONYMOUS_HOME"},
 	}
 	for _, c := range cases {
-		cfg := DefaultConfig()
-		cfg.AnonymousHome, cfg.AnonymousAllBuckets, cfg.Buckets = c.home, c.all, c.buckets
+		_, problems := loadConfig(map[string]string{"FTP2S3_ANONYMOUS_HOME": c.home,
+			"FTP2S3_ANONYMOUS_ALL_BUCKETS": fmt.Sprint(c.all), "FTP2S3_BUCKETS": c.buckets})
 		var got []string
-		for _, p := range cfg.Validate() {
+		for _, p := range problems {
 			got = append(got, p.Error())
 		}
 		joined := strings.Join(got, "\n")
@@ -128,10 +125,9 @@ func TestValidateConsistencySettings(t *testing.T) {
 // TestValidatePassiveHosts: a URL or host:port where a host belongs is refused
 // at start-up, naming the variable.
 func TestValidatePassiveHosts(t *testing.T) {
-	c := DefaultConfig()
-	c.PublicHost = "ftp://ftp.example.com"
-	c.PassiveHostOverrides = "10.0.0.0/8=10.0.0.1:30000"
-	joined := fmt.Sprint(c.Validate())
+	_, problems := loadConfig(map[string]string{"FTP2S3_PUBLIC_HOST": "ftp://ftp.example.com",
+		"FTP2S3_PASSIVE_HOST_OVERRIDES": "10.0.0.0/8=10.0.0.1:30000"})
+	joined := fmt.Sprint(problems)
 	for _, name := range []string{"FTP2S3_PUBLIC_HOST", "FTP2S3_PASSIVE_HOST_OVERRIDES"} {
 		if !strings.Contains(joined, name) {
 			t.Errorf("no problem names %s: %s", name, joined)
@@ -142,11 +138,9 @@ func TestValidatePassiveHosts(t *testing.T) {
 // TestValidateHomesAndUsers: the default home and the user records are
 // checked with everything else, so that one run lists every problem.
 func TestValidateHomesAndUsers(t *testing.T) {
-	c := DefaultConfig()
-	c.Bucket = "Bad_Bucket"
-	c.Users = "alice:plaintext"
-	joined := fmt.Sprint(c.Validate())
-	for _, want := range []string{"FTP2S3_BUCKET/FTP2S3_PREFIX", "FTP2S3_USERS", "not a bcrypt hash"} {
+	_, problems := loadConfig(map[string]string{"FTP2S3_BUCKET": "Bad_Bucket", "FTP2S3_USERS": "alice:plaintext"})
+	joined := fmt.Sprint(problems)
+	for _, want := range []string{"FTP2S3_BUCKET: ", "FTP2S3_USERS", "not a bcrypt hash"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("no problem mentions %s: %s", want, joined)
 		}
@@ -154,9 +148,8 @@ func TestValidateHomesAndUsers(t *testing.T) {
 	if strings.Contains(joined, "plaintext") {
 		t.Errorf("a problem reveals the password: %s", joined)
 	}
-	c.Auth = "s3" // the records are ignored then (with a warning at start)
-	c.Bucket = "good-bucket"
-	if p := c.Validate(); len(p) != 0 {
+	// The records are ignored under s3 (with a warning at start).
+	if _, p := loadConfig(map[string]string{"FTP2S3_AUTH": "s3", "FTP2S3_BUCKET": "good-bucket", "FTP2S3_USERS": "alice:plaintext"}); len(p) != 0 {
 		t.Errorf("s3 auth with a good bucket: %v", p)
 	}
 }

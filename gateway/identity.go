@@ -75,9 +75,12 @@ type identity struct {
 func newIdentity(cfg *Config, log *slog.Logger, backend *storage.Backend, m *ops.Metrics, defaultHome session.Home) (*identity, error) {
 	switch cfg.Auth {
 	case "users":
-		users, problems := auth.LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome)
-		if len(problems) > 0 {
-			return nil, errors.Join(problems...)
+		users := cfg.StaticUsers // LoadConfig read them
+		if users == nil {
+			var problems []error
+			if users, problems = auth.LoadStaticUsers(cfg.Users, cfg.UsersFile, defaultHome); len(problems) > 0 {
+				return nil, errors.Join(problems...)
+			}
 		}
 		if users.Len() == 0 {
 			log.Warn("no users configured (FTP2S3_USERS / FTP2S3_USERS_FILE): nobody can log in")
@@ -104,13 +107,9 @@ func newIdentity(cfg *Config, log *slog.Logger, backend *storage.Backend, m *ops
 			log.Warn("FTP2S3_AUTH_URL is plain http to another host: FTP passwords cross the network unencrypted",
 				"host", u.Host)
 		}
-		allow, err := auth.ParseBucketList(cfg.Buckets)
-		if err != nil {
-			return nil, fmt.Errorf("FTP2S3_BUCKETS: %w", err)
-		}
 		m.WatchAuth()
 		a := auth.NewHTTPAuth(auth.HTTPAuthOptions{URL: cfg.AuthURL.URL, Token: cfg.AuthToken,
-			Timeout: cfg.AuthTimeout, CacheTTL: cfg.AuthCacheTTL, Buckets: allow, Log: log, Observe: m.ObserveAuth})
+			Timeout: cfg.AuthTimeout, CacheTTL: cfg.AuthCacheTTL, Buckets: cfg.Buckets, Log: log, Observe: m.ObserveAuth})
 		id := &identity{authn: a}
 		// The service's homes are unknown before its users log in: the sweep
 		// covers the default home only.

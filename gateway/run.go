@@ -62,15 +62,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 }
 
 func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.Metrics) (*Gateway, error) {
-	defaultHome := session.Home{}
-	if cfg.Bucket != "" {
-		h, err := session.ParseHome(cfg.Bucket + "/" + cfg.Prefix)
-		if err != nil {
-			return nil, fmt.Errorf("FTP2S3_BUCKET/FTP2S3_PREFIX: %w", err)
-		}
-		defaultHome = h
-	}
-	id, err := newIdentity(&cfg, log, backend, m, defaultHome)
+	id, err := newIdentity(&cfg, log, backend, m, cfg.DefaultHome())
 	if err != nil {
 		return nil, err
 	}
@@ -81,19 +73,11 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	if sec.certs != nil {
 		warnWeakTLS(&cfg, log)
 	}
-	overrides, err := datachan.ParseHostOverrides(cfg.PassiveHostOverrides)
-	if err != nil {
-		return nil, fmt.Errorf("FTP2S3_PASSIVE_HOST_OVERRIDES: %w", err)
-	}
 	data := datachan.New(datachan.Options{
-		Ports: cfg.PassivePorts, PublicHost: cfg.PublicHost, Overrides: overrides,
+		Ports: cfg.PassivePorts, PublicHost: cfg.PublicHost, Overrides: cfg.PassiveHostOverrides,
 		DataTimeout: cfg.DataTimeout, MaxPerClient: cfg.MaxConnectionsPerIP, Log: log,
 		DialPeer: cfg.ActiveDialPeer,
 	})
-	trusted, err := ParseTrusted(cfg.ProxyTrusted)
-	if err != nil {
-		return nil, fmt.Errorf("FTP2S3_PROXY_TRUSTED: %w", err)
-	}
 	sender, check := eventsOut(&cfg, log, m)
 	var events session.Events // a nil *notify.Sender must stay a nil interface
 	if sender != nil {
@@ -126,7 +110,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		},
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
-		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: trusted, Log: log},
+		Proxy:               &ProxyPolicy{Mode: string(cfg.ProxyProtocol), Trusted: cfg.ProxyTrusted, Log: log},
 		Bans:                sec.bans,
 	})
 	m.WatchDataChannels(data.Stats)
@@ -139,7 +123,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		Config: cfg, Log: log, Backend: backend, Data: data, Server: srv, Metrics: m,
 		Certs: sec.certs, Bans: sec.bans, TLSStats: sec.tlsStats, Notify: sender,
 		ReadyCheckInterval: 5 * time.Second,
-		ready:              ops.NewReadiness(backend.Client(), cfg.Bucket, cfg.Auth == "s3", log),
+		ready:              ops.NewReadiness(backend.Client(), string(cfg.Bucket), cfg.Auth == "s3", log),
 		homes:              id.homes,
 		authn:              id.authn,
 		users:              id.users,
@@ -178,7 +162,7 @@ func eventsOut(cfg *Config, log *slog.Logger, m *ops.Metrics) (*notify.Sender, s
 // until ctx is cancelled, then shuts down gracefully within FTP2S3_SHUTDOWN_GRACE.
 func (g *Gateway) Run(ctx context.Context) error {
 	if g.Config.CreateBuckets {
-		if err := createBuckets(ctx, g.Backend, &g.Config, g.Log); err != nil {
+		if err := createBuckets(ctx, g.Backend, &g.Config, g.users, g.Log); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while waiting for S3: not a failure
 			}

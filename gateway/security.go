@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/tls"
-	"fmt"
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/session"
@@ -21,26 +20,19 @@ type security struct {
 // FTP2S3_BUCKETS allow-list narrows for users whose home is every bucket.
 func newSecurity(cfg *Config, authn session.Authenticator, fs session.FS) (*security, error) {
 	sec := &security{policy: cfg.tlsPolicy(), authn: authn, bans: auth.NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
-	if cfg.TLS != "off" {
+	sec.certs = cfg.KeyPair // LoadConfig read it
+	if cfg.TLS != "off" && sec.certs == nil {
 		certs, err := LoadCertificates(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			return nil, err
 		}
 		sec.certs = certs
 	}
-	if cfg.AnonymousHome != "" {
-		home, err := session.ParseHome(cfg.AnonymousHome)
-		if err != nil {
-			return nil, fmt.Errorf("FTP2S3_ANONYMOUS_HOME: %w", err)
-		}
-		sec.authn = auth.Anonymous(authn, home)
+	if cfg.AnonymousHome.Set {
+		sec.authn = auth.Anonymous(authn, cfg.AnonymousHome.Home)
 	}
-	allow, err := auth.ParseBucketList(cfg.Buckets)
-	if err != nil {
-		return nil, fmt.Errorf("FTP2S3_BUCKETS: %w", err)
-	}
-	if allow != nil {
-		sec.authn = auth.AllowBuckets(sec.authn, fs, allow)
+	if len(cfg.Buckets) > 0 {
+		sec.authn = auth.AllowBuckets(sec.authn, fs, cfg.Buckets)
 	}
 	return sec, nil
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
@@ -29,7 +28,6 @@ func sweepInterval(age time.Duration) time.Duration {
 // other applications' uploads. A prefix inside another is swept once.
 func (g *Gateway) servedPlaces(context.Context) ([]storage.Place, error) {
 	byBucket := map[string][]string{}
-	allowed, _ := auth.ParseBucketList(g.Config.Buckets) // Validate refused a bad list
 	for _, h := range g.homes {
 		if h.Bucket != "" {
 			p := ""
@@ -39,7 +37,7 @@ func (g *Gateway) servedPlaces(context.Context) ([]storage.Place, error) {
 			byBucket[h.Bucket] = append(byBucket[h.Bucket], p)
 			continue
 		}
-		for b := range allowed {
+		for b := range g.Config.Buckets {
 			byBucket[b] = append(byBucket[b], "")
 		}
 	}
@@ -62,7 +60,7 @@ func (g *Gateway) servedPlaces(context.Context) ([]storage.Place, error) {
 // warnUnswept says at start-up when a multi-bucket home is left out of the
 // sweep for want of FTP2S3_BUCKETS, so an operator is not surprised.
 func (g *Gateway) warnUnswept() {
-	if g.Config.Buckets != "" {
+	if len(g.Config.Buckets) > 0 {
 		return
 	}
 	for _, h := range g.homes {

@@ -40,7 +40,7 @@ func TestServedPlacesMultiBucket(t *testing.T) {
 	if err != nil || fmt.Sprint(got) != "[{own in/}]" {
 		t.Fatalf("without FTP2S3_BUCKETS: places %v, %v; want [{own in/}]", got, err)
 	}
-	g.Config.Buckets = "xyz, own"
+	g.Config.Buckets = BucketSet{"xyz": true, "own": true}
 	got, err = g.servedPlaces(context.Background())
 	if err != nil || fmt.Sprint(got) != "[{own } {xyz }]" {
 		t.Fatalf("FTP2S3_BUCKETS=xyz,own: places %v, %v; want [{own } {xyz }]", got, err)

@@ -75,13 +75,12 @@ func TestValidateTLS(t *testing.T) {
 		{func(c *Config) { c.TLS, c.TLSCert, c.TLSKey = "explicit", k1, k1 }, "FTP2S3_TLS_CERT"},
 		{func(c *Config) { c.TLSListen = ":2990" }, "FTP2S3_TLS_LISTEN"},
 		{func(c *Config) { c.TLSSessionReuse = "required" }, "FTP2S3_TLS_SESSION_REUSE"},
-		{func(c *Config) { c.AnonymousHome = "Not_A_Bucket" }, "FTP2S3_ANONYMOUS_HOME"},
 		{func(c *Config) { c.LoginTimeout = 0 }, "FTP2S3_LOGIN_TIMEOUT"},
 	}
 	for i, tc := range cases {
 		c := DefaultConfig()
 		tc.mutate(&c)
-		problems := fmt.Sprint(c.Validate())
+		problems := fmt.Sprint(append(c.Validate(), c.LoadFiles()...))
 		if tc.want == "" && problems != "[]" {
 			t.Errorf("case %d: unexpected problems %s", i, problems)
 		}

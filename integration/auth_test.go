@@ -83,7 +83,7 @@ func TestAnonymous(t *testing.T) {
 	if _, err := dialFromAddr(t, off, "127.0.0.1", "anonymous", "guest@example.com"); ftpCode(err) != 530 {
 		t.Fatalf("anonymous with anonymous access off: %v, want 530", err)
 	}
-	g := startGateway(t, func(c *gateway.Config) { c.AnonymousHome = c.Bucket + "/pub" })
+	g := startGateway(t, func(c *gateway.Config) { c.AnonymousHome = mustParse[gateway.Home](string(c.Bucket) + "/pub") })
 	g.putObject("pub/readme.txt", "public notes")
 	g.putObject("private.txt", "not for guests")
 	for _, name := range []string{"anonymous", "ftp", "Anonymous"} {

@@ -53,7 +53,7 @@ func TestSetStatMFMT(t *testing.T) {
 		t.Fatalf("MDTM after SITE UTIME: %q", msg)
 	}
 	// A fresh gateway (nothing cached) reads the stored time back from S3.
-	g2 := startGateway(t, func(c *gateway.Config) { c.Bucket = g.Bucket })
+	g2 := startGateway(t, func(c *gateway.Config) { c.Bucket = gateway.BucketName(g.Bucket) })
 	r2 := rawLogin(t, g2.Addr, userRW)
 	if msg := r2.cmd(213, "MDTM a.txt"); msg != "20220101000000" {
 		t.Fatalf("MDTM from another gateway: %q", msg)

@@ -63,9 +63,9 @@ func TestCreateBuckets(t *testing.T) {
 	base := bucketName(t)
 	def, home, anon := base+"-def", base+"-home", base+"-anon"
 	mutate := func(c *gateway.Config) {
-		c.Bucket = def
+		c.Bucket = gateway.BucketName(def)
 		c.Users += ",bob:" + passwordHash(t) + ":" + home + "/inbox:rw"
-		c.AnonymousHome = anon
+		c.AnonymousHome = mustParse[gateway.Home](anon)
 		c.CreateBuckets = true
 	}
 	for _, b := range []string{def, home, anon} {
@@ -106,7 +106,7 @@ func TestCreateBucketsWaitsForS3(t *testing.T) {
 	late := fmt.Sprintf("127.0.0.1:%d", port)
 	name := bucketName(t) + "-late"
 	logs, done := runGateway(t, func(c *gateway.Config) {
-		c.Bucket = name
+		c.Bucket = gateway.BucketName(name)
 		c.CreateBuckets = true
 		c.S3RetryFor = 40 * time.Second
 		c.S3.Endpoint = "http://" + late

@@ -243,7 +243,10 @@ func TestDataPublicHost(t *testing.T) {
 		{name: "unresolvable name falls back", host: "no-such-host.invalid", want: "127.0.0.1", logged: "cannot resolve"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := startGateway(t, func(c *gateway.Config) { c.PublicHost = tc.host; c.PassiveHostOverrides = tc.overrides })
+			g := startGateway(t, func(c *gateway.Config) {
+				c.PublicHost = tc.host
+				c.PassiveHostOverrides = mustParse[gateway.HostOverrides](tc.overrides)
+			})
 			r := rawLogin(t, g.Addr, userRW)
 			addr := r.pasv()
 			if host, _, _ := net.SplitHostPort(addr); host != tc.want {

@@ -58,7 +58,7 @@ func TestS3EventsInvalidateEveryReplica(t *testing.T) {
 	}
 	replica := func(port int) *opsGateway {
 		return startOpsGateway(t, srv, func(c *gateway.Config) {
-			c.Bucket = bucket
+			c.Bucket = gateway.BucketName(bucket)
 			c.CacheTTL = time.Hour
 			c.S3EventsListen = fmt.Sprintf("127.0.0.1:%d", port)
 		}, nil)

@@ -80,10 +80,10 @@ func TestHAProxyInFrontOfTwoReplicas(t *testing.T) {
 	bin := haproxyBin(t)
 	proxied := func(c *gateway.Config) {
 		c.ProxyProtocol = "required"
-		c.ProxyTrusted = "127.0.0.1/32"
+		c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1/32")
 	}
 	a := startOpsGateway(t, minio, proxied, nil)
-	b := startOpsGateway(t, minio, func(c *gateway.Config) { proxied(c); c.Bucket = a.Bucket }, nil)
+	b := startOpsGateway(t, minio, func(c *gateway.Config) { proxied(c); c.Bucket = gateway.BucketName(a.Bucket) }, nil)
 	b.Bucket = a.Bucket
 
 	port, err := miniotest.FreePort()

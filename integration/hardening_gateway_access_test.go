@@ -56,7 +56,7 @@ func allowListGateway(t *testing.T, mutate ...func(*gateway.Config)) (g *testGat
 		t.Fatal(err)
 	}
 	g = startGateway(t, append([]func(*gateway.Config){func(c *gateway.Config) {
-		c.Buckets = c.Bucket + ", some-other-bucket"
+		c.Buckets = mustParse[gateway.BucketSet](string(c.Bucket) + ", some-other-bucket")
 		c.Bucket = "" // default home "/": every bucket
 		c.Users += ",boxed:" + passwordHash(t) + ":" + denied
 	}}, mutate...)...)
@@ -157,7 +157,7 @@ func TestHardeningBucketAllowList(t *testing.T) {
 	})
 	t.Run("anonymous with the opt-in", func(t *testing.T) {
 		g, denied := allowListGateway(t, func(c *gateway.Config) {
-			c.AnonymousHome, c.AnonymousAllBuckets = "/", true
+			c.AnonymousHome, c.AnonymousAllBuckets = mustParse[gateway.Home]("/"), true
 		})
 		c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(20*time.Second))
 		if err != nil {

@@ -42,7 +42,7 @@ func proxyV1Header6(src string, srcPort, dstPort int) []byte {
 func TestHardeningLimitsCountIPv6Per64(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
 		c.ProxyProtocol = "required"
-		c.ProxyTrusted = "127.0.0.1"
+		c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1")
 		c.MaxConnectionsPerIP = 2
 	})
 	for i, src := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {

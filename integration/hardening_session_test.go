@@ -273,7 +273,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 func TestPrefixHomeRootIsADirectory(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
 		for _, u := range []string{"jail", "marked", "fresh"} {
-			c.Users += "," + u + ":" + passwordHash(t) + ":" + c.Bucket + "/" + u + ":rw"
+			c.Users += "," + u + ":" + passwordHash(t) + ":" + string(c.Bucket) + "/" + u + ":rw"
 		}
 	})
 	const secret = "the other user's object"

@@ -115,7 +115,7 @@ func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Con
 	cfg.Listen = "127.0.0.1:0"
 	lo := 31000 + int(portSeq.Add(1)%300)*100
 	cfg.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
-	cfg.Bucket = bucket
+	cfg.Bucket = gateway.BucketName(bucket)
 	cfg.Users = strings.Join([]string{
 		userRW + ":" + h,
 		userRO + ":" + h + ":" + bucket + ":r",

@@ -292,7 +292,7 @@ func TestIdentityHTTPMalformedAnswers(t *testing.T) {
 	front := httptest.NewServer(mux)
 	t.Cleanup(front.Close)
 	g = startOpsGateway(t, minio, httpAuthMode(&identityService{Server: front}, func(c *gateway.Config) {
-		c.Buckets = "allowed-a,allowed-b"
+		c.Buckets = mustParse[gateway.BucketSet]("allowed-a,allowed-b")
 	}), nil)
 	for user := range answers {
 		r := rawDial(t, g.Addr)

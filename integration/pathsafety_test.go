@@ -11,7 +11,7 @@ import (
 // write, delete nor list anything outside it, whatever the path says.
 func TestPathsConfinedToHome(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
-		c.Users += ",jail:" + passwordHash(t) + ":" + c.Bucket + "/jail:rw"
+		c.Users += ",jail:" + passwordHash(t) + ":" + string(c.Bucket) + "/jail:rw"
 	})
 	g.putObject("secret.txt", "outside the jail")
 	g.putObject("jail/inside.txt", "inside")

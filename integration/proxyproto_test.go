@@ -88,7 +88,7 @@ func listFrom(t *testing.T, r *ftpRaw, stranger, from string) string {
 func TestProxyProtocolDeclaresTheClient(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
 		c.ProxyProtocol = "required"
-		c.ProxyTrusted = "127.0.0.1/32"
+		c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1/32")
 	})
 	g.putObject("hello.txt", "hi")
 	for name, header := range map[string][]byte{
@@ -124,7 +124,7 @@ func TestProxyProtocolDeclaresTheClient(t *testing.T) {
 func TestProxyProtocolLimitsCountRealClients(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
 		c.ProxyProtocol = "required"
-		c.ProxyTrusted = "127.0.0.1"
+		c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1")
 		c.MaxConnectionsPerIP = 1
 	})
 	a := proxied(t, g, proxyV1Header("127.0.0.2", 40201, g.Port))
@@ -147,7 +147,10 @@ func TestProxyProtocolRefusals(t *testing.T) {
 		}
 	}
 	t.Run("required mode refuses a connection without a header", func(t *testing.T) {
-		g := startGateway(t, func(c *gateway.Config) { c.ProxyProtocol = "required"; c.ProxyTrusted = "127.0.0.1/32" })
+		g := startGateway(t, func(c *gateway.Config) {
+			c.ProxyProtocol = "required"
+			c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1/32")
+		})
 		r := rawDial(t, g.Addr)
 		if _, err := io.WriteString(r.c, "USER alice\r\n"); err != nil {
 			t.Fatal(err)
@@ -158,7 +161,10 @@ func TestProxyProtocolRefusals(t *testing.T) {
 		}
 	})
 	t.Run("required mode refuses an untrusted source", func(t *testing.T) {
-		g := startGateway(t, func(c *gateway.Config) { c.ProxyProtocol = "required"; c.ProxyTrusted = "127.0.0.9/32" })
+		g := startGateway(t, func(c *gateway.Config) {
+			c.ProxyProtocol = "required"
+			c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.9/32")
+		})
 		r := proxied(t, g, proxyV1Header(declaredClient, 40301, g.Port))
 		expectClosed(t, r, "untrusted header")
 		if !strings.Contains(g.Logs.String(), "untrusted source") {
@@ -169,7 +175,10 @@ func TestProxyProtocolRefusals(t *testing.T) {
 		}
 	})
 	t.Run("optional mode refuses an untrusted source's header", func(t *testing.T) {
-		g := startGateway(t, func(c *gateway.Config) { c.ProxyProtocol = "optional"; c.ProxyTrusted = "127.0.0.9/32" })
+		g := startGateway(t, func(c *gateway.Config) {
+			c.ProxyProtocol = "optional"
+			c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.9/32")
+		})
 		r := proxied(t, g, proxyV2Header(declaredClient, 40302, g.Port))
 		r.expect(220) // plain FTP is served to untrusted sources…
 		if code, msg, err := r.reply(5 * time.Second); err == nil {
@@ -185,7 +194,10 @@ func TestProxyProtocolRefusals(t *testing.T) {
 		}
 	})
 	t.Run("optional mode serves a trusted plain client", func(t *testing.T) {
-		g := startGateway(t, func(c *gateway.Config) { c.ProxyProtocol = "optional"; c.ProxyTrusted = "127.0.0.1/32" })
+		g := startGateway(t, func(c *gateway.Config) {
+			c.ProxyProtocol = "optional"
+			c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1/32")
+		})
 		c := g.dial(userRW)
 		if _, err := c.CurrentDir(); err != nil {
 			t.Fatal(err)

@@ -24,7 +24,7 @@ func startFTPS(t *testing.T, mode string, mutate ...func(*gateway.Config)) *ftps
 	t.Helper()
 	cert := sessiontest.WriteCert(t, t.TempDir(), 1)
 	g := startGateway(t, append([]func(*gateway.Config){func(c *gateway.Config) {
-		c.TLS, c.TLSCert, c.TLSKey = mode, cert.CertFile, cert.KeyFile
+		c.TLS, c.TLSCert, c.TLSKey = gateway.TLSMode(mode), cert.CertFile, cert.KeyFile
 	}}, mutate...)...)
 	fg := &ftpsGateway{testGateway: g, Cert: cert}
 	if mode == "implicit" {

@@ -386,7 +386,7 @@ func TestFTPSConfigErrors(t *testing.T) {
 	for _, tc := range cases {
 		cfg := gateway.DefaultConfig()
 		cfg.TLS, cfg.TLSCert, cfg.TLSKey = "explicit", tc.cert, tc.key
-		problems := cfg.Validate()
+		problems := append(cfg.Validate(), cfg.LoadFiles()...)
 		if len(problems) == 0 || !strings.Contains(fmt.Sprint(problems), tc.want) {
 			t.Errorf("%s: problems %v, want one mentioning %q", tc.name, problems, tc.want)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -113,7 +114,7 @@ func (g *gatewayProc) startInProcess() error {
 	if len(problems) > 0 {
 		return fmt.Errorf("gateway configuration: %v", errors.Join(problems...))
 	}
-	cfg.LogLevel = "warn"
+	cfg.LogLevel = gateway.LogLevel(slog.LevelWarn)
 	cfg.S3.APIOptions = append(cfg.S3.APIOptions, g.timer.middleware)
 	ctx, cancel := context.WithCancel(context.Background())
 	gw, err := gateway.New(ctx, cfg, cfg.NewLogger())
