@@ -133,7 +133,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		Proxy:               &ProxyPolicy{Mode: cfg.ProxyProtocol, Trusted: trusted, Log: log},
 		Bans:                sec.bans,
 	})
-	m.WatchDataChannels(data.Stats)
+	m.WatchDataChannels(func() ops.DataStats { return ops.DataStats(data.Stats()) })
 	m.WatchCache(backend)
 	m.WatchTLS(sec.tlsStats)
 	m.WatchMemory(backend)
