@@ -15,7 +15,7 @@ import (
 
 	"github.com/pires/go-proxyproto"
 
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // proxyV2 builds a v2 header: cmd 1 = PROXY, 0 = LOCAL; fam 0x11 or 0x21.
@@ -72,7 +72,7 @@ func TestProxyHeaders(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, s := sessiontest.TCPPair(t)
+			c, s := testkit.TCPPair(t)
 			policy := &ProxyPolicy{Mode: "required", Trusted: loop, HeaderTimeout: 300 * time.Millisecond}
 			in := tc.in
 			if tc.notProxy {
@@ -148,7 +148,7 @@ func TestProxyPolicyAccept(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("required, trusted, header", func(t *testing.T) {
-		c, s := sessiontest.TCPPair(t)
+		c, s := testkit.TCPPair(t)
 		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 5555 21\r\nNOOP\r\n"))
 		pc := mustAccept(t, &ProxyPolicy{Mode: "required", Trusted: loop}, s)
 		if got := pc.RemoteAddr().String(); got != "198.51.100.9:5555" {
@@ -160,14 +160,14 @@ func TestProxyPolicyAccept(t *testing.T) {
 		}
 	})
 	t.Run("required, trusted, no header", func(t *testing.T) {
-		c, s := sessiontest.TCPPair(t)
+		c, s := testkit.TCPPair(t)
 		_, _ = c.Write([]byte("USER alice\r\n"))
 		if _, err := (&ProxyPolicy{Mode: "required", Trusted: loop}).accept(ctx, s); err == nil {
 			t.Fatal("a connection without a header was accepted")
 		}
 	})
 	t.Run("required, trusted, silence", func(t *testing.T) {
-		_, s := sessiontest.TCPPair(t)
+		_, s := testkit.TCPPair(t)
 		start := time.Now()
 		if _, err := (&ProxyPolicy{Mode: "required", Trusted: loop, HeaderTimeout: 200 * time.Millisecond}).accept(ctx, s); err == nil {
 			t.Fatal("a silent connection was accepted")
@@ -177,21 +177,21 @@ func TestProxyPolicyAccept(t *testing.T) {
 		}
 	})
 	t.Run("required, untrusted", func(t *testing.T) {
-		c, s := sessiontest.TCPPair(t)
+		c, s := testkit.TCPPair(t)
 		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 5555 21\r\n"))
 		if _, err := (&ProxyPolicy{Mode: "required", Trusted: other}).accept(ctx, s); !errors.Is(err, errUntrustedProxy) {
 			t.Fatalf("got %v, want errUntrustedProxy", err)
 		}
 	})
 	t.Run("optional, trusted, plain client waiting for 220", func(t *testing.T) {
-		_, s := sessiontest.TCPPair(t)
+		_, s := testkit.TCPPair(t)
 		pc := mustAccept(t, &ProxyPolicy{Mode: "optional", Trusted: loop, OptionalWait: 100 * time.Millisecond}, s)
 		if pc.RemoteAddr().String() != s.RemoteAddr().String() {
 			t.Fatalf("RemoteAddr %s, want the peer", pc.RemoteAddr())
 		}
 	})
 	t.Run("optional, trusted, v2 header", func(t *testing.T) {
-		c, s := sessiontest.TCPPair(t)
+		c, s := testkit.TCPPair(t)
 		_, _ = c.Write(proxyV2(1, 0x11, netip.MustParseAddr("198.51.100.9"), netip.MustParseAddr("127.0.0.1"), 6000, 21, nil))
 		pc, err := (&ProxyPolicy{Mode: "optional", Trusted: loop}).accept(ctx, s)
 		if err != nil || pc.RemoteAddr().String() != "198.51.100.9:6000" {
@@ -199,7 +199,7 @@ func TestProxyPolicyAccept(t *testing.T) {
 		}
 	})
 	t.Run("optional, untrusted, header refused on first read", func(t *testing.T) {
-		c, s := sessiontest.TCPPair(t)
+		c, s := testkit.TCPPair(t)
 		pc := mustAccept(t, &ProxyPolicy{Mode: "optional", Trusted: other}, s)
 		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 5555 21\r\n"))
 		if _, err := pc.Read(make([]byte, 64)); !errors.Is(err, errUntrustedProxy) {
@@ -209,7 +209,7 @@ func TestProxyPolicyAccept(t *testing.T) {
 	t.Run("local address stays the socket's", func(t *testing.T) {
 		// PASV announces the control connection's local address: the
 		// replica's own, not the balancer's that the header names.
-		c, s := sessiontest.TCPPair(t)
+		c, s := testkit.TCPPair(t)
 		_, _ = c.Write([]byte("PROXY TCP4 198.51.100.9 203.0.113.1 5555 21\r\n"))
 		pc := mustAccept(t, &ProxyPolicy{Mode: "required", Trusted: loop}, s)
 		if pc.LocalAddr().String() != s.LocalAddr().String() {
@@ -217,7 +217,7 @@ func TestProxyPolicyAccept(t *testing.T) {
 		}
 	})
 	t.Run("server close ends the wait for a header", func(t *testing.T) {
-		_, s := sessiontest.TCPPair(t)
+		_, s := testkit.TCPPair(t)
 		ctx, cancel := context.WithCancel(ctx)
 		errc := make(chan error, 1)
 		go func() {
@@ -239,7 +239,7 @@ func TestProxyPolicyAccept(t *testing.T) {
 	// served once the wait is over, not held until the client sends more.
 	for _, line := range []string{"PWD\r\n", "PWD\n"} {
 		t.Run(fmt.Sprintf("optional, untrusted, plain client %q", line), func(t *testing.T) {
-			c, s := sessiontest.TCPPair(t)
+			c, s := testkit.TCPPair(t)
 			pc := mustAccept(t, &ProxyPolicy{Mode: "optional", Trusted: other, OptionalWait: 100 * time.Millisecond}, s)
 			_, _ = c.Write([]byte(line))
 			_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -41,11 +40,10 @@ type Gateway struct {
 	// ReadyCheckInterval is how often /readyz's background check asks S3.
 	ReadyCheckInterval time.Duration
 
-	ready    *ops.Readiness
-	implicit net.Listener          // implicit-FTPS listener opened by Run, if any
-	homes    []session.Home        // where users may write, for the abandoned-upload sweep
-	authn    session.Authenticator // before the anonymous wrapper, for invalidate
-	users    *auth.StaticUsers     // FTP2S3_AUTH=users: reloaded on SIGHUP and when the file changes
+	ready *ops.Readiness
+	homes []session.Home        // where users may write, for the abandoned-upload sweep
+	authn session.Authenticator // before the anonymous wrapper, for invalidate
+	users *auth.StaticUsers     // FTP2S3_AUTH=users: reloaded on SIGHUP and when the file changes
 }
 
 // New wires a gateway from its configuration: the binary and every test start
@@ -113,7 +111,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 		Proxy:               &ProxyPolicy{Mode: string(cfg.ProxyProtocol), Trusted: cfg.ProxyTrusted, Log: log},
 		Bans:                sec.bans,
 	})
-	m.WatchDataChannels(data.Stats)
+	m.WatchDataChannels(func() ops.DataStats { return ops.DataStats(data.Stats()) })
 	m.WatchCache(backend)
 	m.WatchTLS(sec.tlsStats)
 	m.WatchMemory(backend)
@@ -169,47 +167,36 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	l, err := net.Listen("tcp", g.Config.Listen)
-	if err != nil {
-		return fmt.Errorf("FTP2S3_LISTEN: %w", err)
+	var ls listeners
+	if err := ls.open(
+		listenOn{"FTP2S3_LISTEN", g.Config.Listen, &ls.ctrl},
+		listenOn{"FTP2S3_METRICS_LISTEN", g.Config.MetricsListen, &ls.ops},
+	); err != nil {
+		return err
 	}
-	if addr := g.Config.implicitListen(); addr != "" {
-		if g.implicit, err = net.Listen("tcp", addr); err != nil {
-			_ = l.Close()
-			return fmt.Errorf("FTP2S3_TLS_LISTEN: %w", err)
-		}
-	}
-	var ops net.Listener
-	if g.Config.MetricsListen != "" {
-		if ops, err = net.Listen("tcp", g.Config.MetricsListen); err != nil {
-			_ = l.Close()
-			if g.implicit != nil {
-				_ = g.implicit.Close()
-			}
-			return fmt.Errorf("FTP2S3_METRICS_LISTEN: %w", err)
-		}
-	}
-	return g.Serve(ctx, l, ops)
+	return g.serve(ctx, ls)
 }
 
 // Serve serves FTP on ctrl and, when ops is not nil, /metrics, /healthz and
-// /readyz on ops, until ctx is cancelled. Then it drains: /readyz turns
-// unready, new connections get 421, running transfers have
-// FTP2S3_SHUTDOWN_GRACE to finish and the rest are aborted. It returns nil after
-// a shutdown, or the error that stopped a listener.
+// /readyz on ops, and the configured implicit-FTPS and S3 events listeners,
+// until ctx is cancelled. Then it drains: /readyz turns unready, new
+// connections get 421, running transfers have FTP2S3_SHUTDOWN_GRACE to finish
+// and the rest are aborted. It returns nil after a shutdown, or the error that
+// stopped a listener.
 func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
-	var events net.Listener
-	if addr := g.Config.S3EventsListen; addr != "" {
-		var err error
-		if events, err = net.Listen("tcp", addr); err != nil {
-			for _, l := range []net.Listener{ctrl, opsL, g.implicit} {
-				if l != nil {
-					_ = l.Close()
-				}
-			}
-			return fmt.Errorf("FTP2S3_S3_EVENTS_LISTEN: %w", err)
-		}
+	return g.serve(ctx, listeners{ctrl: ctrl, ops: opsL})
+}
+
+// serve opens the configured listeners ls does not hold yet and serves them
+// all (Serve's contract).
+func (g *Gateway) serve(ctx context.Context, ls listeners) error {
+	if err := ls.open(
+		listenOn{"FTP2S3_TLS_LISTEN", g.Config.implicitListen(), &ls.implicit},
+		listenOn{"FTP2S3_S3_EVENTS_LISTEN", g.Config.S3EventsListen, &ls.events},
+	); err != nil {
+		return err
 	}
+	ctrl, opsL, events := ls.ctrl, ls.ops, ls.events
 	attrs := []any{"addr", ctrl.Addr().String(), "passive_ports", g.Config.PassivePorts.String(),
 		"public_host", g.Config.PublicHost, "proxy_protocol", g.Config.ProxyProtocol}
 	opsCtx, stopOps := context.WithCancel(context.Background())
@@ -257,9 +244,9 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 	errc := make(chan error, 2)
 	go func() { errc <- g.Server.Serve(ctrl) }()
 	serving := 1
-	if g.implicit != nil {
-		g.Log.Info("ftp2s3 listening for implicit FTPS", "addr", g.implicit.Addr().String())
-		go func() { errc <- g.Server.ServeImplicitTLS(g.implicit) }()
+	if ls.implicit != nil {
+		g.Log.Info("ftp2s3 listening for implicit FTPS", "addr", ls.implicit.Addr().String())
+		go func() { errc <- g.Server.ServeImplicitTLS(ls.implicit) }()
 		serving++
 	}
 	wait := func() {
@@ -270,12 +257,12 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 	select {
 	case err := <-errc:
 		serving--
-		_ = g.Server.Close()
+		_ = g.Close()
 		wait()
 		g.closeNotify(context.Background())
 		return err
 	case err := <-opsErr:
-		_ = g.Server.Close()
+		_ = g.Close()
 		wait()
 		g.closeNotify(context.Background())
 		return err
@@ -286,7 +273,7 @@ func (g *Gateway) Serve(ctx context.Context, ctrl, opsL net.Listener) error {
 		"grace", g.Config.ShutdownGrace.String(), "sessions", g.Server.ActiveSessions())
 	sctx, cancel := context.WithTimeout(context.Background(), g.Config.ShutdownGrace)
 	defer cancel()
-	if err := g.Server.Shutdown(sctx); err != nil {
+	if err := g.Shutdown(sctx); err != nil {
 		g.Log.Warn("shutdown grace period over; the remaining transfers were aborted")
 	}
 	wait()
@@ -308,6 +295,21 @@ func (g *Gateway) closeNotify(ctx context.Context) {
 		g.Log.Warn("notify: events lost since start (queue overflow, refused by the receiver, or unsent within the grace)",
 			"dropped_total", st.Dropped)
 	}
+}
+
+// Shutdown drains the FTP server (Server.Shutdown) and then closes the data
+// channels, whose idle passive ports would otherwise keep listening.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	err := g.Server.Shutdown(ctx)
+	_ = g.Data.Close()
+	return err
+}
+
+// Close ends every session at once (Server.Close) and closes the data channels.
+func (g *Gateway) Close() error {
+	err := g.Server.Close()
+	_ = g.Data.Close()
+	return err
 }
 
 // invalidate forgets bucket/key in every cache of the gateway (the S3 events

@@ -43,6 +43,11 @@ type Server struct {
 	sessions sync.WaitGroup
 	ctx      context.Context // parent of every session; cancelled to abort them
 	cancel   context.CancelFunc
+
+	// accepting counts the accept loops (serve); refusals the 421s sent after
+	// closing, which only accept loops start, so they are waited for after them.
+	accepting sync.WaitGroup
+	refusals  sync.WaitGroup
 }
 
 // ServerOptions configure a Server.
@@ -101,11 +106,13 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		return ErrServerClosed
 	}
 	s.listeners[l] = struct{}{}
+	s.accepting.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, l)
 		s.mu.Unlock()
+		s.accepting.Done()
 	}()
 	var backoff time.Duration
 	for {
@@ -138,7 +145,11 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		go s.refuse(c, "Server shutting down", implicitTLS)
+		s.refusals.Add(1)
+		go func() {
+			defer s.refusals.Done()
+			s.refuse(c, "Server shutting down", implicitTLS)
+		}()
 		return
 	}
 	s.sessions.Add(1)
@@ -263,12 +274,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		s.cancel()
-		s.closeData()
 		return nil
 	case <-ctx.Done():
 		s.cancel()
 		<-done
-		s.closeData()
 		return ctx.Err()
 	}
 }
@@ -278,26 +287,20 @@ func (s *Server) Close() error {
 	s.stopListening()
 	s.cancel()
 	s.sessions.Wait()
-	s.closeData()
 	return nil
 }
 
-// closeData closes the sessions' data channels once the last session has
-// ended, when they can be closed: the passive pool keeps idle ports listening
-// for reuse, and their accept loops must not outlive the server.
-func (s *Server) closeData() {
-	if c, ok := s.sess.Data.(io.Closer); ok {
-		_ = c.Close()
-	}
-}
-
+// stopListening closes the listeners and waits until their accept loops and
+// the refusals they started are over.
 func (s *Server) stopListening() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closing = true
 	for l := range s.listeners {
 		_ = l.Close()
 	}
+	s.mu.Unlock()
+	s.accepting.Wait()
+	s.refusals.Wait()
 }
 
 // Refused returns how many connections were refused since start.

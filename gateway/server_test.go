@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,42 @@ func TestImplicitTLSRefusedWithoutHandshake(t *testing.T) {
 	}
 	if s.Refused() != 1 {
 		t.Fatalf("Refused = %d", s.Refused())
+	}
+}
+
+// TestCloseWaitsForRefusals: a connection that arrives while the server closes
+// is refused by a goroutine the server waits for, so Close returns with no
+// refusal left running. The implicit-FTPS refusal waits up to a second for the
+// client's ClientHello, which this client never sends.
+func TestCloseWaitsForRefusals(t *testing.T) {
+	s := NewServer(ServerOptions{Session: &session.Config{}, MaxConnections: 1})
+	s.mu.Lock()
+	s.closing = true // as during a drain: the listeners still accept
+	s.mu.Unlock()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.handle(sc, true)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<16)
+	n := runtime.Stack(buf, true)
+	if stacks := string(buf[:n]); strings.Contains(stacks, "(*Server).refuse") {
+		t.Fatalf("a refusal still runs after Close:\n%s", stacks)
+	}
+	if got := s.Refused(); got != 1 {
+		t.Fatalf("Refused() = %d, want 1", got)
 	}
 }

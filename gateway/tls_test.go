@@ -8,13 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // writePair writes a self-signed certificate with the given serial and its key
 // into a directory of their own.
 func writePair(t *testing.T, serial int64) (string, string) {
-	c := sessiontest.WriteCert(t, t.TempDir(), serial)
+	c := testkit.WriteCert(t, t.TempDir(), serial)
 	return c.CertFile, c.KeyFile
 }
 

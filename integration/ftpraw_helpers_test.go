@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // ftpRaw is a control connection driven line by line, for what client
@@ -234,25 +236,12 @@ func dialDataFrom(t *testing.T, from, host string, port int) (net.Conn, error) {
 	return d.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 }
 
-// eventually polls cond until it holds or limit passes, and reports whether it
-// held. The interval is only how often the state is looked at.
-func eventually(limit time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(limit); !cond(); {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
-// waitUntil fails the test unless cond holds within limit.
-func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	if !eventually(limit, cond) {
-		t.Fatalf("timed out after %s waiting for %s", limit, what)
-	}
-}
+// eventually and waitUntil are the kit's poll helper, under the names the
+// tests here use.
+var (
+	eventually = testkit.Eventually
+	waitUntil  = testkit.WaitUntil
+)
 
 // waitLog waits until a line of the gateway's log holds every one of parts.
 func (g *testGateway) waitLog(parts ...string) {

@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // rssBytes is the resident set size of this process (/proc/self/status VmRSS).
@@ -241,7 +241,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 			}
 		}
 		if i%200 == 0 {
-			if d := sessiontest.ExecuteDepth(); d > 1 {
+			if d := testkit.ExecuteDepth(); d > 1 {
 				t.Fatalf("after %d pipelined transfers a session runs %d nested commands", i, d)
 			}
 		}

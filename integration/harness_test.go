@@ -158,7 +158,7 @@ func startGateway(t *testing.T, mutate ...func(*gateway.Config)) *testGateway {
 		t.Fatal(err)
 	}
 	go func() { _ = gw.Server.Serve(l) }()
-	t.Cleanup(func() { _ = gw.Server.Close() })
+	t.Cleanup(func() { _ = gw.Close() })
 	return &testGateway{t: t, Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: bucket,
 		S3: minio.Client(), Backend: gw.Backend, GW: gw, Logs: logs}
 }

@@ -219,7 +219,7 @@ func TestStorGatewayClose(t *testing.T) {
 		uploads = append(uploads, g.startUpload(key, 1<<40, 13))
 		g.waitMultipart(key)
 	}
-	if err := g.GW.Server.Close(); err != nil {
+	if err := g.GW.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range uploads {
@@ -368,7 +368,7 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
-	go func() { shut <- g.GW.Server.Shutdown(ctx) }()
+	go func() { shut <- g.GW.Shutdown(ctx) }()
 
 	if err := <-finishing.done; err != nil {
 		t.Fatal(err)

@@ -344,7 +344,7 @@ func TestStalledS3IdleTimeoutAndShutdown(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		shut <- g.GW.Server.Shutdown(ctx)
+		shut <- g.GW.Shutdown(ctx)
 	}()
 	r.expect(451)
 	r.expect(421)

@@ -14,7 +14,7 @@ import (
 // TestPassiveIdlePortReuse: a passive port keeps listening after its transfer
 // for the next reservation (gateway/datachan idleListen). Transfers going
 // round a 3-port range all succeed; between them the ports listen idle, are
-// not counted in use, and reset a stranger's connection; Server.Close stops
+// not counted in use, and reset a stranger's connection; Gateway.Close stops
 // them all.
 func TestPassiveIdlePortReuse(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
@@ -55,18 +55,18 @@ func TestPassiveIdlePortReuse(t *testing.T) {
 	}
 	mustRetr(t, c, "after-stranger.txt", "still fine")
 
-	if err := g.GW.Server.Close(); err != nil {
+	if err := g.GW.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if st := data.Stats(); st.PortsIdle != 0 || st.PortsInUse != 0 {
-		t.Fatalf("after Server.Close: %+v, want nothing listening", st)
+		t.Fatalf("after Gateway.Close: %+v, want nothing listening", st)
 	}
 	for port := lo; port <= lo+2; port++ {
 		if s, err := dialDataFrom(t, "", "127.0.0.1", port); !errors.Is(err, syscall.ECONNREFUSED) {
 			if s != nil {
 				_ = s.Close()
 			}
-			t.Fatalf("port %d after Server.Close: %v, want connection refused", port, err)
+			t.Fatalf("port %d after Gateway.Close: %v, want connection refused", port, err)
 		}
 	}
 }

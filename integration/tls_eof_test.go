@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 func strictEOF(c *gateway.Config) { c.TLSStrictEOF = true }
@@ -52,7 +52,7 @@ func TestTLSStrictEOFClients(t *testing.T) {
 // writes body on the TLS data connection and ends it with a bare TCP FIN, no
 // close_notify (as a FIN injected on the path would). It returns the final
 // reply.
-func truncatedTLSUpload(t *testing.T, g *testGateway, cert sessiontest.Cert, name, body string) (int, string) {
+func truncatedTLSUpload(t *testing.T, g *testGateway, cert testkit.Cert, name, body string) (int, string) {
 	t.Helper()
 	conf := &tls.Config{RootCAs: cert.Pool(), ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 	c := rawDial(t, g.Addr)
@@ -105,7 +105,7 @@ func TestTLSStrictEOFRefusesTruncatedUpload(t *testing.T) {
 // TestTLSStrictEOFOffAcceptsAndCounts: by default the same upload is stored
 // (as before), with a warning and the metric counting it.
 func TestTLSStrictEOFOffAcceptsAndCounts(t *testing.T) {
-	cert := sessiontest.WriteCert(t, t.TempDir(), 1)
+	cert := testkit.WriteCert(t, t.TempDir(), 1)
 	g := startOpsGateway(t, minio, func(c *gateway.Config) {
 		c.TLS, c.TLSCert, c.TLSKey = "explicit", cert.CertFile, cert.KeyFile
 	}, nil)

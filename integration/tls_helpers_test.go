@@ -9,20 +9,20 @@ import (
 	"testing"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // ftpsGateway is a gateway with FTPS on, and its implicit port when there is one.
 type ftpsGateway struct {
 	*testGateway
-	Cert         sessiontest.Cert
+	Cert         testkit.Cert
 	ImplicitAddr string
 }
 
 // startFTPS starts a gateway in the given FTP2S3_TLS mode with a fresh certificate.
 func startFTPS(t *testing.T, mode string, mutate ...func(*gateway.Config)) *ftpsGateway {
 	t.Helper()
-	cert := sessiontest.WriteCert(t, t.TempDir(), 1)
+	cert := testkit.WriteCert(t, t.TempDir(), 1)
 	g := startGateway(t, append([]func(*gateway.Config){func(c *gateway.Config) {
 		c.TLS, c.TLSCert, c.TLSKey = gateway.TLSMode(mode), cert.CertFile, cert.KeyFile
 	}}, mutate...)...)

@@ -14,7 +14,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 const pctPassword = "s3cret%20pass"
@@ -340,7 +340,7 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	if s := serial(); s != 1 {
 		t.Fatalf("serial %d before reload, want 1", s)
 	}
-	sessiontest.WriteCert(t, filepath.Dir(g.Cert.CertFile), 2)
+	testkit.WriteCert(t, filepath.Dir(g.Cert.CertFile), 2)
 	// What cmd/ftp2s3 does on SIGHUP (its TestSIGHUPReloads).
 	if err := g.GW.ReloadTLS(); err != nil {
 		t.Fatal(err)
@@ -374,8 +374,8 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 // TestFTPSConfigErrors: a missing or mismatched key stops start-up with a line
 // naming the variable, and the binary exits with status 2.
 func TestFTPSConfigErrors(t *testing.T) {
-	a := sessiontest.WriteCert(t, t.TempDir(), 1)
-	b := sessiontest.WriteCert(t, t.TempDir(), 2)
+	a := testkit.WriteCert(t, t.TempDir(), 1)
+	b := testkit.WriteCert(t, t.TempDir(), 2)
 	cases := []struct {
 		name, cert, key, want string
 	}{

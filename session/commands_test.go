@@ -2,10 +2,19 @@ package session
 
 import (
 	"crypto/tls"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+	"unicode"
 )
 
 // TestCommandTableRows: every row is complete, and the RFC 1123 aliases answer
@@ -139,18 +148,36 @@ var commandArgs = map[string]string{
 	"SITE": "CHMOD 644 recent.txt", "HELP": "", "STAT": "", "QUIT": "", "REIN": "",
 }
 
-// TestReadOnlyRefusalFollowsTable drives the table: every verb whose row says it
-// writes is refused to a read-only user; no other verb ever gets that refusal;
-// and no verb, refused or not, changes storage for a read-only user.
+// TestReadOnlyRefusalFollowsTable drives the table, and SITE's: every verb
+// (or SITE subcommand) whose row says it writes is refused to a read-only user;
+// no other ever gets that refusal (SITE HELP is answered though SITE CHMOD
+// writes); and no line, refused or not, changes storage for a read-only user.
 func TestReadOnlyRefusalFollowsTable(t *testing.T) {
-	refused := 0
+	type probe struct {
+		line   string
+		writes bool
+	}
+	var probes []probe
 	for _, name := range slices.Sorted(maps.Keys(commands)) {
 		row := commands[name]
+		if row.handler == nil || name == "SITE" {
+			continue
+		}
 		arg, ok := commandArgs[name]
 		if !ok {
 			arg = "recent.txt"
 		}
-		line := strings.TrimSpace(name + " " + arg)
+		probes = append(probes, probe{strings.TrimSpace(name + " " + arg), row.flags&writes != 0})
+	}
+	if commands["SITE"].flags&writes != 0 {
+		t.Errorf("SITE's row writes: its subcommands say which write")
+	}
+	for _, sub := range siteTable {
+		probes = append(probes, probe{strings.TrimSpace("SITE " + sub.name + " " + siteArgs[sub.name]), sub.writes})
+	}
+	refused := 0
+	for _, p := range probes {
+		line := p.line
 		fs := goldenFS()
 		fs.put("b", "emptydir/", "", goldenNow)
 		before := fs.snapshot()
@@ -163,13 +190,13 @@ func TestReadOnlyRefusalFollowsTable(t *testing.T) {
 		if code == 150 || code == 125 {
 			c.read() // the transfer's end
 		}
-		if row.flags&writes != 0 {
+		if p.writes {
 			if code != codeActionNotTaken || !strings.Contains(text, readOnlyRefusal) {
 				t.Errorf("%s as a read-only user: %d %q, want 550 %q", line, code, text, readOnlyRefusal)
 			}
 			refused++
-		} else if strings.Contains(text, readOnlyRefusal) {
-			t.Errorf("%s (not a writing verb) as a read-only user: %d %q", line, code, text)
+		} else if strings.Contains(text, readOnlyRefusal) || strings.HasPrefix(line, "SITE ") && code >= 500 {
+			t.Errorf("%s (does not write) as a read-only user: %d %q", line, code, text)
 		}
 		after := fs.snapshot()
 		for k, v := range after {
@@ -189,7 +216,218 @@ func TestReadOnlyRefusalFollowsTable(t *testing.T) {
 			t.Errorf("%s as a read-write user: %d %q", line, code, text)
 		}
 	}
-	if refused < 10 {
-		t.Fatalf("only %d writing verbs in the table; STOR, STOU, APPE, DELE, MKD, RMD, RNFR, RNTO, SITE, MFMT at least", refused)
+	if refused < 11 {
+		t.Fatalf("only %d writing verbs in the tables; STOR, STOU, APPE, DELE, MKD, RMD, RNFR, RNTO, MFMT, SITE CHMOD, SITE UTIME at least", refused)
+	}
+}
+
+// siteArgs are plausible arguments for the SITE subcommands.
+var siteArgs = map[string]string{"CHMOD": "644 recent.txt", "UTIME": "20200101000000 recent.txt"}
+
+// TestPendingStateFollowsTable drives every row through dispatch with a
+// restart offset, an allocation and a rename source pending: each is ended by
+// exactly the verbs whose row says so, and the rename source reaches only the
+// handler of a verb with endsRename.
+func TestPendingStateFollowsTable(t *testing.T) {
+	sawRename := 0
+	for _, c := range commandTable {
+		fs := goldenFS()
+		fs.put("b", "emptydir/", "", goldenNow)
+		s := newBareSession(t, fs, &User{Name: "alice", Home: Home{Bucket: "b"}})
+		const rest, allo, from = 7, 1000, "/recent.txt"
+		s.restOffset, s.allocHint, s.renameFrom = rest, allo, from
+		arg, ok := commandArgs[c.verb]
+		if !ok {
+			arg = "recent.txt"
+		}
+		switch c.verb {
+		case "REST":
+			arg = "9"
+		case "RNFR":
+			arg = "dir"
+		}
+		r := s.dispatch(c.verb, arg)
+		if r.transfer != nil && r.transfer.release != nil {
+			r.transfer.release()
+		}
+		if s.cmd != nil {
+			t.Errorf("%s: the row is still current after dispatch", c.verb)
+		}
+		wantRest, wantAllo, wantFrom := int64(rest), int64(allo), ""
+		if c.flags&endsRest != 0 {
+			wantRest = 0
+		}
+		if c.flags&endsAllo != 0 {
+			wantAllo = 0
+		}
+		switch c.verb { // the verbs that set the state
+		case "REST":
+			wantRest = 9
+		case "ALLO":
+			wantAllo = 100
+		case "RNFR":
+			wantFrom = "/dir"
+		}
+		if s.restOffset != wantRest || s.allocHint != wantAllo || s.renameFrom != wantFrom {
+			t.Errorf("%s %s: REST %d ALLO %d RNFR %q left, want %d %d %q (%d %q)",
+				c.verb, arg, s.restOffset, s.allocHint, s.renameFrom, wantRest, wantAllo, wantFrom, r.Code, r.Text())
+		}
+		if c.flags&endsRename != 0 {
+			sawRename++
+			if r.Code == codeBadSequence {
+				t.Errorf("%s did not see the rename source: %d %q", c.verb, r.Code, r.Text())
+			}
+		}
+	}
+	// The verbs that end each: the transfers that take them, and REIN.
+	for flag, want := range map[commandFlags][]string{
+		endsRest:   {"APPE", "REIN", "RETR", "STOR", "STOU"},
+		endsAllo:   {"APPE", "REIN", "STOR", "STOU"},
+		endsRename: {"RNTO"},
+	} {
+		var got []string
+		for _, c := range commandTable {
+			if c.flags&flag != 0 {
+				got = append(got, c.verb)
+			}
+		}
+		if slices.Sort(got); !slices.Equal(got, want) {
+			t.Errorf("flag %#x on %q, want %q", flag, got, want)
+		}
+	}
+	if sawRename == 0 {
+		t.Error("no row ends the rename source")
+	}
+}
+
+// TestSITEHELPForReadOnlyUser: SITE's read-only rule is its subcommand's, so a
+// read-only user gets SITE HELP and is refused SITE CHMOD.
+func TestSITEHELPForReadOnlyUser(t *testing.T) {
+	c := loginSession(t, goldenFS(), "reader")
+	if text := c.expect("SITE HELP", codeHelp); !strings.Contains(text, "CHMOD") {
+		t.Errorf("SITE HELP: %q", text)
+	}
+	c.expect("SITE chmod 644 recent.txt", codeActionNotTaken)
+	c.expect("SITE NONESUCH", codeNotImplementedParam)
+}
+
+// TestNoVerbLiteralOutsideTable: a verb's facts are row fields, so no
+// non-test file of the package but commands.go names a verb of the table in
+// a string literal ("LIST", "PASS ****"); a handler shared by verbs reads
+// s.cmd. Reply prose that mentions a verb ("use EPSV") is not a verb literal.
+func TestNoVerbLiteralOutsideTable(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, name := range files {
+		if name == "commands.go" || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			v, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatalf("%s: %v", fset.Position(lit.Pos()), err)
+			}
+			if verb := verbLiteral(v); verb != "" {
+				t.Errorf("%s: %s names the verb %s outside the command table", fset.Position(lit.Pos()), lit.Value, verb)
+			}
+			return true
+		})
+	}
+	if checked < 10 {
+		t.Fatalf("only %d files checked", checked)
+	}
+}
+
+// verbLiteral returns the verb (or alias) of the table that v names: v is the
+// verb itself, or a command line that starts with it (no lower-case letter
+// follows, as in "PASS ****" or "AUTH TLS").
+func verbLiteral(v string) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+	if commands[first] == nil {
+		return ""
+	}
+	if strings.TrimSpace(v) == first || !strings.ContainsFunc(v, unicode.IsLower) {
+		return first
+	}
+	return ""
+}
+
+func TestVerbLiteral(t *testing.T) {
+	for v, want := range map[string]string{
+		"LIST": "LIST", "MLST ": "MLST", "PASS ****": "PASS", "SITE HELP": "SITE", "XPWD": "XPWD",
+		"PASV not allowed after EPSV ALL; use EPSV": "", "UTF8": "", "SHA-256": "", "list": "",
+	} {
+		if got := verbLiteral(v); got != want {
+			t.Errorf("verbLiteral(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// loginCounter counts the login outcomes a session reports.
+type loginCounter struct {
+	NopObserver
+	n atomic.Int32
+}
+
+func (o *loginCounter) Login(bool) { o.n.Add(1) }
+
+// TestSecretAndLoginFollowTable drives every row after USER: the argument
+// reaches the debug log unless the row says it is a secret, and the reply
+// counts as a login outcome only when the row says so.
+func TestSecretAndLoginFollowTable(t *testing.T) {
+	secrets, logins := 0, 0
+	for _, row := range commandTable {
+		logs := &lockedBuffer{}
+		obs := &loginCounter{}
+		c := startSession(t, goldenFS(), func(cfg *Config) {
+			cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			cfg.Observer = obs
+		})
+		c.expect("USER alice", 331)
+		// testAuth takes any user with the password "pw"; the marker after it
+		// makes the argument findable in the log.
+		arg := "pw"
+		if row.flags&secretArg == 0 {
+			arg = "zq" + row.verb
+		}
+		code, _ := c.cmd(row.verb + " " + arg)
+		// The line above is logged and observed by now: the session answers
+		// one line after the other, or has closed after QUIT.
+		if code == codeGoodbye {
+			_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.r.ReadString('\n'); err == nil {
+				t.Fatalf("%s: the session goes on after 221", row.verb)
+			}
+		} else {
+			c.expect("NOOP", 200)
+		}
+		if logged := strings.Contains(logs.String(), row.verb+" "+arg); logged == (row.flags&secretArg != 0) {
+			t.Errorf("%s: argument in the log: %v; row says secret: %v", row.verb, logged, row.flags&secretArg != 0)
+		}
+		if counted := obs.n.Load() > 0; counted != (row.flags&login != 0) {
+			t.Errorf("%s (%d): counted as a login: %v; row says login: %v", row.verb, code, counted, row.flags&login != 0)
+		}
+		if row.flags&secretArg != 0 {
+			secrets++
+		}
+		if row.flags&login != 0 {
+			logins++
+		}
+	}
+	if secrets == 0 || logins == 0 {
+		t.Fatalf("%d rows with a secret argument, %d logins: PASS at least", secrets, logins)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // oneUser authenticates exactly one user (password "pw"), so that a fuzzed
@@ -105,7 +105,7 @@ func FuzzSession(f *testing.F) {
 		fc.end()
 		// Every goroutine of the session (reader, transfer, passive accept) is
 		// gone once Serve has returned.
-		if !eventually(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+		if !testkit.Eventually(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
 			buf := make([]byte, 1<<20)
 			t.Fatalf("%d goroutines before the session, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
@@ -125,7 +125,7 @@ type fuzzClient struct {
 
 func startFuzzSession(t *testing.T, fs FS, user User, logs *lockedBuffer) *fuzzClient {
 	t.Helper()
-	client, server := sessiontest.TCPPair(t)
+	client, server := testkit.TCPPair(t)
 	cfg := &Config{FS: fs, Auth: oneUser{user}, Data: loopData{}, DataTimeout: time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	fc := &fuzzClient{t: t, user: user, conn: client, r: bufio.NewReader(client), served: make(chan struct{})}

@@ -24,16 +24,16 @@ func (s *Session) protoOf() int {
 
 // listenPassive reserves a passive port. It first drops whatever data setup the
 // session had, so one session holds at most one port however often it asks.
-func (s *Session) listenPassive(verb string) (PassiveListener, *Reply) {
+func (s *Session) listenPassive() (PassiveListener, *Reply) {
 	s.data.close()
 	l, err := s.cfg.Data.ListenPassive(s.ctx, s.ctrl)
 	if err != nil {
 		if errors.Is(err, ErrNoPassivePorts) {
-			s.log.Warn("passive port range exhausted", "cmd", verb, "err", err)
+			s.log.Warn("passive port range exhausted", "cmd", s.cmd.verb, "err", err)
 			r := reply(codeCantOpenData, "No passive port free; try again later")
 			return nil, &r
 		}
-		s.log.Error("passive listen failed", "cmd", verb, "err", err)
+		s.log.Error("passive listen failed", "cmd", s.cmd.verb, "err", err)
 		r := reply(codeCantOpenData, "Cannot open a passive port")
 		return nil, &r
 	}
@@ -50,7 +50,7 @@ func (s *Session) handlePASV(string) Reply {
 	if s.protoOf() == 2 {
 		return reply(codeExtNetworkProtocol, "PASV cannot carry an IPv6 address; use EPSV (RFC 2428)")
 	}
-	l, r := s.listenPassive("PASV")
+	l, r := s.listenPassive()
 	if r != nil {
 		return *r
 	}
@@ -81,7 +81,7 @@ func (s *Session) handleEPSV(arg string) Reply {
 	if proto != 0 && proto != s.protoOf() {
 		return reply(codeExtNetworkProtocol, "Network protocol not supported, use (%d)", s.protoOf())
 	}
-	l, r := s.listenPassive("EPSV")
+	l, r := s.listenPassive()
 	if r != nil {
 		return *r
 	}
@@ -90,7 +90,7 @@ func (s *Session) handleEPSV(arg string) Reply {
 }
 
 func (s *Session) handlePORT(arg string) Reply {
-	if r, ok := s.activeAllowed("PORT"); !ok {
+	if r, ok := s.activeAllowed(); !ok {
 		return r
 	}
 	target, err := parsePORT(arg)
@@ -100,11 +100,11 @@ func (s *Session) handlePORT(arg string) Reply {
 	if s.protoOf() == 2 {
 		return reply(codeExtNetworkProtocol, "PORT cannot reach an IPv6 client; use EPRT (RFC 2428)")
 	}
-	return s.setActive("PORT", target)
+	return s.setActive(target)
 }
 
 func (s *Session) handleEPRT(arg string) Reply {
-	if r, ok := s.activeAllowed("EPRT"); !ok {
+	if r, ok := s.activeAllowed(); !ok {
 		return r
 	}
 	proto, target, err := parseEPRT(arg)
@@ -117,10 +117,11 @@ func (s *Session) handleEPRT(arg string) Reply {
 	if proto != s.protoOf() {
 		return reply(codeExtNetworkProtocol, "Network protocol not supported, use (%d)", s.protoOf())
 	}
-	return s.setActive("EPRT", target)
+	return s.setActive(target)
 }
 
-func (s *Session) activeAllowed(verb string) (Reply, bool) {
+func (s *Session) activeAllowed() (Reply, bool) {
+	verb := s.cmd.verb
 	if !s.cfg.ActiveMode {
 		return reply(codeNotImplemented, "%s disabled: active mode is off on this server; use PASV or EPSV", verb), false
 	}
@@ -133,7 +134,8 @@ func (s *Session) activeAllowed(verb string) (Reply, bool) {
 // setActive records an active target after the data-channel layer's bounce check
 // (RFC 2577): a refused target is answered 500 with the reason, the way common
 // servers answer an "illegal PORT command", and the previous setup is kept.
-func (s *Session) setActive(verb string, target *net.TCPAddr) Reply {
+func (s *Session) setActive(target *net.TCPAddr) Reply {
+	verb := s.cmd.verb
 	if err := s.cfg.Data.CheckActive(s.ctrl, target); err != nil {
 		s.log.Warn("active target refused", "cmd", verb, "target", target.String(), "err", err)
 		return reply(codeSyntaxError, "Illegal %s command: %v", verb, err)

@@ -153,18 +153,21 @@ func listArgs(arg string) string {
 // listFormat writes one entry in one of the listing formats.
 type listFormat func(w io.Writer, e storage.Entry, readOnly bool) error
 
-func (s *Session) handleLIST(arg string) Reply { return s.startListing("LIST", arg, formatLIST) }
-func (s *Session) handleNLST(arg string) Reply { return s.startListing("NLST", arg, nil) }
-func (s *Session) handleMLSD(arg string) Reply {
-	off := s.info.mlstOff
-	return s.startListing("MLSD", arg, func(w io.Writer, e storage.Entry, readOnly bool) error {
-		return formatFacts(w, e, readOnly, off)
-	})
-}
-
-// startListing checks the target and returns the transfer that streams it.
-func (s *Session) startListing(verb, arg string, format listFormat) Reply {
-	if verb != "MLSD" {
+// handleListing is LIST, NLST and MLSD: it checks the target and returns the
+// transfer that streams it, in the form the row's listing names.
+func (s *Session) handleListing(arg string) Reply {
+	kind := s.cmd.listing
+	var format listFormat // nil: names only
+	switch kind {
+	case listLong:
+		format = formatLIST
+	case listFacts:
+		off := s.info.mlstOff
+		format = func(w io.Writer, e storage.Entry, readOnly bool) error {
+			return formatFacts(w, e, readOnly, off)
+		}
+	}
+	if kind != listFacts {
 		arg = listArgs(arg)
 	}
 	vpath, loc, err := s.locate(arg)
@@ -174,25 +177,25 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 	readOnly := s.user.ReadOnly
 	fs := s.fs
 	namePrefix := ""
-	if verb == "NLST" && arg != "" && vpath != s.cwd {
+	if kind == listNames && arg != "" && vpath != s.cwd {
 		// ls-style: "NLST dir" names "dir/file" so the client can fetch it.
 		namePrefix = strings.TrimSuffix(arg, "/") + "/"
 	}
 	pattern := ""
-	if p, parent, prefix, ok := s.listGlob(verb, arg, vpath, loc); ok {
+	if p, parent, prefix, ok := s.listGlob(kind, arg, vpath, loc); ok {
 		pattern, loc, namePrefix = p, parent, prefix
 	}
 	var single *storage.Entry
 	if _, derr := s.statDir(s.ctx, loc); derr != nil {
 		e, ferr := s.stat(s.ctx, loc)
-		if ferr != nil || verb == "MLSD" {
+		if ferr != nil || kind == listFacts {
 			if ferr == nil || errors.Is(ferr, storage.ErrNotFound) {
 				return reply(codeActionNotTaken, "%s: no such directory", arg)
 			}
 			return errReply(ferr, arg)
 		}
 		single, namePrefix = &e, ""
-		if verb == "NLST" {
+		if kind == listNames {
 			e.Name = arg
 		}
 	}
@@ -235,8 +238,8 @@ func (s *Session) startListing(verb, arg string, format listFormat) Reply {
 	}
 	return Reply{
 		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening data connection for %s of %s", verb, vpath)},
-		transfer: &transfer{verb: verb, path: vpath, run: run},
+		Lines:    []string{fmt.Sprintf("Opening data connection for %s of %s", s.cmd.verb, vpath)},
+		transfer: &transfer{path: vpath, run: run},
 	}
 }
 
@@ -271,7 +274,7 @@ func listable(name string) bool { return !strings.ContainsAny(name, "\r\n") }
 // optsMLST is "OPTS MLST fact;fact;" (RFC 3659 §7.9): the facts named are
 // reported from now on, the others not; unknown facts are ignored. The reply
 // names the facts now in force.
-func (s *Session) optsMLST(val string) Reply {
+func (s *Session) optsMLST(verb, val string) Reply {
 	want := map[string]bool{}
 	for _, f := range strings.Split(strings.TrimSpace(val), ";") {
 		want[strings.ToLower(strings.TrimSpace(f))] = true
@@ -287,7 +290,21 @@ func (s *Session) optsMLST(val string) Reply {
 	}
 	s.info.mlstOff = off
 	if on.Len() == 0 {
-		return reply(codeOK, "MLST OPTS")
+		return reply(codeOK, "%s OPTS", verb)
 	}
-	return reply(codeOK, "MLST OPTS %s", on.String())
+	return reply(codeOK, "%s OPTS %s", verb, on.String())
+}
+
+// mlstFeat is the session's FEAT line for MLST: the facts in force are starred.
+func (s *Session) mlstFeat(verb string) string {
+	var b strings.Builder
+	b.WriteString(verb + " ")
+	for _, f := range mlsxFacts {
+		b.WriteString(f)
+		if !s.info.mlstOff[f] {
+			b.WriteString("*")
+		}
+		b.WriteString(";")
+	}
+	return b.String()
 }

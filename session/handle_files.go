@@ -70,8 +70,7 @@ func (s *Session) handleDELE(arg string) Reply {
 // file costs one request and a missing one is still a 550 before any 150; the
 // transfer sends that GET's body, and reads the rest pinned to its ETag.
 func (s *Session) handleRETR(arg string) Reply {
-	offset := s.restOffset
-	s.restOffset = 0
+	offset := s.restOffset // its row ends it
 	vpath, loc, r := s.locateBelowRoot(arg, "not a regular file")
 	if r != nil {
 		return *r
@@ -111,7 +110,7 @@ func (s *Session) handleRETR(arg string) Reply {
 	return Reply{
 		Code:  codeFileStatusOK,
 		Lines: []string{fmt.Sprintf("Opening %s mode data connection for %s (%d bytes)", modeName(binary), vpath, f.Entry().Size)},
-		transfer: &transfer{verb: "RETR", path: vpath, run: run, release: func() { _ = f.Close(); release() },
+		transfer: &transfer{path: vpath, run: run, release: func() { _ = f.Close(); release() },
 			finished: s.downloadFinished(loc, vpath, f.Entry(), offset > 0)},
 	}
 }
@@ -136,8 +135,7 @@ func (s *Session) handleRNFR(arg string) Reply {
 }
 
 func (s *Session) handleRNTO(arg string) Reply {
-	from := s.renameFrom
-	s.renameFrom = ""
+	from := s.renameFrom // its row ends it
 	if from == "" {
 		return reply(codeBadSequence, "Send RNFR first")
 	}

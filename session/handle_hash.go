@@ -50,7 +50,7 @@ func (s *Session) currentHashAlgo() string {
 }
 
 // hashFeat is the session's FEAT line for HASH: the selected algorithm is starred.
-func (s *Session) hashFeat() string {
+func (s *Session) hashFeat(verb string) string {
 	cur := s.currentHashAlgo()
 	parts := make([]string, len(hashAlgos))
 	for i, a := range hashAlgos {
@@ -59,12 +59,12 @@ func (s *Session) hashFeat() string {
 			parts[i] += "*"
 		}
 	}
-	return "HASH " + strings.Join(parts, ";")
+	return verb + " " + strings.Join(parts, ";")
 }
 
 // optsHASH is "OPTS HASH [algorithm]": without an argument it names the current
 // algorithm, with one it selects it.
-func (s *Session) optsHASH(val string) Reply {
+func (s *Session) optsHASH(_, val string) Reply {
 	val = strings.ToUpper(strings.TrimSpace(val))
 	if val == "" {
 		return reply(codeOK, "%s", s.currentHashAlgo())

@@ -183,23 +183,12 @@ func (s *Session) handleFEAT(string) Reply {
 	return Reply{Code: codeSystemStatus, Lines: append(lines, "End")}
 }
 
-// sessionFeat adjusts a FEAT line to this session's options: the starred MLST
-// facts and HASH algorithm are the ones in force (RFC 3659 §7.8).
+// sessionFeat adjusts a FEAT line to this session's options: a row with
+// featNow (MLST, HASH) writes its line as it stands now (RFC 3659 §7.8).
 func (s *Session) sessionFeat(line string) string {
-	switch {
-	case strings.HasPrefix(line, "MLST "):
-		var b strings.Builder
-		b.WriteString("MLST ")
-		for _, f := range mlsxFacts {
-			b.WriteString(f)
-			if !s.info.mlstOff[f] {
-				b.WriteString("*")
-			}
-			b.WriteString(";")
-		}
-		return b.String()
-	case strings.HasPrefix(line, "HASH "):
-		return s.hashFeat()
+	verb, _, _ := strings.Cut(line, " ")
+	if c := commands[verb]; c != nil && c.feat == line && c.featNow != nil {
+		return c.featNow(s, c.verb)
 	}
 	return line
 }
@@ -222,10 +211,9 @@ func (s *Session) handleOPTS(arg string) Reply {
 			return reply(codeOK, "UTF8 mode stays on: paths are UTF-8")
 		}
 		return reply(codeSyntaxErrorParams, "OPTS UTF8 takes ON or OFF")
-	case "MLST":
-		return s.optsMLST(val)
-	case "HASH":
-		return s.optsHASH(val)
+	}
+	if c := commands[asciiUpper(opt)]; c != nil && c.opts != nil {
+		return c.opts(s, c.verb, val)
 	}
 	return reply(codeNotImplementedParam, "Option %s not supported", opt)
 }
@@ -238,25 +226,20 @@ func (s *Session) handleCLNT(arg string) Reply {
 	return reply(codeOK, "Noted")
 }
 
-// siteCommands are the SITE subcommands, for SITE HELP.
-var siteCommands = []string{"HELP", "CHMOD", "UTIME"}
-
-func (s *Session) handleSITE(arg string) Reply {
-	sub, rest, _ := strings.Cut(strings.TrimSpace(arg), " ")
-	switch strings.ToUpper(sub) {
-	case "HELP":
-		return Reply{Code: codeHelp, Lines: []string{
-			"The following SITE commands are recognized:",
-			strings.Join(siteCommands, " "),
-			"SITE CHMOD is accepted and ignored: S3 objects have no Unix permissions",
-			"Help OK",
-		}}
-	case "CHMOD":
-		// Mirroring clients (lftp, WinSCP) set modes after every upload; refusing
-		// would fill their output with errors for something S3 cannot store.
-		return reply(codeNotImplementedOK, "SITE CHMOD ignored: S3 objects have no Unix permissions")
-	case "UTIME":
-		return s.siteUTIME(rest)
+// siteHELP names the subcommands of the SITE table (commands.go).
+func (s *Session) siteHELP(string) Reply {
+	names := make([]string, len(siteTable))
+	for i, c := range siteTable {
+		names[i] = c.name
 	}
-	return reply(codeNotImplementedParam, "SITE %s not supported; see SITE HELP", sub)
+	return Reply{Code: codeHelp, Lines: []string{
+		"The following SITE commands are recognized:",
+		strings.Join(names, " "),
+		"SITE CHMOD is accepted and ignored: S3 objects have no Unix permissions",
+		"Help OK",
+	}}
+}
+
+func (s *Session) siteCHMOD(string) Reply {
+	return reply(codeNotImplementedOK, "SITE CHMOD ignored: S3 objects have no Unix permissions")
 }

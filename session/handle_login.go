@@ -115,9 +115,6 @@ func (s *Session) handleREIN(string) Reply {
 	s.fs = s.cfg.FS
 	s.cwd = "/"
 	s.binary = true
-	s.restOffset = 0
-	s.renameFrom = ""
-	s.allocHint = 0
 	s.epsvAll = false
 	s.info = infoState{}
 	s.log = s.cfg.Logger.With("session", s.id, "remote", s.conn.RemoteAddr().String())

@@ -41,7 +41,7 @@ func TestALLOKeepsSizeHint(t *testing.T) {
 	if r := s.handleALLO("123456789"); r.Code != 202 || s.allocHint != 123456789 {
 		t.Fatalf("ALLO: %d %q, hint %d", r.Code, r.Text(), s.allocHint)
 	}
-	s.handleREIN("")
+	s.dispatch("REIN", "") // REIN's row ends the hint
 	if s.allocHint != 0 || s.user != nil {
 		t.Fatalf("REIN kept state: hint %d, user %v", s.allocHint, s.user)
 	}

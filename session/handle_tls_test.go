@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
-func testTLSConfig(t *testing.T) *tls.Config { return sessiontest.NewCert(t, 1).ServerConfig() }
+func testTLSConfig(t *testing.T) *tls.Config { return testkit.NewCert(t, 1).ServerConfig() }
 
 // servePipe serves a session with cfg over an in-memory connection and returns
 // the client's end; the session ends with the test.

@@ -20,9 +20,7 @@ import (
 // commands.go.
 
 func (s *Session) handleSTOR(arg string) Reply {
-	offset := s.restOffset
-	s.restOffset = 0
-	return s.startUpload("STOR", arg, storage.PutOptions{Offset: offset})
+	return s.startUpload(arg, storage.PutOptions{Offset: s.restOffset}) // its row ends REST
 }
 
 // handleSTOU stores the upload under a name the server chooses in the current
@@ -50,7 +48,6 @@ func (s *Session) handleSTOU(arg string) Reply {
 		r := s.handleSTOR(name)
 		if r.transfer != nil {
 			r.Lines = []string{"FILE: " + name}
-			r.transfer.verb = "STOU"
 		}
 		return r
 	}
@@ -58,15 +55,14 @@ func (s *Session) handleSTOU(arg string) Reply {
 }
 
 func (s *Session) handleAPPE(arg string) Reply {
-	s.restOffset = 0
-	return s.startUpload("APPE", arg, storage.PutOptions{Append: true})
+	return s.startUpload(arg, storage.PutOptions{Append: true}) // its row ends REST
 }
 
 // startUpload checks an upload target and returns the transfer that streams the
 // data connection into it. opts carries REST's offset or APPE's append; ALLO's
-// size hint is taken here.
-func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
-	opts.SizeHint, s.allocHint = s.allocHint, 0
+// size hint is taken here (the rows end both).
+func (s *Session) startUpload(arg string, opts storage.PutOptions) Reply {
+	opts.SizeHint = s.allocHint
 	vpath, loc, err := s.locate(arg)
 	if err != nil {
 		return errReply(err, arg)
@@ -75,7 +71,7 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
 	}
 	if opts.Offset == 0 && !opts.Append {
-		return s.startStore(verb, vpath, arg, loc, opts)
+		return s.startStore(vpath, arg, loc, opts)
 	}
 	e, serr := s.stat(s.ctx, loc)
 	if serr == nil && e.IsDir {
@@ -104,7 +100,7 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 	return Reply{
 		Code:     codeFileStatusOK,
 		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run, finished: up.finished},
+		transfer: &transfer{path: vpath, upload: true, run: run, finished: up.finished},
 	}
 }
 
@@ -113,7 +109,7 @@ func (s *Session) startUpload(verb, arg string, opts storage.PutOptions) Reply {
 // otherwise the 150 goes out at once and the check runs while the data arrives,
 // and the upload commits only if it passes. Either way a small file into a
 // directory the gateway knows costs one S3 request, its PutObject.
-func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage.PutOptions) Reply {
+func (s *Session) startStore(vpath, arg string, loc location, opts storage.PutOptions) Reply {
 	// The home's root exists before any key lies under it (statDir), so a
 	// file stored there needs no check of its directory.
 	parentIsHome := path.Dir("/"+loc.rel) == "/" && loc.rel != ""
@@ -166,7 +162,7 @@ func (s *Session) startStore(verb, vpath, arg string, loc location, opts storage
 	return Reply{
 		Code:     codeFileStatusOK,
 		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{verb: verb, path: vpath, upload: true, run: run, finished: up.finished},
+		transfer: &transfer{path: vpath, upload: true, run: run, finished: up.finished},
 	}
 }
 

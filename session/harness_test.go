@@ -281,15 +281,3 @@ func (c *ftpClient) upload(line, data string) (prelim string, code int, text str
 	code, text = c.read()
 	return ptext, code, text
 }
-
-// eventually polls cond until it holds or limit passes, and reports whether it
-// held. The interval is only how often the state is looked at.
-func eventually(limit time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(limit); !cond(); {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return true
-}

@@ -14,9 +14,9 @@ import (
 // nothing as it stands, the listing is of the parent directory, filtered by
 // that pattern (path.Match syntax). NLST names keep the directory part the
 // client typed, so that each name can be fetched as it is.
-func (s *Session) listGlob(verb, arg, vpath string, loc location) (pattern string, parent location, prefix string, ok bool) {
+func (s *Session) listGlob(kind listKind, arg, vpath string, loc location) (pattern string, parent location, prefix string, ok bool) {
 	base := path.Base(vpath)
-	if verb == "MLSD" || vpath == "/" || !strings.ContainsAny(base, "*?[") {
+	if kind == listFacts || vpath == "/" || !strings.ContainsAny(base, "*?[") {
 		return "", loc, "", false
 	}
 	if _, err := s.statDir(s.ctx, loc); err == nil {

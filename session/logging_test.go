@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 func TestLogString(t *testing.T) {
@@ -77,7 +79,7 @@ func TestClientStringsBoundedInLogs(t *testing.T) {
 // waitLog waits until the log holds want.
 func waitLog(t *testing.T, logs *lockedBuffer, want string) {
 	t.Helper()
-	if !eventually(10*time.Second, func() bool { return strings.Contains(logs.String(), want) }) {
+	if !testkit.Eventually(10*time.Second, func() bool { return strings.Contains(logs.String(), want) }) {
 		t.Fatalf("log never said %q:\n%s", want, logs.String())
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // TestPipelinedTransfersDoNotNest pipelines uploads the way a busy client does:
@@ -30,7 +30,7 @@ func TestPipelinedTransfersDoNotNest(t *testing.T) {
 			c.send("STOR f" + strconv.Itoa(i))
 		}
 		if i%250 == 0 {
-			if depth := sessiontest.ExecuteDepth(); depth > 1 {
+			if depth := testkit.ExecuteDepth(); depth > 1 {
 				t.Fatalf("after %d pipelined transfers a session runs %d nested commands", i, depth)
 			}
 		}

@@ -143,6 +143,9 @@ type Session struct {
 	// its deadline (deadline.go), and base between commands.
 	base context.Context
 	ctx  context.Context
+	// cmd is the row of the command whose handler runs (set by dispatch), so
+	// that a handler shared by several verbs reads their facts from it.
+	cmd *command
 
 	wmu sync.Mutex // serialises replies from Serve and the transfer goroutine
 	w   *bufio.Writer
@@ -393,7 +396,7 @@ func (s *Session) readLines(ctx context.Context, out chan<- line) {
 		if l.err != nil {
 			return
 		}
-		if verb, _ := parseLine(l.text); verb == "AUTH" {
+		if verb, _ := parseLine(l.text); commands[verb].upgradesConn() {
 			select {
 			case c := <-s.resume:
 				if c != nil {

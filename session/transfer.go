@@ -48,11 +48,12 @@ func (d *dataSetup) close() {
 
 // transfer is the data-connection part of RETR, STOR, LIST and friends.
 type transfer struct {
-	cmd    string // the command that started it, for metrics (STOU runs as STOR)
-	verb   string // for logs
-	path   string // the virtual path, for logs and error replies
-	object string // bucket/key, for logs; set when the transfer starts
-	upload bool
+	cmd     string // the command that started it, for metrics
+	verb    string // for logs
+	path    string // the virtual path, for logs and error replies
+	object  string // bucket/key, for logs; set when the transfer starts
+	upload  bool
+	listing bool // the row's listing: a directory listing, not a download
 	// run moves the data; conn is closed by the caller afterwards.
 	run func(ctx context.Context, conn io.ReadWriter) error
 	// release, when set, frees what the command took for the transfer (RETR's
@@ -75,7 +76,7 @@ func (t *transfer) direction() string {
 	switch {
 	case t.upload:
 		return "upload"
-	case t.verb == "LIST" || t.verb == "NLST" || t.verb == "MLSD":
+	case t.listing:
 		return "list"
 	default:
 		return "download"

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 // TestKernelPipeMove moves bytes between two loopback connections the way a
@@ -20,8 +20,8 @@ import (
 // one of the destination (the client: not retried).
 func TestKernelPipeMove(t *testing.T) {
 	newMove := func(t *testing.T) (s3Side, src, dst, client *net.TCPConn, p *kernelPipe) {
-		s3Side, src = sessiontest.TCPPair(t)
-		dst, client = sessiontest.TCPPair(t)
+		s3Side, src = testkit.TCPPair(t)
+		dst, client = testkit.TCPPair(t)
 		p, err := newKernelPipe(true)
 		if err != nil {
 			t.Fatal(err)

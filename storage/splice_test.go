@@ -11,7 +11,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ftp2s3/ftp2s3/session/sessiontest"
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 )
 
 type plainWriter struct{ bytes.Buffer }
@@ -28,7 +28,7 @@ func (w *spliceWriter) SpliceDest() (SpliceDest, bool) { return w.dest, w.ok }
 // that offers a plain TCP socket, from a backend whose endpoint allows it;
 // everything else takes the copying path.
 func TestSpliceFallbackChoice(t *testing.T) {
-	conn, _ := sessiontest.TCPPair(t)
+	conn, _ := testkit.TCPPair(t)
 	withPresign := &Backend{presign: s3.NewPresignClient(NewStaticClient("http://127.0.0.1:9000", "", "k", "s", true))}
 	for _, c := range []struct {
 		name string

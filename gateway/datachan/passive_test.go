@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -147,7 +148,7 @@ func TestUnusedPortExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the unused port to be released", 5*time.Second, func() bool { return d.Stats().PortsInUse == 0 })
+	testkit.WaitUntil(t, "the unused port to be released", 5*time.Second, func() bool { return d.Stats().PortsInUse == 0 })
 	if st := d.Stats(); st.Expired != 1 {
 		t.Fatalf("Expired = %d, want 1", st.Expired)
 	}
@@ -185,7 +186,7 @@ func TestClaimedPortDoesNotExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer witness.Close()
-	waitUntil(t, "the unclaimed witness port to expire", 5*time.Second, func() bool { return d.Stats().Expired == 1 })
+	testkit.WaitUntil(t, "the unclaimed witness port to expire", 5*time.Second, func() bool { return d.Stats().Expired == 1 })
 	if c, err := net.Dial("tcp", addr); err == nil {
 		_, _ = c.Write([]byte("x"))
 		c.Close()
@@ -249,7 +250,7 @@ func TestStrangerRefusedRealClientAccepted(t *testing.T) {
 	if d.Stats().PortsInUse != 1 {
 		t.Errorf("PortsInUse = %d while the transfer runs, want 1", d.Stats().PortsInUse)
 	}
-	waitUntil(t, "the stranger and the second connection to be counted", 5*time.Second, func() bool { return d.Stats().Strangers == 2 })
+	testkit.WaitUntil(t, "the stranger and the second connection to be counted", 5*time.Second, func() bool { return d.Stats().Strangers == 2 })
 	if !strings.Contains(logs.String(), "stranger") || !strings.Contains(logs.String(), "has its data connection already") {
 		t.Fatalf("stranger and second connection not counted or logged: %+v\n%s", d.Stats(), logs)
 	}

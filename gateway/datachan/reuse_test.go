@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/internal/testkit"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -149,7 +150,7 @@ func TestIdlePortRefusesStrangers(t *testing.T) {
 		}
 		c.Close()
 	}
-	waitUntil(t, "both connections to be counted as strangers", 5*time.Second, func() bool { return d.Stats().Strangers == 2 })
+	testkit.WaitUntil(t, "both connections to be counted as strangers", 5*time.Second, func() bool { return d.Stats().Strangers == 2 })
 	if got := strings.Count(logs.String(), "passive data connection from a stranger refused"); got != 2 {
 		t.Fatalf("%d stranger log lines, want 2:\n%s", got, logs)
 	}
@@ -249,7 +250,7 @@ func TestCloseEndsIdleListeners(t *testing.T) {
 	if st := d.Stats(); st.PortsIdle != 0 || st.Reservations != 0 {
 		t.Fatalf("stats %+v after the last release, want nothing", st)
 	}
-	waitUntil(t, "the goroutine count to return to "+itoa(base), 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
+	testkit.WaitUntil(t, "the goroutine count to return to "+itoa(base), 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
 }
 
 // BenchmarkReservation is one passive transfer's share of the pool's work: a

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/ftp2s3/ftp2s3/gateway/datachan"
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -162,9 +161,18 @@ func (m *Metrics) register(fs ...funcMetric) {
 	}
 }
 
+// DataStats is what the data-channel metrics read at each scrape: the
+// counters and gauges of gateway/datachan's Stats, whose fields it lists in
+// the same order so that the wiring converts one into the other (run.go) and
+// the compiler keeps them equal. ops does not import datachan.
+type DataStats struct {
+	Exhausted, Strangers, Expired, ActiveRefused    int64
+	PortsInUse, PortsIdle, Reservations, PortsTotal int
+}
+
 // WatchDataChannels exports the passive port pool's state; stats must be safe
 // for concurrent use.
-func (m *Metrics) WatchDataChannels(stats func() datachan.Stats) {
+func (m *Metrics) WatchDataChannels(stats func() DataStats) {
 	m.register(
 		funcMetric{"ftp2s3_passive_ports_in_use", "Passive ports reserved by sessions now (a port serves one session per client address).",
 			false, func() float64 { return float64(stats().PortsInUse) }},

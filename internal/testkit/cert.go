@@ -1,8 +1,9 @@
-// Package sessiontest holds what the tests of session, gateway and integration
-// share about sessions: throwaway FTPS certificates (none is checked in) and a
-// look at the stack of running sessions. Only tests import it, and it imports
-// nothing of ftp2s3, so any package's tests may, session's own included.
-package sessiontest
+// Package testkit is what the tests of every package share: throwaway FTPS
+// certificates (none is checked in), connected TCP pairs, one poll helper and
+// a look at the stack of running sessions. Only tests import it, and it
+// imports nothing of ftp2s3, so any package's tests may, storage's and
+// session's own included.
+package testkit
 
 import (
 	"crypto/ecdsa"
