@@ -159,6 +159,9 @@ func (b *Backend) putSmallFirst(ctx context.Context, bucket, key string, r io.Re
 		defer b.mem.putSmall(buf)
 		h := sha256.New()
 		h.Write(buf[:n])
+		if b.smallPut != nil {
+			return b.putPresigned(ctx, bucket, key, buf[:n], opts.BeforeCommit, hexSum(h))
+		}
 		return b.putSingle(ctx, bucket, key, buf[:n], opts.BeforeCommit, h)
 	case err != nil:
 		b.mem.putSmall(buf)
