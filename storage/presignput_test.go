@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -138,6 +139,41 @@ func signedHeaders(r *http.Request) []string {
 	_, s, _ := strings.Cut(r.Header.Get("Authorization"), "SignedHeaders=")
 	s, _, _ = strings.Cut(s, ",")
 	return strings.Split(s, ";")
+}
+
+// Keys that need escaping go to the URL PutObject sends them to, in path
+// style and virtual-hosted style alike.
+func TestSmallPutPresignedEscapesAsPutObject(t *testing.T) {
+	for _, pathStyle := range []bool{true, false} {
+		rec := &putRecorder{}
+		srv := httptest.NewServer(rec)
+		client := NewStaticClient(srv.URL, "us-east-1", "key", "secret", pathStyle)
+		// Virtual-hosted names resolve to the bucket's host name; send every
+		// request to the test server whatever its host.
+		client = s3.New(client.Options(), func(o *s3.Options) {
+			o.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", srv.Listener.Addr().String())
+			}}}
+		})
+		b := New(client, Options{RetryFor: time.Second})
+		for _, key := range []string{"a b/c+d (1)!*'.txt", "ünï/cødé & 100%", "x=y;z,w@v$u#t?s", "//double//slash/", "~tilde-_.dot"} {
+			if _, err := b.Put(context.Background(), "bucket", key, strings.NewReader("data"), PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.base.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("bucket"), Key: aws.String(key), Body: strings.NewReader("data")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec.mu.Lock()
+		for i := 0; i+1 < len(rec.reqs); i += 2 {
+			own, sdk := rec.reqs[i], rec.reqs[i+1]
+			if own.URL.EscapedPath() != sdk.URL.EscapedPath() || own.Host != sdk.Host {
+				t.Errorf("path style %v: own PUT %s%s, PutObject %s%s", pathStyle, own.Host, own.URL.EscapedPath(), sdk.Host, sdk.URL.EscapedPath())
+			}
+		}
+		rec.mu.Unlock()
+		srv.Close()
+	}
 }
 
 // Server errors are retried (each attempt one PutObject in the metrics),

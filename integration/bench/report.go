@@ -192,11 +192,14 @@ func writeTargets(w io.Writer, rows []*row, partSize int64, uploadConcurrency in
 			}
 		}
 	}
+	// Issue 24 §1: one session ≥ 0.60 of direct (and ≥ 1.2× the best peer,
+	// which this bench does not run), 16 sessions ≥ 0.80.
+	smallTarget := map[string]float64{"W4": 0.6, "W6": 0.6, "W7": 0.8, "W8": 0.8}
 	for _, id := range []string{"W4", "W6", "W7", "W8"} {
 		if r := byID[id]; r != nil && r.complete() {
 			if v, ok := r.ratio(); ok {
-				fmt.Fprintf(w, "- %s ftp2s3/direct = %.2f (target ≥ 0.80, issue 14): %s; per file p50 %s ms through ftp2s3, %s ms direct; %.2f S3 requests per file through ftp2s3\n",
-					id, v, verdict(v >= 0.8), ms(percentile(r.gwLat, 0.5)), ms(percentile(r.directLat, 0.5)), r.s3Requests/(r.amount*float64(len(r.gw))))
+				fmt.Fprintf(w, "- %s ftp2s3/direct = %.2f (target ≥ %.2f, issue 24): %s; per file p50 %s ms through ftp2s3, %s ms direct; %.2f S3 requests per file through ftp2s3\n",
+					id, v, smallTarget[id], verdict(v >= smallTarget[id]), ms(percentile(r.gwLat, 0.5)), ms(percentile(r.directLat, 0.5)), r.s3Requests/(r.amount*float64(len(r.gw))))
 			}
 		}
 	}
