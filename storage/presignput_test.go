@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -147,7 +148,9 @@ func TestSmallPutPresignedEscapesAsPutObject(t *testing.T) {
 	for _, pathStyle := range []bool{true, false} {
 		rec := &putRecorder{}
 		srv := httptest.NewServer(rec)
-		client := NewStaticClient(srv.URL, "us-east-1", "key", "secret", pathStyle)
+		// A host name, so that virtual-hosted style puts the bucket in it.
+		endpoint := "http://s3.test:" + strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+		client := NewStaticClient(endpoint, "us-east-1", "key", "secret", pathStyle)
 		// Virtual-hosted names resolve to the bucket's host name; send every
 		// request to the test server whatever its host.
 		client = s3.New(client.Options(), func(o *s3.Options) {
@@ -167,6 +170,9 @@ func TestSmallPutPresignedEscapesAsPutObject(t *testing.T) {
 		rec.mu.Lock()
 		for i := 0; i+1 < len(rec.reqs); i += 2 {
 			own, sdk := rec.reqs[i], rec.reqs[i+1]
+			if wantHost := map[bool]string{true: "s3.test", false: "bucket.s3.test"}[pathStyle]; !strings.HasPrefix(sdk.Host, wantHost+":") {
+				t.Errorf("path style %v: PutObject went to %s, want %s", pathStyle, sdk.Host, wantHost)
+			}
 			if own.URL.EscapedPath() != sdk.URL.EscapedPath() || own.Host != sdk.Host {
 				t.Errorf("path style %v: own PUT %s%s, PutObject %s%s", pathStyle, own.Host, own.URL.EscapedPath(), sdk.Host, sdk.URL.EscapedPath())
 			}
