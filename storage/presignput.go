@@ -85,6 +85,9 @@ func newPresignedPut(client *s3.Client) *presignedPut {
 	if o.HTTPClient == nil || o.Credentials == nil {
 		return nil
 	}
+	if _, anon := o.Credentials.(aws.AnonymousCredentials); anon {
+		return nil // the SDK sends those requests unsigned
+	}
 	// The client's own API options are for its requests (and a benchmark's
 	// timers); presigning runs none of them.
 	probe := s3.New(o, func(o *s3.Options) { o.APIOptions = nil })
@@ -106,7 +109,10 @@ func (p *presignedPut) base(ctx context.Context, bucket string) putBase {
 	if ok {
 		return b
 	}
-	b = p.probe(ctx, bucket)
+	b, err := p.probe(ctx, bucket)
+	if err != nil {
+		return putBase{} // PutObject this time; the probe is tried again next time
+	}
 	p.mu.Lock()
 	if len(p.bases) >= maxPutBases {
 		clear(p.bases)
@@ -116,22 +122,24 @@ func (p *presignedPut) base(ctx context.Context, bucket string) putBase {
 	return b
 }
 
-func (p *presignedPut) probe(ctx context.Context, bucket string) putBase {
+// probe presigns a PUT of probeKey in bucket and derives its putBase. An
+// error (no credentials yet) is not an answer about the bucket.
+func (p *presignedPut) probe(ctx context.Context, bucket string) (putBase, error) {
 	ps, err := p.presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(probeKey)})
 	if err != nil {
-		return putBase{}
+		return putBase{}, err
 	}
 	u, err := url.Parse(ps.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return putBase{}
+		return putBase{}, nil
 	}
 	q := u.Query()
 	path, ok := strings.CutSuffix(u.EscapedPath(), "/"+probeKey)
 	scope := strings.Split(q.Get("X-Amz-Credential"), "/") // key/date/region/service/aws4_request
 	if !ok || q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" || len(scope) != 5 || scope[3] != "s3" {
-		return putBase{}
+		return putBase{}, nil
 	}
-	return putBase{scheme: u.Scheme, host: u.Host, path: path + "/", region: scope[2], ok: true}
+	return putBase{scheme: u.Scheme, host: u.Host, path: path + "/", region: scope[2], ok: true}, nil
 }
 
 // crc32Header is the value of x-amz-checksum-crc32 for data.
