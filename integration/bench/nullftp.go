@@ -132,10 +132,11 @@ func (s *nullFTP) session(c net.Conn) {
 			ok = reply("211 no features")
 		case "EPSV", "PASV":
 			if data == nil {
-				if data, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-					ok = reply("425 %v", err)
-					continue
-				}
+				data, err = net.Listen("tcp", "127.0.0.1:0")
+			}
+			if data == nil {
+				ok = reply("425 %v", err)
+				break
 			}
 			port := data.Addr().(*net.TCPAddr).Port
 			if strings.EqualFold(cmd, "EPSV") {
