@@ -150,6 +150,9 @@ type Backend struct {
 	// presign signs the GETs of spliced downloads; nil when downloads cannot
 	// be spliced (splice.go).
 	presign *s3.PresignClient
+	// smallPut sends small uploads as presigned PUTs (presignput.go); nil
+	// sends them with PutObject.
+	smallPut *presignedPut
 	// headerTimeout bounds the wait for a spliced GET's response head
 	// (AttemptTimeout); zero means none.
 	headerTimeout time.Duration
@@ -178,7 +181,8 @@ func New(client *s3.Client, opts Options) *Backend {
 	}
 	cache := newMetaCache(opts.CacheEntries, opts.CacheTTL)
 	cache.listed = &opts.CacheShare.listed
-	return &Backend{client: client, base: base, opts: opts, cache: cache, mem: opts.Memory, presign: presign, checkPresign: checkPresign, headerTimeout: headerWait}
+	return &Backend{client: client, base: base, opts: opts, cache: cache, mem: opts.Memory, presign: presign, checkPresign: checkPresign, headerTimeout: headerWait,
+		smallPut: newPresignedPut(base)}
 }
 
 // Options returns the backend's options with their defaults applied; backends

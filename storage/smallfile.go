@@ -42,6 +42,9 @@ func (b *Backend) putSmallFirst(ctx context.Context, bucket, key string, r io.Re
 		defer b.mem.putSmall(buf)
 		h := sha256.New()
 		h.Write(buf[:n])
+		if b.smallPut != nil {
+			return b.putPresigned(ctx, bucket, key, buf[:n], opts, hexSum(h))
+		}
 		return b.putSingle(ctx, bucket, key, buf[:n], opts, h)
 	case err != nil:
 		b.mem.putSmall(buf)

@@ -41,6 +41,16 @@ func (l *latencies) addPhases(ph phaseTimes) {
 	}
 }
 
+// addCeiling records one file against the null endpoint (nullftp.go).
+func (l *latencies) addCeiling(d time.Duration, ph phaseTimes) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.row != nil {
+		l.row.ceilLat = append(l.row.ceilLat, d)
+		l.row.ceilPhases = append(l.row.ceilPhases, ph)
+	}
+}
+
 // addNoops records NOOP round trips of a phase-timed session.
 func (l *latencies) addNoops(ds []time.Duration) {
 	l.mu.Lock()

@@ -36,6 +36,8 @@ type bench struct {
 	// directTimer times the direct side's S3 requests (W4/W6 phase tables)
 	directTimer *s3Timer
 	w6Seeded    bool
+	// null is the protocol ceiling's FTP endpoint (nullftp.go)
+	null *nullFTP
 }
 
 const smallSize = 4 << 10
