@@ -27,8 +27,10 @@ type S3Access struct {
 	// HTTPClient, when set, carries every S3 request (tests put a
 	// fault-injecting transport here).
 	HTTPClient *http.Client
-	// APIOptions are added to every S3 request's middleware stack (the bench
-	// times the gateway's requests with one, integration/bench/phases.go).
+	// APIOptions are added to the middleware stack of every S3 request the SDK
+	// sends (the bench times the gateway's requests with one,
+	// integration/bench/phases.go). A small upload's PUT, which the gateway signs
+	// and sends itself (storage/presignput.go), does not pass through them.
 	APIOptions []func(*middleware.Stack) error
 }
 
