@@ -352,6 +352,9 @@ func TestNotifyReceiverDownThenUp(t *testing.T) {
 	}
 	sink := newEventSinkOn(t, addr)
 	sink.wait("mkdir", keyIs("while-down"))
+	// The sender counts the event once the receiver's answer is back, which
+	// may be just after the receiver has it.
+	waitUntil(t, "the delivery to be counted", 20*time.Second, func() bool { return g.GW.Notify.Stats().Sent > 0 })
 	if st := g.GW.Notify.Stats(); st.Sent != 1 || st.Dropped != 0 || st.Queued != 0 {
 		t.Fatalf("stats after delivery: %+v", st)
 	}
