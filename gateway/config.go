@@ -92,7 +92,7 @@ type Config struct {
 	S3EventsInsecure bool   `env:"FTP2S3_S3_EVENTS_INSECURE" envDefault:"false"`
 
 	// External identity service (FTP2S3_AUTH=http, docs/identity.md).
-	AuthURL      HTTPURL       `env:"FTP2S3_AUTH_URL"`
+	AuthURL      EndpointURL   `env:"FTP2S3_AUTH_URL"`
 	AuthToken    string        `env:"FTP2S3_AUTH_TOKEN"`
 	AuthTimeout  time.Duration `env:"FTP2S3_AUTH_TIMEOUT" envDefault:"5s"`
 	AuthCacheTTL time.Duration `env:"FTP2S3_AUTH_CACHE_TTL" envDefault:"1m"`

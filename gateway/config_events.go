@@ -43,7 +43,8 @@ func (c *Config) metadataOffWhenEmpty() {
 	}
 }
 
-// EndpointURL is an http or https URL the gateway posts to; empty means off.
+// EndpointURL is an http or https URL the gateway posts to (the identity
+// service, the events receiver, the upload checker); empty means off.
 type EndpointURL struct{ URL *url.URL }
 
 // UnmarshalText parses and checks the URL.

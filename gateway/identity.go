@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
@@ -19,24 +17,6 @@ import (
 // Who logs in (FTP2S3_AUTH): static users, reloaded from FTP2S3_USERS_FILE
 // (gateway/auth/reload.go); S3 keys; or an identity service over HTTP
 // (gateway/auth/httpauth.go). docs/identity.md describes them to operators.
-
-// HTTPURL is an absolute http or https URL (FTP2S3_AUTH_URL), parsed once.
-type HTTPURL struct{ *url.URL }
-
-// UnmarshalText parses and checks the URL.
-func (u *HTTPURL) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		u.URL = nil
-		return nil
-	}
-	p, err := url.Parse(s)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return fmt.Errorf("%q is not an http:// or https:// URL", s)
-	}
-	u.URL = p
-	return nil
-}
 
 // defaultUsersFilePoll is how often the users file is looked at when
 // Config.UsersFilePoll is zero: a stat every few seconds costs nothing, and a

@@ -18,14 +18,14 @@ func TestHTTPAuthConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AuthURL.URL == nil || c.AuthURL.Host != "id.example" || c.AuthTimeout != 5*time.Second || c.AuthCacheTTL != 0 {
+	if c.AuthURL.URL == nil || c.AuthURL.URL.Host != "id.example" || c.AuthTimeout != 5*time.Second || c.AuthCacheTTL != 0 {
 		t.Fatalf("parsed %+v timeout %s ttl %s", c.AuthURL.URL, c.AuthTimeout, c.AuthCacheTTL)
 	}
 	if p := c.Validate(); len(p) != 0 {
 		t.Fatalf("valid http auth refused: %v", p)
 	}
 	for _, bad := range []string{"ftp://id.example", "id.example/login", "http://", "::"} {
-		var u HTTPURL
+		var u EndpointURL
 		if err := u.UnmarshalText([]byte(bad)); err == nil {
 			t.Errorf("FTP2S3_AUTH_URL %q accepted", bad)
 		}

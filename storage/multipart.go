@@ -166,21 +166,28 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 		return err
 	})
 	if err != nil {
-		// An attempt may have been applied before its answer was lost: forget
-		// what the cache knows rather than assert either outcome.
 		b.cache.wrote(w, nil)
 		return Entry{}, mapErr("put", bucket, key, err)
 	}
-	e := Entry{Name: baseName(key), Size: int64(len(data)), ModTime: time.Now().UTC(), ETag: unquoteETag(out.ETag), SHA256: sum}
+	return b.putDone(ctx, w, bucket, key, int64(len(data)), unquoteETag(out.ETag), sum, opts)
+}
+
+// putDone ends a single-request upload that S3 confirmed: the commit report,
+// the upload check, and the cache, which learns what S3 confirmed unless the
+// check refused the object or the name changed meanwhile. A failed request
+// instead only forgets what the cache knows (an attempt may have been applied
+// before its answer was lost).
+func (b *Backend) putDone(ctx context.Context, w *ownWrite, bucket, key string, size int64, etag, sum string, opts PutOptions) (Entry, error) {
+	e := Entry{Name: baseName(key), Size: size, ModTime: time.Now().UTC(), ETag: etag, SHA256: sum}
 	if r := opts.Report; r != nil {
 		r.Committed, r.ETag = true, e.ETag
 	}
-	e, err = b.checkCommitted(ctx, bucket, key, e, opts)
+	e, err := b.checkCommitted(ctx, bucket, key, e, opts)
 	if err != nil {
 		b.cache.wrote(w, nil)
 		return Entry{}, err
 	}
-	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
+	b.cache.wrote(w, &e)
 	return e, nil
 }
 

@@ -243,20 +243,8 @@ func (b *Backend) putPresigned(ctx context.Context, bucket, key string, data []b
 		return err
 	})
 	if err != nil {
-		// An attempt may have been applied before its answer was lost: forget
-		// what the cache knows rather than assert either outcome.
 		b.cache.wrote(w, nil)
 		return Entry{}, mapErr("put", bucket, key, err)
 	}
-	e := Entry{Name: baseName(key), Size: int64(len(data)), ModTime: time.Now().UTC(), ETag: unquoteETag(&etag), SHA256: sum}
-	if r := opts.Report; r != nil {
-		r.Committed, r.ETag = true, e.ETag
-	}
-	e, err = b.checkCommitted(ctx, bucket, key, e, opts)
-	if err != nil {
-		b.cache.wrote(w, nil)
-		return Entry{}, err
-	}
-	b.cache.wrote(w, &e) // what S3 confirmed, unless the name changed meanwhile
-	return e, nil
+	return b.putDone(ctx, w, bucket, key, int64(len(data)), unquoteETag(&etag), sum, opts)
 }
