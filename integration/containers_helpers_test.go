@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -362,33 +360,6 @@ func (s *stack) logs(service string) string {
 	s.t.Helper()
 	out, _ := runLogged(exec.Command("docker", "logs", s.container(service)))
 	return out
-}
-
-// freePortRange returns lo-hi of n consecutive ports that were free on every
-// address a moment ago, outside the ephemeral range other tests draw from.
-func freePortRange(t *testing.T, n int) (lo, hi int) {
-	t.Helper()
-	for range 200 {
-		lo = 20000 + mrand.IntN(9000)
-		var ls []net.Listener
-		ok := true
-		for p := lo; p < lo+n && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, l)
-		}
-		for _, l := range ls {
-			_ = l.Close()
-		}
-		if ok {
-			return lo, lo + n - 1
-		}
-	}
-	t.Fatalf("no %d free consecutive ports found", n)
-	return 0, 0
 }
 
 // freePort is one free port, as a string for compose.

@@ -35,6 +35,7 @@ const (
 // gateway during an upload (the drain). Then the same images run the HA stack
 // (TestContainers/ha).
 func TestContainers(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
 	id := runID()
 	img := buildLocalImages(t, id)

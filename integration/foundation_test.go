@@ -28,6 +28,7 @@ func ftpCode(err error) int {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(10*time.Second))
 	if err != nil {
@@ -52,6 +53,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestDirectories(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	c := g.dial(userRW)
 	if err := c.MakeDir("reports"); err != nil {
@@ -102,6 +104,7 @@ func TestDirectories(t *testing.T) {
 }
 
 func TestUploadDownloadSizes(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.PartSize = 5 << 20; c.DownloadChunk = 4 << 20 })
 	c := g.dial(userRW)
 	if err := c.MakeDir("data"); err != nil {
@@ -138,6 +141,7 @@ func TestUploadDownloadSizes(t *testing.T) {
 }
 
 func TestRestartedDownload(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.DownloadChunk = 1 << 20 })
 	body := strings.Repeat("0123456789", 500_000) // 5 MB: several chunks
 	g.putObject("big.txt", body)
@@ -156,6 +160,7 @@ func TestRestartedDownload(t *testing.T) {
 }
 
 func TestListings(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("docs/a.txt", "hello")
 	g.putObject("docs/b b.txt", "hi")
@@ -216,6 +221,7 @@ func TestListings(t *testing.T) {
 }
 
 func TestReadYourWrites(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	c := g.dial(userRW)
 	// Prime the cache with an empty listing, then write through the gateway.
@@ -246,6 +252,7 @@ func TestReadYourWrites(t *testing.T) {
 }
 
 func TestReadOnlyUser(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("keep.txt", "data")
 	c := g.dial(userRO)
@@ -262,6 +269,7 @@ func TestReadOnlyUser(t *testing.T) {
 }
 
 func TestMultiBucketHome(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("inside.txt", "x")
 	c := g.dial(userAll)
@@ -294,6 +302,7 @@ func TestMultiBucketHome(t *testing.T) {
 }
 
 func TestOverwriteReplacesObject(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.PartSize = 5 << 20 })
 	c := g.dial(userRW)
 	if err := c.Stor("f.bin", newPattern(12<<20, 1)); err != nil {

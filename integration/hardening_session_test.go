@@ -101,7 +101,14 @@ func flood(c net.Conn, n, size int) (sent int) {
 // 421 once it has queued more than a few lines (session/queue.go), the
 // download is aborted, RSS stays within 64 MiB of where it was, and the gateway
 // goes on serving new logins.
+//
+// It measures the resident memory of the whole test process, so it runs
+// alone in a process of its own (inOwnProcess), in parallel with the other
+// tests.
 func TestCommandFloodDuringSlowDownload(t *testing.T) {
+	if !inOwnProcess(t) {
+		return
+	}
 	g := startGateway(t, func(c *gateway.Config) { c.DataTimeout = 2 * time.Minute })
 	// Below one download chunk (a single streamed GET, no read-ahead buffers),
 	// above what loopback socket buffers hold (so the download is still running
@@ -178,6 +185,7 @@ func TestCommandFloodDuringSlowDownload(t *testing.T) {
 // TestCommandFloodDuringUpload: a flood during an upload that already has parts
 // in S3 aborts it cleanly: no object, no multipart upload left behind.
 func TestCommandFloodDuringUpload(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	r := rawLogin(t, g.Addr, userRW)
 	data := r.data()
@@ -212,6 +220,7 @@ func TestCommandFloodDuringUpload(t *testing.T) {
 // the old code ran queued commands from inside the previous transfer, one stack
 // level per transfer, until Go's stack limit killed the process.
 func TestPipelinedTransfersStayFlat(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	r := rawLogin(t, g.Addr, userRW)
 	const n = 2000
@@ -260,6 +269,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 // hides keys under jail/ while an object "jail" exists, so the home's own
 // contents, its marker and RNTO / are checked in a second home, bucket/marked.)
 func TestPrefixHomeRootIsADirectory(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		for _, u := range []string{"jail", "marked", "fresh"} {
 			c.Users += "," + u + ":" + passwordHash(t) + ":" + c.Bucket + "/" + u + ":rw"
@@ -363,6 +373,7 @@ func TestPrefixHomeRootIsADirectory(t *testing.T) {
 // makes a log line long: 200 HOST lines of 8 KiB used to add 200 attributes to
 // every later log line of the session.
 func TestHOSTOnceAndBoundedLogs(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	r := rawDial(t, g.Addr)
 	r.expect(220)
@@ -397,6 +408,7 @@ func TestHOSTOnceAndBoundedLogs(t *testing.T) {
 // TestREINRestartsLoginTimeout: after REIN the session is logged out, so the
 // login timeout applies again, as on a new connection.
 func TestREINRestartsLoginTimeout(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.LoginTimeout = time.Second })
 	r := rawLogin(t, g.Addr, userRW)
 	// Stay logged in past the first login timeout: it must not end the session.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,12 +32,17 @@ import (
 // minio is the one MinIO server of this test binary.
 var minio *miniotest.Server
 
+// scratchDir holds what the whole test binary shares (MinIO's data, the
+// ftp2s3 binary); TestMain removes it.
+var scratchDir string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ftp2s3-it-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
+	scratchDir = dir
 	minio, err = miniotest.Start(filepath.Join(dir, "minio"), 0)
 	if err != nil {
 		// These tests exist to run against a real MinIO: never skip them.
@@ -87,6 +93,9 @@ type testGateway struct {
 }
 
 var bucketSeq atomic.Int64
+
+// portSeq numbered passive ranges before freePortRange; kept for callers that
+// still count with it.
 var portSeq atomic.Int64
 
 // bucketName makes a valid, unique bucket name from the test's name.
@@ -100,7 +109,7 @@ func bucketName(t *testing.T) string {
 
 // testConfig is the configuration every test gateway starts from: srv as its
 // S3, a bucket of its own there as the default home, a loopback listener, a
-// passive range of its own, and the users alice (rw), reader (r) and root
+// passive range of its own (freePortRange), and the users alice (rw), reader (r) and root
 // (every bucket); mutate adjusts it.
 // It returns the configuration and the bucket made for the test (mutate may
 // have cleared cfg.Bucket for multi-bucket mode).
@@ -113,8 +122,7 @@ func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Con
 	h := passwordHash(t)
 	cfg := gateway.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	lo := 31000 + int(portSeq.Add(1)%300)*100
-	cfg.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
+	cfg.PassivePorts = passiveRange(t, 50)
 	cfg.Bucket = bucket
 	cfg.Users = strings.Join([]string{
 		userRW + ":" + h,
@@ -304,4 +312,33 @@ func sha256Of(r io.Reader) (string, int64) {
 	h := sha256.New()
 	n, _ := io.Copy(h, r)
 	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+// aloneEnv names the test a child process of this test binary runs (see
+// inOwnProcess).
+const aloneEnv = "FTP2S3_IT_ALONE"
+
+// inOwnProcess is for tests that measure the whole process (its goroutines,
+// open files, heap or resident memory), which tests running in parallel would
+// move. In the normal run it marks the test parallel, runs it again alone in a
+// fresh process of this test binary (with a MinIO of its own, from TestMain),
+// reports that run's result and returns false: the caller returns at once. In
+// that child it returns true and the caller's body runs.
+func inOwnProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(aloneEnv) == t.Name() {
+		return true
+	}
+	t.Parallel()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), aloneEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("alone in a process of its own: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "no tests to run") {
+		t.Fatalf("alone in a process of its own, the test did not run:\n%s", out)
+	}
+	t.Logf("alone in a process of its own: %s", out) // quiet unless it failed
+	return false
 }

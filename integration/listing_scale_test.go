@@ -18,6 +18,7 @@ import (
 )
 
 func TestDirectoriesImplicitAndSideBySide(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	// MinIO cannot hold a file "a" beside keys under "a/" (on its drive both are
 	// the folder a), so the side-by-side case is checked against S3's page
@@ -168,7 +169,13 @@ func heapPeak() (stop func() uint64) {
 // TestListing100kKeys lists a directory of 100,000 keys: the count must be
 // exact and the gateway's heap must not grow with the directory (pages stream;
 // a directory this big bypasses the cache).
+//
+// It measures the heap of the whole test process, so it runs alone in a
+// process of its own (inOwnProcess), in parallel with the other tests.
 func TestListing100kKeys(t *testing.T) {
+	if !inOwnProcess(t) {
+		return
+	}
 	const n = 100_000
 	g, ft := startStoreGateway(t)
 	start := time.Now()

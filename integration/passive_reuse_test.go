@@ -17,6 +17,7 @@ import (
 // not counted in use, and reset a stranger's connection; Server.Close stops
 // them all.
 func TestPassiveIdlePortReuse(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		c.PassivePorts = gateway.PortRange{Lo: c.PassivePorts.Lo, Hi: c.PassivePorts.Lo + 2}
 	})

@@ -42,6 +42,7 @@ func cutUpload(t *testing.T, g *testGateway, key string, seed uint64) {
 }
 
 func TestResumeCurlAppend(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t)
 	cutUpload(t, g, "big.bin", 21)
 	src, _ := writePattern(t, t.TempDir(), "src.bin", resumeTotal, 21)
@@ -64,6 +65,7 @@ func TestResumeCurlAppend(t *testing.T) {
 }
 
 func TestResumeFtplibRest(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t)
 	cutUpload(t, g, "big.bin", 22)
 	src, _ := writePattern(t, t.TempDir(), "src.bin", resumeTotal, 22)
@@ -96,6 +98,7 @@ ftp.quit()
 // TestResumeSmallHead: a head under 5 MiB cannot be a part; it is read back and
 // re-uploaded, and the object carries the SHA-256 of the whole.
 func TestResumeSmallHead(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	c := g.dial(userRW)
 	if err := c.Stor("f.txt", strings.NewReader("hello, wrong tail")); err != nil {
@@ -143,6 +146,7 @@ func TestResumeSmallHead(t *testing.T) {
 // TestAppendLargeHeadEmptyTail: APPE of zero bytes onto a multipart-sized file
 // keeps it whole (only copy parts, no streamed part).
 func TestAppendLargeHeadEmptyTail(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	c := g.dial(userRW)
 	if err := c.Stor("f.bin", newPattern(bigUpload, 8)); err != nil {
@@ -159,6 +163,7 @@ func TestAppendLargeHeadEmptyTail(t *testing.T) {
 // TestPutSizeHintPartSize: the size ALLO announces raises the part size so the
 // whole file fits in 10,000 parts (100 GiB → 11 MiB parts instead of 5 MiB).
 func TestPutSizeHintPartSize(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t, smallParts)
 	ctx := context.Background()
 	if _, err := g.Backend.Put(ctx, g.Bucket, "plain.bin", newPattern(bigUpload, 1), storage.PutOptions{}); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strings"
@@ -115,21 +114,13 @@ func outageConfig(retryFor time.Duration) func(*gateway.Config) {
 		c.DownloadChunk = 4 << 20
 		c.S3RetryFor = retryFor
 		c.DataTimeout = time.Minute
-		ownPassiveRange(c)
 	}
-}
-
-// ownPassiveRange moves the gateway's passive ports away from the ranges the
-// shared test configuration hands out, which test binaries running side by
-// side (other packages, other checkouts) would also use.
-func ownPassiveRange(c *gateway.Config) {
-	lo := 40000 + rand.IntN(200)*100
-	c.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
 }
 
 // TestS3OutageIsSurvived: MinIO dies in the middle of an upload and a download
 // and comes back 3 s later; both transfers finish with 226 and the right bytes.
 func TestS3OutageIsSurvived(t *testing.T) {
+	t.Parallel()
 	srv := privateMinio(t)
 	g := startOpsGateway(t, srv, outageConfig(30*time.Second), nil)
 	o := startOutageTransfers(t, g, srv)
@@ -173,6 +164,7 @@ func TestS3OutageIsSurvived(t *testing.T) {
 // FTP2S3_S3_RETRY_FOR; both transfers fail with 451, and once MinIO is back
 // there is no object and no multipart upload.
 func TestS3OutagePastRetryWindow(t *testing.T) {
+	t.Parallel()
 	srv := privateMinio(t)
 	g := startOpsGateway(t, srv, outageConfig(4*time.Second), nil)
 	o := startOutageTransfers(t, g, srv)

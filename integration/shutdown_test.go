@@ -46,6 +46,7 @@ func connectDuringShutdown(t *testing.T, addr string) {
 }
 
 func TestShutdownFinishesTransfersWithinGraceAndAbortsTheRest(t *testing.T) {
+	t.Parallel()
 	const grace = 4 * time.Second
 	g := startOpsGateway(t, minio, func(c *gateway.Config) {
 		c.ShutdownGrace = grace
@@ -127,6 +128,7 @@ func TestShutdownFinishesTransfersWithinGraceAndAbortsTheRest(t *testing.T) {
 // TestBinaryExitsZeroOnSIGTERM runs the real binary: SIGTERM with an upload in
 // flight lets it finish, turns new clients away and exits with status 0.
 func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	bucket := bucketName(t)
 	if err := minio.CreateBucket(context.Background(), bucket); err != nil {

@@ -66,6 +66,7 @@ func runBinary(t *testing.T, bin, bucket string, env ...string) (string, *exec.C
 // bound of SPEC §4: about PART_SIZE × (UPLOAD_CONCURRENCY + 1) for uploads,
 // DOWNLOAD_CHUNK × DOWNLOAD_CONCURRENCY for downloads, plus the runtime.
 func TestBinaryMemory1GiB(t *testing.T) {
+	t.Parallel()
 	const size = 1 << 30
 	bin := buildBinary(t)
 	bucket := bucketName(t)
