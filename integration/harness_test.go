@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +39,7 @@ var minio *miniotest.Server
 var scratchDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ftp2s3-it-")
+	dir, err := os.MkdirTemp(scratchParent(), "ftp2s3-it-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
@@ -53,6 +55,18 @@ func TestMain(m *testing.M) {
 	minio.Stop()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// scratchParent is where TestMain puts the shared MinIO's data: in memory
+// (/dev/shm) when that has room for what the suite writes, else the temporary
+// folder. MinIO fdatasyncs every object's metadata, which on a disk made the
+// tests writing thousands of small objects the slowest of the suite.
+func scratchParent() string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err == nil && int64(st.Bavail)*st.Bsize >= 8<<30 {
+		return "/dev/shm"
+	}
+	return ""
 }
 
 // Test users; their hashes are made once per binary (bcrypt is slow on purpose).
@@ -283,13 +297,26 @@ func (g *testGateway) pendingUploads() []string {
 	return keys
 }
 
-// patternReader yields n deterministic pseudo-random bytes without holding them.
+// patternReader yields n deterministic pseudo-random bytes without holding them:
+// one xorshift step per 8 bytes (a step per byte made generating a GiB under
+// -race one of the suite's slowest steps). Byte k is byte k%8 of step k/8, so
+// the stream is the same however it is read, and a shorter pattern of a seed
+// is a prefix of a longer one.
 type patternReader struct {
 	n, off int64
 	state  uint64
+	word   [8]byte
+	have   int // bytes of word not yet handed out, at its end
 }
 
 func newPattern(n int64, seed uint64) *patternReader { return &patternReader{n: n, state: seed | 1} }
+
+func (p *patternReader) step() uint64 {
+	p.state ^= p.state << 13
+	p.state ^= p.state >> 7
+	p.state ^= p.state << 17
+	return p.state
+}
 
 func (p *patternReader) Read(b []byte) (int, error) {
 	if p.off >= p.n {
@@ -298,11 +325,21 @@ func (p *patternReader) Read(b []byte) (int, error) {
 	if rem := p.n - p.off; int64(len(b)) > rem {
 		b = b[:rem]
 	}
-	for i := range b {
-		p.state ^= p.state << 13
-		p.state ^= p.state >> 7
-		p.state ^= p.state << 17
-		b[i] = byte(p.state)
+	i := 0
+	for ; i < len(b) && p.have > 0; i++ {
+		b[i] = p.word[8-p.have]
+		p.have--
+	}
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], p.step())
+	}
+	if i < len(b) {
+		binary.LittleEndian.PutUint64(p.word[:], p.step())
+		p.have = 8
+		for ; i < len(b); i++ {
+			b[i] = p.word[8-p.have]
+			p.have--
+		}
 	}
 	p.off += int64(len(b))
 	return len(b), nil
