@@ -108,10 +108,6 @@ type testGateway struct {
 
 var bucketSeq atomic.Int64
 
-// portSeq numbered passive ranges before freePortRange; kept for callers that
-// still count with it.
-var portSeq atomic.Int64
-
 // bucketName makes a valid, unique bucket name from the test's name.
 func bucketName(t *testing.T) string {
 	name := strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))

@@ -7,7 +7,8 @@
 Prints the slowest top-level tests (and, with --subtests, subtests), their
 result, and per package the wall time next to the sum of the test times: with
 t.Parallel the sum exceeds the wall time by the parallelism actually reached.
-Reads standard input when no file is named.
+Then the output of every failed test. Reads standard input when no file is
+named.
 """
 import argparse
 import json
@@ -21,13 +22,15 @@ def main():
     ap.add_argument("--subtests", action="store_true", help="list subtests as well")
     args = ap.parse_args()
     src = open(args.file) if args.file else sys.stdin
-    tests, packages = {}, {}
+    tests, packages, output = {}, {}, {}
     for line in src:
         try:
             ev = json.loads(line)
         except ValueError:
             continue
         action, test, pkg = ev.get("Action"), ev.get("Test"), ev.get("Package", "")
+        if action == "output":
+            output.setdefault((pkg, test), []).append(ev.get("Output", ""))
         if action not in ("pass", "fail", "skip") or "Elapsed" not in ev:
             continue
         if test:
@@ -50,6 +53,14 @@ def main():
         own = [v[0] for (p, n), v in tests.items() if p == pkg and "/" not in n]
         print(f"| {pkg.rsplit('/', 1)[-1]} ({act}) | {el:.1f} | {sum(own):.1f} | {len(own)} |")
 
+
+    # Failed tests and subtests, then failed packages (whose own output holds
+    # build errors and panics), each with the last 200 lines it printed.
+    failed = [key for key, (_, act) in tests.items() if act == "fail"]
+    failed += [(pkg, None) for pkg, (_, act) in packages.items() if act == "fail"]
+    for pkg, name in failed:
+        print(f"\nFAIL {pkg} {name or ''}")
+        sys.stdout.write("".join(output.get((pkg, name), [])[-200:]))
 
 if __name__ == "__main__":
     main()

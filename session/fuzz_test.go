@@ -37,7 +37,7 @@ func FuzzParseLine(f *testing.F) {
 				t.Fatalf("line %q still holds a line feed", l.text)
 			}
 			verb, arg := parseLine(l.text)
-			if strings.Contains(verb, " ") || verb != asciiUpper(verb) || strings.ToLower(verb) != strings.ToLower(l.text[:len(verb)]) {
+			if strings.Contains(verb, " ") || verb != asciiUpper(verb) || !strings.EqualFold(verb, l.text[:len(verb)]) {
 				t.Fatalf("verb %q from %q", verb, l.text)
 			}
 			if len(verb)+len(arg) > len(l.text) {

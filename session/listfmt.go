@@ -57,11 +57,6 @@ func formatLIST(w io.Writer, e storage.Entry, readOnly bool) error {
 // mlsxFacts are the RFC 3659 §7 facts the gateway reports, in FEAT order.
 var mlsxFacts = []string{"type", "size", "modify", "perm"}
 
-// formatMLSD writes e as an RFC 3659 §7 fact line with every fact on.
-func formatMLSD(w io.Writer, e storage.Entry, readOnly bool) error {
-	return formatFacts(w, e, readOnly, nil)
-}
-
 // formatFacts writes e as "fact=value;…; name" (RFC 3659 §7.2: each fact ends
 // with ";", then exactly one space and the name), leaving out the facts in off.
 // size is given for files only: a directory's size would be meaningless.

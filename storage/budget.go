@@ -324,6 +324,6 @@ func (m *Memory) trimIdle() {
 		}
 	}
 	if !next.IsZero() {
-		m.trim = time.AfterFunc(next.Add(m.idleAfter).Sub(time.Now())+time.Millisecond, m.trimIdle)
+		m.trim = time.AfterFunc(time.Until(next.Add(m.idleAfter))+time.Millisecond, m.trimIdle)
 	}
 }

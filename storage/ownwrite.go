@@ -155,7 +155,7 @@ func (c *metaCache) updateListingLocked(bucket, prefix string, e Entry) {
 		c.lru.Remove(k)
 		return
 	}
-	before := func(o Entry) bool { return o.Name > e.Name || (o.Name == e.Name && e.IsDir == false && o.IsDir) }
+	before := func(o Entry) bool { return o.Name > e.Name || (o.Name == e.Name && !e.IsDir && o.IsDir) }
 	if n := len(old.entries); n == 0 || !before(old.entries[n-1]) && !sameEntry(old.entries[n-1], e) {
 		// e goes last, as files named in rising order (scans, cameras, batch
 		// jobs) always do: append into the listing's spare room rather than copy
