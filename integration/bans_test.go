@@ -126,7 +126,8 @@ func TestLoginTimeout(t *testing.T) {
 	if !closed || !strings.HasPrefix(last, "421") {
 		t.Fatalf("not logged in: closed %v, last reply %q; want 421 and close", closed, last)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	// Generous for a loaded runner; the default login timeout is 60s.
+	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("closed after %s, want about 1.5s", d)
 	}
 	// A logged-in session is not affected.
@@ -161,11 +162,12 @@ func TestSlowLoris(t *testing.T) {
 			}
 		}
 	}()
-	closed, last := r.closedWithin(10 * time.Second)
+	closed, last := r.closedWithin(20 * time.Second)
 	if !closed || !strings.HasPrefix(last, "421") {
 		t.Fatalf("trickling client: closed %v, last %q; want 421 and close", closed, last)
 	}
-	if d := time.Since(start); d > 4*time.Second {
+	// Generous for a loaded runner; the default idle timeout is 5 minutes.
+	if d := time.Since(start); d > 15*time.Second {
 		t.Fatalf("held for %s with a 2s idle timeout", d)
 	}
 }
