@@ -12,8 +12,9 @@ import (
 	"testing"
 )
 
-// buildBinary compiles cmd/ftp2s3 once per test binary (into the folder
-// TestMain removes) and returns its path; tests only run it, never change it.
+// buildBinary compiles cmd/ftp2s3 once per test binary, the way the Dockerfile
+// does (goBuildStaticCmd), into the folder TestMain removes, and returns its
+// path; tests only run it, never change it.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin, err := builtBinary()
@@ -25,9 +26,7 @@ func buildBinary(t *testing.T) string {
 
 var builtBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(scratchDir, "ftp2s3")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ftp2s3")
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := goBuildStaticCmd("./cmd/ftp2s3", bin).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build: %v\n%s", err, out)
 	}
 	return bin, nil

@@ -185,12 +185,18 @@ func buildFinalStage(t *testing.T, rel, buildImage, tag string) {
 // do: static, trimmed, stripped.
 func goBuildStatic(t *testing.T, pkg, out string) {
 	t.Helper()
+	if out, err := runLogged(goBuildStaticCmd(pkg, out)); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+}
+
+// goBuildStaticCmd is goBuildStatic's command. buildBinary uses it too, so that
+// the binary the tests run is the one the image ships, compiled once.
+func goBuildStaticCmd(pkg, out string) *exec.Cmd {
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := runLogged(cmd); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
+	return cmd
 }
 
 // systemFiles are what the Dockerfiles' build stages put next to the
@@ -227,7 +233,7 @@ func buildLocalImages(t *testing.T, id string) *localImages {
 	})
 	bin := t.TempDir()
 	start := time.Now()
-	goBuildStatic(t, "./cmd/ftp2s3", filepath.Join(bin, "ftp2s3"))
+	gatewayBin := buildBinary(t) // goBuildStatic's way, shared with the other tests
 	goBuildStatic(t, "./deploy/minio/healthprobe", filepath.Join(bin, "healthprobe"))
 	minioBin, err := miniotest.Install()
 	if err != nil {
@@ -237,7 +243,7 @@ func buildLocalImages(t *testing.T, id string) *localImages {
 
 	start = time.Now()
 	importImage(t, stage("gateway"), withParents(append([]tarEntry{
-		{path: "rootfs/usr/local/bin/ftp2s3", from: filepath.Join(bin, "ftp2s3"), mode: 0o755},
+		{path: "rootfs/usr/local/bin/ftp2s3", from: gatewayBin, mode: 0o755},
 	}, systemFiles("nonroot")...)))
 	buildFinalStage(t, "Dockerfile", stage("gateway"), img.Gateway)
 	importImage(t, stage("minio"), withParents(append([]tarEntry{
