@@ -141,7 +141,9 @@ func freePortPair(t *testing.T) gateway.PortRange {
 // third gets 425 at once, and a port freed by a finished transfer serves it.
 func TestDataPoolExhaustion(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, func(c *gateway.Config) { c.PassivePorts = freePortPair(t) })
+	// a and b hold their transfers open, idle, while c logs in: a data
+	// timeout of a minute keeps them from ending on a loaded runner.
+	g := startGateway(t, func(c *gateway.Config) { c.PassivePorts, c.DataTimeout = freePortPair(t), time.Minute })
 	type running struct {
 		r *ftpRaw
 		d net.Conn
@@ -161,7 +163,7 @@ func TestDataPoolExhaustion(t *testing.T) {
 	if msg := c.cmd(425, "EPSV"); !strings.Contains(msg, "try again") {
 		t.Errorf("425 text %q", msg)
 	}
-	if el := time.Since(start425); el > 5*time.Second { // a wait would last the 10s data timeout
+	if el := time.Since(start425); el > 5*time.Second {
 		t.Errorf("exhaustion answered after %s; want at once", el)
 	}
 	c.cmd(425, "PASV")
