@@ -375,7 +375,9 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 	finishing := g.startUpload("done.bin", bigUpload, 18)
 	g.waitMultipart("f.bin")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Long enough for "finishing" to end inside it on a loaded runner (at 3 s
+	// it was cut off); the test waits it out, in parallel with the others.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- g.GW.Server.Shutdown(ctx) }()
@@ -390,7 +392,7 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 		if err == nil {
 			t.Fatal("Shutdown returned before the deadline although an upload was running")
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("Shutdown did not return after its deadline")
 	}
 	if err := <-endless.done; err == nil {
