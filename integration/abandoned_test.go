@@ -16,6 +16,7 @@ import (
 // in the bucket; restarted with FTP2S3_ABANDONED_UPLOAD_AGE=2s it aborts it
 // within seconds and logs it.
 func TestAbandonedUploadAbortedAfterCrash(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	bucket := bucketName(t)
 	if err := minio.CreateBucket(context.Background(), bucket); err != nil {
@@ -64,6 +65,7 @@ func TestAbandonedUploadAbortedAfterCrash(t *testing.T) {
 // upload some other writer left, but not the one this gateway is streaming,
 // which then completes.
 func TestAbandonedSweepSparesOwnUploads(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	ctx := context.Background()
 	foreign, err := g.S3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(g.Bucket), Key: aws.String("foreign.bin")})

@@ -15,6 +15,7 @@ func s3AuthMode(c *gateway.Config) { c.Auth, c.Users = "s3", "" }
 // TestS3AuthLogin: MinIO keys log in, wrong or unknown keys do not, and the
 // secret never reaches the logs.
 func TestS3AuthLogin(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, s3AuthMode)
 	// A wrong secret first: the SDK's signer caches signing keys by access key
 	// alone, and a shared signer once let the wrong secret in after the right one.
@@ -57,6 +58,7 @@ func TestS3AuthLogin(t *testing.T) {
 // TestS3AuthMultiBucket: with no FTP2S3_BUCKET, "/" lists the buckets that the
 // identity can list.
 func TestS3AuthMultiBucket(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, s3AuthMode, func(c *gateway.Config) { c.Bucket = "" })
 	c, err := dialFromAddr(t, g, "127.0.0.1", miniotest.AccessKey, miniotest.SecretKey)
 	if err != nil {
@@ -79,6 +81,7 @@ func TestS3AuthMultiBucket(t *testing.T) {
 // any password, read there, and are refused every write; without it they are
 // strangers.
 func TestAnonymous(t *testing.T) {
+	t.Parallel()
 	off := startGateway(t)
 	if _, err := dialFromAddr(t, off, "127.0.0.1", "anonymous", "guest@example.com"); ftpCode(err) != 530 {
 		t.Fatalf("anonymous with anonymous access off: %v, want 530", err)
@@ -114,6 +117,7 @@ func TestAnonymous(t *testing.T) {
 // TestReadOnlyRefusals: a read-only user gets 550 on every command that writes,
 // and the bucket is unchanged.
 func TestReadOnlyRefusals(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("keep.txt", "do not touch")
 	g.putObject("dir/", "")
@@ -148,6 +152,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 // policy on one bucket sees only that bucket in multi-bucket mode, reads there,
 // and is refused (550) writes and other buckets by MinIO itself.
 func TestS3AuthIAMDecides(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, s3AuthMode, func(c *gateway.Config) { c.Bucket = "" })
 	other := bucketName(t)
 	if err := minio.CreateBucket(t.Context(), other); err != nil {

@@ -16,6 +16,7 @@ import (
 // TestBenchSmoke runs the benchmark with tiny sizes so that it cannot rot. It
 // asserts that every workload produced a figure, never how fast it was.
 func TestBenchSmoke(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "smoke.md")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

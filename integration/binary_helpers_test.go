@@ -29,13 +29,13 @@ func serveEnv(t *testing.T, bucket string) ([]string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lo := 31000 + int(portSeq.Add(1)%300)*100
+	lo, hi := freePortRange(t, 50)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	return append(minioEnv(),
 		"FTP2S3_BUCKET="+bucket,
 		"FTP2S3_USERS="+userRW+":"+passwordHash(t),
 		"FTP2S3_LISTEN="+addr,
-		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, lo+49),
+		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, hi),
 	), addr
 }
 

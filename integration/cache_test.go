@@ -20,6 +20,7 @@ func longTTL(c *gateway.Config) { c.CacheTTL = time.Hour }
 // TestCacheServesStatCalls: repeated SIZE, MDTM, MLST and CWD make no new S3
 // request; a write elsewhere leaves those entries cached.
 func TestCacheServesStatCalls(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t, longTTL)
 	g.putObject("d/f.txt", "12345")
 	g.putObject("other/g.txt", "x")
@@ -73,6 +74,7 @@ func TestCacheServesStatCalls(t *testing.T) {
 // TestCacheReadYourWrites: with a one-hour TTL every change made through the
 // gateway is visible at once to the client that made it.
 func TestCacheReadYourWrites(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, longTTL)
 	g.putObject("d/f.txt", "12345")
 	c := g.dial(userRW)
@@ -142,6 +144,7 @@ func TestCacheReadYourWrites(t *testing.T) {
 // TestCacheTTLExpiry: a change made behind the gateway's back is hidden while
 // the entry is cached and shows once the TTL has passed.
 func TestCacheTTLExpiry(t *testing.T) {
+	t.Parallel()
 	const ttl = 2 * time.Second
 	g := startGateway(t, func(c *gateway.Config) { c.CacheTTL = ttl })
 	g.putObject("f.txt", "12345")
@@ -228,6 +231,7 @@ func BenchmarkListCached(b *testing.B) {
 // TestListCacheSpeedupFTP measures LIST of a 10,000-key directory end to end
 // through FTP: the first listing comes from S3, the next ones from the cache.
 func TestListCacheSpeedupFTP(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, longTTL)
 	putEmptyKeys(t, g.S3, g.Bucket, "dir/", 10_000)
 	c := g.dial(userRW)

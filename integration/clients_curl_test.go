@@ -20,6 +20,7 @@ func curl(t *testing.T, args ...string) string {
 // data-connection modes and checks in the gateway's log that the mode was the
 // one asked for.
 func TestCurlDataModes(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []struct {
 		name string
 		args []string
@@ -60,6 +61,7 @@ func TestCurlDataModes(t *testing.T) {
 
 // TestCurlCreateDirs uploads into a directory path that does not exist yet.
 func TestCurlCreateDirs(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	src := filepath.Join(t.TempDir(), "scan.pdf")
 	if err := os.WriteFile(src, []byte("%PDF-1.4 scan"), 0o644); err != nil {
@@ -79,6 +81,7 @@ func TestCurlCreateDirs(t *testing.T) {
 // TestCurlQuote runs commands before (-Q CMD) and after (-Q -CMD) a transfer,
 // and expects curl to fail on a command the server refuses.
 func TestCurlQuote(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	src := filepath.Join(t.TempDir(), "q.txt")
 	if err := os.WriteFile(src, []byte("quoted"), 0o644); err != nil {
@@ -105,6 +108,7 @@ func TestCurlQuote(t *testing.T) {
 // TestCurlListOnlyAndHead checks NLST (--list-only) and curl -I, which asks
 // MDTM and SIZE and prints them as headers.
 func TestCurlListOnlyAndHead(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("b.txt", "bbbb")
 	g.putObject("a file.txt", "0123456789")
@@ -126,6 +130,7 @@ func TestCurlListOnlyAndHead(t *testing.T) {
 
 // TestCurlDownloadResume continues a partial download with -C - (REST + RETR).
 func TestCurlDownloadResume(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	body := strings.Repeat("0123456789abcdef", 1<<16)
 	g.putObject("big.txt", body)

@@ -23,6 +23,7 @@ func (g *testGateway) ftplibScript(t *testing.T, script, mode string) string {
 // LIST, retrieves, deletes and removes directories with Python's ftplib, in
 // passive and active (set_pasv(False)) mode.
 func TestFtplib(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"pasv", "active"} {
 		t.Run(mode, func(t *testing.T) {
 			g := startGateway(t)

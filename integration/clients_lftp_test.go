@@ -34,6 +34,7 @@ func (g *testGateway) lftp(t *testing.T, dir string, passive bool, commands ...s
 // in MinIO, mirrors it back and compares the two trees byte for byte; once with
 // passive and once with active data connections.
 func TestLftpMirror(t *testing.T) {
+	t.Parallel()
 	for _, passive := range []bool{true, false} {
 		name := "passive"
 		if !passive {
@@ -70,6 +71,7 @@ func TestLftpMirror(t *testing.T) {
 // reads MLSD (lftp prefers it when FEAT offers MLST), `cls` names, and sizes
 // and directories come out right.
 func TestLftpListing(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("dir one/inner.txt", "12345")
 	g.putObject("ünï.txt", "abc")

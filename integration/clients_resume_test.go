@@ -13,6 +13,7 @@ import (
 // TestCurlUploadResume continues a partial upload with curl -C - -T: curl asks
 // SIZE, then sends the rest with APPE.
 func TestCurlUploadResume(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	body := strings.Repeat("resumable upload line\n", 50000)
 	g.putObject("up.txt", body[:123457])
@@ -32,6 +33,7 @@ func TestCurlUploadResume(t *testing.T) {
 // TestFtplibResumeAndRename stores with storbinary(rest=) and renames files
 // and a directory with Python's ftplib, in passive and active mode.
 func TestFtplibResumeAndRename(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"pasv", "active"} {
 		t.Run(mode, func(t *testing.T) {
 			g := startGateway(t)

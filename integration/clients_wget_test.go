@@ -9,6 +9,7 @@ import (
 // directories by parsing LIST output (it needs the Unix ls -l format and SYST
 // "UNIX Type: L8"), in passive and active (--no-passive-ftp) mode.
 func TestWgetRecursive(t *testing.T) {
+	t.Parallel()
 	for _, passive := range []bool{true, false} {
 		name := "passive"
 		if !passive {

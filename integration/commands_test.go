@@ -16,6 +16,7 @@ import (
 // the real storage: STAT path, HASH and X* checksums, SIZE in TYPE A, STOU,
 // MFMT, SITE, ALLO, HOST and REIN.
 func TestCommandSetOnMinIO(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	body := "line one\nline two\n"
 	g.putObject("docs/notes.txt", body)
@@ -97,6 +98,7 @@ func TestCommandSetOnMinIO(t *testing.T) {
 // data connection is full: 426 for the transfer, then 226 for the ABOR, and the
 // session goes on.
 func TestABORDuringDownload(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	if _, err := g.Backend.Put(t.Context(), g.Bucket, "big.bin", newPattern(48<<20, 3), storage.PutOptions{}); err != nil {
 		t.Fatal(err)

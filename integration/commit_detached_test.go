@@ -44,6 +44,7 @@ func (s slowCommits) RoundTrip(r *http.Request) (*http.Response, error) {
 // lost ABOR race) and the cache shows the object at once, where the old code
 // answered 426 for an object that existed and kept "not found" cached.
 func TestCommitOutlivesAborAndClosedControl(t *testing.T) {
+	t.Parallel()
 	applied := make(chan string, 4)
 	g := startOpsGateway(t, minio, func(c *gateway.Config) {
 		c.S3.HTTPClient = &http.Client{Transport: slowCommits{base: http.DefaultTransport, applied: applied}}

@@ -3,24 +3,34 @@ package integration
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// buildBinary compiles cmd/ftp2s3 once per test.
+// buildBinary compiles cmd/ftp2s3 once per test binary, the way the Dockerfile
+// does (goBuildStaticCmd), into the folder TestMain removes, and returns its
+// path; tests only run it, never change it.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ftp2s3")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ftp2s3")
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
+
+var builtBinary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(scratchDir, "ftp2s3")
+	if out, err := goBuildStaticCmd("./cmd/ftp2s3", bin).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
 
 func repoRoot() string {
 	wd, _ := os.Getwd()
@@ -28,6 +38,7 @@ func repoRoot() string {
 }
 
 func TestInvalidConfigurationExits2(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	cmd := exec.Command(bin)
 	cmd.Env = []string{
@@ -53,6 +64,7 @@ func TestInvalidConfigurationExits2(t *testing.T) {
 }
 
 func TestHashPasswordCommand(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	cmd := exec.Command(bin, "hash-password")
 	cmd.Stdin = strings.NewReader("hunter2\n")

@@ -19,6 +19,7 @@ import (
 // and NLST: the cache does not claim a deletion S3 never made. On main the
 // failed delete cached "not found" for the TTL.
 func TestConsistencyDeniedDeleteKeepsFile(t *testing.T) {
+	t.Parallel()
 	access, secret := fmt.Sprintf("ftpnodel%d", bucketSeq.Add(1)), "ftp-no-delete-secret"
 	minioAddUser(t, access, secret, []map[string]any{
 		iamAllow([]string{"s3:*"}, "arn:aws:s3:::*"),
@@ -92,6 +93,7 @@ func overwriteGateway(t *testing.T, key, body string) (*opsGateway, *overwriteAf
 // copied and leaves the newer upload at the old name, with a warning; on main
 // the delete took the newer upload with it.
 func TestConsistencyRenameKeepsNewerSource(t *testing.T) {
+	t.Parallel()
 	g, ow := overwriteGateway(t, "src.txt", "the newer upload")
 	c := g.dial(userRW)
 	if err := c.Stor("src.txt", strings.NewReader("the renamed file")); err != nil {
@@ -123,6 +125,7 @@ func TestConsistencyRenameKeepsNewerSource(t *testing.T) {
 // TestConsistencyRenameDirKeepsNewerSource: the same race inside a directory
 // rename.
 func TestConsistencyRenameDirKeepsNewerSource(t *testing.T) {
+	t.Parallel()
 	g, ow := overwriteGateway(t, "d/b.txt", "newer b")
 	g.putObject("d/a.txt", "a")
 	g.putObject("d/b.txt", "old b")

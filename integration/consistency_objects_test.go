@@ -16,6 +16,7 @@ import (
 // (AWS refuses such a listing; MinIO answers U+FFFD instead, so on main the
 // listed name is one that does not exist).
 func TestListControlCharacterKey(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	names := []string{"ctl\x01name.txt", "esc\x1b[1mbold.txt", "plus+and space.txt"}
 	for _, n := range names {
@@ -44,6 +45,7 @@ func TestListControlCharacterKey(t *testing.T) {
 // bytes under "d/"; no listing shows them, and RMD d must not delete them
 // unseen: 550, a log line, and the object stays.
 func TestRmdRefusesMarkerWithData(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("d/", "these bytes are not a directory marker")
 	c := g.dial(userRW)

@@ -41,6 +41,7 @@ func (s slowAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
 // before a write was stored after the write's invalidation, and some writer
 // failed to see its own file in every run.
 func TestConsistencyConcurrentWritersAndListers(t *testing.T) {
+	t.Parallel()
 	const writers, listers, files, rounds = 12, 6, 5, 3
 	slow := slowAnswers{base: http.DefaultTransport, max: 40 * time.Millisecond,
 		ops: map[string]bool{"ListObjectsV2": true, "HeadObject": true}}

@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,12 +185,18 @@ func buildFinalStage(t *testing.T, rel, buildImage, tag string) {
 // do: static, trimmed, stripped.
 func goBuildStatic(t *testing.T, pkg, out string) {
 	t.Helper()
+	if out, err := runLogged(goBuildStaticCmd(pkg, out)); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+}
+
+// goBuildStaticCmd is goBuildStatic's command. buildBinary uses it too, so that
+// the binary the tests run is the one the image ships, compiled once.
+func goBuildStaticCmd(pkg, out string) *exec.Cmd {
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := runLogged(cmd); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
+	return cmd
 }
 
 // systemFiles are what the Dockerfiles' build stages put next to the
@@ -229,7 +233,7 @@ func buildLocalImages(t *testing.T, id string) *localImages {
 	})
 	bin := t.TempDir()
 	start := time.Now()
-	goBuildStatic(t, "./cmd/ftp2s3", filepath.Join(bin, "ftp2s3"))
+	gatewayBin := buildBinary(t) // goBuildStatic's way, shared with the other tests
 	goBuildStatic(t, "./deploy/minio/healthprobe", filepath.Join(bin, "healthprobe"))
 	minioBin, err := miniotest.Install()
 	if err != nil {
@@ -239,7 +243,7 @@ func buildLocalImages(t *testing.T, id string) *localImages {
 
 	start = time.Now()
 	importImage(t, stage("gateway"), withParents(append([]tarEntry{
-		{path: "rootfs/usr/local/bin/ftp2s3", from: filepath.Join(bin, "ftp2s3"), mode: 0o755},
+		{path: "rootfs/usr/local/bin/ftp2s3", from: gatewayBin, mode: 0o755},
 	}, systemFiles("nonroot")...)))
 	buildFinalStage(t, "Dockerfile", stage("gateway"), img.Gateway)
 	importImage(t, stage("minio"), withParents(append([]tarEntry{
@@ -362,33 +366,6 @@ func (s *stack) logs(service string) string {
 	s.t.Helper()
 	out, _ := runLogged(exec.Command("docker", "logs", s.container(service)))
 	return out
-}
-
-// freePortRange returns lo-hi of n consecutive ports that were free on every
-// address a moment ago, outside the ephemeral range other tests draw from.
-func freePortRange(t *testing.T, n int) (lo, hi int) {
-	t.Helper()
-	for range 200 {
-		lo = 20000 + mrand.IntN(9000)
-		var ls []net.Listener
-		ok := true
-		for p := lo; p < lo+n && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, l)
-		}
-		for _, l := range ls {
-			_ = l.Close()
-		}
-		if ok {
-			return lo, lo + n - 1
-		}
-	}
-	t.Fatalf("no %d free consecutive ports found", n)
-	return 0, 0
 }
 
 // freePort is one free port, as a string for compose.

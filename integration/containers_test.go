@@ -32,15 +32,18 @@ const (
 // TestContainers brings docker-compose.yml up on images built here and uses
 // it from the host as a user would: a passive round trip through the
 // published ports, MinIO restarted under an upload, and docker stop of the
-// gateway during an upload (the drain). Then the same images run the HA stack
-// (TestContainers/ha).
+// gateway during an upload (the drain). The same images run the HA stack
+// meanwhile (TestContainers/ha).
 func TestContainers(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
 	id := runID()
 	img := buildLocalImages(t, id)
 
-	t.Run("compose", func(t *testing.T) { testComposeStack(t, id, img) })
-	t.Run("ha", func(t *testing.T) { testHAStack(t, id, img) })
+	// The two stacks share only the images: their projects, ports and networks
+	// are their own.
+	t.Run("compose", func(t *testing.T) { t.Parallel(); testComposeStack(t, id, img) })
+	t.Run("ha", func(t *testing.T) { t.Parallel(); testHAStack(t, id, img) })
 }
 
 func testComposeStack(t *testing.T, id string, img *localImages) {

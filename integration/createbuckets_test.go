@@ -60,6 +60,7 @@ func bucketExists(t *testing.T, name string) bool {
 // FTP2S3_BUCKET, the buckets of user homes and the anonymous home before it
 // listens, says so in its log, and a second start finds them there.
 func TestCreateBuckets(t *testing.T) {
+	t.Parallel()
 	base := bucketName(t)
 	def, home, anon := base+"-def", base+"-home", base+"-anon"
 	mutate := func(c *gateway.Config) {
@@ -99,6 +100,7 @@ func TestCreateBuckets(t *testing.T) {
 // TestCreateBucketsWaitsForS3: S3 that answers only after a while (a MinIO
 // container still starting) is waited for; the bucket is made once it answers.
 func TestCreateBucketsWaitsForS3(t *testing.T) {
+	t.Parallel()
 	port, err := miniotest.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +130,7 @@ func TestCreateBucketsWaitsForS3(t *testing.T) {
 // TestCreateBucketsGivesUp: S3 that never answers ends the binary with a
 // non-zero status and one clear line, within FTP2S3_S3_RETRY_FOR.
 func TestCreateBucketsGivesUp(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	port, err := miniotest.FreePort()
 	if err != nil {
@@ -198,6 +201,7 @@ func forwardTCP(t *testing.T, addr, target string) {
 // TestCreateBucketRace: replicas starting together (the HA compose file) all
 // succeed, and exactly one of them made the bucket.
 func TestCreateBucketRace(t *testing.T) {
+	t.Parallel()
 	name := bucketName(t) + "-race"
 	backend := storage.New(minio.Client(), storage.Options{})
 	const n = 4

@@ -13,6 +13,7 @@ import (
 // 100 MiB file into /bucket/dir/ (multi-bucket home) and downloads it back byte
 // for byte, and the object is in MinIO.
 func TestCurlRoundTrip100MiB(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	c := g.dial(userAll)
 	if err := c.MakeDir("/" + g.Bucket + "/dir"); err != nil {

@@ -47,11 +47,13 @@ func fileSHA(t *testing.T, p string) (string, int64) {
 // TestDataPythonActive: Python's ftplib with set_pasv(False) (PORT) uploads and
 // downloads a file byte for byte.
 func TestDataPythonActive(t *testing.T) {
+	t.Parallel()
 	pythonActive(t, startGateway(t), `cmd="PORT 127,0,0,1,`)
 }
 
 // TestDataPythonActiveIPv6: the same over ::1, where ftplib sends EPRT |2|.
 func TestDataPythonActiveIPv6(t *testing.T) {
+	t.Parallel()
 	pythonActive(t, startIPv6Gateway(t), `cmd="EPRT |2|::1|`)
 }
 
@@ -130,11 +132,13 @@ func curlRoundTrips(t *testing.T, g *testGateway, host, urlHost string) {
 }
 
 func TestDataCurlModes(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	curlRoundTrips(t, g, "127.0.0.1", g.Addr)
 }
 
 func TestDataCurlIPv6(t *testing.T) {
+	t.Parallel()
 	g := startIPv6Gateway(t)
 	curlRoundTrips(t, g, "::1", g.Addr)
 }
@@ -152,6 +156,7 @@ func startIPv6Gateway(t *testing.T) *testGateway {
 // TestDataIPv6 runs both modes over ::1: PASV is refused with guidance, EPSV
 // and EPRT |2| work end to end.
 func TestDataIPv6(t *testing.T) {
+	t.Parallel()
 	g := startIPv6Gateway(t)
 	r := rawLogin(t, g.Addr, userRW)
 	if msg := r.cmd(522, "PASV"); !strings.Contains(msg, "EPSV") {
@@ -202,6 +207,7 @@ func TestDataIPv6(t *testing.T) {
 // TestDataLftpBothModes: lftp uploads and downloads in passive and in active
 // mode, and the gateway sees the command each mode implies.
 func TestDataLftpBothModes(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	host, port, _ := strings.Cut(g.Addr, ":")
 	dir := t.TempDir()
@@ -234,6 +240,7 @@ func TestDataLftpBothModes(t *testing.T) {
 // TestDataWgetBothModes: wget downloads in passive mode (its default) and with
 // --no-passive-ftp.
 func TestDataWgetBothModes(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	c := g.dial(userRW)
 	want, _ := sha256Of(newPattern(1<<20, 4))
@@ -265,6 +272,7 @@ func TestDataWgetBothModes(t *testing.T) {
 // TestDataPythonAbort: ftplib's abort() sends ABOR as TCP urgent data; the
 // download stops and the session goes on.
 func TestDataPythonAbort(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	if err := g.dial(userRW).Stor("big.bin", newPattern(32<<20, 8)); err != nil {
 		t.Fatal(err)

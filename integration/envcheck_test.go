@@ -21,6 +21,7 @@ func misspelledEnv(strict string) []string {
 // TestMisspelledVariableWarns: the binary starts, and its log names the
 // unknown variable and the one that was meant.
 func TestMisspelledVariableWarns(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	cmd := exec.Command(bin)
 	cmd.Env = misspelledEnv("false")
@@ -44,6 +45,7 @@ func TestMisspelledVariableWarns(t *testing.T) {
 // TestMisspelledVariableStrict: with FTP2S3_STRICT_ENV=true the same
 // environment stops the binary with status 2 and a line naming both names.
 func TestMisspelledVariableStrict(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	cmd := exec.Command(bin)
 	cmd.Env = misspelledEnv("true")

@@ -27,6 +27,7 @@ import (
 // change (without events they would for an hour). The time from the write to
 // both listings showing it is logged.
 func TestS3EventsInvalidateEveryReplica(t *testing.T) {
+	t.Parallel()
 	p1, _ := miniotest.FreePort()
 	p2, _ := miniotest.FreePort()
 	var env []string

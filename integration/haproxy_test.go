@@ -32,6 +32,7 @@ func haproxyBin(t *testing.T) string {
 
 // TestHAProxyConfigIsValid asks HAProxy itself to check the shipped file.
 func TestHAProxyConfigIsValid(t *testing.T) {
+	t.Parallel()
 	cfg := filepath.Join(repoRoot(), "deploy", "haproxy", "haproxy.cfg")
 	out, err := exec.Command(haproxyBin(t), "-c", "-f", cfg).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Configuration file is valid") {
@@ -77,6 +78,7 @@ func localHAProxyConfig(t *testing.T, listen string, servers map[string][2]strin
 // from HAProxy at 127.0.0.1), and when one replica stops, clients keep working
 // through the other.
 func TestHAProxyInFrontOfTwoReplicas(t *testing.T) {
+	t.Parallel()
 	bin := haproxyBin(t)
 	proxied := func(c *gateway.Config) {
 		c.ProxyProtocol = "required"

@@ -24,6 +24,7 @@ import (
 // (exit 2, one line naming the variable) unless FTP2S3_ANONYMOUS_ALL_BUCKETS
 // says it is meant.
 func TestHardeningAnonymousEveryBucketRefused(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -135,6 +136,7 @@ func checkAllowList(t *testing.T, g *testGateway, c *ftp.ServerConn, denied stri
 // and anonymous — and nothing outside can be listed, read, written, renamed
 // into or entered. A user whose own home names a bucket keeps it.
 func TestHardeningBucketAllowList(t *testing.T) {
+	t.Parallel()
 	t.Run("static user", func(t *testing.T) {
 		g, denied := allowListGateway(t)
 		checkAllowList(t, g, g.dial(userAll), denied, false)
@@ -192,7 +194,13 @@ func processCPU(t *testing.T) time.Duration {
 // time the gateway spends on the PASS (bcrypt is nearly all of it, and the
 // failure delay is a sleep), which other processes' load does not skew as it
 // does wall-clock time.
+//
+// It measures the CPU time of the whole test process, so it runs alone in a
+// process of its own (inOwnProcess), in parallel with the other tests.
 func TestHardeningUnknownNameTakesAUsersTime(t *testing.T) {
+	if !inOwnProcess(t) {
+		return
+	}
 	g := startGateway(t, func(c *gateway.Config) { c.Users = "slow:" + slowHash })
 	attempt := func(src, user string) time.Duration {
 		r := rawDialFrom(t, g.Addr, src)

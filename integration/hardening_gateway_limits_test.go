@@ -40,6 +40,7 @@ func proxyV1Header6(src string, srcPort, dstPort int) []byte {
 // (and the passive ports they hold) by its addresses; the next /64 is another
 // client.
 func TestHardeningLimitsCountIPv6Per64(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		c.ProxyProtocol = "required"
 		c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1")
@@ -66,6 +67,7 @@ func TestHardeningLimitsCountIPv6Per64(t *testing.T) {
 // address get at most FTP2S3_BAN_AFTER passwords checked; the rest wait their
 // turn and then hear the ban.
 func TestHardeningParallelGuessesBounded(t *testing.T) {
+	t.Parallel()
 	const parallel, banAfter = 50, 10
 	g := startGateway(t, withQuickUser, func(c *gateway.Config) {
 		c.BanAfter, c.BanFor = banAfter, time.Minute
@@ -111,6 +113,7 @@ func TestHardeningParallelGuessesBounded(t *testing.T) {
 // TestHardeningParallelGoodLoginsServed: the bound on checks in flight makes a
 // burst of correct logins from one address wait for turns, never fail.
 func TestHardeningParallelGoodLoginsServed(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, withQuickUser, func(c *gateway.Config) { c.BanAfter = 2 })
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -135,6 +138,7 @@ func TestHardeningParallelGoodLoginsServed(t *testing.T) {
 // handshake: the gateway spends no handshake on it, and the client sees "access
 // denied" rather than garbage.
 func TestHardeningImplicitTLSRefusedBeforeHandshake(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "implicit", func(c *gateway.Config) {
 		c.MaxConnectionsPerIP = 1
 		c.BanAfter, c.BanFor = 1, time.Minute

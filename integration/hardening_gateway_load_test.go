@@ -80,7 +80,14 @@ func netDialerFrom(src string) net.Dialer {
 // files of where it started: nothing a session held outlives it. Logins use S3
 // keys (verified once, then remembered), so that the test measures sessions
 // rather than 1,000 bcrypt checks.
+//
+// It counts the goroutines and open files of the whole test process, so it
+// runs alone in a process of its own (inOwnProcess), in parallel with the
+// other tests.
 func TestHardeningThousandSessions(t *testing.T) {
+	if !inOwnProcess(t) {
+		return
+	}
 	const sessions, addrs = 1000, 100
 	g := startGateway(t, s3AuthMode, func(c *gateway.Config) {
 		c.MaxConnections = sessions + 50

@@ -102,7 +102,14 @@ func flood(c net.Conn, n, size int) (sent int) {
 // RSS stays within 64 MiB of where it was, the download still completes, every
 // line the client got out is answered after it, and the gateway goes on
 // serving new logins.
+//
+// It measures the resident memory of the whole test process, so it runs
+// alone in a process of its own (inOwnProcess), in parallel with the other
+// tests.
 func TestCommandFloodDuringSlowDownload(t *testing.T) {
+	if !inOwnProcess(t) {
+		return
+	}
 	g := startGateway(t, func(c *gateway.Config) { c.DataTimeout = 2 * time.Minute })
 	// Below one download chunk (a single streamed GET, no read-ahead buffers),
 	// above what loopback socket buffers hold (so the download is still running
@@ -189,6 +196,7 @@ func TestCommandFloodDuringSlowDownload(t *testing.T) {
 // already has parts in S3 neither abort it nor end the session: the upload
 // ends in 226 with every byte, then each command is answered.
 func TestCommandFloodDuringUpload(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	r := rawLogin(t, g.Addr, userRW)
 	data := r.data()
@@ -217,15 +225,18 @@ func TestCommandFloodDuringUpload(t *testing.T) {
 	g.noPending()
 }
 
-// TestPipelinedTransfersStayFlat pipelines 2,000 uploads the way a busy client
+// TestPipelinedTransfersStayFlat pipelines 500 uploads the way a busy client
 // does, sending the next EPSV and STOR before the running upload's data
 // connection is closed. The session must run each from its one command loop:
 // the old code ran queued commands from inside the previous transfer, one stack
-// level per transfer, until Go's stack limit killed the process.
+// level per transfer, until Go's stack limit killed the process. The nesting
+// depth is checked every 100 transfers, so the old code fails at the first
+// check (2,000 transfers took minutes under -race in the parallel suite).
 func TestPipelinedTransfersStayFlat(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	r := rawLogin(t, g.Addr, userRW)
-	const n = 2000
+	const n = 500
 	data := r.data()
 	if err := r.tp.PrintfLine("STOR p0"); err != nil {
 		t.Fatal(err)
@@ -240,7 +251,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if i%200 == 0 {
+		if i%100 == 0 {
 			if d := testkit.ExecuteDepth(); d > 1 {
 				t.Fatalf("after %d pipelined transfers a session runs %d nested commands", i, d)
 			}
@@ -271,6 +282,7 @@ func TestPipelinedTransfersStayFlat(t *testing.T) {
 // hides keys under jail/ while an object "jail" exists, so the home's own
 // contents, its marker and RNTO / are checked in a second home, bucket/marked.)
 func TestPrefixHomeRootIsADirectory(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		for _, u := range []string{"jail", "marked", "fresh"} {
 			c.Users += "," + u + ":" + passwordHash(t) + ":" + string(c.Bucket) + "/" + u + ":rw"
@@ -374,6 +386,7 @@ func TestPrefixHomeRootIsADirectory(t *testing.T) {
 // makes a log line long: 200 HOST lines of 8 KiB used to add 200 attributes to
 // every later log line of the session.
 func TestHOSTOnceAndBoundedLogs(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	r := rawDial(t, g.Addr)
 	r.expect(220)
@@ -408,6 +421,7 @@ func TestHOSTOnceAndBoundedLogs(t *testing.T) {
 // TestREINRestartsLoginTimeout: after REIN the session is logged out, so the
 // login timeout applies again, as on a new connection.
 func TestREINRestartsLoginTimeout(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.LoginTimeout = time.Second })
 	r := rawLogin(t, g.Addr, userRW)
 	// Stay logged in past the first login timeout: it must not end the session.

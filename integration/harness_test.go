@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,20 +11,22 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jlaffaye/ftp"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
@@ -31,12 +34,17 @@ import (
 // minio is the one MinIO server of this test binary.
 var minio *miniotest.Server
 
+// scratchDir holds what the whole test binary shares (MinIO's data, the
+// ftp2s3 binary); TestMain removes it.
+var scratchDir string
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ftp2s3-it-")
+	dir, err := os.MkdirTemp(scratchParent(), "ftp2s3-it-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
+	scratchDir = dir
 	minio, err = miniotest.Start(filepath.Join(dir, "minio"), 0)
 	if err != nil {
 		// These tests exist to run against a real MinIO: never skip them.
@@ -49,7 +57,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Test users; their hashes are made once per binary (bcrypt is slow on purpose).
+// scratchParent is where TestMain puts the shared MinIO's data: in memory
+// (/dev/shm) when that has room for what the suite writes, else the temporary
+// folder. MinIO fdatasyncs every object's metadata, which on a disk made the
+// tests writing thousands of small objects the slowest of the suite.
+func scratchParent() string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err == nil && int64(st.Bavail)*st.Bsize >= 8<<30 {
+		return "/dev/shm"
+	}
+	return ""
+}
+
+// Test users; their hashes are made once per binary, at bcrypt's lowest cost:
+// every test logs in, and under -race one check at the default cost takes
+// seconds of CPU (on a loaded runner, past a client's 30 s timeout). Tests of
+// what the cost buys use a hash of their own (slowHash).
 const (
 	userRW       = "alice"
 	userRO       = "reader"
@@ -64,11 +87,11 @@ var (
 
 func passwordHash(t *testing.T) string {
 	hashOnce.Do(func() {
-		h, err := auth.HashPassword(testPassword)
+		h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
 		if err != nil {
 			panic(err)
 		}
-		pwHash = h
+		pwHash = string(h)
 	})
 	return pwHash
 }
@@ -87,7 +110,6 @@ type testGateway struct {
 }
 
 var bucketSeq atomic.Int64
-var portSeq atomic.Int64
 
 // bucketName makes a valid, unique bucket name from the test's name.
 func bucketName(t *testing.T) string {
@@ -100,7 +122,7 @@ func bucketName(t *testing.T) string {
 
 // testConfig is the configuration every test gateway starts from: srv as its
 // S3, a bucket of its own there as the default home, a loopback listener, a
-// passive range of its own, and the users alice (rw), reader (r) and root
+// passive range of its own (freePortRange), and the users alice (rw), reader (r) and root
 // (every bucket); mutate adjusts it.
 // It returns the configuration and the bucket made for the test (mutate may
 // have cleared cfg.Bucket for multi-bucket mode).
@@ -113,8 +135,7 @@ func testConfig(t *testing.T, srv *miniotest.Server, mutate ...func(*gateway.Con
 	h := passwordHash(t)
 	cfg := gateway.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	lo := 31000 + int(portSeq.Add(1)%300)*100
-	cfg.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
+	cfg.PassivePorts = passiveRange(t, 50)
 	cfg.Bucket = gateway.BucketName(bucket)
 	cfg.Users = strings.Join([]string{
 		userRW + ":" + h,
@@ -275,13 +296,26 @@ func (g *testGateway) pendingUploads() []string {
 	return keys
 }
 
-// patternReader yields n deterministic pseudo-random bytes without holding them.
+// patternReader yields n deterministic pseudo-random bytes without holding them:
+// one xorshift step per 8 bytes (a step per byte made generating a GiB under
+// -race one of the suite's slowest steps). Byte k is byte k%8 of step k/8, so
+// the stream is the same however it is read, and a shorter pattern of a seed
+// is a prefix of a longer one.
 type patternReader struct {
 	n, off int64
 	state  uint64
+	word   [8]byte
+	have   int // bytes of word not yet handed out, at its end
 }
 
 func newPattern(n int64, seed uint64) *patternReader { return &patternReader{n: n, state: seed | 1} }
+
+func (p *patternReader) step() uint64 {
+	p.state ^= p.state << 13
+	p.state ^= p.state >> 7
+	p.state ^= p.state << 17
+	return p.state
+}
 
 func (p *patternReader) Read(b []byte) (int, error) {
 	if p.off >= p.n {
@@ -290,11 +324,21 @@ func (p *patternReader) Read(b []byte) (int, error) {
 	if rem := p.n - p.off; int64(len(b)) > rem {
 		b = b[:rem]
 	}
-	for i := range b {
-		p.state ^= p.state << 13
-		p.state ^= p.state >> 7
-		p.state ^= p.state << 17
-		b[i] = byte(p.state)
+	i := 0
+	for ; i < len(b) && p.have > 0; i++ {
+		b[i] = p.word[8-p.have]
+		p.have--
+	}
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], p.step())
+	}
+	if i < len(b) {
+		binary.LittleEndian.PutUint64(p.word[:], p.step())
+		p.have = 8
+		for ; i < len(b); i++ {
+			b[i] = p.word[8-p.have]
+			p.have--
+		}
 	}
 	p.off += int64(len(b))
 	return len(b), nil
@@ -304,4 +348,33 @@ func sha256Of(r io.Reader) (string, int64) {
 	h := sha256.New()
 	n, _ := io.Copy(h, r)
 	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+// aloneEnv names the test a child process of this test binary runs (see
+// inOwnProcess).
+const aloneEnv = "FTP2S3_IT_ALONE"
+
+// inOwnProcess is for tests that measure the whole process (its goroutines,
+// open files, heap or resident memory), which tests running in parallel would
+// move. In the normal run it marks the test parallel, runs it again alone in a
+// fresh process of this test binary (with a MinIO of its own, from TestMain),
+// reports that run's result and returns false: the caller returns at once. In
+// that child it returns true and the caller's body runs.
+func inOwnProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(aloneEnv) == t.Name() {
+		return true
+	}
+	t.Parallel()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), aloneEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("alone in a process of its own: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "no tests to run") {
+		t.Fatalf("alone in a process of its own, the test did not run:\n%s", out)
+	}
+	t.Logf("alone in a process of its own: %s", out) // quiet unless it failed
+	return false
 }

@@ -78,6 +78,7 @@ func (g *testGateway) intact(key, oldSum string, oldSize int64) {
 }
 
 func TestStorClientVanishesMidStream(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		size        int64
@@ -118,6 +119,7 @@ func TestStorClientVanishesMidStream(t *testing.T) {
 }
 
 func TestStorAbor(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	oldSum, oldSize := withOld(g, "f.bin")
 	for _, key := range []string{"f.bin", "never-f.bin"} {
@@ -135,6 +137,7 @@ func TestStorAbor(t *testing.T) {
 }
 
 func TestStorDataStallTimeout(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts, func(c *gateway.Config) { c.DataTimeout = time.Second })
 	oldSum, oldSize := withOld(g, "f.bin")
 	for _, key := range []string{"f.bin", "never-f.bin"} {
@@ -155,6 +158,7 @@ func TestStorDataStallTimeout(t *testing.T) {
 }
 
 func TestStorControlDroppedWhileDataFlows(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	oldSum, oldSize := withOld(g, "f.bin")
 	for _, key := range []string{"f.bin", "never-f.bin"} {
@@ -174,6 +178,7 @@ func TestStorControlDroppedWhileDataFlows(t *testing.T) {
 }
 
 func TestStorS3Failures(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		size int64
@@ -212,6 +217,7 @@ func TestStorS3Failures(t *testing.T) {
 }
 
 func TestStorGatewayClose(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	oldSum, oldSize := withOld(g, "f.bin")
 	var uploads []*upload
@@ -235,6 +241,7 @@ func TestStorGatewayClose(t *testing.T) {
 // TestOverwriteAtomic reads the object again and again while it is overwritten
 // by a multipart upload: every complete read is the old or the new file, whole.
 func TestOverwriteAtomic(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	oldSum, _ := sha256Of(newPattern(bigUpload, 1))
 	newSum, _ := sha256Of(newPattern(bigUpload, 2))
@@ -289,6 +296,7 @@ func TestOverwriteAtomic(t *testing.T) {
 // SHA-256 is stored as metadata for single uploads and, with
 // FTP2S3_HASH_COPY_LIMIT at its maximum, multipart ones.
 func TestStoredChecksums(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts, func(c *gateway.Config) { c.HashCopyLimit = 5 << 30 })
 	c := g.dial(userRW)
 	for _, size := range []int64{0, 1000, bigUpload} {
@@ -322,6 +330,7 @@ func TestStoredChecksums(t *testing.T) {
 // TestDownloadPinnedToETag overwrites an object while a slow client downloads
 // it: the transfer must fail with 451 rather than send a mix.
 func TestDownloadPinnedToETag(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		c.DownloadChunk = 64 << 10
 		c.DownloadConcurrency = 2
@@ -359,13 +368,16 @@ func TestDownloadPinnedToETag(t *testing.T) {
 // that finishes within the grace period complete, and aborts cleanly the one
 // still running at the deadline.
 func TestStorGatewayShutdownDeadline(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, smallParts)
 	oldSum, oldSize := withOld(g, "f.bin")
 	endless := g.startUpload("f.bin", 1<<40, 17)
 	finishing := g.startUpload("done.bin", bigUpload, 18)
 	g.waitMultipart("f.bin")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Long enough for "finishing" to end inside it on a loaded runner (at 3 s
+	// it was cut off); the test waits it out, in parallel with the others.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- g.GW.Shutdown(ctx) }()
@@ -380,7 +392,7 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 		if err == nil {
 			t.Fatal("Shutdown returned before the deadline although an upload was running")
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("Shutdown did not return after its deadline")
 	}
 	if err := <-endless.done; err == nil {
@@ -396,6 +408,7 @@ func TestStorGatewayShutdownDeadline(t *testing.T) {
 // self-copy that labels multipart uploads (single PutObjects still carry the
 // hash).
 func TestHashCopyLimit(t *testing.T) {
+	t.Parallel()
 	cfg := gateway.DefaultConfig() // what the binary reads from an empty environment
 	if cfg.HashCopyLimit != 0 {
 		t.Fatalf("FTP2S3_HASH_COPY_LIMIT defaults to %d, want 0", cfg.HashCopyLimit)
@@ -427,6 +440,7 @@ func TestHashCopyLimit(t *testing.T) {
 // smaller upload gets its SHA-256 stored (one self-copy) and the larger one is
 // neither hashed nor copied.
 func TestHashCopyLimitBetweenSizes(t *testing.T) {
+	t.Parallel()
 	const limit = bigUpload - 1<<20
 	g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) { c.HashCopyLimit = limit })
 	c := g.dial(userRW)

@@ -15,6 +15,7 @@ import (
 // A transfer logs a line when it starts, progress lines while it runs (every
 // minute in production; the test lowers the interval), and a summary at the end.
 func TestLogsTransferProgress(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.ProgressInterval = 150 * time.Millisecond })
 	r, data := startUpload(t, g.Addr, "slow.bin")
 	body := newPattern(2<<20, 3)
@@ -54,6 +55,7 @@ func TestLogsTransferProgress(t *testing.T) {
 // S3 failures carry S3's request id, in the error and in the transfer's log
 // line, so that an operator can find the request in MinIO's or AWS's logs.
 func TestS3ErrorsCarryTheRequestID(t *testing.T) {
+	t.Parallel()
 	bad := storage.NewStaticClient(minio.Endpoint, "us-east-1", miniotest.AccessKey, "not-the-secret", true)
 	b := storage.New(bad, storage.Options{})
 	_, err := b.StatDir(context.Background(), "some-bucket", "dir")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -59,9 +58,9 @@ func binaryEnv(t *testing.T, extra ...string) (env []string, metricsURL string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	lo := 40000 + rand.IntN(200)*100
+	lo, hi := freePortRange(t, 80)
 	env = append([]string{
-		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, lo+79),
+		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, hi),
 		fmt.Sprintf("FTP2S3_METRICS_LISTEN=127.0.0.1:%d", ops),
 	}, extra...)
 	return env, fmt.Sprintf("http://127.0.0.1:%d/metrics", ops)
@@ -94,6 +93,7 @@ func metricValue(t *testing.T, page, name string) float64 {
 // 20 KB/s each. Read-ahead follows the client, so they pin almost nothing; the
 // old gateway read 4 × 16 MiB ahead for each of them (1 GiB).
 func TestMemoryBudgetSlowDownloads(t *testing.T) {
+	t.Parallel()
 	const (
 		size    = 256 << 20
 		clients = 16
@@ -172,13 +172,15 @@ func TestMemoryBudgetSlowDownloads(t *testing.T) {
 		fmtSize(int64(metricValue(t, page, "ftp2s3_memory_in_use_bytes"))))
 }
 
-// TestMemoryBudgetConcurrentUploads: 32 clients upload 64 MiB each at once
+// TestMemoryBudgetConcurrentUploads: 32 clients upload 32 MiB each at once
 // under FTP2S3_MEMORY_LIMIT=128MiB. They wait for memory rather than fail, all
 // complete with the right bytes, and the gateway stays within the budget plus
-// the runtime's own 64 MiB.
+// the runtime's own 64 MiB. (Two 16 MiB parts each: without the budget they
+// would hold up to 1 GiB at once; 64 MiB each only doubled the test's time.)
 func TestMemoryBudgetConcurrentUploads(t *testing.T) {
+	t.Parallel()
 	const (
-		size    = 64 << 20
+		size    = 32 << 20
 		clients = 32
 		budget  = 128 << 20
 		limit   = budget + 64<<20

@@ -97,6 +97,7 @@ func scrape(t *testing.T, g *opsGateway) map[string]float64 {
 }
 
 func TestMetricsCountAScriptedSession(t *testing.T) {
+	t.Parallel()
 	g := startOpsGateway(t, minio, nil, nil)
 	before := scrape(t, g)
 
@@ -186,6 +187,7 @@ func TestMetricsCountAScriptedSession(t *testing.T) {
 }
 
 func TestHealthAndReadinessFollowS3(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "minio")
 	own, err := miniotest.Start(dir, 0)
 	if err != nil {
@@ -270,6 +272,7 @@ func (s *probeRequests) RoundTrip(r *http.Request) (*http.Response, error) {
 // in the body; with FTP2S3_AUTH=s3 the gateway needs no credentials of its own,
 // so its probe is anonymous and MinIO's refusal proves S3 reachable.
 func TestReadinessCredentialModes(t *testing.T) {
+	t.Parallel()
 	wrongSecret := func(c *gateway.Config) { c.S3.SecretKey = "not-the-secret" }
 	users := startOpsGateway(t, minio, wrongSecret, nil)
 	waitUntil(t, "/readyz to refuse a wrong secret", 10*time.Second, func() bool {

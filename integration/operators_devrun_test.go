@@ -40,12 +40,12 @@ func TestOperatorsDevrun(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	lo := 31000 + int(portSeq.Add(1)%300)*100
+	lo, hi := freePortRange(t, 10)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DEVRUN_DIR=" + dir,
 		"FTP2S3_LISTEN=" + addr,
-		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, lo+9),
+		fmt.Sprintf("FTP2S3_PASSIVE_PORTS=%d-%d", lo, hi),
 	}
 	if c := os.Getenv("FTP2S3_CACHE"); c != "" {
 		env = append(env, "FTP2S3_CACHE="+c) // where the pinned MinIO is

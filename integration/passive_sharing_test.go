@@ -117,6 +117,7 @@ func sessionBody(i int) []byte {
 // ports and each its own data, both up and down; a stranger connecting to any
 // port is still reset.
 func TestPassivePortsShared(t *testing.T) {
+	t.Parallel()
 	const addrs, perAddr, ports = 150, 2, 10
 	const sessions = addrs * perAddr
 	g := startGateway(t, withQuickUser, func(c *gateway.Config) {

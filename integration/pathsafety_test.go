@@ -10,6 +10,7 @@ import (
 // TestPathsConfinedToHome: a user whose home is bucket/jail can neither read,
 // write, delete nor list anything outside it, whatever the path says.
 func TestPathsConfinedToHome(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		c.Users += ",jail:" + passwordHash(t) + ":" + string(c.Bucket) + "/jail:rw"
 	})

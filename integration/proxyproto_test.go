@@ -86,6 +86,7 @@ func listFrom(t *testing.T, r *ftpRaw, stranger, from string) string {
 }
 
 func TestProxyProtocolDeclaresTheClient(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		c.ProxyProtocol = "required"
 		c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1/32")
@@ -122,6 +123,7 @@ func TestProxyProtocolDeclaresTheClient(t *testing.T) {
 // The connection limit per address counts the declared clients, not the
 // balancer every connection comes from.
 func TestProxyProtocolLimitsCountRealClients(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		c.ProxyProtocol = "required"
 		c.ProxyTrusted = mustParse[gateway.Prefixes]("127.0.0.1")
@@ -138,6 +140,7 @@ func TestProxyProtocolLimitsCountRealClients(t *testing.T) {
 }
 
 func TestProxyProtocolRefusals(t *testing.T) {
+	t.Parallel()
 	expectClosed := func(t *testing.T, r *ftpRaw, what string) {
 		t.Helper()
 		_ = r.c.SetReadDeadline(time.Now().Add(10 * time.Second))

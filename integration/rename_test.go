@@ -35,6 +35,7 @@ func (g *testGateway) keys(prefix string) []string {
 }
 
 func TestRenameFile(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	c := g.dial(userRW)
 	if err := c.Stor("a.txt", strings.NewReader("alpha")); err != nil {
@@ -84,6 +85,7 @@ func TestRenameFile(t *testing.T) {
 }
 
 func TestRenameSequence(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	g.putObject("a.txt", "alpha")
 	raw := rawLogin(g.t, g.Addr, userRW)
@@ -110,6 +112,7 @@ func TestRenameSequence(t *testing.T) {
 // TestRenameMultipartCopy exercises the UploadPartCopy path of a file rename
 // (used above 5 GiB) with the threshold lowered.
 func TestRenameMultipartCopy(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t, smallParts, func(c *gateway.Config) {
 		c.Storage.CopyThreshold = 6 << 20
 		c.Storage.CopyPartSize = 5 << 20
@@ -138,6 +141,7 @@ func TestRenameMultipartCopy(t *testing.T) {
 }
 
 func TestRenameAcrossBuckets(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t)
 	other := g.Bucket + "-other"
 	if err := minio.CreateBucket(context.Background(), other); err != nil {
@@ -188,6 +192,7 @@ func makeTree(g *testGateway, prefix string, n int) []string {
 }
 
 func TestRenameDirectory(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t)
 	names := makeTree(g, "old/", 40)
 	c := g.dial(userRW)
@@ -231,6 +236,7 @@ func TestRenameDirectory(t *testing.T) {
 // failing part-way leaves every object under its old or new name; 451 both
 // times.
 func TestRenameDirectoryFailures(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t, func(c *gateway.Config) { c.Storage.RenameConcurrency = 2 })
 	names := makeTree(g, "d/", 30)
 	c := g.dial(userRW)
@@ -277,6 +283,7 @@ func (g *testGateway) mustHoldKey(key string) {
 }
 
 func TestRenameDirectoryCap(t *testing.T) {
+	t.Parallel()
 	g, _ := startStoreGateway(t, func(c *gateway.Config) { c.MaxRenameKeys = 10 })
 	names := makeTree(g, "big/", 15)
 	c := g.dial(userRW)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,16 +38,24 @@ func privateMinio(t *testing.T) *miniotest.Server {
 type outageTransfers struct {
 	up, down         *ftpRaw
 	upDone, downDone chan struct{}
-	sent, received   atomic.Int64
-	downSum          string
+	// resume holds both transfers a quarter of the way in until the test has
+	// broken S3 (closed by goOn): at full speed, on a loaded runner, they
+	// could end before the outage.
+	resume         chan struct{}
+	resumeOnce     sync.Once
+	sent, received atomic.Int64
+	downSum        string
 }
 
 const outageSize = 48 << 20
 
+// goOn lets both transfers run on to their ends.
+func (o *outageTransfers) goOn() { o.resumeOnce.Do(func() { close(o.resume) }) }
+
 // startOutageTransfers stores down.bin in S3, then starts STOR up.bin and
-// RETR down.bin through g, each at full speed in a goroutine of its own, and
-// returns once both are well under way (a multipart upload exists and the
-// download has passed its first chunk).
+// RETR down.bin through g, each in a goroutine of its own, and returns once
+// both are well under way (a multipart upload exists and the download has
+// passed its first chunk) and held there until goOn.
 func startOutageTransfers(t *testing.T, g *opsGateway, srv *miniotest.Server) *outageTransfers {
 	t.Helper()
 	_, err := srv.Client().PutObject(context.Background(), &s3.PutObjectInput{
@@ -57,7 +65,8 @@ func startOutageTransfers(t *testing.T, g *opsGateway, srv *miniotest.Server) *o
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &outageTransfers{upDone: make(chan struct{}), downDone: make(chan struct{})}
+	o := &outageTransfers{upDone: make(chan struct{}), downDone: make(chan struct{}), resume: make(chan struct{})}
+	t.Cleanup(o.goOn)
 	var data net.Conn
 	o.up, data = startUpload(t, g.Addr, "up.bin")
 	go func() {
@@ -66,6 +75,9 @@ func startOutageTransfers(t *testing.T, g *opsGateway, srv *miniotest.Server) *o
 		buf := make([]byte, 256<<10)
 		body := newPattern(outageSize, 42)
 		for {
+			if o.sent.Load() >= outageSize/4 {
+				<-o.resume
+			}
 			n, _ := body.Read(buf)
 			if n == 0 {
 				return
@@ -92,6 +104,9 @@ func startOutageTransfers(t *testing.T, g *opsGateway, srv *miniotest.Server) *o
 		h := sha256.New()
 		buf := make([]byte, 64<<10)
 		for {
+			if o.received.Load() >= outageSize/4 {
+				<-o.resume
+			}
 			n, err := rdata.Read(buf)
 			h.Write(buf[:n])
 			o.received.Add(int64(n))
@@ -115,27 +130,20 @@ func outageConfig(retryFor time.Duration) func(*gateway.Config) {
 		c.DownloadChunk = 4 << 20
 		c.S3RetryFor = retryFor
 		c.DataTimeout = time.Minute
-		ownPassiveRange(c)
 	}
-}
-
-// ownPassiveRange moves the gateway's passive ports away from the ranges the
-// shared test configuration hands out, which test binaries running side by
-// side (other packages, other checkouts) would also use.
-func ownPassiveRange(c *gateway.Config) {
-	lo := 40000 + rand.IntN(200)*100
-	c.PassivePorts = gateway.PortRange{Lo: lo, Hi: lo + 49}
 }
 
 // TestS3OutageIsSurvived: MinIO dies in the middle of an upload and a download
 // and comes back 3 s later; both transfers finish with 226 and the right bytes.
 func TestS3OutageIsSurvived(t *testing.T) {
+	t.Parallel()
 	srv := privateMinio(t)
 	g := startOpsGateway(t, srv, outageConfig(30*time.Second), nil)
 	o := startOutageTransfers(t, g, srv)
 
 	srv.Kill()
 	sentAtKill, receivedAtKill := o.sent.Load(), o.received.Load()
+	o.goOn()
 	time.Sleep(3 * time.Second) // the outage itself, not a synchronisation
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -173,11 +181,13 @@ func TestS3OutageIsSurvived(t *testing.T) {
 // FTP2S3_S3_RETRY_FOR; both transfers fail with 451, and once MinIO is back
 // there is no object and no multipart upload.
 func TestS3OutagePastRetryWindow(t *testing.T) {
+	t.Parallel()
 	srv := privateMinio(t)
 	g := startOpsGateway(t, srv, outageConfig(4*time.Second), nil)
 	o := startOutageTransfers(t, g, srv)
 
 	srv.Kill()
+	o.goOn()
 	start := time.Now()
 	waitUntil(t, "both transfers to give up retrying", time.Minute, func() bool {
 		logs := g.Logs.String()

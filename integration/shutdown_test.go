@@ -46,7 +46,11 @@ func connectDuringShutdown(t *testing.T, addr string) {
 }
 
 func TestShutdownFinishesTransfersWithinGraceAndAbortsTheRest(t *testing.T) {
-	const grace = 4 * time.Second
+	t.Parallel()
+	// Long enough for A to finish after the checks below on a loaded runner
+	// (at 4 s it was aborted there); the test waits it out once, in parallel
+	// with the others.
+	const grace = 15 * time.Second
 	g := startOpsGateway(t, minio, func(c *gateway.Config) {
 		c.ShutdownGrace = grace
 		c.PartSize = 5 << 20
@@ -127,6 +131,7 @@ func TestShutdownFinishesTransfersWithinGraceAndAbortsTheRest(t *testing.T) {
 // TestBinaryExitsZeroOnSIGTERM runs the real binary: SIGTERM with an upload in
 // flight lets it finish, turns new clients away and exits with status 0.
 func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	bucket := bucketName(t)
 	if err := minio.CreateBucket(context.Background(), bucket); err != nil {

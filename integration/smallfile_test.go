@@ -53,6 +53,7 @@ func sortedKeys(m map[string]int) []string {
 // Issue 14 §1: a small file costs one S3 request when the gateway knows its
 // directory, and the metadata commands after an upload cost none.
 func TestSmallFileRequestCounts(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t, longTTL)
 	c := g.dial(userRW)
 	small := bytes.Repeat([]byte("4KiB"), 1024)
@@ -126,6 +127,7 @@ func TestSmallFileRequestCounts(t *testing.T) {
 // stored into a directory that does not exist, nor over a directory, and a
 // missing file is a 550 before any 150.
 func TestSmallFileRefusals(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t)
 	g.putObject("adir/inside", "x")
 	r := rawLogin(t, g.Addr, userRW)
@@ -178,6 +180,7 @@ func TestSmallFileRefusals(t *testing.T) {
 // Uploads around the small-file read-ahead (1 MiB) and past one part arrive
 // whole, with one PutObject up to a part and a multipart upload beyond.
 func TestSmallFileReadAheadBoundaries(t *testing.T) {
+	t.Parallel()
 	g, ft := startStoreGateway(t, func(c *gateway.Config) { c.PartSize = storage.MinPartSize })
 	c := g.dial(userRW)
 	for _, size := range []int64{0, 1<<20 - 1, 1 << 20, 1<<20 + 1, storage.MinPartSize, storage.MinPartSize + 1<<20 + 3} {

@@ -48,6 +48,7 @@ func spliceConfig(c *gateway.Config) {
 // also when resumed with REST, the byte counters count every byte, and the
 // same file in ASCII mode takes the copying path.
 func TestDownloadSplicedIdentical(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, spliceConfig)
 	const size = 9<<20 + 12345
 	c := g.dial(userRW)
@@ -121,6 +122,7 @@ func TestDownloadSplicedIdentical(t *testing.T) {
 // client downloads it on the spliced path; the next range's If-Match fails
 // and the transfer ends with 451 instead of sending a mix of both versions.
 func TestDownloadSplicedObjectReplaced(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.DownloadChunk = 64 << 10 })
 	const size = 32 << 20
 	c := g.dial(userRW)
@@ -166,6 +168,7 @@ func TestDownloadSplicedObjectReplaced(t *testing.T) {
 // reads no more ends the transfer at once (426, 226), closes the data
 // connection, and the session goes on.
 func TestDownloadSplicedAbor(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, spliceConfig)
 	c := g.dial(userRW)
 	if err := c.Stor("big.bin", newPattern(32<<20, 3)); err != nil {
@@ -198,6 +201,7 @@ func TestDownloadSplicedAbor(t *testing.T) {
 // TestDownloadSplicedStall: a client that stops reading mid-splice gets 426
 // once the data connection could take nothing for the data timeout.
 func TestDownloadSplicedStall(t *testing.T) {
+	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) {
 		spliceConfig(c)
 		c.DataTimeout = 2 * time.Second
@@ -226,6 +230,7 @@ func TestDownloadSplicedStall(t *testing.T) {
 // TestDownloadTLSDataNotSpliced: under PROT P every byte is encrypted in the
 // process; the download takes the copying path and arrives intact.
 func TestDownloadTLSDataNotSpliced(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit", spliceConfig)
 	c, err := ftp.Dial(g.Addr, ftp.DialWithTimeout(10*time.Second), ftp.DialWithExplicitTLS(&tls.Config{RootCAs: g.Cert.Pool(), ServerName: "127.0.0.1"}))
 	if err != nil {

@@ -17,6 +17,7 @@ func strictEOF(c *gateway.Config) { c.TLSStrictEOF = true }
 // lftp and Python's ftplib upload under PROT P as before: they end their TLS
 // data connections with close_notify.
 func TestTLSStrictEOFClients(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit", strictEOF)
 	src, want := patternFile(t, 1<<20+3, 21)
 	host, port, _ := strings.Cut(g.Addr, ":")
@@ -86,6 +87,7 @@ func truncatedTLSUpload(t *testing.T, g *testGateway, cert testkit.Cert, name, b
 // PROT P upload whose data connection ends without close_notify is refused
 // with 451 and stores nothing; the refusal is logged and counted.
 func TestTLSStrictEOFRefusesTruncatedUpload(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit", strictEOF)
 	code, msg := truncatedTLSUpload(t, g.testGateway, g.Cert, "cut.bin", strings.Repeat("partial ", 1000))
 	if code != 451 {
@@ -105,6 +107,7 @@ func TestTLSStrictEOFRefusesTruncatedUpload(t *testing.T) {
 // TestTLSStrictEOFOffAcceptsAndCounts: by default the same upload is stored
 // (as before), with a warning and the metric counting it.
 func TestTLSStrictEOFOffAcceptsAndCounts(t *testing.T) {
+	t.Parallel()
 	cert := testkit.WriteCert(t, t.TempDir(), 1)
 	g := startOpsGateway(t, minio, func(c *gateway.Config) {
 		c.TLS, c.TLSCert, c.TLSKey = "explicit", cert.CertFile, cert.KeyFile

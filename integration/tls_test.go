@@ -28,6 +28,7 @@ func reuseRequired(c *gateway.Config) { c.TLSSessionReuse = "required" }
 // in clear (a curl bug; the gateway refuses it with 425), so active mode is
 // covered with lftp and Python below.
 func TestFTPSCurlExplicit(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit", reuseRequired)
 	src, want := patternFile(t, 3<<20+17, 7)
 	base := fmt.Sprintf("ftp://%s:%s@%s/", userRW, pctPassword, g.Addr)
@@ -66,6 +67,7 @@ func TestFTPSCurlExplicit(t *testing.T) {
 
 // TestFTPSCurlImplicit: curl ftps:// speaks TLS from the first byte.
 func TestFTPSCurlImplicit(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "implicit", reuseRequired)
 	src, want := patternFile(t, 1<<20+3, 8)
 	base := fmt.Sprintf("ftps://%s:%s@%s/", userRW, pctPassword, g.ImplicitAddr)
@@ -94,6 +96,7 @@ func TestFTPSCurlImplicit(t *testing.T) {
 // TestFTPSLftp: lftp with ftp:ssl-force uploads and downloads; it resumes the
 // TLS session on data connections, so session reuse can be required.
 func TestFTPSLftp(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "required", reuseRequired)
 	src, want := patternFile(t, 2<<20+5, 9)
 	for _, tc := range []struct {
@@ -159,6 +162,7 @@ ftp.quit()
 // checksums, passive and active; it does not resume TLS sessions, so with session
 // reuse required its data connection is refused with 522.
 func TestFTPSPython(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		reuse bool
 		mode  string
@@ -204,6 +208,7 @@ func TestFTPSPython(t *testing.T) {
 // TestFTPSSessionReuseGo shows the reuse check with one client, two ways: Go's TLS
 // client resumes only with a session cache (and a ServerName to key it by).
 func TestFTPSSessionReuseGo(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit", reuseRequired)
 	g.putObject("hello.txt", "hello over TLS")
 	dialTLS := func(conf *tls.Config) *ftp.ServerConn {
@@ -238,6 +243,7 @@ func TestFTPSSessionReuseGo(t *testing.T) {
 
 // TestFTPSRequiredMode: no login in clear, no data in clear, no CCC.
 func TestFTPSRequiredMode(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "required")
 	r := rawDial(t, g.Addr)
 	if code, _ := r.read(); code != 220 {
@@ -287,6 +293,7 @@ func TestFTPSRequiredMode(t *testing.T) {
 // TestFTPSPlaintextAfterAUTHIsDropped: commands pipelined in clear right behind
 // AUTH TLS (a command-injection attempt) are never executed.
 func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit")
 	r := rawDial(t, g.Addr)
 	r.read()
@@ -317,6 +324,7 @@ func TestFTPSPlaintextAfterAUTHIsDropped(t *testing.T) {
 // TestFTPSCertificateReloadOnSIGHUP: a new certificate is served after the
 // reload SIGHUP triggers, and a session opened before keeps working.
 func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit")
 	serial := func() int64 {
 		t.Helper()
@@ -374,6 +382,7 @@ func TestFTPSCertificateReloadOnSIGHUP(t *testing.T) {
 // TestFTPSConfigErrors: a missing or mismatched key stops start-up with a line
 // naming the variable, and the binary exits with status 2.
 func TestFTPSConfigErrors(t *testing.T) {
+	t.Parallel()
 	a := testkit.WriteCert(t, t.TempDir(), 1)
 	b := testkit.WriteCert(t, t.TempDir(), 2)
 	cases := []struct {
@@ -403,6 +412,7 @@ func TestFTPSConfigErrors(t *testing.T) {
 // the same gateway) still cannot take over someone else's passive data
 // connection: tickets are only good on the control connection that issued them.
 func TestFTPSStolenDataConnectionRefused(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "explicit", reuseRequired)
 	login := func(cache tls.ClientSessionCache) *ftpRaw {
 		r := rawDial(t, g.Addr)
@@ -438,6 +448,7 @@ func TestFTPSStolenDataConnectionRefused(t *testing.T) {
 
 // TestFTPSMinimumTLS12: clients offering nothing newer than TLS 1.1 are refused.
 func TestFTPSMinimumTLS12(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "implicit")
 	c, err := tls.Dial("tcp", g.ImplicitAddr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
 	if err == nil {
@@ -458,6 +469,7 @@ func TestFTPSMinimumTLS12(t *testing.T) {
 // sessions by session ID only, which Go's TLS server does not keep, so with
 // FTP2S3_TLS_SESSION_REUSE=required its data connections are refused (documented).
 func TestFTPSCurlTLS12(t *testing.T) {
+	t.Parallel()
 	for _, reuse := range []bool{false, true} {
 		g := startFTPS(t, "explicit", func(c *gateway.Config) {
 			if reuse {
@@ -486,6 +498,7 @@ func TestFTPSCurlTLS12(t *testing.T) {
 // TestFTPSWget: wget downloads over explicit and implicit FTPS, resuming the TLS
 // session on its data connections (--ftps-resume-ssl is its default).
 func TestFTPSWget(t *testing.T) {
+	t.Parallel()
 	g := startFTPS(t, "implicit", reuseRequired)
 	src, want := patternFile(t, 700<<10+9, 13)
 	b, err := os.ReadFile(src)

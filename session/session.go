@@ -253,11 +253,6 @@ func (s *Session) Serve(ctx context.Context) {
 	}
 	lines := make(chan line)
 	var readers sync.WaitGroup
-	readers.Add(1)
-	go func() {
-		defer readers.Done()
-		s.readLines(ctx, lines)
-	}()
 	defer func() {
 		s.stopTransfer(errCtrlClosed)
 		s.data.close()
@@ -270,7 +265,15 @@ func (s *Session) Serve(ctx context.Context) {
 
 	s.cfg.observer().SessionOpened()
 	s.log.Info("session opened", "local", s.conn.LocalAddr().String())
+	// The greeting goes out before the first read: a read can end the
+	// connection (an untrusted source's PROXY header, gateway/proxyproto.go),
+	// and the client is owed its 220 first.
 	s.send(reply(codeReady, "%s", s.cfg.Greeting))
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		s.readLines(ctx, lines)
+	}()
 	// The idle timer runs from the last complete line while nothing else runs, so
 	// a client trickling a byte at a time cannot keep a session alive; a transfer
 	// may run for hours, so it stops the clock.

@@ -61,12 +61,16 @@ func runBinary(t *testing.T, bin, bucket string, env ...string) (string, *exec.C
 	return addr, cmd
 }
 
-// TestBinaryMemory1GiB uploads and then downloads 1 GiB through the real binary
-// (a fresh process for each) and checks its peak resident memory against the
-// bound of SPEC §4: about PART_SIZE × (UPLOAD_CONCURRENCY + 1) for uploads,
-// DOWNLOAD_CHUNK × DOWNLOAD_CONCURRENCY for downloads, plus the runtime.
-func TestBinaryMemory1GiB(t *testing.T) {
-	const size = 1 << 30
+// TestBinaryMemory512MiB uploads and then downloads 512 MiB through the real
+// binary (a fresh process for each) and checks its peak resident memory against
+// the bound of SPEC §4: about PART_SIZE × (UPLOAD_CONCURRENCY + 1) for uploads,
+// DOWNLOAD_CHUNK × DOWNLOAD_CONCURRENCY for downloads, plus the runtime. Holding
+// even half the file would pass the 200 MiB limit. (It moved 1 GiB, and with
+// the suite in parallel it was the last test to end by minutes. Its file sorts
+// early so that it starts among the first.)
+func TestBinaryMemory512MiB(t *testing.T) {
+	t.Parallel()
+	const size = 512 << 20
 	bin := buildBinary(t)
 	bucket := bucketName(t)
 	if err := minio.CreateBucket(context.Background(), bucket); err != nil {
@@ -107,7 +111,7 @@ func TestBinaryMemory1GiB(t *testing.T) {
 	if got != want || n != size {
 		t.Fatalf("downloaded %d bytes %s, want %s", n, got[:12], want[:12])
 	}
-	t.Logf("1 GiB upload: %s, peak RSS %s; download: %s, peak RSS %s",
+	t.Logf("512 MiB upload: %s, peak RSS %s; download: %s, peak RSS %s",
 		upTime.Round(time.Millisecond), fmtSize(up), downTime.Round(time.Millisecond), fmtSize(down))
 	const limit = 200 << 20 // 16 MiB × 5 parts or 16 MiB × 4 chunks, with ample room for the runtime
 	if up > limit || down > limit {
