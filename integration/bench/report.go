@@ -39,6 +39,11 @@ type row struct {
 	gwS3Sum, gwS3Count       float64
 	gwS3Op, gwS3HTTP         []time.Duration
 	directS3Op, directS3HTTP []time.Duration
+	// vsPlain: an FTPS row whose "direct" side is plain FTP through the
+	// gateway (ftps.go); gwSideCPU and refSideCPU are the gateway's CPU
+	// seconds over each side's repetitions.
+	vsPlain               bool
+	gwSideCPU, refSideCPU float64
 }
 
 func (r *row) rate(d time.Duration) float64 {
@@ -134,6 +139,9 @@ func writeTable(w io.Writer, rows []*row) {
 	fmt.Fprintln(w, "| workload | unit | ftp2s3 median (min–max) | direct median (min–max) | ftp2s3/direct | per file p50 / p99 ms, ftp2s3 ; direct | gateway peak RSS | gateway CPU s/GiB | all processes CPU s/GiB, ftp2s3 / direct |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
+		if r.vsPlain {
+			continue // writeFTPSTable
+		}
 		ratio, cpu, peak, all := "–", "–", "–", "–"
 		if g, d, ok := r.allCPUPerGiB(); ok {
 			all = fmt.Sprintf("%.2f / %.2f", g, d)
