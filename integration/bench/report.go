@@ -196,6 +196,28 @@ func writeTargets(w io.Writer, rows []*row, partSize int64, uploadConcurrency in
 		h, _, _, _ := cached.stats(cached.gw)
 		fmt.Fprintf(w, "- W5 cached LIST is %.1f× faster than cold (target ≥ 20×): %s\n", h/c, verdict(h/c >= 20))
 	}
+	for _, id := range []string{"W5cold", "W5bigcold"} {
+		if r := byID[id]; r != nil && r.complete() {
+			if v, ok := r.ratio(); ok {
+				fmt.Fprintf(w, "- %s first listing ftp2s3/direct = %.2f (target ≥ 1, issue 24 §2): %s\n", id, v, verdict(v >= 1))
+			}
+		}
+	}
+	if r := byID["W2"]; r != nil {
+		if v, ok := r.cpuPerGiB(); ok {
+			fmt.Fprintf(w, "- W2 gateway CPU %.2f s/GiB (target ≤ 0.30, issue 24 §3): %s\n", v, verdict(v <= 0.30))
+		}
+	}
+	for _, t := range []struct {
+		id   string
+		goal float64
+	}{{"W1s", 0.85}, {"W2s", 0.85}, {"W4s", 0.5}} {
+		if r := byID[t.id]; r != nil && r.complete() {
+			if v, ok := r.ratio(); ok {
+				fmt.Fprintf(w, "- %s FTPS/plain = %.2f (target ≥ %.2f, issue 24 §4): %s\n", t.id, v, t.goal, verdict(v >= t.goal))
+			}
+		}
+	}
 	limit := partSize*int64(uploadConcurrency+1) + 32<<20
 	if r := byID["W1"]; r != nil && r.peak > 0 {
 		fmt.Fprintf(w, "- W1 gateway peak RSS %s (limit PART_SIZE×(UPLOAD_CONCURRENCY+1)+32 MiB = %s): %s\n", mib(r.peak), mib(limit), verdict(r.peak <= limit))
