@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // pagedS3 answers ListObjectsV2 for prefix "d/" in pages of perPage keys
@@ -211,3 +214,29 @@ func TestListErrorAfterPageSent(t *testing.T) {
 		t.Fatal("an incomplete listing was cached")
 	}
 }
+
+// BenchmarkListPage lists 1,000-key pages from a local server, to read the
+// allocations per page (-benchmem): with the gateway's GOGC=10 (cmd/ftp2s3)
+// they decide how many collections a large listing runs.
+func BenchmarkListPage(b *testing.B) {
+	p := &pagedS3{pages: 1 << 30, perPage: 1000, seen: make(chan int, 1)}
+	p.hook = func(http.ResponseWriter, *http.Request, int) bool { <-p.seen; return false }
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	be := New(NewStaticClient(srv.URL, "us-east-1", "key", "secret", true), Options{})
+	b.ReportAllocs()
+	n := 0
+	err := be.listPagesAhead(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("bk"), Prefix: aws.String("d/"), Delimiter: aws.String("/")},
+		func(page *s3.ListObjectsV2Output) error {
+			_ = pageEntries("d/", page)
+			if n++; n >= b.N {
+				return errStopBench
+			}
+			return nil
+		})
+	if err != nil && !errors.Is(err, errStopBench) {
+		b.Fatal(err)
+	}
+}
+
+var errStopBench = errors.New("enough pages")
