@@ -216,8 +216,8 @@ func TestListErrorAfterPageSent(t *testing.T) {
 }
 
 // BenchmarkListPage lists 1,000-key pages from a local server, to read the
-// allocations per page (-benchmem): with the gateway's GOGC=10 (cmd/ftp2s3)
-// they decide how many collections a large listing runs.
+// CPU and allocations per page of a large listing (bench/results/ANALYSIS.md,
+// issue 24 §2).
 func BenchmarkListPage(b *testing.B) {
 	p := &pagedS3{pages: 1 << 30, perPage: 1000, seen: make(chan int, 1)}
 	p.hook = func(http.ResponseWriter, *http.Request, int) bool { <-p.seen; return false }
