@@ -15,7 +15,8 @@ import (
 // List calls fn for every entry of the directory at prefix ("" for the bucket's
 // root, else "dir/"), in name order within each page of S3's answer. Entries
 // stream as pages arrive, so a directory of any size lists in constant memory;
-// directories small enough are remembered by the metadata cache. An error from fn
+// directories small enough are remembered by the metadata cache. S3's next page
+// is requested while fn handles the current one (see listPagesAhead). An error from fn
 // stops the listing and is returned.
 func (b *Backend) List(ctx context.Context, bucket, prefix string, fn func(Entry) error) error {
 	if cached, ok := b.cache.listing(bucket, prefix); ok {
@@ -37,7 +38,7 @@ func (b *Backend) List(ctx context.Context, bucket, prefix string, fn func(Entry
 	}()
 	keep := []Entry{}
 	keeping := true
-	err := b.listPages(ctx, &s3.ListObjectsV2Input{
+	err := b.listPagesAhead(ctx, &s3.ListObjectsV2Input{
 		Bucket:    aws.String(bucket),
 		Prefix:    aws.String(prefix),
 		Delimiter: aws.String("/"),

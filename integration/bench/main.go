@@ -55,6 +55,7 @@ type options struct {
 	cpuprofile string
 	inproc     bool
 	keep       bool
+	bigKeys    int
 }
 
 func (o options) bigSize() int64 { return int64(o.size * (1 << 30)) }
@@ -69,7 +70,8 @@ func main() {
 	flag.Float64Var(&o.size, "size", 1, "scale of W1–W3 sizes (1: 1 GiB for W1/W2, 256 MiB per session for W3; 10: a 10 GiB W1)")
 	flag.IntVar(&o.files, "files", 1000, "number of 4 KiB files of W4 and W6; W7 and W8 move twice as many, spread over 16 sessions")
 	flag.IntVar(&o.keys, "keys", 10000, "number of keys in the W5 directory")
-	flag.StringVar(&only, "only", "", "comma-separated workloads to run: W1,W1a,W2,W2a,W3,W4,W5,W6,W7,W8 (default all)")
+	flag.IntVar(&o.bigKeys, "bigkeys", 100000, "number of keys in the W5big directory (the large cold listing; 0: no W5big row)")
+	flag.StringVar(&only, "only", "", "comma-separated workloads to run: W1,W1a,W2,W2a,W3,W4,W5,W5big,W6,W7,W8,W1s,W2s,W4s (default all; W1s/W2s/W4s are FTPS against plain FTP)")
 	flag.StringVar(&o.out, "out", "", "results file (default bench/results/<date>-<cores>c.md; with -smoke, none)")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one repetition, to check that the harness works")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "run the gateway inside this process and write a CPU profile per workload into this folder (memory and CPU columns then count the whole process)")
@@ -77,7 +79,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (MinIO data, gateway log) for inspection")
 	flag.Parse()
 	if o.smoke {
-		o.reps, o.size, o.files, o.keys = 1, 0.02, 20, 300
+		o.reps, o.size, o.files, o.keys, o.bigKeys = 1, 0.02, 20, 300, 2500
 	}
 	if only != "" {
 		o.only = map[string]bool{}
@@ -139,9 +141,15 @@ func run(o options) error {
 		return err
 	}
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", mport)
+	certPath, keyPath, pool, err := writeTestCert(tmp)
+	if err != nil {
+		return err
+	}
 	gw := &gatewayProc{bin: bin, addr: addr, logPath: filepath.Join(tmp, "ftp2s3.log"), inProc: o.cpuprofile != "" || o.inproc, timer: &s3Timer{},
 		metricsAddr: metricsAddr,
-		env:         append(gatewayEnv(m, bucket, addr, passiveLo, user+":"+hash), "FTP2S3_METRICS_LISTEN="+metricsAddr)}
+		env: append(gatewayEnv(m, bucket, addr, passiveLo, user+":"+hash), "FTP2S3_METRICS_LISTEN="+metricsAddr,
+			// explicit: plain FTP as before, FTPS when the client sends AUTH TLS (the FTPS rows)
+			"FTP2S3_TLS=explicit", "FTP2S3_TLS_CERT="+certPath, "FTP2S3_TLS_KEY="+keyPath)}
 	if err := gw.start(); err != nil {
 		return err
 	}
@@ -155,7 +163,7 @@ func run(o options) error {
 
 	directTimer := &s3Timer{}
 	client := directTimer.instrument(m.Client())
-	b := &bench{directTimer: directTimer, ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
+	b := &bench{tlsStats: &tlsStats{}, directTimer: directTimer, ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
 		up: transfermanager.New(client, func(o *transfermanager.Options) {
 			// Multipart above one part, as the gateway does.
 			o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = partSize, partSize, uploadConcurrency
@@ -169,6 +177,7 @@ func run(o options) error {
 		return err
 	}
 	defer b.null.close()
+	b.tlsConf = clientTLS(pool, b.tlsStats)
 	rows := b.runAll()
 
 	var sb strings.Builder
@@ -187,6 +196,7 @@ func run(o options) error {
 	fmt.Fprintf(&sb, "- %d repetition(s); rates are medians with (min–max); MB = 10^6 bytes; W1/W2 move %s, W3 8 × %s\n\n",
 		o.reps, mib(o.bigSize()), mib(o.w3Size()))
 	writeTable(&sb, rows)
+	writeFTPSTable(&sb, rows)
 	writePhases(&sb, rows)
 	sb.WriteString("\n")
 	writeTargets(&sb, rows, partSize, uploadConcurrency)
@@ -238,7 +248,15 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 	}
 	one := func(fn repFunc, into *[]time.Duration, rep int) bool {
 		before := b.allCPU()
+		gwBefore, _ := b.gw.cpuSeconds()
 		d, err := fn(rep)
+		if gwAfter, cerr := b.gw.cpuSeconds(); cerr == nil {
+			if into == &r.gw {
+				r.gwSideCPU += gwAfter - gwBefore
+			} else {
+				r.refSideCPU += gwAfter - gwBefore
+			}
+		}
 		if err != nil {
 			r.err = err
 			return false
@@ -360,9 +378,14 @@ func (b *bench) runAll() []*row {
 	if o.want("W4") {
 		b.measure(add(&row{id: "W4", what: "4 KiB uploads, one session", unit: "files/s", amount: files, phaseCmd: "STOR", s3Op: "PutObject", ceiling: b.w4Ceiling}), b.w4Gateway, b.w4Direct)
 	}
-	if o.want("W5") && prep("W5", b.w5Prepare) {
+	if o.want("W5") && prep("W5", func() error { return b.w5Prepare(w5Dir, o.keys) }) {
 		b.runW5(add(&row{id: "W5cold", what: "LIST, cold cache", unit: "keys/s", amount: float64(o.keys)}),
-			add(&row{id: "W5cached", what: "LIST, cached", unit: "keys/s", amount: float64(o.keys)}))
+			add(&row{id: "W5cached", what: "LIST, cached", unit: "keys/s", amount: float64(o.keys)}), w5Dir, o.keys)
+	}
+	if o.bigKeys > 0 && o.want("W5big") && prep("W5big", func() error { return b.w5Prepare(w5BigDir, o.bigKeys) }) {
+		what := fmt.Sprintf("LIST of %d keys", o.bigKeys)
+		b.runW5(add(&row{id: "W5bigcold", what: what + ", cold cache", unit: "keys/s", amount: float64(o.bigKeys)}),
+			add(&row{id: "W5bigcached", what: what + ", second listing", unit: "keys/s", amount: float64(o.bigKeys)}), w5BigDir, o.bigKeys)
 	}
 	if o.want("W6") && prep("W6", b.w6Prepare) {
 		b.measure(add(&row{id: "W6", what: "4 KiB downloads, one session", unit: "files/s", amount: files, phaseCmd: "RETR", s3Op: "GetObject", ceiling: b.w6Ceiling}), b.w6Gateway, b.w6Direct)
@@ -374,6 +397,7 @@ func (b *bench) runAll() []*row {
 	if o.want("W8") && prep("W8", b.w6Prepare) {
 		b.measure(add(&row{id: "W8", what: fmt.Sprintf("4 KiB downloads, %d sessions at once (aggregate)", concSessions), unit: "files/s", amount: conc}), b.w8Gateway, b.w8Direct)
 	}
+	b.runFTPS(add, prep)
 	// W3 comes last: the 40 part buffers it leaves in the gateway's pools would
 	// otherwise count in the peak RSS of the workloads after it.
 	if o.want("W3") {
@@ -384,13 +408,13 @@ func (b *bench) runAll() []*row {
 
 // runW5 fills two rows from the same repetitions: each restarts the gateway, then
 // lists cold and cached. Peak RSS is that of the last gateway process.
-func (b *bench) runW5(cold, cached *row) {
+func (b *bench) runW5(cold, cached *row, dir string, keys int) {
 	var pending []time.Duration
 	b.measure(cold, func(int) (time.Duration, error) {
-		c, h, err := b.w5Gateway()
+		c, h, err := b.w5Gateway(dir, keys)
 		pending = append(pending, h)
 		return c, err
-	}, b.w5Direct)
+	}, func(int) (time.Duration, error) { return b.w5Direct(dir, keys) })
 	cached.gw, cached.direct, cached.peak, cached.err = pending, cold.direct, cold.peak, cold.err
 	if cold.err == nil {
 		cached.gw = pending

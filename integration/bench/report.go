@@ -39,6 +39,11 @@ type row struct {
 	gwS3Sum, gwS3Count       float64
 	gwS3Op, gwS3HTTP         []time.Duration
 	directS3Op, directS3HTTP []time.Duration
+	// vsPlain: an FTPS row whose "direct" side is plain FTP through the
+	// gateway (ftps.go); gwSideCPU and refSideCPU are the gateway's CPU
+	// seconds over each side's repetitions.
+	vsPlain               bool
+	gwSideCPU, refSideCPU float64
 	// The protocol ceiling (W4, W6; nullftp.go): ceiling runs the row's client
 	// against the null FTP endpoint, interleaved with the other two sides; its
 	// durations, per-file latencies and phases.
@@ -152,6 +157,9 @@ func writeTable(w io.Writer, rows []*row) {
 	fmt.Fprintln(w, "| workload | unit | ftp2s3 median (min–max) | direct median (min–max) | ftp2s3/direct | per file p50 / p99 ms, ftp2s3 ; direct | gateway peak RSS | gateway CPU s/GiB | all processes CPU s/GiB, ftp2s3 / direct |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
+		if r.vsPlain {
+			continue // writeFTPSTable
+		}
 		ratio, cpu, peak, all := "–", "–", "–", "–"
 		if g, d, ok := r.allCPUPerGiB(); ok {
 			all = fmt.Sprintf("%.2f / %.2f", g, d)
@@ -229,6 +237,28 @@ func writeTargets(w io.Writer, rows []*row, partSize int64, uploadConcurrency in
 		c, _, _, _ := cold.stats(cold.gw)
 		h, _, _, _ := cached.stats(cached.gw)
 		fmt.Fprintf(w, "- W5 cached LIST is %.1f× faster than cold (target ≥ 20×): %s\n", h/c, verdict(h/c >= 20))
+	}
+	for _, id := range []string{"W5cold", "W5bigcold"} {
+		if r := byID[id]; r != nil && r.complete() {
+			if v, ok := r.ratio(); ok {
+				fmt.Fprintf(w, "- %s first listing ftp2s3/direct = %.2f (target ≥ 1, issue 24 §2): %s\n", id, v, verdict(v >= 1))
+			}
+		}
+	}
+	if r := byID["W2"]; r != nil {
+		if v, ok := r.cpuPerGiB(); ok {
+			fmt.Fprintf(w, "- W2 gateway CPU %.2f s/GiB (target ≤ 0.30, issue 24 §3): %s\n", v, verdict(v <= 0.30))
+		}
+	}
+	for _, t := range []struct {
+		id   string
+		goal float64
+	}{{"W1s", 0.85}, {"W2s", 0.85}, {"W4s", 0.5}} {
+		if r := byID[t.id]; r != nil && r.complete() {
+			if v, ok := r.ratio(); ok {
+				fmt.Fprintf(w, "- %s FTPS/plain = %.2f (target ≥ %.2f, issue 24 §4): %s\n", t.id, v, t.goal, verdict(v >= t.goal))
+			}
+		}
 	}
 	limit := partSize*int64(uploadConcurrency+1) + 32<<20
 	if r := byID["W1"]; r != nil && r.peak > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ type bench struct {
 	w6Seeded    bool
 	// null is the protocol ceiling's FTP endpoint (nullftp.go)
 	null *nullFTP
+	// FTPS rows (ftps.go): the client's TLS configuration and its handshakes
+	tlsConf  *tls.Config
+	tlsStats *tlsStats
 }
 
 const smallSize = 4 << 10
@@ -409,13 +413,16 @@ func (b *bench) listDirect(prefix string) (int, error) {
 
 // --- W5: LIST of a large directory, cold then cached ---
 
-const w5Dir = "w5/"
+const (
+	w5Dir    = "w5/"
+	w5BigDir = "w5big/"
+)
 
-func (b *bench) w5Prepare() error { return b.seed(w5Dir+"k", b.opts.keys, 16) }
+func (b *bench) w5Prepare(dir string, keys int) error { return b.seed(dir+"k", keys, 16) }
 
 // w5Gateway restarts the gateway (so its cache is empty), lists once cold and
 // once more from the cache.
-func (b *bench) w5Gateway() (cold, cached time.Duration, err error) {
+func (b *bench) w5Gateway(dir string, keys int) (cold, cached time.Duration, err error) {
 	if err := b.gw.restart(); err != nil {
 		return 0, 0, err
 	}
@@ -428,11 +435,11 @@ func (b *bench) w5Gateway() (cold, cached time.Duration, err error) {
 		var entries []*ftp.Entry
 		d, err := timed(func() error {
 			var err error
-			entries, err = c.List("/" + w5Dir)
+			entries, err = c.List("/" + dir)
 			return err
 		})
-		if err == nil && len(entries) < b.opts.keys {
-			err = fmt.Errorf("LIST gave %d entries, want %d", len(entries), b.opts.keys)
+		if err == nil && len(entries) < keys {
+			err = fmt.Errorf("LIST gave %d entries, want %d", len(entries), keys)
 		}
 		return d, err
 	}
@@ -443,15 +450,15 @@ func (b *bench) w5Gateway() (cold, cached time.Duration, err error) {
 	return cold, cached, err
 }
 
-func (b *bench) w5Direct(int) (time.Duration, error) {
+func (b *bench) w5Direct(dir string, keys int) (time.Duration, error) {
 	var n int
 	d, err := timed(func() error {
 		var err error
-		n, err = b.listDirect(w5Dir)
+		n, err = b.listDirect(dir)
 		return err
 	})
-	if err == nil && n != b.opts.keys {
-		err = fmt.Errorf("direct LIST gave %d keys, want %d", n, b.opts.keys)
+	if err == nil && n != keys {
+		err = fmt.Errorf("direct LIST gave %d keys, want %d", n, keys)
 	}
 	return d, err
 }
