@@ -25,7 +25,7 @@ func minioEnv() []string {
 // address too. Variables appended later win.
 func serveEnv(t *testing.T, bucket string) ([]string, string) {
 	t.Helper()
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

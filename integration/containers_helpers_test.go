@@ -371,7 +371,7 @@ func (s *stack) logs(service string) string {
 // freePort is one free port, as a string for compose.
 func freePort(t *testing.T) string {
 	t.Helper()
-	p, err := miniotest.FreePort()
+	p, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

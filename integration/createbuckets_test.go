@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
@@ -101,7 +100,7 @@ func TestCreateBuckets(t *testing.T) {
 // container still starting) is waited for; the bucket is made once it answers.
 func TestCreateBucketsWaitsForS3(t *testing.T) {
 	t.Parallel()
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +131,7 @@ func TestCreateBucketsWaitsForS3(t *testing.T) {
 func TestCreateBucketsGivesUp(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

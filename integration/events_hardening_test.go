@@ -43,7 +43,7 @@ type eventsGateway struct {
 
 func startEventsGateway(t *testing.T, srv *miniotest.Server, token string) *eventsGateway {
 	t.Helper()
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestEventsHardeningToken(t *testing.T) {
 // targets are MinIO's environment.
 func TestEventsHardeningMinIOSendsTheToken(t *testing.T) {
 	t.Parallel()
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestEventsHardeningSubscribeURL(t *testing.T) {
 func TestEventsHardeningBinaryRefusesOpenListener(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

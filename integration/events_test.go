@@ -28,8 +28,8 @@ import (
 // both listings showing it is logged.
 func TestS3EventsInvalidateEveryReplica(t *testing.T) {
 	t.Parallel()
-	p1, _ := miniotest.FreePort()
-	p2, _ := miniotest.FreePort()
+	p1, _ := freeTCPPort()
+	p2, _ := freeTCPPort()
 	var env []string
 	for i, p := range []int{p1, p2} {
 		id := fmt.Sprintf("R%d", i+1)

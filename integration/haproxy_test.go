@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
 // haproxyBin finds HAProxy (scripts/install-deps.sh installs it; /usr/sbin may
@@ -88,7 +87,7 @@ func TestHAProxyInFrontOfTwoReplicas(t *testing.T) {
 	b := startOpsGateway(t, minio, func(c *gateway.Config) { proxied(c); c.Bucket = gateway.BucketName(a.Bucket) }, nil)
 	b.Bucket = a.Bucket
 
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jlaffaye/ftp"
-
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
 // These tests run the real binary, so that the resident memory measured is the
@@ -54,7 +52,7 @@ func procMemory(t *testing.T, pid int) (peak, now int64) {
 // passive range (wide enough for every client at once) and metrics.
 func binaryEnv(t *testing.T, extra ...string) (env []string, metricsURL string) {
 	t.Helper()
-	ops, err := miniotest.FreePort()
+	ops, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

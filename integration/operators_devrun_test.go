@@ -35,7 +35,7 @@ func TestOperatorsDevrun(t *testing.T) {
 		t.Fatalf("go build ./integration/devrun: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	port, err := miniotest.FreePort()
+	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,23 @@ var portCursor struct {
 // recently.
 func freePortRange(t *testing.T, n int) (lo, hi int) {
 	t.Helper()
+	lo, hi, err := takePortRange(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lo, hi
+}
+
+// freeTCPPort is one port for a server a test starts (a binary, a container,
+// a MinIO of its own), from the same cursor: a port from the kernel's
+// ephemeral range, as net.Listen(":0") gives, may be taken by another test's
+// outgoing connection before the server binds it (it was, for compose).
+func freeTCPPort() (int, error) {
+	lo, _, err := takePortRange(1)
+	return lo, err
+}
+
+func takePortRange(n int) (lo, hi int, err error) {
 	portCursor.Lock()
 	defer portCursor.Unlock()
 	if portCursor.next == 0 {
@@ -42,11 +59,10 @@ func freePortRange(t *testing.T, n int) (lo, hi int) {
 		}
 		portCursor.next = lo + n
 		if portsFree(lo, n) {
-			return lo, lo + n - 1
+			return lo, lo + n - 1, nil
 		}
 	}
-	t.Fatalf("no %d free consecutive ports found in %d-%d", n, passivePortsLo, passivePortsHi)
-	return 0, 0
+	return 0, 0, fmt.Errorf("no %d free consecutive ports found in %d-%d", n, passivePortsLo, passivePortsHi)
 }
 
 // portsFree reports whether n ports from lo can be listened on, on every

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
-	"github.com/ftp2s3/ftp2s3/integration/miniotest"
 )
 
 // startUpload logs in, opens a passive data connection and sends STOR, leaving
@@ -137,7 +136,7 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 	if err := minio.CreateBucket(context.Background(), bucket); err != nil {
 		t.Fatal(err)
 	}
-	opsPort, _ := miniotest.FreePort()
+	opsPort, _ := freeTCPPort()
 	env, addr := serveEnv(t, bucket)
 	env = append(env,
 		fmt.Sprintf("FTP2S3_METRICS_LISTEN=127.0.0.1:%d", opsPort),
