@@ -160,7 +160,7 @@ func TestEventsHardeningMinIOSendsTheToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := miniotest.StartEnv(filepath.Join(t.TempDir(), "minio"), 0,
+	srv, err := miniotest.StartEnv(filepath.Join(t.TempDir(), "minio"), ownPort(t),
 		"MINIO_NOTIFY_WEBHOOK_ENABLE_GW=on",
 		fmt.Sprintf("MINIO_NOTIFY_WEBHOOK_ENDPOINT_GW=http://127.0.0.1:%d/events", port),
 		"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_GW="+eventsToken)

@@ -36,7 +36,7 @@ func TestS3EventsInvalidateEveryReplica(t *testing.T) {
 		env = append(env, "MINIO_NOTIFY_WEBHOOK_ENABLE_"+id+"=on",
 			fmt.Sprintf("MINIO_NOTIFY_WEBHOOK_ENDPOINT_%s=http://127.0.0.1:%d/events", id, p))
 	}
-	srv, err := miniotest.StartEnv(filepath.Join(t.TempDir(), "minio"), 0, env...)
+	srv, err := miniotest.StartEnv(filepath.Join(t.TempDir(), "minio"), ownPort(t), env...)
 	if err != nil {
 		t.Fatalf("start MinIO with webhook targets: %v", err)
 	}

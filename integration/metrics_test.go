@@ -189,7 +189,7 @@ func TestMetricsCountAScriptedSession(t *testing.T) {
 func TestHealthAndReadinessFollowS3(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "minio")
-	own, err := miniotest.Start(dir, 0)
+	own, err := miniotest.Start(dir, ownPort(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,16 @@ func freeTCPPort() (int, error) {
 	return lo, err
 }
 
+// ownPort is freeTCPPort for a test (a MinIO of its own).
+func ownPort(t *testing.T) int {
+	t.Helper()
+	p, err := freeTCPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func takePortRange(n int) (lo, hi int, err error) {
 	portCursor.Lock()
 	defer portCursor.Unlock()

@@ -25,7 +25,7 @@ import (
 
 func privateMinio(t *testing.T) *miniotest.Server {
 	t.Helper()
-	srv, err := miniotest.Start(filepath.Join(t.TempDir(), "minio"), 0)
+	srv, err := miniotest.Start(filepath.Join(t.TempDir(), "minio"), ownPort(t))
 	if err != nil {
 		t.Fatalf("MinIO for the outage test: %v", err)
 	}

@@ -24,7 +24,9 @@ func TestSweepSparesAnotherReplicasLiveUpload(t *testing.T) {
 	t.Parallel()
 	a := startGateway(t, smallParts)
 	const key = "replica-a.bin"
-	const perSecond, seconds = smallPart + 1<<20, 10
+	// 20 s of upload: B (a process to start, under a loaded runner) must
+	// sweep at least once while it runs.
+	const perSecond, seconds = smallPart + 1<<20, 20
 
 	ctl, data := startUpload(t, a.Addr, key)
 	sum := sha256.New()
@@ -55,7 +57,7 @@ func TestSweepSparesAnotherReplicasLiveUpload(t *testing.T) {
 	_, logs, _ := startBinary(t, buildBinary(t), append(env, "FTP2S3_ABANDONED_UPLOAD_AGE=2s", "FTP2S3_LOG_LEVEL=debug"))
 
 	const aborted = "aborted an abandoned multipart upload"
-	waitUntil(t, "B's sweep to keep A's live upload", 20*time.Second, func() bool {
+	waitUntil(t, "B's sweep to keep A's live upload", 30*time.Second, func() bool {
 		s := logs.String()
 		if strings.Contains(s, aborted) {
 			t.Fatalf("gateway B aborted A's live upload:\n%s", s)

@@ -261,12 +261,22 @@ func (b *Backend) createUpload(ctx context.Context, bucket, key string, checksum
 	}
 	var created *s3.CreateMultipartUploadOutput
 	err := b.retrySDK(ctx, "CreateMultipartUpload "+bucket+"/"+key, func() error {
+		// An attempt is not cut short when the transfer is cancelled: S3 may
+		// create the upload after a cancelled request has left, and only the
+		// answer names the upload to abort (a dangling upload was seen when
+		// the client vanished during this request: TestStorClientVanishesMidStream).
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
 		var err error
-		created, err = b.client.CreateMultipartUpload(ctx, in, oneAttempt)
+		created, err = b.client.CreateMultipartUpload(actx, in, oneAttempt)
 		return err
 	})
 	if err != nil {
 		return nil, mapErr("create multipart upload", bucket, key, err)
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		b.abortMultipart(ctx, bucket, key, created.UploadId)
+		return nil, cause
 	}
 	if opts.Report != nil {
 		opts.Report.Multipart = true
@@ -598,7 +608,40 @@ func (b *Backend) abortMultipart(ctx context.Context, bucket, key string, upload
 			"bucket", bucket, "key", key, "upload_id", aws.ToString(uploadID), "err", err)
 		return false
 	}
-	return true
+	return b.confirmAborted(actx, bucket, key, uploadID)
+}
+
+// confirmAborted checks that an aborted upload is gone, and aborts it again
+// when it is not. A part request the client cancelled may still be running
+// in S3 when the abort arrives; MinIO then writes that part after the abort
+// and the upload shows again in ListMultipartUploads (seen under load:
+// TestStorControlDroppedWhileDataFlows). A few checks spaced out, each one
+// request, cover that window.
+func (b *Backend) confirmAborted(ctx context.Context, bucket, key string, uploadID *string) bool {
+	wait := 100 * time.Millisecond
+	for range 4 {
+		_, err := b.client.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: uploadID, MaxParts: aws.Int32(1),
+		}, oneAttempt)
+		if isNoSuchUpload(err) {
+			return true
+		}
+		if err != nil {
+			return true // the abort was confirmed; a failed check proves nothing more
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait *= 2
+		_, _ = b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: uploadID,
+		}, oneAttempt)
+	}
+	b.opts.Logger.Error("multipart upload still listed after repeated aborts; the bucket's lifecycle rule must clean it up",
+		"bucket", bucket, "key", key, "upload_id", aws.ToString(uploadID))
+	return false
 }
 
 // sortParts puts parts in ascending order, as S3 wants them; they finish out of
