@@ -64,7 +64,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	if err != nil {
 		return nil, err
 	}
-	sec, err := newSecurity(&cfg, id.authn, backend)
+	sec, err := newSecurity(&cfg, id.authn)
 	if err != nil {
 		return nil, err
 	}
