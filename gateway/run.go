@@ -16,6 +16,14 @@ import (
 	"github.com/ftp2s3/ftp2s3/storage"
 )
 
+// The session looks for these optional parts of its file system; a renamed
+// method would lose MFMT or STOR's refusal before its 150 without a word.
+var (
+	_ session.FS                = (*storage.Backend)(nil)
+	_ session.ModTimeSetter     = (*storage.Backend)(nil)
+	_ session.StoreTargetKnower = (*storage.Backend)(nil)
+)
+
 // Gateway is a fully wired ftp2s3: storage, authentication, data channels, the
 // control-connection server and its metrics.
 type Gateway struct {
@@ -64,7 +72,7 @@ func newGateway(cfg Config, log *slog.Logger, backend *storage.Backend, m *ops.M
 	if err != nil {
 		return nil, err
 	}
-	sec, err := newSecurity(&cfg, id.authn, backend)
+	sec, err := newSecurity(&cfg, id.authn)
 	if err != nil {
 		return nil, err
 	}

@@ -16,9 +16,9 @@ type security struct {
 	tlsStats *session.TLSStats
 }
 
-// newSecurity wires the login side; fs is the gateway's storage, which the
-// FTP2S3_BUCKETS allow-list narrows for users whose home is every bucket.
-func newSecurity(cfg *Config, authn session.Authenticator, fs session.FS) (*security, error) {
+// newSecurity wires the login side, with the FTP2S3_BUCKETS allow-list on the
+// home of users whose home is every bucket.
+func newSecurity(cfg *Config, authn session.Authenticator) (*security, error) {
 	sec := &security{policy: cfg.tlsPolicy(), authn: authn, bans: auth.NewBans(cfg.BanAfter, cfg.BanFor, cfg.BanFor), tlsStats: &session.TLSStats{}}
 	sec.certs = cfg.KeyPair // LoadConfig read it
 	if cfg.TLS != "off" && sec.certs == nil {
@@ -32,7 +32,7 @@ func newSecurity(cfg *Config, authn session.Authenticator, fs session.FS) (*secu
 		sec.authn = auth.Anonymous(authn, cfg.AnonymousHome.Home)
 	}
 	if len(cfg.Buckets) > 0 {
-		sec.authn = auth.AllowBuckets(sec.authn, fs, cfg.Buckets)
+		sec.authn = auth.AllowBuckets(sec.authn, cfg.Buckets)
 	}
 	return sec, nil
 }

@@ -109,7 +109,7 @@ func (s *Session) asciiSize(arg string, loc location, size int64) Reply {
 		return reply(codeActionNotTaken, "%s: SIZE in ASCII mode is not available for files over %d MiB; use TYPE I", arg, maxHashCompute>>20)
 	}
 	c := &lfCounter{}
-	if _, err := s.fs.Get(s.ctx, loc.bucket, loc.key, 0, &limitWriter{w: c, left: maxHashCompute}); err != nil {
+	if _, err := getFile(s.ctx, s.fs, loc.bucket, loc.key, 0, &limitWriter{w: c, left: maxHashCompute}); err != nil {
 		return errReply(err, arg)
 	}
 	return reply(codeFileStatus, "%d", c.n+c.lf)

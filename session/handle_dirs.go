@@ -171,10 +171,14 @@ func (s *Session) handleListing(arg string) Reply {
 		arg = listArgs(arg)
 	}
 	vpath, loc, err := s.locate(arg)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
+		// A bucket outside the home's list (Home.Allowed) answers as a
+		// missing one does below.
+		return reply(codeActionNotTaken, "%s: no such directory", arg)
+	} else if err != nil {
 		return errReply(err, arg)
 	}
-	readOnly := s.user.ReadOnly
+	readOnly, home := s.user.ReadOnly, s.user.Home
 	fs := s.fs
 	namePrefix := ""
 	if kind == listNames && arg != "" && vpath != s.cwd {
@@ -219,7 +223,7 @@ func (s *Session) handleListing(arg string) Reply {
 		case loc.isRoot():
 			var buckets []storage.Entry
 			if buckets, err = fs.ListBuckets(ctx); err == nil {
-				for _, b := range buckets {
+				for _, b := range home.shownBuckets(buckets) {
 					if err = emit(bw, b); err != nil {
 						break
 					}

@@ -125,7 +125,7 @@ func (s *Session) checksum(arg, algo string) (string, storage.Entry, *Reply) {
 	}
 	h := newHash(algo)
 	lw := &limitWriter{w: h, left: maxHashCompute}
-	if _, err := s.fs.Get(s.ctx, loc.bucket, loc.key, 0, lw); err != nil {
+	if _, err := getFile(s.ctx, s.fs, loc.bucket, loc.key, 0, lw); err != nil {
 		if errors.Is(err, errHashLimit) {
 			r := reply(codeActionNotTaken, "%s: the object grew past %d MiB while hashing", arg, maxHashCompute>>20)
 			return "", e, &r

@@ -113,7 +113,7 @@ func (s *Session) statPath(arg string) Reply {
 	case derr == nil && loc.isRoot():
 		var buckets []storage.Entry
 		if buckets, err = s.fs.ListBuckets(s.ctx); err == nil {
-			for _, e := range buckets {
+			for _, e := range s.user.Home.shownBuckets(buckets) {
 				if err = add(e); err != nil {
 					break
 				}

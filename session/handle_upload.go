@@ -9,7 +9,6 @@ import (
 	"io"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/storage"
@@ -71,23 +70,11 @@ func (s *Session) startUpload(arg string, opts storage.PutOptions) Reply {
 		return reply(codeActionNotTaken, "%s: not a valid file name", arg)
 	}
 	if opts.Offset == 0 && !opts.Append {
-		return s.startStore(vpath, arg, loc, opts)
-	}
-	e, serr := s.stat(s.ctx, loc)
-	if serr == nil && e.IsDir {
-		return reply(codeActionNotTaken, "%s: is a directory", arg)
-	}
-	if opts.Offset > 0 {
-		// Refuse a bad offset now rather than after the client has sent its data.
-		if serr != nil {
-			return errReply(serr, arg)
+		if r := s.storeTarget(arg, loc, &opts); r != nil {
+			return *r
 		}
-		if opts.Offset > e.Size {
-			return errReply(storage.ErrInvalidOffset, arg)
-		}
-	}
-	if err := s.checkParent(loc); err != nil {
-		return errReply(err, arg)
+	} else if r := s.resumeTarget(arg, loc, opts); r != nil {
+		return *r
 	}
 	fs, binary := s.fs, s.binary
 	up := s.newUploadRun(loc, vpath, opts)
@@ -104,66 +91,48 @@ func (s *Session) startUpload(arg string, opts storage.PutOptions) Reply {
 	}
 }
 
-// startStore is STOR of a whole new file. The target is checked from the
-// metadata cache when it knows (a refusal is then a 550 before any 150);
-// otherwise the 150 goes out at once and the check runs while the data arrives,
-// and the upload commits only if it passes. Either way a small file into a
-// directory the gateway knows costs one S3 request, its PutObject.
-func (s *Session) startStore(vpath, arg string, loc location, opts storage.PutOptions) Reply {
+// storeTarget prepares STOR of a whole new file. Storage checks the target
+// while the data arrives (PutOptions.NewFile), so the 150 goes out at once and
+// the upload commits only if the check passes; when storage can tell without a
+// request (StoreTargetKnower), a refusal is a 550 before any 150.
+func (s *Session) storeTarget(arg string, loc location, opts *storage.PutOptions) *Reply {
 	// The home's root exists before any key lies under it (statDir), so a
 	// file stored there needs no check of its directory.
-	parentIsHome := path.Dir("/"+loc.rel) == "/" && loc.rel != ""
-	known, err := s.fs.StoreTargetCached(loc.bucket, loc.key, parentIsHome)
-	if known && err != nil {
-		return errReply(err, arg)
+	opts.NewFile, opts.ParentExists = true, path.Dir("/"+loc.rel) == "/" && loc.rel != ""
+	if k, ok := s.fs.(StoreTargetKnower); ok {
+		if known, err := k.StoreTargetCached(loc.bucket, loc.key, opts.ParentExists); known && err != nil {
+			r := errReply(err, arg)
+			return &r
+		}
 	}
-	fs, binary := s.fs, s.binary
-	up := s.newUploadRun(loc, vpath, opts)
-	run := func(ctx context.Context, conn io.ReadWriter) error {
-		r := uploadReader(conn, binary)
-		if known {
-			o := opts
-			o.BeforeCommit = func() error { return s.commitAllowed(ctx) }
-			return up.put(ctx, fs, r, o)
-		}
-		// A failed check cancels the upload at once (a large file stops
-		// streaming parts) and its error is the reply.
-		pctx, cancel := context.WithCancelCause(ctx)
-		result := make(chan error, 1)
-		go func() {
-			err := fs.CheckStoreTarget(pctx, loc.bucket, loc.key, parentIsHome)
-			if err != nil {
-				cancel(err)
-			}
-			result <- err
-		}()
-		var once sync.Once
-		var checkErr error
-		checked := func() error {
-			once.Do(func() { checkErr = <-result })
-			return checkErr
-		}
-		defer func() { cancel(nil); _ = checked() }() // no check outlives the transfer
-		o := opts
-		o.BeforeCommit = func() error {
-			if err := checked(); err != nil {
-				return err
-			}
-			return s.commitAllowed(ctx)
-		}
-		err := up.put(pctx, fs, r, o)
-		if err != nil {
-			if cerr := checked(); cerr != nil {
-				return cerr
-			}
-		}
-		return err
+	return nil
+}
+
+// resumeTarget checks the target of REST+STOR and APPE, which keep what the
+// file holds: it must not be a directory, REST's offset must lie within it, and
+// its directory must exist.
+func (s *Session) resumeTarget(arg string, loc location, opts storage.PutOptions) *Reply {
+	e, serr := s.stat(s.ctx, loc)
+	if serr == nil && e.IsDir {
+		r := reply(codeActionNotTaken, "%s: is a directory", arg)
+		return &r
 	}
-	return Reply{
-		Code:     codeFileStatusOK,
-		Lines:    []string{fmt.Sprintf("Opening %s mode data connection for %s", modeName(binary), vpath)},
-		transfer: &transfer{path: vpath, upload: true, run: run, finished: up.finished},
+	if opts.Offset > 0 {
+		// Refuse a bad offset now rather than after the client has sent its data.
+		if serr != nil {
+			r := errReply(serr, arg)
+			return &r
+		}
+		if opts.Offset > e.Size {
+			r := errReply(storage.ErrInvalidOffset, arg)
+			return &r
+		}
 	}
+	if err := s.checkParent(loc); err != nil {
+		r := errReply(err, arg)
+		return &r
+	}
+	return nil
 }
 
 // commitAllowed is checked right before an upload becomes visible: the transfer

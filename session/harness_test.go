@@ -20,6 +20,10 @@ type testAuth struct{}
 // jailHome is the home of the test user jail.
 var jailHome = Home{Bucket: "b", Prefix: "home/jail"}
 
+// boxedHome is the home of the test user boxed: every bucket, limited to "b"
+// and "gone" (which storage does not hold) as FTP2S3_BUCKETS does.
+var boxedHome = Home{Allowed: NewBucketSet("b", "gone")}
+
 func (testAuth) Authenticate(_ context.Context, name, password string) (*User, error) {
 	if password != "pw" {
 		return nil, ErrAuthFailed
@@ -33,6 +37,8 @@ func (testAuth) Authenticate(_ context.Context, name, password string) (*User, e
 		return &User{Name: name}, nil
 	case "jail":
 		return &User{Name: name, Home: jailHome}, nil
+	case "boxed":
+		return &User{Name: name, Home: boxedHome}, nil
 	}
 	return nil, ErrAuthFailed
 }

@@ -21,20 +21,12 @@ type FS interface {
 	StatDir(ctx context.Context, bucket, key string) (storage.Entry, error)
 	// List streams the directory whose keys start with prefix ("" or "dir/").
 	List(ctx context.Context, bucket, prefix string, fn func(storage.Entry) error) error
-	// Get writes the file from offset to w.
-	Get(ctx context.Context, bucket, key string, offset int64, w io.Writer) (int64, error)
 	// Open finds a file with the request that starts reading it from offset
 	// (RETR: one GET per small file); ErrNotFound when there is no such file.
 	Open(ctx context.Context, bucket, key string, offset int64) (storage.ObjectReader, error)
-	// StoreTargetCached tells from the metadata cache alone, when it can,
-	// whether a new file may be stored as bucket/key: its directory exists
-	// (else ErrNotFound) and no directory has its name (else ErrIsDirectory).
-	// parentExists says the directory is known to exist whatever storage
-	// holds: a home's root exists before any key lies under it.
-	StoreTargetCached(bucket, key string, parentExists bool) (known bool, err error)
-	// CheckStoreTarget answers the same question, asking storage if need be.
-	CheckStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error
-	// Put stores everything r yields as bucket/key, or nothing at all.
+	// Put stores everything r yields as bucket/key, or nothing at all. With
+	// opts.NewFile it also checks, while the data arrives, that the target's
+	// directory exists and no directory has its name (STOR).
 	Put(ctx context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.Entry, error)
 	Delete(ctx context.Context, bucket, key string) error
 	Mkdir(ctx context.Context, bucket, key string) error
@@ -45,6 +37,26 @@ type FS interface {
 	// RenameDir moves every key under a directory to a new directory, which must
 	// not exist yet.
 	RenameDir(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) error
+}
+
+// StoreTargetKnower is the optional part of FS that can tell without a
+// request, from what it already knows (storage's metadata cache), whether a
+// new file may be stored as bucket/key: known is false when it cannot tell;
+// else err is nil, ErrNotFound (no such directory) or ErrIsDirectory.
+// parentExists is PutOptions.ParentExists. It lets STOR refuse before its 150;
+// Put checks again in full either way.
+type StoreTargetKnower interface {
+	StoreTargetCached(bucket, key string, parentExists bool) (known bool, err error)
+}
+
+// getFile writes the file bucket/key from offset to w: Open, then Send.
+func getFile(ctx context.Context, fs FS, bucket, key string, offset int64, w io.Writer) (int64, error) {
+	f, err := fs.Open(ctx, bucket, key, offset)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.Send(ctx, w)
 }
 
 // User is an authenticated identity.

@@ -22,7 +22,7 @@ type memFS struct {
 	buckets map[string]map[string]*memObject
 	// clock gives new objects their time; tests fix it for golden output.
 	clock func() time.Time
-	// gets counts Get and Open calls, so tests can see whether an object was read.
+	// gets counts Open calls, so tests can see whether an object was read.
 	gets int
 	// cachedTargets makes StoreTargetCached answer (as storage does for a
 	// directory it knows) instead of leaving the check to the transfer.
@@ -189,7 +189,7 @@ func (m *memFS) List(_ context.Context, bucket, prefix string, fn func(storage.E
 	return nil
 }
 
-// read is the start of Get and Open: the call is recorded and counted, and the
+// read is the start of Open: the call is recorded and counted, and the
 // object found; open counts a reader that Close will release.
 func (m *memFS) read(op, bucket, key string, open bool) (*memObject, error) {
 	m.touch(op, bucket, key)
@@ -206,23 +206,16 @@ func (m *memFS) read(op, bucket, key string, open bool) (*memObject, error) {
 	return o, nil
 }
 
-func (m *memFS) Get(_ context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
-	o, err := m.read("Get", bucket, key, false)
-	if err != nil {
-		return 0, err
-	}
-	if offset >= int64(len(o.data)) {
-		return 0, nil
-	}
-	n, err := w.Write(o.data[offset:])
-	return int64(n), err
-}
-
-func (m *memFS) Put(_ context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.Entry, error) {
+func (m *memFS) Put(ctx context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.Entry, error) {
 	m.touch("Put", bucket, key)
 	var buf bytes.Buffer
 	if _, err := io.Copy(&buf, r); err != nil {
 		return storage.Entry{}, fmt.Errorf("memfs put: %w", err)
+	}
+	if opts.NewFile && opts.Offset == 0 && !opts.Append {
+		if err := m.checkStoreTarget(ctx, bucket, key, opts.ParentExists); err != nil {
+			return storage.Entry{}, err
+		}
 	}
 	if opts.BeforeCommit != nil {
 		if err := opts.BeforeCommit(); err != nil {
@@ -376,16 +369,18 @@ func (m *memFS) openReaders() int {
 	return m.open
 }
 
-// StoreTargetCached knows nothing unless a test sets cachedTargets, so that the
-// session's tests exercise the check that runs while the data arrives.
+// StoreTargetCached (session.StoreTargetKnower) knows nothing unless a test
+// sets cachedTargets, so that the session's tests exercise the check Put makes
+// while the data arrives.
 func (m *memFS) StoreTargetCached(bucket, key string, parentExists bool) (bool, error) {
 	if !m.cachedTargets {
 		return false, nil
 	}
-	return true, m.CheckStoreTarget(context.Background(), bucket, key, parentExists)
+	return true, m.checkStoreTarget(context.Background(), bucket, key, parentExists)
 }
 
-func (m *memFS) CheckStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error {
+// checkStoreTarget is Put's check of a new file (PutOptions.NewFile).
+func (m *memFS) checkStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error {
 	parent := ""
 	if i := strings.LastIndexByte(key, '/'); i >= 0 {
 		parent = key[:i]

@@ -15,6 +15,43 @@ import (
 type Home struct {
 	Bucket string
 	Prefix string // without leading or trailing slashes
+	// Allowed, when set, limits a home of every bucket to some buckets
+	// (FTP2S3_BUCKETS): resolve answers ErrNotFound for any other, which does
+	// not even confirm that it exists, and the bucket listing leaves it out.
+	Allowed *BucketSet
+}
+
+// BucketSet is a fixed set of bucket names. A pointer to it keeps Home
+// comparable.
+type BucketSet struct{ names map[string]bool }
+
+// NewBucketSet returns the set of names.
+func NewBucketSet(names ...string) *BucketSet {
+	s := &BucketSet{names: make(map[string]bool, len(names))}
+	for _, n := range names {
+		s.names[n] = true
+	}
+	return s
+}
+
+// allows reports whether the home reaches bucket.
+func (h Home) allows(bucket string) bool {
+	return h.Allowed == nil || h.Allowed.names[bucket]
+}
+
+// shownBuckets leaves out of a bucket listing the buckets the home does not
+// reach.
+func (h Home) shownBuckets(all []storage.Entry) []storage.Entry {
+	if h.Allowed == nil {
+		return all
+	}
+	shown := all[:0:0]
+	for _, e := range all {
+		if h.allows(e.Name) {
+			shown = append(shown, e)
+		}
+	}
+	return shown
 }
 
 // String renders the home as "bucket/prefix", or "/" for every bucket.
@@ -128,6 +165,9 @@ func (h Home) resolve(vpath string) (location, error) {
 	}
 	if err := storage.CheckName(loc.bucket, loc.key); err != nil {
 		return location{}, err
+	}
+	if h.Bucket == "" && loc.bucket != "" && !h.allows(loc.bucket) {
+		return location{}, fmt.Errorf("bucket %q is not in FTP2S3_BUCKETS: %w", loc.bucket, storage.ErrNotFound)
 	}
 	return loc, nil
 }

@@ -56,6 +56,14 @@ type PutOptions struct {
 	CheckURLTTL time.Duration
 	// Report, when set, is filled with what became of the upload.
 	Report *PutReport
+	// NewFile asks Put to check, while the data arrives, that a new file may
+	// be stored as bucket/key: its directory exists (else ErrNotFound) and no
+	// directory has its name (else ErrIsDirectory). A failed check stores
+	// nothing and is Put's error (storetarget.go). Offset and Append ignore it.
+	NewFile bool
+	// ParentExists tells that check the directory is known to exist whatever
+	// storage holds: a home's root exists before any key lies under it.
+	ParentExists bool
 }
 
 // MetaSHA256 is the user-metadata key (x-amz-meta-ftp2s3-sha256) holding the hex
@@ -72,10 +80,14 @@ const abortTimeout = 30 * time.Second
 // PartSize × (UploadConcurrency + 1) whatever the size. On any error, including
 // ctx being cancelled, nothing is created or changed and no multipart upload is
 // left behind. With Offset or Append the existing object's head is kept (see
-// compose.go).
+// compose.go); with NewFile the target is checked while the data arrives (see
+// storetarget.go).
 func (b *Backend) Put(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions) (Entry, error) {
 	if opts.Append || opts.Offset > 0 {
 		return b.compose(ctx, bucket, key, r, opts)
+	}
+	if opts.NewFile {
+		return b.putNewFile(ctx, bucket, key, r, opts)
 	}
 	return b.putSmallFirst(ctx, bucket, key, r, opts)
 }

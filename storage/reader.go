@@ -15,17 +15,6 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Get writes bucket/key from byte offset to w and returns the number of bytes
-// written: Open, then Send (see smallfile.go).
-func (b *Backend) Get(ctx context.Context, bucket, key string, offset int64, w io.Writer) (int64, error) {
-	f, err := b.Open(ctx, bucket, key, offset)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return f.Send(ctx, w)
-}
-
 // readAhead writes the object to w from offset: first is the open response of
 // the GET that found it (Open), and etag and size what that GET said. Every
 // later range is pinned to the ETag with If-Match, so an object replaced

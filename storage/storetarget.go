@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,8 +17,8 @@ import (
 // directory has its name (unless a file of that name exists too: a file wins, as
 // in Stat). StoreTargetCached answers from the metadata cache, which knows the
 // answer for a directory the gateway has just created, listed or written to;
-// CheckStoreTarget asks S3 the rest, and the session runs it while the data
-// arrives (docs/storage.md "Performance: small files").
+// checkStoreTarget asks S3 the rest, and Put (PutOptions.NewFile) runs it while
+// the data arrives (docs/storage.md "Performance: small files").
 
 // knowledge is what the cache knows about a yes/no question.
 type knowledge int8
@@ -34,7 +36,7 @@ func knownAs(found bool) knowledge {
 	return no
 }
 
-// maxListedParent is the page size of the one listing CheckStoreTarget makes of
+// maxListedParent is the page size of the one listing checkStoreTarget makes of
 // an unknown directory: a directory that fits is then cached and answers every
 // later upload into it; a bigger one is remembered as such and asked about name
 // by name.
@@ -105,11 +107,11 @@ func (b *Backend) nameCached(bucket, prefix, name string) (isDir, isFile knowled
 	return isDir, isFile
 }
 
-// CheckStoreTarget answers StoreTargetCached's question in full, asking S3 what
+// checkStoreTarget answers StoreTargetCached's question in full, asking S3 what
 // the cache does not know. An unknown directory is listed once (one page): that
 // answers both questions and, when the directory fits in the page, caches its
 // listing for the uploads that follow.
-func (b *Backend) CheckStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error {
+func (b *Backend) checkStoreTarget(ctx context.Context, bucket, key string, parentExists bool) error {
 	if known, err := b.StoreTargetCached(bucket, key, parentExists); known {
 		return err
 	}
@@ -159,6 +161,49 @@ func (b *Backend) CheckStoreTarget(ctx context.Context, bucket, key string, pare
 		}
 	}
 	return nil
+}
+
+// putNewFile is Put of a new file (PutOptions.NewFile): the target is checked
+// from the cache when it knows, else while the data arrives, and the upload
+// commits only if the check passes. A failed check cancels the upload at once
+// (a large file stops streaming parts, its multipart upload is aborted) and is
+// the error. Either way a small file into a directory the gateway knows costs
+// one request, its PutObject.
+func (b *Backend) putNewFile(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions) (Entry, error) {
+	if known, err := b.StoreTargetCached(bucket, key, opts.ParentExists); known {
+		if err != nil {
+			return Entry{}, err
+		}
+		return b.putSmallFirst(ctx, bucket, key, r, opts)
+	}
+	pctx, cancel := context.WithCancelCause(ctx)
+	result := make(chan error, 1)
+	go func() {
+		err := b.checkStoreTarget(pctx, bucket, key, opts.ParentExists)
+		if err != nil {
+			cancel(err)
+		}
+		result <- err
+	}()
+	checked := sync.OnceValue(func() error { return <-result })
+	defer func() { cancel(nil); _ = checked() }() // no check outlives the upload
+	before := opts.BeforeCommit
+	opts.BeforeCommit = func() error {
+		if err := checked(); err != nil {
+			return err
+		}
+		if before != nil {
+			return before()
+		}
+		return nil
+	}
+	e, err := b.putSmallFirst(pctx, bucket, key, r, opts)
+	if err != nil {
+		if cerr := checked(); cerr != nil {
+			return Entry{}, cerr
+		}
+	}
+	return e, err
 }
 
 // listParent lists the directory prefix with one request of at most
