@@ -76,7 +76,7 @@ func (g *testGateway) intact(key, oldSum string, oldSize int64) {
 	if !eventually(20*time.Second, func() bool { return len(g.pendingUploads()) == 0 }) {
 		out, _ := g.S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(g.Bucket)})
 		for _, u := range out.Uploads {
-			g.t.Logf("DEBUG pending %s %s %v", aws.ToString(u.Key), aws.ToString(u.UploadId), u.Initiated)
+			g.t.Logf("still pending: %s upload %s initiated %v", aws.ToString(u.Key), aws.ToString(u.UploadId), u.Initiated)
 		}
 		g.t.Fatal("timed out waiting for the multipart upload to be aborted")
 	}
