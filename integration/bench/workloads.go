@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -171,20 +170,7 @@ func timed(fn func() error) (time.Duration, error) {
 
 // --- W1: one large upload ---
 
-func (b *bench) w1Gateway(rep int) (time.Duration, error) {
-	size := b.opts.bigSize()
-	c, err := b.dial()
-	if err != nil {
-		return 0, err
-	}
-	defer c.Quit()
-	key := fmt.Sprintf("w1/gw-%d.bin", rep)
-	d, err := timed(func() error { return c.Stor("/"+key, newPayload(size, int64(rep))) })
-	if err != nil {
-		return 0, fmt.Errorf("STOR: %w", err)
-	}
-	return d, b.checkAndDelete(key, size)
-}
+func (b *bench) w1Gateway(rep int) (time.Duration, error) { return b.w1Over(b.dial, "gw")(rep) }
 
 func (b *bench) w1Active(rep int) (time.Duration, error) {
 	size := b.opts.bigSize()
@@ -223,28 +209,7 @@ const w2Key = "w2/src.bin"
 
 func (b *bench) w2Prepare() error { return b.directUpload(w2Key, b.opts.bigSize(), 7) }
 
-func (b *bench) w2Gateway(int) (time.Duration, error) {
-	size := b.opts.bigSize()
-	c, err := b.dial()
-	if err != nil {
-		return 0, err
-	}
-	defer c.Quit()
-	buf := make([]byte, 1<<20)
-	var n int64
-	d, err := timed(func() error {
-		resp, err := c.Retr("/" + w2Key)
-		if err != nil {
-			return fmt.Errorf("RETR: %w", err)
-		}
-		n, err = io.CopyBuffer(plainDiscard{}, resp, buf)
-		return errors.Join(err, resp.Close())
-	})
-	if err == nil && n != size {
-		err = fmt.Errorf("RETR gave %d bytes, want %d", n, size)
-	}
-	return d, err
-}
+func (b *bench) w2Gateway(rep int) (time.Duration, error) { return b.w2Over(b.dial)(rep) }
 
 func (b *bench) w2Active(int) (time.Duration, error) {
 	size := b.opts.bigSize()
