@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -67,18 +66,14 @@ func rssPeak(t *testing.T) (stop func() uint64) {
 }
 
 // replyCodes reads replies from r until the connection ends and sends their
-// codes on the returned channel, which is closed at the end.
+// codes on the returned channel, which is closed at the end (timedReplies,
+// without the times).
 func replyCodes(r *bufio.Reader) <-chan int {
 	out := make(chan int, 64)
 	go func() {
 		defer close(out)
-		tp := textproto.NewReader(r)
-		for {
-			code, _, err := tp.ReadResponse(0)
-			if code == 0 && err != nil {
-				return
-			}
-			out <- code
+		for tr := range timedReplies(r) {
+			out <- tr.code
 		}
 	}()
 	return out

@@ -108,6 +108,28 @@ func httpAuthMode(svc *identityService, mutate func(*gateway.Config)) func(*gate
 }
 
 // passLogin sends USER and PASS and returns PASS's reply.
+// loginsOutsideNetworks checks a gateway with FTP2S3_BAN_AFTER=2 where user
+// may log in from 127.0.0.2 only and other from neither 127.0.0.x address:
+// user logs in from 127.0.0.2; from 127.0.0.1 user is refused like a wrong
+// password (530), and other's refusal is the second failure, which bans the
+// address (421).
+func loginsOutsideNetworks(t *testing.T, addr, user, other string) {
+	t.Helper()
+	ok := rawDialFrom(t, addr, "127.0.0.2")
+	ok.expect(220)
+	if code, msg := passLogin(ok, user, testPassword); code != 230 {
+		t.Fatalf("%s from its network: %d %q", user, code, msg)
+	}
+	r := rawDialFrom(t, addr, "127.0.0.1")
+	r.expect(220)
+	if code, msg := passLogin(r, user, testPassword); code != 530 {
+		t.Fatalf("%s from outside its networks: %d %q, want 530", user, code, msg)
+	}
+	if code, msg := passLogin(r, other, testPassword); code != 421 {
+		t.Fatalf("2nd login from outside the networks: %d %q, want 421 (banned after 2)", code, msg)
+	}
+}
+
 func passLogin(r *ftpRaw, user, password string) (int, string) {
 	r.t.Helper()
 	r.cmd(331, "USER %s", user)
@@ -443,19 +465,7 @@ func TestIdentityHTTPAllowedNetworks(t *testing.T) {
 		return 200, `{"home":"/","allowed_networks":["192.0.2.0/24"]}`
 	})
 	g := startOpsGateway(t, minio, httpAuthMode(svc, func(c *gateway.Config) { c.BanAfter, c.BanFor = 2, time.Minute }), nil)
-	ok := rawDialFrom(t, g.Addr, "127.0.0.2")
-	ok.expect(220)
-	if code, msg := passLogin(ok, "lab", testPassword); code != 230 {
-		t.Fatalf("login from an allowed network: %d %q", code, msg)
-	}
-	r := rawDialFrom(t, g.Addr, "127.0.0.1")
-	r.expect(220)
-	if code, msg := passLogin(r, "lab", testPassword); code != 530 {
-		t.Fatalf("login from outside allowed_networks: %d %q, want 530", code, msg)
-	}
-	if code, msg := passLogin(r, "office", testPassword); code != 421 {
-		t.Fatalf("2nd refusal from outside: %d %q, want 421 (banned after 2)", code, msg)
-	}
+	loginsOutsideNetworks(t, g.Addr, "lab", "office")
 	if m := scrape(t, g); m[`ftp2s3_auth_http_checks_total{result="refused"}`] != 2 {
 		t.Fatalf("refused checks %v, want 2", m[`ftp2s3_auth_http_checks_total{result="refused"}`])
 	}

@@ -239,19 +239,7 @@ func TestUsersFileNetworks(t *testing.T) {
 	h := passwordHash(t)
 	g, _ := usersFileGateway(t, func(c *gateway.Config) { c.BanAfter, c.BanFor = 2, time.Minute },
 		"scanner:"+h+"::rw:127.0.0.2/32;2001:db8::/32", "office:"+h+":::192.0.2.0/24")
-	ok := rawDialFrom(t, g.Addr, "127.0.0.2")
-	ok.expect(220)
-	if code, msg := passLogin(ok, "scanner", testPassword); code != 230 {
-		t.Fatalf("scanner from its network: %d %q", code, msg)
-	}
-	r := rawDialFrom(t, g.Addr, "127.0.0.1")
-	r.expect(220)
-	if code, msg := passLogin(r, "scanner", testPassword); code != 530 {
-		t.Fatalf("scanner from elsewhere: %d %q, want 530", code, msg)
-	}
-	if code, msg := passLogin(r, "office", testPassword); code != 421 {
-		t.Fatalf("2nd login from outside the networks: %d %q, want 421 (banned after 2)", code, msg)
-	}
+	loginsOutsideNetworks(t, g.Addr, "scanner", "office")
 	if st := g.GW.Bans.Stats(); st.FailedLogins != 2 || st.Bans != 1 {
 		t.Fatalf("ban stats %+v, want 2 failures and a ban", st)
 	}
