@@ -18,6 +18,7 @@ import (
 
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/gateway/clientaddr"
+	"github.com/ftp2s3/ftp2s3/internal/ratelog"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -39,6 +40,9 @@ type Server struct {
 	closing   bool
 
 	refused atomic.Int64
+	// refusedLog bounds the "connection refused" lines: a banned or
+	// over-limit client can reconnect in a loop (see refusalLog).
+	refusedLog *ratelog.Limiter
 
 	sessions sync.WaitGroup
 	ctx      context.Context // parent of every session; cancelled to abort them
@@ -77,6 +81,7 @@ func NewServer(o ServerOptions) *Server {
 	return &Server{
 		sess: sc, log: log, maxConns: o.MaxConnections, maxPerIP: o.MaxConnectionsPerIP, proxy: o.Proxy, drain: drain, bans: o.Bans,
 		perIP: map[netip.Addr]int{}, listeners: map[net.Listener]struct{}{}, ctx: ctx, cancel: cancel,
+		refusedLog: ratelog.New(10*time.Second, 10),
 	}
 }
 
@@ -159,8 +164,7 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 		peer := c.RemoteAddr().String()
 		pc, err := s.proxy.accept(s.ctx, c)
 		if err != nil {
-			s.log.Warn("connection refused", "remote", peer, "reason", err.Error())
-			s.refused.Add(1)
+			s.refusalLog(peer, err.Error())
 			_ = c.Close()
 			return
 		}
@@ -224,8 +228,7 @@ func (s *Server) release(addr netip.Addr) {
 // refusal there is a TLS alert record, sent before any handshake: see
 // refuseTLS.
 func (s *Server) refuse(c net.Conn, reason string, implicitTLS bool) {
-	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
-	s.refused.Add(1)
+	s.refusalLog(c.RemoteAddr().String(), reason)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if implicitTLS {
@@ -301,6 +304,15 @@ func (s *Server) stopListening() {
 	s.mu.Unlock()
 	s.accepting.Wait()
 	s.refusals.Wait()
+}
+
+// refusalLog counts a refused connection and logs it, a few per period: the
+// metric counts every one (Refused).
+func (s *Server) refusalLog(remote, reason string) {
+	s.refused.Add(1)
+	if ok, left := s.refusedLog.Allow(time.Now()); ok {
+		s.log.Warn("connection refused", "remote", remote, "reason", reason, "not_logged", left)
+	}
 }
 
 // Refused returns how many connections were refused since start.

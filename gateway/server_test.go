@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/session"
@@ -102,3 +105,48 @@ func TestCloseWaitsForRefusals(t *testing.T) {
 		t.Fatalf("Refused() = %d, want 1", got)
 	}
 }
+
+// TestRefusalFloodLogsAFewLines: a client over its connection limit (or
+// banned) can reconnect in a loop; each connection still gets its 421 and is
+// counted, but only a few per period get a log line.
+func TestRefusalFloodLogsAFewLines(t *testing.T) {
+	var mu sync.Mutex
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	s := NewServer(ServerOptions{Session: &session.Config{Logger: log}, MaxConnections: 0})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(l) }()
+	defer s.Close()
+	const flood = 40
+	for i := range flood {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		reply, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(reply), "421 ") {
+			t.Fatalf("connection %d: %q, want 421", i+1, reply)
+		}
+	}
+	if got := s.Refused(); got != flood {
+		t.Fatalf("Refused() = %d, want %d", got, flood)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Count(logs.String(), "connection refused"); got < 1 || got > 10 {
+		t.Fatalf("%d log lines for %d refusals in a burst, want 1–10:\n%s", got, flood, logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/internal/ratelog"
 )
 
 // DataChannels implements session.DataChannels: a pool of passive ports from the
@@ -45,6 +47,10 @@ type DataChannels struct {
 
 	dnsMu    sync.Mutex
 	dnsCache map[string]dnsAnswer
+
+	// strangerLog and secondLog bound the log lines of refused passive
+	// connections (acceptLoop): anyone can dial a passive port in a loop.
+	strangerLog, secondLog *ratelog.Limiter
 
 	// maxPerClient is how many reservations one client (an IPv4 address, an
 	// IPv6 /64) may hold at once: FTP2S3_MAX_CONNECTIONS_PER_IP.
@@ -109,6 +115,14 @@ type Options struct {
 	Log      *slog.Logger
 }
 
+// A few refused connections per period keep a line each (an operator
+// chasing a NAT problem sees them); a flood gets a line per period saying how
+// many were left out. Stats().Strangers counts them all.
+const (
+	refusalLogEvery = 10 * time.Second
+	refusalLogBurst = 10
+)
+
 // New builds the data-channel layer.
 func New(o Options) *DataChannels {
 	log := o.Log
@@ -137,6 +151,7 @@ func New(o Options) *DataChannels {
 		maxPerClient: o.MaxPerClient,
 		open:         map[portKey]*sharedPort{}, perClient: map[netip.Addr]int{},
 		next: o.Ports.Lo, dnsCache: map[string]dnsAnswer{},
+		strangerLog: ratelog.New(refusalLogEvery, refusalLogBurst), secondLog: ratelog.New(refusalLogEvery, refusalLogBurst),
 	}
 }
 

@@ -251,11 +251,13 @@ func (d *DataChannels) acceptLoop(sp *sharedPort) {
 			continue
 		}
 		d.strangers.Add(1)
-		why := "passive data connection from a stranger refused"
+		why, lim := "passive data connection from a stranger refused", d.strangerLog
 		if p != nil {
-			why = "passive data connection refused: the session has its data connection already"
+			why, lim = "passive data connection refused: the session has its data connection already", d.secondLog
 		}
-		d.log.Warn(why, "port", sp.key.port, "from", fromText, "expected", expected)
+		if ok, left := lim.Allow(time.Now()); ok {
+			d.log.Warn(why, "port", sp.key.port, "from", fromText, "expected", expected, "not_logged", left)
+		}
 		_ = c.SetLinger(0) // reset, not a graceful close: the stranger gets nothing
 		_ = c.Close()
 	}

@@ -301,3 +301,26 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestStrangerFloodLogsAFewLines: anyone can dial a passive port in a loop;
+// every connection is reset and counted, but only refusalLogBurst of them get
+// a log line per period.
+func TestStrangerFloodLogsAFewLines(t *testing.T) {
+	d, logs := newTestChannels(t, nil)
+	l := reserve(t, d)
+	defer l.Close()
+	addr := net.JoinHostPort("127.0.0.1", itoa(l.Advertised().Port))
+	const flood = 3 * refusalLogBurst
+	for range flood {
+		c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", addr)
+		if err == nil {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Read(make([]byte, 1))
+			c.Close()
+		}
+	}
+	testkit.WaitUntil(t, "every stranger to be counted", 10*time.Second, func() bool { return d.Stats().Strangers == flood })
+	if got := strings.Count(logs.String(), "passive data connection from a stranger refused"); got != refusalLogBurst {
+		t.Fatalf("%d stranger log lines for %d strangers in a burst, want %d:\n%s", got, flood, refusalLogBurst, logs)
+	}
+}

@@ -14,8 +14,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/ftp2s3/ftp2s3/internal/ratelog"
 )
 
 // FTP2S3_S3_EVENTS_LISTEN: several replicas behind a load balancer cache
@@ -45,9 +46,6 @@ const (
 	// FTP2S3_CACHE_TTL): a refused connection is closed, so each of theirs
 	// holds a slot for at most ReadHeaderTimeout.
 	maxEventConns = 256
-	// eventLogEvery: refused requests are logged at most once per period, with
-	// how many were left out since the last line.
-	eventLogEvery = 10 * time.Second
 )
 
 // EventsHandler turns S3 event notifications into cache invalidations.
@@ -61,7 +59,7 @@ type EventsHandler struct {
 	// authentication (an SNS subscription to https://user:token@host/events).
 	Token string
 
-	unauthorized, refused logLimiter
+	unauthorized, refused ratelog.Limiter
 }
 
 // s3Object names one object an event is about.
@@ -82,7 +80,7 @@ func (h *EventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Before the body is read: a stranger costs one header, never a parse.
 	if !h.authorized(r) {
-		if ok, left := h.unauthorized.allow(time.Now()); ok {
+		if ok, left := h.unauthorized.Allow(time.Now()); ok {
 			h.Log.Warn("S3 event notification refused: no valid token (FTP2S3_S3_EVENTS_TOKEN)",
 				"remote", r.RemoteAddr, "refusals_not_logged", left)
 		}
@@ -157,33 +155,10 @@ func bearerToken(v string) (string, bool) {
 
 // logRefusal logs a refused request within the rate limit.
 func (h *EventsHandler) logRefusal(r *http.Request, reason string, attrs ...any) {
-	if ok, left := h.refused.allow(time.Now()); ok {
+	if ok, left := h.refused.Allow(time.Now()); ok {
 		h.Log.Warn("S3 event notification refused: "+reason,
 			append([]any{"remote", r.RemoteAddr, "refusals_not_logged", left}, attrs...)...)
 	}
-}
-
-// logLimiter lets one line through per eventLogEvery and counts the others,
-// so that a flood of bad requests cannot flood the log. The zero value is
-// ready.
-type logLimiter struct {
-	mu         sync.Mutex
-	next       time.Time
-	suppressed int
-}
-
-// allow reports whether to log now and, if so, how many lines were left out
-// since the last one.
-func (l *logLimiter) allow(now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Before(l.next) {
-		l.suppressed++
-		return false, 0
-	}
-	left := l.suppressed
-	l.next, l.suppressed = now.Add(eventLogEvery), 0
-	return true, left
 }
 
 // events is what one notification body says.
