@@ -303,9 +303,11 @@ func (p *passiveListener) expire() {
 	}
 	p.expired = true
 	p.mu.Unlock()
+	// Released before it is counted, so that whoever sees the count sees
+	// the port free (TestClaimedPortDoesNotExpire).
+	_ = p.Close()
 	p.owner.expired.Add(1)
 	p.owner.log.Info("passive port released: no transfer used it", "port", p.sp.key.port, "after", p.owner.expireAfter.String())
-	_ = p.Close()
 }
 
 // Accept waits for the control connection's peer to connect (it may have
