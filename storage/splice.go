@@ -120,12 +120,13 @@ func splicePresigner(client *s3.Client) *s3.PresignClient {
 // user's pipe pages are limited), the default 64 KiB works too.
 const pipeSize = 1 << 20
 
-// sendSpliced sends bucket/key from offset to w: first's body through w, the
-// rest spliced into dst in ranges pinned to etag. It returns the bytes sent.
-func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, offset, size int64, first *s3.GetObjectOutput, w io.Writer, dst SpliceDest) (int64, error) {
+// sendSpliced sends bucket/key from offset to w: first (the first GET's body,
+// of firstLen bytes) through w, the rest spliced into dst in ranges pinned to
+// etag. It returns the bytes sent.
+func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, offset, size int64, first io.ReadCloser, firstLen int64, w io.Writer, dst SpliceDest) (int64, error) {
 	cw := &clientWriter{w: w, meter: newRateMeter(time.Now())}
-	pos := offset + aws.ToInt64(first.ContentLength)
-	if err := b.copyRange(ctx, bucket, key, etag, offset, pos, cw, first.Body); err != nil {
+	pos := offset + firstLen
+	if err := b.copyRange(ctx, bucket, key, etag, offset, pos, cw, first); err != nil {
 		return cw.n, err
 	}
 	if pos >= size {
@@ -138,7 +139,7 @@ func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, off
 	p, err := newKernelPipe(large)
 	if err != nil { // out of file descriptors: copy instead
 		b.opts.Logger.Warn("splice unavailable; copying the download", "path", bucket+"/"+key, "err", err)
-		n, err := b.readAhead(ctx, bucket, key, etag, pos, size, &s3.GetObjectOutput{Body: http.NoBody, ContentLength: aws.Int64(0)}, w)
+		n, err := b.readAhead(ctx, bucket, key, etag, pos, size, http.NoBody, 0, w)
 		return cw.n + n, err
 	}
 	s := &splicer{b: b, bucket: bucket, key: key, etag: etag, pos: pos, size: size, dst: dst, cw: cw, pipe: p}
@@ -482,6 +483,8 @@ func newS3StatusError(resp *http.Response) *s3StatusError {
 			e.code = "PreconditionFailed"
 		case http.StatusForbidden:
 			e.code = "Forbidden"
+		case http.StatusRequestedRangeNotSatisfiable:
+			e.code = "InvalidRange"
 		default:
 			e.code = strconv.Itoa(resp.StatusCode)
 		}
