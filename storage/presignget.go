@@ -46,25 +46,38 @@ var (
 	headerMetaSHA256 = http.CanonicalHeaderKey("X-Amz-Meta-" + MetaSHA256)
 )
 
-// get sends one attempt of a GET of bytes [first, last] of key to base. The
-// caller closes the body.
-func (p *presignedPut) get(ctx context.Context, base putBase, key string, first, last int64) (gotObject, error) {
+// getRequest returns a signed GET of bytes [first, last] of key at base,
+// pinned to etag (quoted) unless it is "".
+func (p *presignedPut) getRequest(ctx context.Context, base putBase, key string, first, last int64, etag string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.scheme+"://"+base.host+base.path+httpbinding.EscapePath(key, false), nil)
 	if err != nil {
-		return gotObject{}, fmt.Errorf("GetObject request: %w", err)
+		return nil, fmt.Errorf("GetObject request: %w", err)
 	}
 	h := req.Header
 	h["Range"] = []string{"bytes=" + strconv.FormatInt(first, 10) + "-" + strconv.FormatInt(last, 10)}
+	if etag != "" {
+		h["If-Match"] = []string{etag}
+	}
 	// As the SDK's GetObject: no transparent decompression by net/http, which
 	// would change the body's length.
 	h["Accept-Encoding"] = []string{"identity"}
 	h["X-Amz-Content-Sha256"] = []string{"UNSIGNED-PAYLOAD"}
 	creds, err := p.creds.Retrieve(ctx)
 	if err != nil {
-		return gotObject{}, fmt.Errorf("GetObject credentials: %w", err)
+		return nil, fmt.Errorf("GetObject credentials: %w", err)
 	}
 	if err := p.signer.SignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", "s3", base.region, time.Now()); err != nil {
-		return gotObject{}, fmt.Errorf("sign GetObject: %w", err)
+		return nil, fmt.Errorf("sign GetObject: %w", err)
+	}
+	return req, nil
+}
+
+// get sends one attempt of a GET of bytes [first, last] of key to base. The
+// caller closes the body.
+func (p *presignedPut) get(ctx context.Context, base putBase, key string, first, last int64) (gotObject, error) {
+	req, err := p.getRequest(ctx, base, key, first, last, "")
+	if err != nil {
+		return gotObject{}, err
 	}
 	resp, err := p.http.Do(req)
 	if err != nil {

@@ -255,3 +255,21 @@ func BenchmarkFirstGet(b *testing.B) {
 		})
 	}
 }
+
+// A spliced range's own GET carries the range and the ETag pin, both signed.
+func TestRangeRequestSignedWithIfMatch(t *testing.T) {
+	b := newRecordedBackend(t, &getRecorder{}, nil)
+	req, err := b.rangeRequest(context.Background(), "bucket", "d/k", 16, 31, recorderETag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Header.Get("Range") != "bytes=16-31" || req.Header.Get("If-Match") != recorderETag || req.URL.Path != "/bucket/d/k" {
+		t.Fatalf("request %s Range %q If-Match %q", req.URL, req.Header.Get("Range"), req.Header.Get("If-Match"))
+	}
+	signed := signedHeaders(req)
+	for _, h := range []string{"host", "range", "if-match", "x-amz-date"} {
+		if !slices.Contains(signed, h) {
+			t.Errorf("signed headers %v lack %s", signed, h)
+		}
+	}
+}
