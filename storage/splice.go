@@ -28,7 +28,8 @@ import (
 // data connection is plain TCP in binary mode, the bytes after a download's
 // first chunk go from the S3 socket to the data connection through a kernel
 // pipe (splice(2)) and never enter the process: each range is a GET that the
-// gateway signs with the SDK (presigned, Range and If-Match signed), writes
+// gateway signs (rangeRequest: Range and If-Match signed, as the first GET is
+// in presignget.go, or presigned by the SDK where that cannot be), writes
 // on a connection of its own and whose response head it parses; its body is
 // then spliced. Everything else stays as in readAhead: ranges of
 // DownloadChunk, each pinned to the ETag; a range that breaks off is asked for
