@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -52,27 +53,45 @@ type download struct {
 	offset      int64
 	etag        string // quoted, as If-Match wants it; "" until the first GET
 	entry       Entry
-	first       *s3.GetObjectOutput // nil once sent or closed, or when nothing is left to send
-	lazy        bool                // the first GET is still to be sent
+	first       io.ReadCloser // the first GET's body; nil once sent or closed, or when nothing is left to send
+	firstLen    int64         // its length
+	lazy        bool          // the first GET is still to be sent
 }
 
 // get sends the first GET, retried through short outages like every request
 // of a transfer (retry.go), and keeps its response; what it says about the
-// object is a cache fill like a HEAD's.
+// object is a cache fill like a HEAD's. It is the gateway's own signed request
+// where the bucket allows (presignget.go), else the SDK's GetObject.
 func (d *download) get(ctx context.Context) error {
 	b, bucket, key := d.b, d.bucket, d.key
 	d.lazy = false
 	f := b.cache.startFill(statKey(bucket, key))
-	var first *s3.GetObjectOutput
-	err := b.retrySDK(ctx, "GetObject "+bucket+"/"+key, func() error {
-		var err error
-		first, err = b.client.GetObject(ctx, &s3.GetObjectInput{
-			Bucket: aws.String(bucket),
-			Key:    aws.String(key),
-			Range:  aws.String(fmt.Sprintf("bytes=%d-%d", d.offset, d.offset+b.opts.DownloadChunk-1)),
-		}, oneAttempt)
-		return err
-	})
+	var got gotObject
+	var err error
+	if base := b.getBase(ctx, bucket, key); base.ok {
+		err = b.retrySDK(ctx, "GetObject "+bucket+"/"+key, func() error {
+			began := time.Now()
+			var err error
+			got, err = b.smallPut.get(ctx, base, key, d.offset, d.offset+b.opts.DownloadChunk-1)
+			if obs := b.opts.Observe; obs != nil {
+				obs("GetObject", time.Since(began), err)
+			}
+			return err
+		})
+	} else {
+		err = b.retrySDK(ctx, "GetObject "+bucket+"/"+key, func() error {
+			out, err := b.client.GetObject(ctx, &s3.GetObjectInput{
+				Bucket: aws.String(bucket),
+				Key:    aws.String(key),
+				Range:  aws.String(fmt.Sprintf("bytes=%d-%d", d.offset, d.offset+b.opts.DownloadChunk-1)),
+			}, oneAttempt)
+			if err == nil {
+				got = gotObject{body: out.Body, length: aws.ToInt64(out.ContentLength), contentRange: aws.ToString(out.ContentRange),
+					etag: aws.ToString(out.ETag), lastModified: out.LastModified, mtime: out.Metadata[MetaMtime], sha256: out.Metadata[MetaSHA256]}
+			}
+			return err
+		})
+	}
 	if err != nil {
 		b.cache.dropFill(f)
 		if !isInvalidRange(err) {
@@ -87,15 +106,29 @@ func (d *download) get(ctx context.Context) error {
 		d.entry = e
 		return nil
 	}
-	size, ok := totalFromContentRange(aws.ToString(first.ContentRange))
+	size, ok := totalFromContentRange(got.contentRange)
 	if !ok {
-		size = d.offset + aws.ToInt64(first.ContentLength)
+		size = d.offset + got.length
 	}
-	d.entry = Entry{Name: baseName(key), Size: size, ModTime: modTime(first.LastModified, first.Metadata), ETag: unquoteETag(first.ETag),
-		SHA256: first.Metadata[MetaSHA256]}
-	d.etag, d.first = aws.ToString(first.ETag), first
+	var meta map[string]string
+	if got.mtime != "" {
+		meta = map[string]string{MetaMtime: got.mtime}
+	}
+	d.entry = Entry{Name: baseName(key), Size: size, ModTime: modTime(got.lastModified, meta), ETag: unquoteETag(&got.etag),
+		SHA256: got.sha256}
+	d.etag, d.first, d.firstLen = got.etag, got.body, got.length
 	b.cache.finishFill(f, statResult{entry: d.entry, found: true})
 	return nil
+}
+
+// getBase is where the first GET of bucket/key goes as the gateway's own
+// request; not ok sends GetObject. A name S3 cannot hold is left to
+// GetObject, whose middleware refuses it before any request (refusal.go).
+func (b *Backend) getBase(ctx context.Context, bucket, key string) putBase {
+	if b.smallPut == nil || CheckName(bucket, key) != nil {
+		return putBase{}
+	}
+	return b.smallPut.base(ctx, bucket)
 }
 
 func (d *download) Entry() Entry { return d.entry }
@@ -111,11 +144,11 @@ func (d *download) Send(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, nil
 	}
 	d.first = nil
-	defer first.Body.Close()
+	defer first.Close()
 	if dst, ok := d.b.spliceDest(w); ok { // see splice.go
-		return d.b.sendSpliced(ctx, d.bucket, d.key, d.etag, d.offset, d.entry.Size, first, w, dst)
+		return d.b.sendSpliced(ctx, d.bucket, d.key, d.etag, d.offset, d.entry.Size, first, d.firstLen, w, dst)
 	}
-	return d.b.readAhead(ctx, d.bucket, d.key, d.etag, d.offset, d.entry.Size, first, w)
+	return d.b.readAhead(ctx, d.bucket, d.key, d.etag, d.offset, d.entry.Size, first, d.firstLen, w)
 }
 
 func (d *download) Close() error {
@@ -123,7 +156,7 @@ func (d *download) Close() error {
 	if d.first == nil {
 		return nil
 	}
-	err := d.first.Body.Close()
+	err := d.first.Close()
 	d.first = nil
 	return err
 }

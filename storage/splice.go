@@ -28,7 +28,8 @@ import (
 // data connection is plain TCP in binary mode, the bytes after a download's
 // first chunk go from the S3 socket to the data connection through a kernel
 // pipe (splice(2)) and never enter the process: each range is a GET that the
-// gateway signs with the SDK (presigned, Range and If-Match signed), writes
+// gateway signs (rangeRequest: Range and If-Match signed, as the first GET is
+// in presignget.go, or presigned by the SDK where that cannot be), writes
 // on a connection of its own and whose response head it parses; its body is
 // then spliced. Everything else stays as in readAhead: ranges of
 // DownloadChunk, each pinned to the ETag; a range that breaks off is asked for
@@ -120,12 +121,13 @@ func splicePresigner(client *s3.Client) *s3.PresignClient {
 // user's pipe pages are limited), the default 64 KiB works too.
 const pipeSize = 1 << 20
 
-// sendSpliced sends bucket/key from offset to w: first's body through w, the
-// rest spliced into dst in ranges pinned to etag. It returns the bytes sent.
-func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, offset, size int64, first *s3.GetObjectOutput, w io.Writer, dst SpliceDest) (int64, error) {
+// sendSpliced sends bucket/key from offset to w: first (the first GET's body,
+// of firstLen bytes) through w, the rest spliced into dst in ranges pinned to
+// etag. It returns the bytes sent.
+func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, offset, size int64, first io.ReadCloser, firstLen int64, w io.Writer, dst SpliceDest) (int64, error) {
 	cw := &clientWriter{w: w, meter: newRateMeter(time.Now())}
-	pos := offset + aws.ToInt64(first.ContentLength)
-	if err := b.copyRange(ctx, bucket, key, etag, offset, pos, cw, first.Body); err != nil {
+	pos := offset + firstLen
+	if err := b.copyRange(ctx, bucket, key, etag, offset, pos, cw, first); err != nil {
 		return cw.n, err
 	}
 	if pos >= size {
@@ -138,7 +140,7 @@ func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, off
 	p, err := newKernelPipe(large)
 	if err != nil { // out of file descriptors: copy instead
 		b.opts.Logger.Warn("splice unavailable; copying the download", "path", bucket+"/"+key, "err", err)
-		n, err := b.readAhead(ctx, bucket, key, etag, pos, size, &s3.GetObjectOutput{Body: http.NoBody, ContentLength: aws.Int64(0)}, w)
+		n, err := b.readAhead(ctx, bucket, key, etag, pos, size, http.NoBody, 0, w)
 		return cw.n + n, err
 	}
 	s := &splicer{b: b, bucket: bucket, key: key, etag: etag, pos: pos, size: size, dst: dst, cw: cw, pipe: p}
@@ -151,7 +153,7 @@ func (b *Backend) sendSpliced(ctx context.Context, bucket, key, etag string, off
 	err = s.run(ctx)
 	n := cw.n + s.spliced
 	b.opts.Logger.Debug("spliced download", "path", bucket+"/"+key, "spliced_bytes", s.spliced,
-		"copied_bytes", cw.n, "requests", s.requests, "err", err)
+		"copied_bytes", cw.n, "requests", s.requests, "pipe", p.size, "splices_in", p.ins, "splices_out", p.outs, "err", err)
 	return n, err
 }
 
@@ -309,28 +311,12 @@ func (s *splicer) stream(ctx context.Context) error {
 // idle connection or a new one.
 func (s *splicer) request(ctx context.Context, start int64) (*rangeConn, error) {
 	end := min(start+s.b.opts.DownloadChunk, s.size)
-	ps, err := s.b.presign.PresignGetObject(ctx, &s3.GetObjectInput{
-		Bucket:  aws.String(s.bucket),
-		Key:     aws.String(s.key),
-		Range:   aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
-		IfMatch: aws.String(s.etag),
-	})
+	req, err := s.b.rangeRequest(ctx, s.bucket, s.key, start, end-1, s.etag)
 	if err != nil {
-		return nil, fmt.Errorf("sign GetObject: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, ps.Method, ps.URL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("signed GetObject: %w", err)
+		return nil, err
 	}
 	if req.URL.Scheme != "http" {
 		return nil, fmt.Errorf("signed GetObject: %s is not plain HTTP", req.URL.Redacted())
-	}
-	for k, v := range ps.SignedHeader {
-		if http.CanonicalHeaderKey(k) == "Host" {
-			req.Host = v[0]
-			continue
-		}
-		req.Header[http.CanonicalHeaderKey(k)] = v
 	}
 	c := s.idle
 	s.idle = nil
@@ -360,6 +346,37 @@ func (s *splicer) request(ctx context.Context, start int64) (*rangeConn, error) 
 		return nil, err
 	}
 	return c, nil
+}
+
+// rangeRequest returns the signed GET of bytes [first, last] of bucket/key
+// pinned to etag that a spliced range writes on its own connection: signed by
+// the gateway (presignget.go) where the bucket allows, which costs a fraction
+// of the SDK's presigning, else presigned by the SDK.
+func (b *Backend) rangeRequest(ctx context.Context, bucket, key string, first, last int64, etag string) (*http.Request, error) {
+	if base := b.getBase(ctx, bucket, key); base.ok {
+		return b.smallPut.getRequest(ctx, base, key, first, last, etag)
+	}
+	ps, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket:  aws.String(bucket),
+		Key:     aws.String(key),
+		Range:   aws.String(fmt.Sprintf("bytes=%d-%d", first, last)),
+		IfMatch: aws.String(etag),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sign GetObject: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, ps.Method, ps.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("signed GetObject: %w", err)
+	}
+	for k, v := range ps.SignedHeader {
+		if http.CanonicalHeaderKey(k) == "Host" {
+			req.Host = v[0]
+			continue
+		}
+		req.Header[http.CanonicalHeaderKey(k)] = v
+	}
+	return req, nil
 }
 
 // observe counts a GET, failed or answered, in the S3 request metrics.
@@ -482,6 +499,8 @@ func newS3StatusError(resp *http.Response) *s3StatusError {
 			e.code = "PreconditionFailed"
 		case http.StatusForbidden:
 			e.code = "Forbidden"
+		case http.StatusRequestedRangeNotSatisfiable:
+			e.code = "InvalidRange"
 		default:
 			e.code = strconv.Itoa(resp.StatusCode)
 		}

@@ -22,6 +22,9 @@ const (
 type kernelPipe struct {
 	r, w int
 	size int
+	// ins and outs count the splices into and out of the pipe that moved
+	// bytes (the debug log: bytes per system call).
+	ins, outs int
 }
 
 // newKernelPipe makes a pipe, of pipeSize when large, else of the kernel's
@@ -80,6 +83,7 @@ func (p *kernelPipe) move(src *net.TCPConn, dst SpliceDest, n int64, progress fu
 		case got == 0:
 			return moved, &bodyError{io.ErrUnexpectedEOF}
 		}
+		p.ins++
 		for got > 0 {
 			if dst.Timeout > 0 {
 				_ = dst.Conn.SetWriteDeadline(time.Now().Add(dst.Timeout))
@@ -98,6 +102,7 @@ func (p *kernelPipe) move(src *net.TCPConn, dst SpliceDest, n int64, progress fu
 				err = &net.OpError{Op: "write", Net: "tcp", Addr: dst.Conn.RemoteAddr(), Err: os.NewSyscallError("splice", werr)}
 			}
 			if put > 0 {
+				p.outs++
 				moved += put
 				got -= put
 				dst.Moved(put)
