@@ -58,6 +58,7 @@ type options struct {
 	keep       bool
 	bigKeys    int
 	peers      []string
+	peerLimit  time.Duration
 }
 
 func (o options) bigSize() int64 { return int64(o.size * (1 << 30)) }
@@ -80,6 +81,7 @@ func main() {
 	flag.BoolVar(&o.inproc, "inproc", false, "run the gateway inside this process (as -cpuprofile does, without profiles): the W4/W6 phase tables then time each of its S3 requests")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (MinIO data, gateway log) for inspection")
 	flag.StringVar(&peers, "peers", strings.Join(peerNames, ","), "comma-separated peer FTP servers run on W1, W2, W4 and W6 next to ftp2s3: rclone (serve ftp), minio (its --ftp server); empty: none")
+	flag.DurationVar(&o.peerLimit, "peerlimit", 2*time.Minute, "longest a peer's W4 or W6 repetition runs: a slower peer moves fewer files and its rate is over those (the report says so)")
 	flag.Parse()
 	var err error
 	if o.peers, err = parsePeers(peers); err != nil {
@@ -208,7 +210,7 @@ func run(o options) error {
 		sb.WriteString("- CPU profiling run: the gateway ran inside the benchmark process, so peak RSS and CPU count the clients too\n")
 	}
 	sb.WriteString("- peak RSS: the gateway's VmHWM, reset at the start of each workload (so it includes what earlier workloads left in its buffer pools); W5 restarts the gateway before every cold listing\n")
-	sb.WriteString(peers.describe())
+	sb.WriteString(peers.describe(o.peerLimit))
 	fmt.Fprintf(&sb, "- direct: aws-sdk-go-v2 transfer manager (feature/s3/transfermanager) with the same part size and concurrency; ranged parallel GETs for downloads\n")
 	fmt.Fprintf(&sb, "- %d repetition(s); rates are medians with (min–max); MB = 10^6 bytes; W1/W2 move %s, W3 8 × %s\n\n",
 		o.reps, mib(o.bigSize()), mib(o.w3Size()))

@@ -233,7 +233,7 @@ func (ps *peerSet) stop() {
 }
 
 // describe is the report's header line for the peers.
-func (ps *peerSet) describe() string {
+func (ps *peerSet) describe(limit time.Duration) string {
 	if len(ps.names) == 0 {
 		return "- peers: none (-peers '')\n"
 	}
@@ -246,7 +246,7 @@ func (ps *peerSet) describe() string {
 			parts = append(parts, "MinIO's FTP server (--ftp address and passive-port-range only; the pinned MinIO, the same process as the S3 API, which it calls over loopback)")
 		}
 	}
-	return "- peers: " + strings.Join(parts, "; ") + "; passive mode on loopback, same clients as ftp2s3, interleaved with it\n"
+	return "- peers: " + strings.Join(parts, "; ") + fmt.Sprintf("; passive mode on loopback, same clients as ftp2s3, interleaved with it; a peer's W4/W6 repetition stops after -peerlimit %s\n", limit)
 }
 
 // peerSide is one peer's share of a row.
@@ -259,6 +259,9 @@ type peerSide struct {
 	// one), and its process with MinIO's (once when they are the same).
 	ownCPU, serverCPU float64
 	err               error
+	// W4/W6: files moved in the last repetition, when the peer was stopped at
+	// -peerlimit before the row's count (its rate is over those files)
+	partial int
 }
 
 // attachPeers gives the rows that have a peer counterpart (W1, W2, W4, W6)
@@ -269,20 +272,20 @@ func (b *bench) attachPeers(r *row, gw repFunc) repFunc {
 		return gw
 	}
 	for _, p := range b.peers.peers {
-		var fn repFunc
+		s := &peerSide{peer: p}
 		switch r.id {
 		case "W1":
-			fn = b.w1Peer(p)
+			s.run = b.w1Peer(p)
 		case "W2":
-			fn = b.w2Peer(p)
+			s.run = b.w2Peer(p)
 		case "W4":
-			fn = b.w4Peer(p)
+			s.run = b.w4Peer(s)
 		case "W6":
-			fn = b.w6Peer(p)
+			s.run = b.w6Peer(s)
 		default:
 			return gw
 		}
-		r.peers = append(r.peers, &peerSide{peer: p, run: fn})
+		r.peers = append(r.peers, s)
 	}
 	return func(rep int) (time.Duration, error) {
 		before := b.serverCPU(nil)
@@ -402,7 +405,28 @@ func (b *bench) w2Peer(p *peer) repFunc {
 
 // --- W4 and W6 against a peer: the loops of w4Gateway and w6Gateway ---
 
-func (b *bench) w4Peer(p *peer) repFunc {
+// filesWithin runs one(i) for the row's files, or for as many as fit in
+// -peerlimit (at least one): a peer can be slow enough per file (MinIO's FTP
+// server: ~1 s for a 4 KiB STOR) that the full count would take most of an
+// hour. It returns the time scaled to the full count, so that the row's rate is
+// the rate over the files moved, and records how many those were in s.partial.
+func (b *bench) filesWithin(s *peerSide, one func(i int) error) (time.Duration, int, error) {
+	t0 := time.Now()
+	s.partial = 0
+	for i := range b.opts.files {
+		if err := one(i); err != nil {
+			return 0, i, err
+		}
+		if d := time.Since(t0); d > b.opts.peerLimit && i+1 < b.opts.files {
+			s.partial = i + 1
+			return d * time.Duration(b.opts.files) / time.Duration(i+1), i + 1, nil
+		}
+	}
+	return time.Since(t0), b.opts.files, nil
+}
+
+func (b *bench) w4Peer(s *peerSide) repFunc {
+	p := s.peer
 	return func(rep int) (time.Duration, error) {
 		c, err := dialPhaseConn(p.addr, p.user, p.pass)
 		if err != nil {
@@ -413,27 +437,26 @@ func (b *bench) w4Peer(p *peer) repFunc {
 		if _, err := c.expect("MKD "+p.root+"/"+dir, 257); err != nil {
 			return 0, fmt.Errorf("%s: %w", p.name, err)
 		}
-		d, err := timed(func() error {
-			for i := range b.opts.files {
-				t0 := time.Now()
-				if _, err := c.stor(fmt.Sprintf("%s/%sf%05d", p.root, dir, i), smallFile(smallSize, i)); err != nil {
-					return fmt.Errorf("%s: STOR file %d: %w", p.name, i, err)
-				}
-				b.lat.addPeer(time.Since(t0))
+		d, moved, err := b.filesWithin(s, func(i int) error {
+			t0 := time.Now()
+			if _, err := c.stor(fmt.Sprintf("%s/%sf%05d", p.root, dir, i), smallFile(smallSize, i)); err != nil {
+				return fmt.Errorf("%s: STOR file %d: %w", p.name, i, err)
 			}
+			b.lat.addPeer(time.Since(t0))
 			return nil
 		})
 		if err != nil {
 			return 0, err
 		}
-		if err := b.countKeys(dir, b.opts.files); err != nil {
+		if err := b.countKeys(dir, moved); err != nil {
 			return 0, fmt.Errorf("%s: %w", p.name, err)
 		}
 		return d, b.deletePrefix(dir)
 	}
 }
 
-func (b *bench) w6Peer(p *peer) repFunc {
+func (b *bench) w6Peer(s *peerSide) repFunc {
+	p := s.peer
 	return func(int) (time.Duration, error) {
 		c, err := dialPhaseConn(p.addr, p.user, p.pass)
 		if err != nil {
@@ -441,20 +464,19 @@ func (b *bench) w6Peer(p *peer) repFunc {
 		}
 		defer c.quit()
 		buf := make([]byte, smallSize)
-		return timed(func() error {
-			for i := range b.opts.files {
-				t0 := time.Now()
-				n, _, err := c.retr(fmt.Sprintf("%s/%s%05d", p.root, w6Dir, i), buf)
-				if err == nil && n != smallSize {
-					err = fmt.Errorf("gave %d bytes", n)
-				}
-				if err != nil {
-					return fmt.Errorf("%s: RETR file %d: %w", p.name, i, err)
-				}
-				b.lat.addPeer(time.Since(t0))
+		d, _, err := b.filesWithin(s, func(i int) error {
+			t0 := time.Now()
+			n, _, err := c.retr(fmt.Sprintf("%s/%s%05d", p.root, w6Dir, i), buf)
+			if err == nil && n != smallSize {
+				err = fmt.Errorf("gave %d bytes", n)
 			}
+			if err != nil {
+				return fmt.Errorf("%s: RETR file %d: %w", p.name, i, err)
+			}
+			b.lat.addPeer(time.Since(t0))
 			return nil
 		})
+		return d, err
 	}
 }
 
@@ -516,6 +538,9 @@ func writePeersTable(w io.Writer, rows []*row) {
 		g, _, _, gok := r.stats(r.gw)
 		for _, s := range r.peers {
 			rate, ratio := fmtStats(r, s.ds)+" "+r.unit, "–"
+			if s.partial > 0 {
+				rate += fmt.Sprintf(" (stopped at -peerlimit: %d of %d files in the last repetition)", s.partial, int(r.amount))
+			}
 			if s.err != nil {
 				rate = "ERROR: " + strings.NewReplacer("|", "/", "\n", "; ").Replace(s.err.Error())
 			}

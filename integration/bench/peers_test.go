@@ -83,3 +83,30 @@ func TestPeerFailuresAndTable(t *testing.T) {
 		t.Errorf("target line %q should name rclone, the only peer with a figure", sb.String())
 	}
 }
+
+func TestFilesWithin(t *testing.T) {
+	b := &bench{opts: options{files: 10, peerLimit: time.Hour}}
+	s := &peerSide{}
+	var ran int
+	step := func(int) error { ran++; time.Sleep(time.Millisecond); return nil }
+	d, moved, err := b.filesWithin(s, step)
+	if err != nil || moved != 10 || ran != 10 || s.partial != 0 || d < 10*time.Millisecond {
+		t.Fatalf("within the limit: d %v moved %d ran %d partial %d err %v; want all 10 files", d, moved, ran, s.partial, err)
+	}
+	// A limit already passed after the first file: one file, its time scaled
+	// to the ten the row counts.
+	b.opts.peerLimit, ran = 0, 0
+	d, moved, err = b.filesWithin(s, step)
+	if err != nil || moved != 1 || ran != 1 || s.partial != 1 || d < 10*time.Millisecond {
+		t.Fatalf("past the limit: d %v moved %d ran %d partial %d err %v; want 1 file scaled to ≥ 10 ms", d, moved, ran, s.partial, err)
+	}
+	b.opts.peerLimit = time.Hour
+	if _, moved, err = b.filesWithin(s, func(i int) error {
+		if i == 3 {
+			return errors.New("boom")
+		}
+		return nil
+	}); err == nil || moved != 3 {
+		t.Fatalf("failing file: moved %d err %v; want 3 and the error", moved, err)
+	}
+}
