@@ -52,6 +52,7 @@ type peer struct {
 	// peer's alone.
 	pid        int
 	ownProcess bool
+	args, env  []string // the command line and environment of its own process
 	cmd        *exec.Cmd
 	exited     chan struct{}
 	logPath    string
@@ -162,33 +163,72 @@ func (ps *peerSet) startRclone(m *miniotest.Server, bucket string) (*peer, error
 	}
 	p := &peer{name: "rclone", label: "rclone serve ftp (" + ps.rcloneVer + ")", addr: fmt.Sprintf("127.0.0.1:%d", port),
 		user: "bench", pass: "bench-pw", ownProcess: true, logPath: filepath.Join(ps.tmp, "rclone.log")}
-	logf, err := os.Create(p.logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(ps.rcloneBin, "serve", "ftp", ":s3:"+bucket,
+	p.args = []string{ps.rcloneBin, "serve", "ftp", ":s3:" + bucket,
 		"--addr", p.addr, "--passive-port", fmt.Sprintf("%d-%d", lo, lo+199),
-		"--user", p.user, "--pass", p.pass, "--config", "")
-	var env []string
+		"--user", p.user, "--pass", p.pass, "--config", ""}
 	for _, kv := range minimalEnv() {
 		if !strings.HasPrefix(kv, "RCLONE_") {
-			env = append(env, kv)
+			p.env = append(p.env, kv)
 		}
 	}
-	cmd.Env = append(env,
+	p.env = append(p.env,
 		"RCLONE_S3_PROVIDER=Minio", "RCLONE_S3_ENDPOINT="+m.Endpoint,
 		"RCLONE_S3_ACCESS_KEY_ID="+miniotest.AccessKey, "RCLONE_S3_SECRET_ACCESS_KEY="+miniotest.SecretKey,
 		// its own folder for anything it caches, not the user's ~/.cache/rclone
 		"RCLONE_CACHE_DIR="+filepath.Join(ps.tmp, "rclone-cache"))
+	return p, p.launch()
+}
+
+// launch starts a peer that has a process of its own (rclone).
+func (p *peer) launch() error {
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Env = p.env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("peer rclone: start %s: %w", ps.rcloneBin, err)
+		return fmt.Errorf("peer %s: start %s: %w", p.name, p.args[0], err)
 	}
 	p.cmd, p.exited, p.pid = cmd, make(chan struct{}), cmd.Process.Pid
 	go func() { _ = cmd.Wait(); close(p.exited) }()
-	return p, nil
+	return nil
+}
+
+// stop ends the peer's own process by its PID: SIGTERM, then SIGKILL after
+// ten seconds.
+func (p *peer) stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
+}
+
+// restart gives a peer with a process of its own a fresh one, with empty
+// caches. rclone keeps a directory listing for 5 minutes (its --dir-cache-time)
+// and S3 tells it of no change, so the objects W2 and W6 read, which the bench
+// stores directly, are invisible to an rclone that listed their directory
+// before; a fresh rclone lists them on its first RETR, as it would once its
+// cache expired.
+func (p *peer) restart() error {
+	if p.cmd == nil {
+		return nil
+	}
+	p.stop()
+	if err := p.launch(); err != nil {
+		return err
+	}
+	return p.waitReady()
 }
 
 // waitReady waits until the peer answers 220 and accepts its login.
@@ -218,17 +258,7 @@ func (p *peer) waitReady() error {
 // with MinIO).
 func (ps *peerSet) stop() {
 	for _, p := range ps.peers {
-		if p.cmd == nil {
-			continue
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-		p.cmd = nil
+		p.stop()
 	}
 }
 
@@ -278,10 +308,12 @@ func (b *bench) attachPeers(r *row, gw repFunc) repFunc {
 			s.run = b.w1Peer(p)
 		case "W2":
 			s.run = b.w2Peer(p)
+			s.err = p.restart()
 		case "W4":
 			s.run = b.w4Peer(s)
 		case "W6":
 			s.run = b.w6Peer(s)
+			s.err = p.restart()
 		default:
 			return gw
 		}
