@@ -13,8 +13,9 @@
 // 4 KiB over one session; W7 and W8 the same uploads and downloads, 2,000 files
 // over 16 sessions at once against 16 parallel direct streams. The small-file
 // rows also give each file's latency, p50 and p99. The direct side uses the SDK's transfer manager with
-// the gateway's default part size and concurrency. It is not a test: nothing here
-// asserts a speed.
+// the gateway's default part size and concurrency. W1, W2, W4 and W6 also run
+// against the peers of -peers (peers.go): rclone serve ftp and MinIO's FTP
+// server on the same MinIO. It is not a test: nothing here asserts a speed.
 package main
 
 import (
@@ -56,6 +57,8 @@ type options struct {
 	inproc     bool
 	keep       bool
 	bigKeys    int
+	peers      []string
+	peerLimit  time.Duration
 }
 
 func (o options) bigSize() int64 { return int64(o.size * (1 << 30)) }
@@ -65,7 +68,7 @@ func (o options) want(id string) bool { return len(o.only) == 0 || o.only[string
 
 func main() {
 	var o options
-	var only string
+	var only, peers string
 	flag.IntVar(&o.reps, "reps", 3, "repetitions of each workload")
 	flag.Float64Var(&o.size, "size", 1, "scale of W1–W3 sizes (1: 1 GiB for W1/W2, 256 MiB per session for W3; 10: a 10 GiB W1)")
 	flag.IntVar(&o.files, "files", 1000, "number of 4 KiB files of W4 and W6; W7 and W8 move twice as many, spread over 16 sessions")
@@ -77,7 +80,14 @@ func main() {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "run the gateway inside this process and write a CPU profile per workload into this folder (memory and CPU columns then count the whole process)")
 	flag.BoolVar(&o.inproc, "inproc", false, "run the gateway inside this process (as -cpuprofile does, without profiles): the W4/W6 phase tables then time each of its S3 requests")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (MinIO data, gateway log) for inspection")
+	flag.StringVar(&peers, "peers", strings.Join(peerNames, ","), "comma-separated peer FTP servers run on W1, W2, W4 and W6 next to ftp2s3: rclone (serve ftp), minio (its --ftp server); empty: none")
+	flag.DurationVar(&o.peerLimit, "peerlimit", 2*time.Minute, "longest a peer's W4 or W6 repetition runs: a slower peer moves fewer files and its rate is over those (the report says so)")
 	flag.Parse()
+	var err error
+	if o.peers, err = parsePeers(peers); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	if o.smoke {
 		o.reps, o.size, o.files, o.keys, o.bigKeys = 1, 0.02, 20, 300, 2500
 	}
@@ -116,13 +126,21 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	m, err := miniotest.Start(filepath.Join(tmp, "minio"), 0)
+	peers, err := preparePeers(o.peers, tmp)
+	if err != nil {
+		return err
+	}
+	m, err := miniotest.StartArgs(filepath.Join(tmp, "minio"), 0, peers.minioArgs())
 	if err != nil {
 		return err
 	}
 	defer m.Stop()
 	const bucket = "bench"
 	if err := m.CreateBucket(ctx, bucket); err != nil {
+		return err
+	}
+	defer peers.stop()
+	if err := peers.start(m, bucket); err != nil {
 		return err
 	}
 	const user, password = "bench", "bench-pw"
@@ -163,7 +181,7 @@ func run(o options) error {
 
 	directTimer := &s3Timer{}
 	client := directTimer.instrument(m.Client())
-	b := &bench{tlsStats: &tlsStats{}, directTimer: directTimer, ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
+	b := &bench{peers: peers, tlsStats: &tlsStats{}, directTimer: directTimer, ctx: ctx, s3: client, bucket: bucket, gw: gw, user: user, password: password, opts: o, minioPID: m.PID(),
 		up: transfermanager.New(client, func(o *transfermanager.Options) {
 			// Multipart above one part, as the gateway does.
 			o.PartSizeBytes, o.MultipartUploadThreshold, o.Concurrency = partSize, partSize, uploadConcurrency
@@ -192,14 +210,17 @@ func run(o options) error {
 		sb.WriteString("- CPU profiling run: the gateway ran inside the benchmark process, so peak RSS and CPU count the clients too\n")
 	}
 	sb.WriteString("- peak RSS: the gateway's VmHWM, reset at the start of each workload (so it includes what earlier workloads left in its buffer pools); W5 restarts the gateway before every cold listing\n")
+	sb.WriteString(peers.describe(o.peerLimit))
 	fmt.Fprintf(&sb, "- direct: aws-sdk-go-v2 transfer manager (feature/s3/transfermanager) with the same part size and concurrency; ranged parallel GETs for downloads\n")
 	fmt.Fprintf(&sb, "- %d repetition(s); rates are medians with (min–max); MB = 10^6 bytes; W1/W2 move %s, W3 8 × %s\n\n",
 		o.reps, mib(o.bigSize()), mib(o.w3Size()))
 	writeTable(&sb, rows)
 	writeFTPSTable(&sb, rows)
+	writePeersTable(&sb, rows)
 	writePhases(&sb, rows)
 	sb.WriteString("\n")
 	writeTargets(&sb, rows, partSize, uploadConcurrency)
+	writePeerTargets(&sb, rows)
 	fmt.Print("\n" + sb.String())
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
@@ -216,6 +237,7 @@ func run(o options) error {
 			failed = append(failed, r.id)
 		}
 	}
+	failed = append(failed, peerFailures(rows)...)
 	if len(failed) > 0 {
 		return fmt.Errorf("workloads without a figure: %s", strings.Join(failed, ", "))
 	}
@@ -229,6 +251,7 @@ type repFunc func(rep int) (time.Duration, error)
 // CPU over its own repetitions.
 func (b *bench) measure(r *row, gw, direct repFunc) {
 	logf("%s %s", r.id, r.what)
+	gw = b.attachPeers(r, gw)
 	b.lat.mu.Lock()
 	b.lat.row = r
 	b.lat.mu.Unlock()
@@ -296,6 +319,7 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 			if r.ceiling != nil && !one(r.ceiling, &r.ceil, rep) {
 				break
 			}
+			b.runPeers(r, rep)
 		}
 	} else {
 		for rep := range b.opts.reps {
@@ -308,6 +332,7 @@ func (b *bench) measure(r *row, gw, direct repFunc) {
 			if r.ceiling != nil && !one(r.ceiling, &r.ceil, rep) {
 				break
 			}
+			b.runPeers(r, rep)
 		}
 	}
 	cpu1, _ := b.gw.cpuSeconds()

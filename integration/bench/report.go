@@ -51,6 +51,10 @@ type row struct {
 	ceil       []time.Duration
 	ceilLat    []time.Duration
 	ceilPhases []phaseTimes
+	// Peers (W1, W2, W4, W6; peers.go): one side per peer server, and the
+	// gateway's and MinIO's CPU seconds over the gateway's repetitions.
+	peers       []*peerSide
+	gwServerCPU float64
 }
 
 // ratioTo is the median rate of the gateway (or of direct S3) over the
@@ -200,8 +204,8 @@ func writeTargets(w io.Writer, rows []*row, partSize int64, uploadConcurrency in
 			}
 		}
 	}
-	// Issue 24 §1: one session ≥ 0.60 of direct (and ≥ 1.2× the best peer,
-	// which this bench does not run), 16 sessions ≥ 0.80.
+	// Issue 24 §1: one session ≥ 0.60 of direct (and ≥ 1.2× the best peer:
+	// writePeerTargets), 16 sessions ≥ 0.80.
 	smallTarget := map[string]float64{"W4": 0.6, "W6": 0.6, "W7": 0.8, "W8": 0.8}
 	for _, id := range []string{"W4", "W6", "W7", "W8"} {
 		if r := byID[id]; r != nil && r.complete() {

@@ -28,8 +28,9 @@ func (o options) perSession() int { return max(1, 2*o.files/concSessions) }
 
 // latencies collects the per-file latencies of the row being measured.
 type latencies struct {
-	mu  sync.Mutex
-	row *row
+	mu   sync.Mutex
+	row  *row
+	peer *peerSide // set while a peer's repetition runs (peers.go)
 }
 
 // addPhases records the phases of one file through the gateway.

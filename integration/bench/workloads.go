@@ -41,6 +41,8 @@ type bench struct {
 	// FTPS rows (ftps.go): the client's TLS configuration and its handshakes
 	tlsConf  *tls.Config
 	tlsStats *tlsStats
+	// peers: the other FTP servers of -peers (peers.go)
+	peers *peerSet
 }
 
 const smallSize = 4 << 10

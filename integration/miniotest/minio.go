@@ -54,6 +54,7 @@ type Server struct {
 	port     int
 	console  int
 	env      []string // extra environment, kept for Restart
+	args     []string // extra arguments of "minio server", kept for Restart
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
@@ -75,6 +76,12 @@ func Start(dataDir string, port int) (*Server, error) { return StartEnv(dataDir,
 // StartEnv is Start with extra MINIO_* environment variables (for example the
 // MINIO_NOTIFY_WEBHOOK_* of a notification target).
 func StartEnv(dataDir string, port int, env ...string) (*Server, error) {
+	return StartArgs(dataDir, port, nil, env...)
+}
+
+// StartArgs is StartEnv with extra arguments of "minio server" (the bench's
+// MinIO FTP peer: --ftp=...).
+func StartArgs(dataDir string, port int, args []string, env ...string) (*Server, error) {
 	bin, err := Install()
 	if err != nil {
 		return nil, err
@@ -91,7 +98,7 @@ func StartEnv(dataDir string, port int, env ...string) (*Server, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, bin: bin, port: port, console: console, env: env}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, bin: bin, port: port, console: console, env: env, args: args}
 	if err := s.launch(); err != nil {
 		return nil, err
 	}
@@ -106,8 +113,9 @@ func (s *Server) launch() error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(s.bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", s.port),
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", s.console), s.DataDir)
+	args := append([]string{"server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", s.port),
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", s.console)}, s.args...)
+	cmd := exec.Command(s.bin, append(args, s.DataDir)...)
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_API_REQUESTS_MAX=10000")
 	cmd.Env = append(cmd.Env, s.env...)
