@@ -93,7 +93,7 @@ func (b *bench) dialTLS() (*ftp.ServerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial ftp2s3 (FTPS): %w", err)
 	}
-	if err := c.Login(b.user, b.password); err != nil {
+	if err := b.login(c); err != nil {
 		_ = c.Quit()
 		return nil, fmt.Errorf("login (FTPS): %w", err)
 	}

@@ -43,6 +43,11 @@ type bench struct {
 	tlsStats *tlsStats
 	// peers: the other FTP servers of -peers (peers.go)
 	peers *peerSet
+	// loginCPU is the gateway CPU its logins took so far (login): the CPU
+	// columns are per GiB or per file moved, and a password check (bcrypt,
+	// ~60 ms of CPU) per repetition's session is not part of that.
+	loginMu  sync.Mutex
+	loginCPU float64
 }
 
 const smallSize = 4 << 10
@@ -52,11 +57,31 @@ func (b *bench) dial() (*ftp.ServerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial ftp2s3: %w", err)
 	}
-	if err := c.Login(b.user, b.password); err != nil {
+	if err := b.login(c); err != nil {
 		_ = c.Quit()
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	return c, nil
+}
+
+// login logs c in as the bench's user and adds the gateway CPU it took to
+// loginCPU. Logins are sequential, so the gateway's CPU in that window is the
+// login's.
+func (b *bench) login(c *ftp.ServerConn) error {
+	before, _ := b.gw.cpuSeconds()
+	err := c.Login(b.user, b.password)
+	after, _ := b.gw.cpuSeconds()
+	b.loginMu.Lock()
+	b.loginCPU += after - before
+	b.loginMu.Unlock()
+	return err
+}
+
+// loginsSoFar is loginCPU, read safely.
+func (b *bench) loginsSoFar() float64 {
+	b.loginMu.Lock()
+	defer b.loginMu.Unlock()
+	return b.loginCPU
 }
 
 // dialSessions logs n sessions in; the caller quits them with quitAll.
