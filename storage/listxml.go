@@ -62,14 +62,14 @@ func listSyntax(format string, args ...any) error {
 // listDecoder decodes ListObjectsV2 answers; one is reused for the pages of a
 // listing (not concurrently).
 type listDecoder struct {
-	r     *bufio.Reader
-	raw   []byte // one text segment as read
-	text  []byte // the same after entities and line ends (raw, textBuf or the reader's buffer)
+	r    *bufio.Reader
+	raw  []byte // one text segment as read
+	text []byte // the same after entities and line ends (raw, textBuf or the reader's buffer)
 	// textBuf holds text decodeText rewrote; only it ever writes there.
 	textBuf []byte
-	field []byte // the text of the field being read
-	names []byte // the names of the open elements, one after the other
-	ends  []int  // where each open element's name ends in names
+	field   []byte // the text of the field being read
+	names   []byte // the names of the open elements, one after the other
+	ends    []int  // where each open element's name ends in names
 	// The last LastModified seen and its value: a page's objects often share
 	// their time to the millisecond.
 	lastTimeRaw []byte
