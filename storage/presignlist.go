@@ -27,9 +27,6 @@ import (
 // the SDK's own to mapErr, retry.go and refusal.go; retries follow the SDK's
 // rules (retrySDK), and every attempt is one ListObjectsV2 in the metrics.
 
-// emptySHA256 is the hex SHA-256 of an empty body, a GET's payload hash.
-const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
 // listDecoders keeps decoders (and their 32 KiB read buffers) between pages
 // and listings.
 var listDecoders = sync.Pool{New: func() any { return newListDecoder() }}
@@ -129,12 +126,16 @@ func (p *presignedPut) list(ctx context.Context, base putBase, target string, d 
 	if err != nil {
 		return fmt.Errorf("ListObjectsV2 request: %w", err)
 	}
-	req.Header["X-Amz-Content-Sha256"] = []string{emptySHA256}
+	req.Header["X-Amz-Content-Sha256"] = []string{"UNSIGNED-PAYLOAD"} // as the SDK's requests here (backend.go clientOptions)
+	// As the SDK asks (its DisableGzip middleware): without it Go's transport
+	// asks for gzip, and S3 (MinIO does) spends its CPU compressing each page
+	// and the gateway its own inflating it.
+	req.Header["Accept-Encoding"] = []string{"identity"}
 	creds, err := p.creds.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("ListObjectsV2 credentials: %w", err)
 	}
-	if err := p.signer.SignHTTP(ctx, creds, req, emptySHA256, "s3", base.region, time.Now()); err != nil {
+	if err := p.signer.SignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", "s3", base.region, time.Now()); err != nil {
 		return fmt.Errorf("sign ListObjectsV2: %w", err)
 	}
 	resp, err := p.http.Do(req)
