@@ -2,9 +2,8 @@ package session
 
 import (
 	"bufio"
-	"fmt"
 	"io"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/ftp2s3/ftp2s3/storage"
@@ -31,6 +30,24 @@ func entryTime(e storage.Entry) time.Time {
 // day for the last six months and the year (right-aligned in the same five
 // columns) for anything older or in the future, as GNU ls does.
 func formatLIST(w io.Writer, e storage.Entry, readOnly bool) error {
+	return writeLine(w, func(b []byte) []byte { return appendLIST(b, e, readOnly) })
+}
+
+// writeLine writes the line line appends, straight into w's free space when w
+// is the listing's bufio.Writer: a listing of 100,000 keys formats its lines
+// without an allocation each (issue 24 §2).
+func writeLine(w io.Writer, line func([]byte) []byte) error {
+	if bw, ok := w.(*bufio.Writer); ok {
+		_, err := bw.Write(line(bw.AvailableBuffer()))
+		return err
+	}
+	_, err := w.Write(line(nil))
+	return err
+}
+
+// appendLIST appends formatLIST's line: fmt's "%s %3d ftp ftp %13d %s %s\r\n"
+// of mode, links, size, time stamp and name.
+func appendLIST(b []byte, e storage.Entry, readOnly bool) []byte {
 	mode := "-rw-r--r--"
 	if e.IsDir {
 		mode = "drwxr-xr-x"
@@ -42,16 +59,34 @@ func formatLIST(w io.Writer, e storage.Entry, readOnly bool) error {
 		}
 	}
 	t := entryTime(e)
-	stamp := t.Format("Jan _2 15:04")
+	layout := "Jan _2 15:04"
 	if n := now().UTC(); t.Before(n.AddDate(0, -6, 0)) || t.After(n.Add(time.Hour)) {
-		stamp = t.Format("Jan _2  2006")
+		layout = "Jan _2  2006"
 	}
-	links := 1
+	links := int64(1)
 	if e.IsDir {
 		links = 2
 	}
-	_, err := fmt.Fprintf(w, "%s %3d ftp ftp %13d %s %s\r\n", mode, links, e.Size, stamp, e.Name)
-	return err
+	b = append(b, mode...)
+	b = append(b, ' ')
+	b = appendPadded(b, links, 3)
+	b = append(b, " ftp ftp "...)
+	b = appendPadded(b, e.Size, 13)
+	b = append(b, ' ')
+	b = t.AppendFormat(b, layout)
+	b = append(b, ' ')
+	b = append(b, e.Name...)
+	return append(b, "\r\n"...)
+}
+
+// appendPadded appends n right-aligned in width columns, as fmt's %<width>d.
+func appendPadded(b []byte, n int64, width int) []byte {
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], n, 10)
+	for range width - len(d) {
+		b = append(b, ' ')
+	}
+	return append(b, d...)
 }
 
 // mlsxFacts are the RFC 3659 §7 facts the gateway reports, in FEAT order.
@@ -61,7 +96,10 @@ var mlsxFacts = []string{"type", "size", "modify", "perm"}
 // with ";", then exactly one space and the name), leaving out the facts in off.
 // size is given for files only: a directory's size would be meaningless.
 func formatFacts(w io.Writer, e storage.Entry, readOnly bool, off map[string]bool) error {
-	var b strings.Builder
+	return writeLine(w, func(b []byte) []byte { return appendFacts(b, e, readOnly, off) })
+}
+
+func appendFacts(b []byte, e storage.Entry, readOnly bool, off map[string]bool) []byte {
 	for _, f := range mlsxFacts {
 		if off[f] {
 			continue
@@ -69,23 +107,29 @@ func formatFacts(w io.Writer, e storage.Entry, readOnly bool, off map[string]boo
 		switch f {
 		case "type":
 			if e.IsDir {
-				b.WriteString("type=dir;")
+				b = append(b, "type=dir;"...)
 			} else {
-				b.WriteString("type=file;")
+				b = append(b, "type=file;"...)
 			}
 		case "size":
 			if !e.IsDir {
-				fmt.Fprintf(&b, "size=%d;", e.Size)
+				b = append(b, "size="...)
+				b = strconv.AppendInt(b, e.Size, 10)
+				b = append(b, ';')
 			}
 		case "modify":
-			b.WriteString("modify=" + entryTime(e).Format("20060102150405") + ";")
+			b = append(b, "modify="...)
+			b = entryTime(e).AppendFormat(b, "20060102150405")
+			b = append(b, ';')
 		case "perm":
-			b.WriteString("perm=" + mlsxPerm(e.IsDir, readOnly) + ";")
+			b = append(b, "perm="...)
+			b = append(b, mlsxPerm(e.IsDir, readOnly)...)
+			b = append(b, ';')
 		}
 	}
-	b.WriteString(" " + e.Name + "\r\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	b = append(b, ' ')
+	b = append(b, e.Name...)
+	return append(b, "\r\n"...)
 }
 
 // mlsxPerm is the RFC 3659 §7.5.5 perm fact. Files can be appended to (a),

@@ -18,13 +18,18 @@ import (
 // page n+1 is returned after fn has handled page n; when fn fails or ctx ends,
 // the fetch in flight is cancelled and the goroutine is gone before this
 // returns.
-func (b *Backend) listPagesAhead(ctx context.Context, in *s3.ListObjectsV2Input, fn func(*s3.ListObjectsV2Output) error) error {
+//
+// Pages are fetched by listPageOf: the gateway's own request and decoder where
+// the endpoint allows (presignlist.go). The fetcher decodes into two pages in
+// turn: it refills one only after handing the other over, that is after fn
+// returned from it.
+func (b *Backend) listPagesAhead(ctx context.Context, in *s3.ListObjectsV2Input, fn func(*listPage) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel (defers run last-in first-out)
 	defer cancel()
 	type result struct {
-		page *s3.ListObjectsV2Output
+		page *listPage
 		err  error
 	}
 	pages := make(chan result) // unbuffered: the fetcher waits here, one page ahead
@@ -32,18 +37,20 @@ func (b *Backend) listPagesAhead(ctx context.Context, in *s3.ListObjectsV2Input,
 	go func() {
 		defer wg.Done()
 		defer close(pages)
-		for {
-			page, err := b.listObjects(ctx, in)
+		var bufs [2]listPage
+		for n := 0; ; n++ {
+			page := &bufs[n%2]
+			err := b.listPageOf(ctx, in, page)
 			select {
 			case pages <- result{page, err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || !aws.ToBool(page.IsTruncated) || aws.ToString(page.NextContinuationToken) == "" {
+			if err != nil || !page.truncated || page.next == "" {
 				return
 			}
 			next := *in
-			next.ContinuationToken = page.NextContinuationToken
+			next.ContinuationToken = aws.String(page.next)
 			in = &next
 		}
 	}()
@@ -54,7 +61,7 @@ func (b *Backend) listPagesAhead(ctx context.Context, in *s3.ListObjectsV2Input,
 		if err := fn(r.page); err != nil {
 			return err
 		}
-		if !aws.ToBool(r.page.IsTruncated) || aws.ToString(r.page.NextContinuationToken) == "" {
+		if !r.page.truncated || r.page.next == "" {
 			return nil
 		}
 	}

@@ -227,8 +227,8 @@ func BenchmarkListPage(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	err := be.listPagesAhead(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("bk"), Prefix: aws.String("d/"), Delimiter: aws.String("/")},
-		func(page *s3.ListObjectsV2Output) error {
-			_ = pageEntries("d/", page)
+		func(page *listPage) error {
+			_ = page.eachEntry("d/", func(Entry) error { return nil })
 			if n++; n >= b.N {
 				return errStopBench
 			}

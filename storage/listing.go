@@ -42,8 +42,8 @@ func (b *Backend) List(ctx context.Context, bucket, prefix string, fn func(Entry
 		Bucket:    aws.String(bucket),
 		Prefix:    aws.String(prefix),
 		Delimiter: aws.String("/"),
-	}, func(page *s3.ListObjectsV2Output) error {
-		for _, e := range pageEntries(prefix, page) {
+	}, func(page *listPage) error {
+		return page.eachEntry(prefix, func(e Entry) error {
 			if keeping {
 				if len(keep) < maxCachedListing {
 					keep = append(keep, e)
@@ -51,11 +51,8 @@ func (b *Backend) List(ctx context.Context, bucket, prefix string, fn func(Entry
 					keeping, keep = false, nil
 				}
 			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		return nil
+			return fn(e)
+		})
 	})
 	if err != nil {
 		return err
@@ -152,47 +149,76 @@ func decodeUploads(out *s3.ListMultipartUploadsOutput) error {
 	return bad
 }
 
-// pageEntries merges one page's files and common prefixes into one name-ordered
-// slice. A common prefix has no time of its own in S3; it is given the newest
-// modification time seen on the page (or now), never the zero time.
+// pageEntries is eachEntry's entries of an SDK answer, in one slice.
 func pageEntries(prefix string, page *s3.ListObjectsV2Output) []Entry {
+	var p listPage
+	sdkPage(page, &p)
+	out := make([]Entry, 0, len(p.objects)+len(p.prefixes))
+	_ = p.eachEntry(prefix, func(e Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out
+}
+
+// eachEntry calls fn with the page's files and common prefixes merged in name
+// order (each list comes sorted by key), without a slice of its own: a large
+// listing allocates per key only its name and ETag (listxml.go). A common
+// prefix has no time of its own in S3; it is given the newest modification
+// time seen on the page (or now), never the zero time. An error from fn stops
+// it and is returned.
+func (p *listPage) eachEntry(prefix string, fn func(Entry) error) error {
 	newest := time.Time{}
-	files := make([]Entry, 0, len(page.Contents))
-	for _, o := range page.Contents {
-		key := aws.ToString(o.Key)
-		mt := aws.ToTime(o.LastModified)
-		if mt.After(newest) {
+	for i := range p.objects {
+		if mt := p.objects[i].modTime; mt.After(newest) {
 			newest = mt
 		}
-		name := strings.TrimPrefix(key, prefix)
-		if name == "" || strings.Contains(name, "/") {
-			continue // the directory's own marker
-		}
-		files = append(files, Entry{Name: name, Size: aws.ToInt64(o.Size), ModTime: mt, ETag: unquoteETag(o.ETag)})
 	}
-	if newest.IsZero() {
+	if newest.IsZero() && len(p.prefixes) > 0 {
 		newest = time.Now().UTC()
 	}
-	dirs := make([]Entry, 0, len(page.CommonPrefixes))
-	for _, cp := range page.CommonPrefixes {
-		name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/")
-		if name == "" {
-			continue // "dir//": an empty path element cannot be addressed over FTP
+	// file returns the entry of object i, or false for the directory's own
+	// marker and keys below it (not S3's answer to a delimited listing).
+	file := func(i int) (Entry, bool) {
+		o := &p.objects[i]
+		name := strings.TrimPrefix(o.key, prefix)
+		if name == "" || strings.Contains(name, "/") {
+			return Entry{}, false
 		}
-		dirs = append(dirs, Entry{Name: name, IsDir: true, ModTime: newest})
+		return Entry{Name: name, Size: o.size, ModTime: o.modTime, ETag: o.etag}, true
 	}
-	out := make([]Entry, 0, len(files)+len(dirs))
+	dir := func(j int) (Entry, bool) {
+		name := strings.TrimSuffix(strings.TrimPrefix(p.prefixes[j], prefix), "/")
+		if name == "" {
+			return Entry{}, false // "dir//": an empty path element cannot be addressed over FTP
+		}
+		return Entry{Name: name, IsDir: true, ModTime: newest}, true
+	}
 	i, j := 0, 0
-	for i < len(files) || j < len(dirs) {
-		if j == len(dirs) || (i < len(files) && files[i].Name <= dirs[j].Name) {
-			out = append(out, files[i])
+	var f, d Entry
+	fok, dok := false, false
+	for {
+		for !fok && i < len(p.objects) {
+			f, fok = file(i)
 			i++
-		} else {
-			out = append(out, dirs[j])
+		}
+		for !dok && j < len(p.prefixes) {
+			d, dok = dir(j)
 			j++
 		}
+		var e Entry
+		switch {
+		case fok && (!dok || f.Name <= d.Name):
+			e, fok = f, false
+		case dok:
+			e, dok = d, false
+		default:
+			return nil
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
-	return out
 }
 
 // ListBuckets returns the buckets the gateway's credentials can see.
