@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -211,7 +212,8 @@ func (s *Session) clearDataRefused(setup dataSetup) *Reply {
 // reply: clients start the handshake only once they have heard it.
 func (s *Session) secureData(ctx context.Context, conn net.Conn, conf *tls.Config) (net.Conn, *Reply) {
 	raw := &eofWatch{Conn: conn}
-	tc := tls.Server(raw, conf)
+	batch := &recordBatcher{Conn: raw}
+	tc := tls.Server(batch, conf)
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.DataTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
@@ -229,7 +231,7 @@ func (s *Session) secureData(ctx context.Context, conn net.Conn, conf *tls.Confi
 	}
 	s.tlsStats().DataHandshakes.Add(1)
 	_ = tc.SetDeadline(time.Time{})
-	return &tlsData{Conn: tc, raw: raw, s: s}, nil
+	return &tlsData{Conn: tc, raw: raw, batch: batch, s: s}, nil
 }
 
 // errNoCloseNotify: a PROT P upload ended without TLS close_notify while
@@ -262,8 +264,29 @@ func (w *eofWatch) Read(p []byte) (int, error) {
 type tlsData struct {
 	*tls.Conn
 	raw    *eofWatch
+	batch  *recordBatcher
+	wmu    sync.Mutex
 	s      *Session
 	warned bool // Read is called from the transfer's goroutine only
+}
+
+// Write sends a large buffer as few socket writes of several records each
+// (tlsbatch.go); the records are on the socket when it returns. Writes are
+// serialised so that one batch is open at a time.
+func (c *tlsData) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(p) < batchMin {
+		return c.Conn.Write(p)
+	}
+	c.batch.begin()
+	n, err := c.Conn.Write(p)
+	if ferr := c.batch.end(); ferr != nil {
+		// A send of gathered records failed: those counted in n may not have
+		// left, so none is reported written.
+		return 0, ferr
+	}
+	return n, err
 }
 
 func (c *tlsData) Read(p []byte) (int, error) {

@@ -200,6 +200,24 @@ func (f *fillWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadFrom reads the body straight into the buffer: io.Copy would otherwise
+// read it in 32 KiB pieces and copy each (bench/results/notes-perftls.md).
+func (f *fillWriter) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for f.n < len(f.buf) {
+		n, err := r.Read(f.buf[f.n:])
+		f.n += n
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 // copyRange writes bytes [start, end) of bucket/key, pinned to etag, to w. body,
 // when not nil, is an open response for that range. A request or a body that
 // fails is asked for again from the byte reached, with backoff, for up to
