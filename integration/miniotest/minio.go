@@ -197,11 +197,25 @@ func (s *Server) Client() *s3.Client {
 	return storage.NewStaticClient(s.Endpoint, "us-east-1", AccessKey, SecretKey, true)
 }
 
-// CreateBucket makes a bucket (no error if it is there already).
+// CreateBucket makes a bucket (no error if it is there already). A MinIO
+// that reports ready may still answer 503 XMinioServerNotInitialized for a
+// while on a loaded machine, beyond the SDK's own three attempts: that answer
+// is asked again for up to a minute.
 func (s *Server) CreateBucket(ctx context.Context, name string) error {
-	_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
-	if err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
-		return fmt.Errorf("create bucket %s: %w", name, err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+		switch {
+		case err == nil || strings.Contains(err.Error(), "BucketAlreadyOwnedByYou"):
+			return nil
+		case strings.Contains(err.Error(), "NotInitialized") && time.Now().Before(deadline):
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			case <-time.After(500 * time.Millisecond):
+			}
+		default:
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
 	}
-	return nil
 }
