@@ -56,6 +56,10 @@ type presignedPut struct {
 	}
 	mu    sync.Mutex
 	bases map[string]putBase // by bucket, at most maxPutBases
+	// partHTTP sends the parts of multipart uploads (presignpart.go).
+	partHTTP interface {
+		Do(*http.Request) (*http.Response, error)
+	}
 	// continueAt is the body size from which a part asks for 100-continue,
 	// as the SDK's client does (ContinueHeaderThresholdBytes); -1: never.
 	continueAt int64
@@ -100,6 +104,7 @@ func newPresignedPut(client *s3.Client) *presignedPut {
 		signer:     v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
 		creds:      o.Credentials,
 		http:       o.HTTPClient,
+		partHTTP:   partClient(o.HTTPClient),
 		bases:      map[string]putBase{},
 		continueAt: continueThreshold(o.ContinueHeaderThresholdBytes),
 	}
