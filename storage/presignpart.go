@@ -86,7 +86,7 @@ func (p *presignedPut) uploadPart(ctx context.Context, base putBase, key, upload
 	req.ContentLength = int64(len(data))
 	// Lets net/http send the part again on a fresh connection when a reused
 	// one turns out closed before any of it went out.
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(&partBody{data: data}), nil }
+	req.GetBody = func() (io.ReadCloser, error) { return &partBody{data: data}, nil }
 	h := req.Header
 	h["X-Amz-Checksum-Crc32"] = []string{crc}
 	h["X-Amz-Sdk-Checksum-Algorithm"] = []string{"CRC32"}
@@ -128,7 +128,9 @@ func (p *presignedPut) uploadPart(ctx context.Context, base putBase, key, upload
 // net/http's. An HTTP client the gateway does not know (tests inject faults
 // through their own transport) is used as it is.
 
-// partBody is a part's bytes as a request body.
+// partBody is a part's bytes as a request body. It is an io.ReadCloser so
+// that net/http passes it on unwrapped (it wraps other readers in a
+// NopCloser, which partConn would not recognise).
 type partBody struct {
 	data []byte
 	off  int
@@ -142,6 +144,9 @@ func (b *partBody) Read(p []byte) (int, error) {
 	b.off += n
 	return n, nil
 }
+
+// Close does nothing: the buffer belongs to the part (send gives it back).
+func (b *partBody) Close() error { return nil }
 
 // partConn is a connection of the parts' transport (partClient).
 type partConn struct{ net.Conn }
