@@ -15,6 +15,7 @@ import (
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/encoding/httpbinding"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -77,7 +78,7 @@ func (e partStatusError) Error() string {
 func (p *presignedPut) uploadPart(ctx context.Context, base putBase, key, uploadID string, number int32, data []byte, crc string) (etag, crcOut string, err error) {
 	// The query as the SDK's UploadPart serialises it; the signer encodes it
 	// again the same way for the canonical request.
-	query := "partNumber=" + strconv.Itoa(int(number)) + "&uploadId=" + strings.ReplaceAll(url.QueryEscape(uploadID), "+", "%20")
+	query := "partNumber=" + strconv.Itoa(int(number)) + "&uploadId=" + strings.ReplaceAll(url.QueryEscape(uploadID), "+", "%20") + "&x-id=UploadPart"
 	target := base.scheme + "://" + base.host + base.path + httpbinding.EscapePath(key, false) + "?" + query
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, &partBody{data: data})
 	if err != nil {
@@ -105,6 +106,12 @@ func (p *presignedPut) uploadPart(ctx context.Context, base putBase, key, upload
 	}
 	resp, err := p.partHTTP.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			// As the SDK's client reports it (smithy-go transport/http): a
+			// part cancelled because another failed is no failure of its own
+			// (its error would otherwise be that part's, the group's cause).
+			return "", "", &smithy.CanceledError{Err: ctx.Err()}
+		}
 		return "", "", &smithyhttp.RequestSendError{Err: err}
 	}
 	defer resp.Body.Close()
