@@ -211,13 +211,13 @@ func partClient(client any) interface {
 	return nil
 }
 
-// dialPartConns makes t's plain connections partConns.
+// dialPartConns makes t's plain connections partConns (but those of a
+// transport that only has the deprecated Dial, which it keeps).
 func dialPartConns(t *http.Transport) {
 	dial := t.DialContext
-	//lint:ignore SA1019 a transport with only Dial set keeps it, as net/http would
-	if dial == nil && t.Dial != nil {
-		old := t.Dial
-		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return old(network, addr) }
+	//lint:ignore SA1019 a transport that dials with Dial alone is left as it is
+	if legacy := t.Dial; dial == nil && legacy != nil {
+		return
 	}
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
