@@ -156,3 +156,36 @@ func TestPerfupFailedPartLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// An upload longer than the small-file buffer but shorter than a part is one
+// PutObject, given the CRC32 the gateway computed while reading it: S3 checks
+// it and keeps it.
+func TestPerfupSinglePutCarriesTheReadCRC(t *testing.T) {
+	t.Parallel()
+	g, ft := startStoreGateway(t, smallParts)
+	var body bytes.Buffer
+	if _, err := io.Copy(&body, newPattern(3<<20+5, 9)); err != nil {
+		t.Fatal(err)
+	}
+	data := body.Bytes()
+	c := g.dial(userRW)
+	before := ft.count("PutObject")
+	if err := c.Stor("/mid.bin", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if n := ft.count("PutObject") - before; n != 1 || ft.count("CreateMultipartUpload") != 0 {
+		t.Fatalf("%d PutObject, %d CreateMultipartUpload; want one PutObject", n, ft.count("CreateMultipartUpload"))
+	}
+	sum := sha256.Sum256(data)
+	g.mustHold("mid.bin", hex.EncodeToString(sum[:]), int64(len(data)))
+	h, err := g.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(g.Bucket), Key: aws.String("mid.bin"),
+		ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crc [4]byte
+	binary.BigEndian.PutUint32(crc[:], crc32.ChecksumIEEE(data))
+	if got, want := aws.ToString(h.ChecksumCRC32), base64.StdEncoding.EncodeToString(crc[:]); got != want {
+		t.Errorf("CRC32 %q stored, want %q", got, want)
+	}
+}
