@@ -106,7 +106,7 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 		return Entry{}, fmt.Errorf("wait for transfer memory: %w", err)
 	}
 	r = b.rateChecked(r)            // from now on the upload holds memory
-	n, crc, err := readPart(r, buf) // the CRC32 while the bytes are in cache (presignpart.go)
+	n, crc, err := readPart(r, buf) // the CRC32 as the bytes arrive (presignpart.go)
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
 		defer b.mem.put(ctx, buf)

@@ -23,18 +23,18 @@ import (
 // A large upload's parts as PUTs the gateway signs and sends itself, like
 // the small uploads of presignput.go (issue 24, measured in
 // bench/results/notes-perfup.md). Per part the SDK's UploadPart read the
-// whole 16 MiB buffer once more, cold, for the CRC32 its checksum middleware
-// puts in the header, on top of some forty middlewares. Here the CRC32 is
-// computed while the part is read from the data connection (readPart), each
-// read's bytes hashed while they are still in the CPU's cache, and the
-// request carries it as x-amz-checksum-crc32, which S3 verifies on receipt:
-// the same protection for one cheap pass. Where the part goes and how it is
-// signed come from the bucket's putBase (the URL of the object, with
-// ?partNumber=&uploadId= as UploadPart sends them); a bucket whose endpoint
-// is not plain SigV4 for "s3" keeps the SDK's UploadPart, told the CRC32 so
-// that it does not compute it again. Errors, retries and metrics are those of
-// the small PUT: a status error is a smithy.APIError, classified as refusal.go
-// does, a transport error a RequestSendError, each attempt one UploadPart.
+// whole 16 MiB buffer once more for the CRC32 its checksum middleware puts
+// in the header, on top of some forty middlewares. Here the CRC32 is
+// computed while the part is read from the data connection (readPart), and
+// the request carries it as x-amz-checksum-crc32, which S3 verifies on
+// receipt. Where the part goes and how it is signed come from the bucket's
+// putBase (the URL of the object, with ?partNumber=&uploadId=&x-id= as
+// UploadPart sends them); a bucket whose endpoint is not plain SigV4 for
+// "s3" keeps the SDK's UploadPart, told the CRC32 so that it does not
+// compute it again. Errors, retries and metrics are those of the small PUT:
+// a status error is a smithy.APIError, classified as refusal.go does, a
+// transport error a RequestSendError, a cancelled attempt a CanceledError,
+// each attempt one UploadPart.
 
 // readPart fills buf from r as io.ReadFull does and returns, with the count
 // and error io.ReadFull would, the CRC32 (IEEE) of the bytes read.
