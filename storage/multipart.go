@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"slices"
 	"sync"
@@ -104,15 +105,15 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 	if err != nil {
 		return Entry{}, fmt.Errorf("wait for transfer memory: %w", err)
 	}
-	r = b.rateChecked(r) // from now on the upload holds memory
-	n, err := io.ReadFull(r, buf)
+	r = b.rateChecked(r)            // from now on the upload holds memory
+	n, crc, err := readPart(r, buf) // the CRC32 as the bytes arrive (presignpart.go)
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
 		defer b.mem.put(ctx, buf)
 		if h != nil {
 			h.Write(buf[:n])
 		}
-		return b.putSingle(ctx, bucket, key, buf[:n], opts, h)
+		return b.putSingleCRC(ctx, bucket, key, buf[:n], opts, h, crc32Base64(crc))
 	case err != nil:
 		b.mem.put(ctx, buf)
 		return Entry{}, fmt.Errorf("read upload data: %w", err)
@@ -129,7 +130,7 @@ func (b *Backend) put(ctx context.Context, bucket, key string, r io.Reader, opts
 		b.mem.put(ctx, buf)
 		return Entry{}, err
 	}
-	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, opts: opts, h: h}, buf)
+	return b.streamParts(ctx, &partStream{up: up, r: r, base: base, opts: opts, h: h, firstCRC: crc, firstCRCKnown: true}, buf)
 }
 
 // commitTimeout bounds a commit (PutObject, CompleteMultipartUpload) beyond
@@ -148,6 +149,12 @@ func (b *Backend) commitContext(ctx context.Context) (context.Context, context.C
 }
 
 func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte, opts PutOptions, h hash.Hash) (Entry, error) {
+	return b.putSingleCRC(ctx, bucket, key, data, opts, h, "")
+}
+
+// putSingleCRC is putSingle given the CRC32 header value of data, which the
+// SDK then does not compute again; "" lets it.
+func (b *Backend) putSingleCRC(ctx context.Context, bucket, key string, data []byte, opts PutOptions, h hash.Hash, crc string) (Entry, error) {
 	if opts.BeforeCommit != nil {
 		if err := opts.BeforeCommit(); err != nil {
 			return Entry{}, err
@@ -165,6 +172,9 @@ func (b *Backend) putSingle(ctx context.Context, bucket, key string, data []byte
 			Body:              bytes.NewReader(data),
 			ContentLength:     aws.Int64(int64(len(data))),
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		}
+		if crc != "" {
+			in.ChecksumCRC32 = aws.String(crc)
 		}
 		in.Metadata = withMeta(opts.Metadata, sum)
 		if opts.Tagging != "" {
@@ -308,6 +318,10 @@ type partStream struct {
 	opts PutOptions
 	// h hashes the bytes streamed, or is nil (see put).
 	h hash.Hash
+	// firstCRC is the CRC32 of the first part streamParts is given, when
+	// firstCRCKnown (put reads it with readPart; compose.go does not).
+	firstCRC      uint32
+	firstCRCKnown bool
 
 	// g runs the UploadPart requests; ctx is g's, ended by the first that fails.
 	g   *errgroup.Group
@@ -371,6 +385,7 @@ func (b *Backend) streamParts(ctx context.Context, s *partStream, first []byte) 
 // back in s.own.
 func (s *partStream) sendAll(first []byte) error {
 	buf, n := first, len(first)
+	crc, crcKnown := s.firstCRC, s.firstCRCKnown
 	var readErr error
 	if n < cap(first) {
 		readErr = io.EOF // first is already the short last part
@@ -390,7 +405,7 @@ func (s *partStream) sendAll(first []byte) error {
 			return nil // the group's error says why
 		}
 		s.size += int64(n)
-		p := partUpload{number: number, buf: buf, n: n}
+		p := partUpload{number: number, buf: buf, n: n, crc: crc, crcKnown: crcKnown}
 		s.g.Go(func() error { return s.send(p) })
 
 		if readErr != nil { // the part just sent was the last one
@@ -399,7 +414,8 @@ func (s *partStream) sendAll(first []byte) error {
 		if buf, readErr = s.nextBuffer(s.b.partSizeFor(s.base, number+1)); readErr != nil {
 			return readErr
 		}
-		n, readErr = io.ReadFull(s.r, buf)
+		n, crc, readErr = readPart(s.r, buf)
+		crcKnown = true
 		if readErr == io.EOF {
 			s.own <- buf
 			return nil
@@ -420,17 +436,39 @@ type partUpload struct {
 	number int32
 	buf    []byte
 	n      int
+	// crc is the CRC32 of buf[:n] when crcKnown.
+	crc      uint32
+	crcKnown bool
 }
 
-// send uploads one part and gives its buffer back to s.own.
+// send uploads one part and gives its buffer back to s.own: as a PUT the
+// gateway signs itself where the bucket's endpoint allows it (presignpart.go),
+// else with the SDK's UploadPart; both carry the part's CRC32, which S3
+// verifies, and both are retried with the SDK's rules (retrySDK).
 func (s *partStream) send(p partUpload) error {
 	defer func() { s.own <- p.buf[:cap(p.buf)] }()
-	up := s.up
+	up, b := s.up, s.b
+	if !p.crcKnown {
+		p.crc = crc32.ChecksumIEEE(p.buf[:p.n])
+	}
+	crc := crc32Base64(p.crc)
+	var base putBase
+	if b.smallPut != nil {
+		base = b.smallPut.base(s.ctx, up.bucket)
+	}
 	what := fmt.Sprintf("UploadPart %d of %s/%s", p.number, up.bucket, up.key)
-	var out *s3.UploadPartOutput
-	err := s.b.retrySDK(s.ctx, what, func() error {
-		var err error
-		out, err = s.b.client.UploadPart(s.ctx, &s3.UploadPartInput{
+	var etag, crcOut *string
+	err := b.retrySDK(s.ctx, what, func() error {
+		if base.ok {
+			began := time.Now()
+			e, c, err := b.smallPut.uploadPart(s.ctx, base, up.key, aws.ToString(up.id), p.number, p.buf[:p.n], crc)
+			if obs := b.opts.Observe; obs != nil {
+				obs("UploadPart", time.Since(began), err)
+			}
+			etag, crcOut = &e, &c
+			return err
+		}
+		out, err := b.client.UploadPart(s.ctx, &s3.UploadPartInput{
 			Bucket:            aws.String(up.bucket),
 			Key:               aws.String(up.key),
 			UploadId:          up.id,
@@ -438,15 +476,20 @@ func (s *partStream) send(p partUpload) error {
 			Body:              bytes.NewReader(p.buf[:p.n]),
 			ContentLength:     aws.Int64(int64(p.n)),
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			ChecksumCRC32:     aws.String(crc), // known: the SDK does not read the part again
 		}, oneAttempt)
+		if err == nil {
+			etag, crcOut = out.ETag, out.ChecksumCRC32
+		}
 		return err
 	})
 	if err != nil {
 		return mapErr(fmt.Sprintf("upload part %d of", p.number), up.bucket, up.key, err)
 	}
-	part := types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.number)}
+	part := types.CompletedPart{ETag: etag, PartNumber: aws.Int32(p.number)}
 	if up.checksums {
-		part.ChecksumCRC32 = out.ChecksumCRC32
+		// What S3 answered, or else the CRC32 it verified on receipt.
+		part.ChecksumCRC32 = aws.String(cmp.Or(aws.ToString(crcOut), crc))
 	}
 	s.mu.Lock()
 	s.parts = append(s.parts, part)

@@ -56,6 +56,13 @@ type presignedPut struct {
 	}
 	mu    sync.Mutex
 	bases map[string]putBase // by bucket, at most maxPutBases
+	// partHTTP sends the parts of multipart uploads (presignpart.go).
+	partHTTP interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+	// continueAt is the body size from which a part asks for 100-continue,
+	// as the SDK's client does (ContinueHeaderThresholdBytes); -1: never.
+	continueAt int64
 }
 
 // putBase is where a bucket's objects are PUT and how the request is signed;
@@ -94,11 +101,25 @@ func newPresignedPut(client *s3.Client) *presignedPut {
 	return &presignedPut{
 		presign: s3.NewPresignClient(probe),
 		// S3 signs the path as sent, escaped once (as the SDK's S3 client does).
-		signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
-		creds:  o.Credentials,
-		http:   o.HTTPClient,
-		bases:  map[string]putBase{},
+		signer:     v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
+		creds:      o.Credentials,
+		http:       o.HTTPClient,
+		partHTTP:   partClient(o.HTTPClient),
+		bases:      map[string]putBase{},
+		continueAt: continueThreshold(o.ContinueHeaderThresholdBytes),
 	}
+}
+
+// continueThreshold is the SDK's rule for ContinueHeaderThresholdBytes
+// (service/internal/s3shared s3100Continue): -1 never, 0 its default of 2 MiB.
+func continueThreshold(v int64) int64 {
+	switch {
+	case v == -1:
+		return -1
+	case v > 0:
+		return v
+	}
+	return 2 << 20
 }
 
 // base returns bucket's putBase, presigning a probe the first time.
