@@ -50,9 +50,10 @@ type ttlEntry struct {
 // lookups wait for no more than that many.
 const sweepBatch = 1024
 
-// reclaimOnAdd is how many expired entries each Add drops, oldest first: under
-// a steady stream of stores the cache stays free of expired entries between
-// sweeps.
+// reclaimOnAdd is how many expired entries each Add of a new key drops,
+// earliest stored first: under a steady stream of stores the cache stays
+// about free of expired entries between sweeps, and they make room before a
+// live entry is evicted.
 const reclaimOnAdd = 2
 
 // newTTLLRU returns an LRU of at most size entries (at least 1) whose entries
@@ -74,13 +75,10 @@ func (l *ttlLRU) Add(k string, v any, expires time.Time) (evicted bool) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for range reclaimOnAdd {
-		if e := l.stored.later; e == &l.stored || !now.After(e.expires) {
-			break
-		}
-		l.removeLocked(l.stored.later)
-	}
 	if e, ok := l.items[k]; ok {
+		// Replaced even if it just expired: its owner accounts for the
+		// replacement (the listing budget in ownwrite.go moves by the
+		// difference), so it must not also be dropped through onEvict.
 		e.value = v
 		l.toFront(e)
 		if expires.After(e.expires) {
@@ -89,6 +87,12 @@ func (l *ttlLRU) Add(k string, v any, expires time.Time) (evicted bool) {
 		}
 		e.expires = expires
 		return false
+	}
+	for range reclaimOnAdd {
+		if e := l.stored.later; e == &l.stored || !now.After(e.expires) {
+			break
+		}
+		l.removeLocked(l.stored.later)
 	}
 	e := &ttlEntry{key: k, value: v, expires: expires}
 	l.items[k] = e
