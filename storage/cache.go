@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 // maxCachedListing bounds how many entries one cached directory listing may hold.
@@ -37,7 +35,10 @@ const listingBudget = 500_000
 // after the write (see docs/storage.md "Object-storage semantics", TestFillRacingWrite,
 // TestOwnWriteRacingWrite).
 type metaCache struct {
-	lru       *expirable.LRU[string, any]
+	// lru expires entries without a goroutine of its own (cachelru.go): an
+	// expired entry is never served and gives its memory, and its listing
+	// budget, back within ttl/8 even in a cache nobody uses any more.
+	lru       *ttlLRU
 	hits      atomic.Int64
 	misses    atomic.Int64
 	evictions atomic.Int64 // entries pushed out because the cache was full
@@ -78,12 +79,16 @@ type statResult struct {
 }
 
 func newMetaCache(size int, ttl time.Duration) *metaCache {
+	if ttl <= 0 {
+		ttl = 30 * time.Second // Options' default
+	}
 	c := &metaCache{ttl: ttl, budget: listingBudget, listed: new(atomic.Int64), inflight: map[string]map[*fill]struct{}{}}
-	c.lru = expirable.NewLRU[string, any](size, c.evicted, ttl)
+	c.lru = newTTLLRU(size, ttl, c.evicted)
 	return c
 }
 
-// evicted runs for every entry the LRU drops (evicted, expired or removed).
+// evicted runs for every entry the LRU drops (evicted, expired, removed or
+// purged), not for one that Add replaces.
 func (c *metaCache) evicted(k string, v any) {
 	if strings.HasPrefix(k, "l\x00") {
 		c.listed.Add(-int64(len(v.(cachedListing).entries)))
@@ -196,9 +201,16 @@ func (c *metaCache) fillListing(bucket, prefix string, entries []Entry) bool {
 	return c.finishFill(c.startFill(listKey(bucket, prefix)), entries)
 }
 
-// add stores one entry and counts the eviction it may cause.
+// add stores one entry and counts the eviction it may cause. It expires one
+// TTL from now, or for a listing one TTL from when S3 was asked for it.
 func (c *metaCache) add(k string, v any) {
-	if c.lru.Add(k, v) {
+	var expires time.Time
+	if l, ok := v.(cachedListing); ok {
+		expires = l.born.Add(c.ttl)
+	} else {
+		expires = time.Now().Add(c.ttl)
+	}
+	if c.lru.Add(k, v, expires) {
 		c.evictions.Add(1)
 	}
 }

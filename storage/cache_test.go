@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 func entries(n int) []Entry { return make([]Entry, n) }
@@ -45,7 +43,7 @@ func TestListingBudgetExpiry(t *testing.T) {
 	// The same LRU as newMetaCache's, reporting each eviction after c has
 	// accounted for it.
 	evicted := make(chan string, 1)
-	c.lru = expirable.NewLRU(100, func(k string, v any) { c.evicted(k, v); evicted <- k }, ttl)
+	c.lru = newTTLLRU(100, ttl, func(k string, v any) { c.evicted(k, v); evicted <- k })
 	c.fillListing("b", "", entries(5))
 	if got := c.listed.Load(); got != 5 {
 		t.Fatalf("listed = %d after caching 5 entries", got)

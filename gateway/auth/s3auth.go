@@ -68,6 +68,9 @@ func NewS3Auth(base *s3.Client, opts storage.Options, home session.Home, ttl tim
 	a := &S3Auth{base: base, opts: opts, home: home,
 		known: expirable.NewLRU[string, *s3Identity](1024, nil, ttl)}
 	a.backends, _ = lru.NewWithEvict(maxIdentityBackends, func(_ [32]byte, b *storage.Backend) {
+		// Nothing to stop: a cache runs no goroutine (storage/cachelru.go), so
+		// the backend is garbage once its last session ends. Purging gives
+		// its listings back to the shared budget now rather than at expiry.
 		b.PurgeCache()
 		b.ResizeCache(1)
 	})
