@@ -21,9 +21,11 @@ import (
 const tlsRecordMax = 5 + 16<<10 + 1 + 16 + 8
 
 // batchRecords is how many full records one send carries. The buffer
-// (batchRecords × tlsRecordMax, 128 KiB) is allocated per data connection, and
-// only once it carries a Write larger than one record.
-var batchRecords = 8 // a variable for BenchmarkTLSDataWrite
+// (batchRecords × tlsRecordMax, 64 KiB) is outside the memory budget, held
+// only during a Write larger than one record, so at most one per data
+// connection that is sending (docs/memory-budget.md, "Outside the budget").
+// 4 records measured as well as 8 (bench/results/notes-perftls.md).
+var batchRecords = 4 // a variable for BenchmarkTLSDataWrite
 
 // batchMin is the smallest Write that is batched: anything that fits one record
 // gains nothing from gathering.
