@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
@@ -30,7 +29,11 @@ type S3Auth struct {
 	base  *s3.Client // the gateway's client: endpoint, region, addressing, HTTP
 	opts  storage.Options
 	home  session.Home
-	known *expirable.LRU[string, *s3Identity] // access key → verified identity
+	// known maps an access key to its verified identity until a deadline: a
+	// plain LRU, as httpauth.go's cache, since the expirable one's sweeping
+	// goroutine would outlive the gateway.
+	known *lru.Cache[string, *s3Identity]
+	ttl   time.Duration
 
 	// backends holds one storage per key pair (the hash of access key and
 	// secret, so a changed secret never reaches another's storage) beyond the
@@ -47,6 +50,7 @@ type S3Auth struct {
 type s3Identity struct {
 	secretHash [32]byte
 	backend    *storage.Backend
+	expires    time.Time // verified again after this
 }
 
 // s3AuthTTL is how long a verified key pair is trusted without asking S3 again.
@@ -65,8 +69,8 @@ func NewS3Auth(base *s3.Client, opts storage.Options, home session.Home, ttl tim
 	if ttl <= 0 {
 		ttl = s3AuthTTL
 	}
-	a := &S3Auth{base: base, opts: opts, home: home,
-		known: expirable.NewLRU[string, *s3Identity](1024, nil, ttl)}
+	a := &S3Auth{base: base, opts: opts, home: home, ttl: ttl}
+	a.known, _ = lru.New[string, *s3Identity](1024) // fails only for a size ≤ 0
 	a.backends, _ = lru.NewWithEvict(maxIdentityBackends, func(_ [32]byte, b *storage.Backend) {
 		// Nothing to stop: a cache runs no goroutine (storage/cachelru.go), so
 		// the backend is garbage once its last session ends. Purging gives
@@ -108,7 +112,7 @@ func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) 
 		return nil, session.ErrAuthFailed
 	}
 	hash := sha256.Sum256([]byte(accessKey + "\x00" + secretKey))
-	if id, ok := a.known.Get(accessKey); ok && subtle.ConstantTimeCompare(id.secretHash[:], hash[:]) == 1 {
+	if id, ok := a.known.Get(accessKey); ok && time.Now().Before(id.expires) && subtle.ConstantTimeCompare(id.secretHash[:], hash[:]) == 1 {
 		return a.user(accessKey, id), nil
 	}
 	client := s3.New(a.base.Options(), func(o *s3.Options) {
@@ -128,7 +132,7 @@ func (a *S3Auth) Authenticate(ctx context.Context, accessKey, secretKey string) 
 	if err := a.verify(ctx, client); err != nil {
 		return nil, err
 	}
-	id := &s3Identity{secretHash: hash, backend: a.backendFor(hash, client)}
+	id := &s3Identity{secretHash: hash, backend: a.backendFor(hash, client), expires: time.Now().Add(a.ttl)}
 	a.known.Add(accessKey, id)
 	return a.user(accessKey, id), nil
 }

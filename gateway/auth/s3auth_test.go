@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/ftp2s3/ftp2s3/session"
 	"github.com/ftp2s3/ftp2s3/storage"
@@ -25,5 +27,18 @@ func TestS3AuthBackendPerKeyPair(t *testing.T) {
 	}
 	if n := a.Backends(); n != maxIdentityBackends {
 		t.Fatalf("%d storages kept, want %d", n, maxIdentityBackends)
+	}
+}
+
+// TestS3AuthStartsNoGoroutine: the verified-key cache expires entries by their
+// deadline, so an S3Auth (one per gateway) leaves nothing running once the
+// gateway is gone; golang-lru's expirable cache would leave a sweeper each.
+func TestS3AuthStartsNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 50 {
+		_ = NewS3Auth(nil, storage.Options{CacheEntries: 1000}, session.Home{}, time.Minute)
+	}
+	if after := runtime.NumGoroutine(); after > before+5 {
+		t.Fatalf("50 S3Auths left %d goroutines running (%d before)", after, before)
 	}
 }
