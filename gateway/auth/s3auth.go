@@ -26,9 +26,9 @@ import (
 // session then runs every S3 request with them, so the storage's own policies
 // (MinIO or AWS IAM) decide what the user may see and do.
 type S3Auth struct {
-	base  *s3.Client // the gateway's client: endpoint, region, addressing, HTTP
-	opts  storage.Options
-	home  session.Home
+	base *s3.Client // the gateway's client: endpoint, region, addressing, HTTP
+	opts storage.Options
+	home session.Home
 	// known maps an access key to its verified identity until a deadline: a
 	// plain LRU, as httpauth.go's cache, since the expirable one's sweeping
 	// goroutine would outlive the gateway.
