@@ -43,8 +43,36 @@ func servedBuckets(cfg *Config, users *auth.StaticUsers) []string {
 // refusal (credentials, a bucket owned by someone else) ends it at once, since
 // waiting would not change the answer.
 func createBuckets(ctx context.Context, backend *storage.Backend, cfg *Config, users *auth.StaticUsers, log *slog.Logger) error {
-	within := max(cfg.S3RetryFor, 0)
-	names := servedBuckets(cfg, users)
+	return createNamed(ctx, backend, servedBuckets(cfg, users), max(cfg.S3RetryFor, 0), log)
+}
+
+// createReloaded makes the buckets of homes that a reload of
+// FTP2S3_USERS_FILE added (FTP2S3_CREATE_BUCKETS; serve wires it to the
+// reload). A failure is logged, not fatal: the gateway is serving, and the new
+// users' transfers answer as for any missing bucket until the next reload or
+// start creates it.
+func (g *Gateway) createReloaded(ctx context.Context) {
+	var fresh []string
+	for _, name := range servedBuckets(&g.Config, g.users) {
+		if !g.bucketsMade[name] {
+			fresh = append(fresh, name)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	if err := createNamed(ctx, g.Backend, fresh, max(g.Config.S3RetryFor, 0), g.Log); err != nil {
+		g.Log.Error("buckets of reloaded users not created", "buckets", fresh, "error", err.Error())
+		return
+	}
+	for _, name := range fresh {
+		g.bucketsMade[name] = true
+	}
+}
+
+// createNamed makes the named buckets that are missing, within the patience
+// createBuckets describes.
+func createNamed(ctx context.Context, backend *storage.Backend, names []string, within time.Duration, log *slog.Logger) error {
 	deadline := time.Now().Add(within)
 	delay := 250 * time.Millisecond
 	for _, name := range names {

@@ -49,9 +49,13 @@ type Gateway struct {
 	ReadyCheckInterval time.Duration
 
 	ready *ops.Readiness
-	homes []session.Home        // where users may write, for the abandoned-upload sweep
-	authn session.Authenticator // before the anonymous wrapper, for invalidate
-	users *auth.StaticUsers     // FTP2S3_AUTH=users: reloaded on SIGHUP and when the file changes
+	homes []session.Home // where users may write, for the abandoned-upload sweep
+	// bucketsMade: the buckets Run made or found (FTP2S3_CREATE_BUCKETS; nil
+	// otherwise), so that a users reload creates only new ones. Written by
+	// Run before serving, then only under the users' reload lock.
+	bucketsMade map[string]bool
+	authn       session.Authenticator // before the anonymous wrapper, for invalidate
+	users       *auth.StaticUsers     // FTP2S3_AUTH=users: reloaded on SIGHUP and when the file changes
 }
 
 // New wires a gateway from its configuration: the binary and every test start
@@ -174,6 +178,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 			return err
 		}
+		g.bucketsMade = map[string]bool{}
+		for _, name := range servedBuckets(&g.Config, g.users) {
+			g.bucketsMade[name] = true
+		}
 	}
 	var ls listeners
 	if err := ls.open(
@@ -233,6 +241,11 @@ func (g *Gateway) serve(ctx context.Context, ls listeners) error {
 				}
 			}
 		}()
+	}
+	if g.users != nil && g.bucketsMade != nil {
+		// Buckets of homes added by a reload, as Run made those at start.
+		g.users.OnReload(func() { g.createReloaded(opsCtx) })
+		defer g.users.OnReload(nil)
 	}
 	if g.users != nil && g.Config.UsersFile != "" {
 		running.Add(1)

@@ -28,7 +28,11 @@ func sweepInterval(age time.Duration) time.Duration {
 // other applications' uploads. A prefix inside another is swept once.
 func (g *Gateway) servedPlaces(context.Context) ([]storage.Place, error) {
 	byBucket := map[string][]string{}
-	for _, h := range g.homes {
+	homes := g.homes
+	if g.users != nil {
+		homes = g.users.WriteHomes() // as reloaded since start
+	}
+	for _, h := range homes {
 		if h.Bucket != "" {
 			p := ""
 			if h.Prefix != "" {

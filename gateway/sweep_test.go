@@ -3,9 +3,13 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/ftp2s3/ftp2s3/gateway/auth"
 	"github.com/ftp2s3/ftp2s3/session"
 )
 
@@ -54,5 +58,36 @@ func TestSweepInterval(t *testing.T) {
 		if got := sweepInterval(age); got != want {
 			t.Errorf("sweepInterval(%s) = %s, want %s", age, got, want)
 		}
+	}
+}
+
+// TestServedPlacesFollowReloads: the sweep asks for the places on every run,
+// so a home a reload of FTP2S3_USERS_FILE adds is swept from the next run on,
+// not from the next start.
+func TestServedPlacesFollowReloads(t *testing.T) {
+	h, err := auth.HashPassword("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(file, []byte("alice:"+h+":one/in:rw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users, problems := auth.LoadStaticUsers("", file, session.Home{Bucket: "def"})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	g := &Gateway{users: users, homes: users.WriteHomes()}
+	if got, _ := g.servedPlaces(context.Background()); fmt.Sprint(got) != "[{one in/}]" {
+		t.Fatalf("before the reload: %v", got)
+	}
+	if err := os.WriteFile(file, []byte("alice:"+h+":one/in:rw\nbob:"+h+":two:rw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Reload(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := g.servedPlaces(context.Background()); fmt.Sprint(got) != "[{one in/} {two }]" {
+		t.Fatalf("after the reload added bob: %v, want his bucket swept too", got)
 	}
 }

@@ -5,11 +5,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jlaffaye/ftp"
 
 	"github.com/ftp2s3/ftp2s3/gateway"
 	"github.com/ftp2s3/ftp2s3/gateway/auth"
@@ -294,5 +299,60 @@ func TestUsersFileSIGHUP(t *testing.T) {
 	}
 	if code := loginCode(t, addr, "alice", testPassword); code != 530 {
 		t.Fatalf("old password after SIGHUP: %d, want 530", code)
+	}
+}
+
+// TestUsersFileReloadCreatesNewBuckets: with FTP2S3_CREATE_BUCKETS, a user
+// whose home is in a bucket no one had is served by the next login after a
+// reload: the reload creates the bucket (and logs it), as Run does at start,
+// and does not create again the buckets it already made.
+func TestUsersFileReloadCreatesNewBuckets(t *testing.T) {
+	t.Parallel()
+	h := passwordHash(t)
+	fresh := bucketName(t) + "-new"
+	if bucketExists(t, fresh) {
+		t.Fatalf("bucket %s exists before the test", fresh)
+	}
+	path := filepath.Join(t.TempDir(), "users")
+	writeAtomically(t, path, "alice:"+h)
+	logs, done := runGateway(t, func(c *gateway.Config) {
+		c.Users, c.UsersFile, c.UsersFilePoll = "", path, 50*time.Millisecond
+		c.CreateBuckets = true
+	})
+	waitListening(t, logs, done)
+	m := regexp.MustCompile(`msg="ftp2s3 listening" addr=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no listening address in the log:\n%s", logs)
+	}
+	addr := m[1]
+
+	writeAtomically(t, path, "alice:"+h, "carol:"+h+":"+fresh+"/drop:rw")
+	waitUntil(t, "the reload to create carol's bucket", 20*time.Second, func() bool {
+		return strings.Contains(logs.String(), `msg="created bucket" bucket=`+fresh)
+	})
+	if !bucketExists(t, fresh) {
+		t.Fatalf("bucket %s missing after the reload logged it", fresh)
+	}
+	c, err := ftp.Dial(addr, ftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("carol", testPassword); err != nil {
+		t.Fatalf("carol after the reload: %v", err)
+	}
+	if err := c.Stor("first.txt", strings.NewReader("into a bucket made by a reload")); err != nil {
+		t.Fatalf("STOR into the new bucket: %v", err)
+	}
+	_ = c.Quit()
+	if _, err := minio.Client().HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(fresh), Key: aws.String("drop/first.txt")}); err != nil {
+		t.Fatalf("the upload is not in %s/drop/: %v", fresh, err)
+	}
+	// A second reload that adds no bucket creates nothing again.
+	writeAtomically(t, path, "alice:"+h, "carol:"+h+":"+fresh+"/drop:rw", "dave:"+h)
+	waitUntil(t, "the second reload", 20*time.Second, func() bool {
+		return strings.Count(logs.String(), `msg="users reloaded"`) >= 2
+	})
+	if n := strings.Count(logs.String(), `msg="created bucket"`); n != 1 {
+		t.Fatalf("%d buckets created in all, want only carol's:\n%s", n, logs)
 	}
 }

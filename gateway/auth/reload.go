@@ -121,7 +121,18 @@ func (u *StaticUsers) reloadLocked(log *slog.Logger, before fileStamp) error {
 	u.stats.lastOK.Store(true)
 	log.Info("users reloaded", "users", len(set.users), "added", added, "changed", changed,
 		"removed", removed, "unchanged", kept)
+	if u.onReload != nil {
+		u.onReload()
+	}
 	return nil
+}
+
+// OnReload sets what runs after each reload that takes effect (the gateway
+// creates the buckets of new homes with it). Set it before Watch starts.
+func (u *StaticUsers) OnReload(fn func()) {
+	u.reloadMu.Lock()
+	defer u.reloadMu.Unlock()
+	u.onReload = fn
 }
 
 // Watch reloads the users file whenever its stamp changes, looking every

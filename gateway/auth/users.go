@@ -60,6 +60,9 @@ type StaticUsers struct {
 	reloadMu sync.Mutex // one reload at a time
 	seen     fileStamp  // the file as the last reload found it
 	stats    reloadStats
+	// onReload, when set (OnReload), runs after each reload that took
+	// effect, under reloadMu: reloads and their follow-up never overlap.
+	onReload func()
 }
 
 // noUsersHash is what an unknown name is checked against when no user is
