@@ -90,13 +90,7 @@ func newIdentity(cfg *Config, log *slog.Logger, backend *storage.Backend, m *ops
 		m.WatchAuth()
 		a := auth.NewHTTPAuth(auth.HTTPAuthOptions{URL: cfg.AuthURL.URL, Token: cfg.AuthToken,
 			Timeout: cfg.AuthTimeout, CacheTTL: cfg.AuthCacheTTL, Buckets: cfg.Buckets, Log: log, Observe: m.ObserveAuth})
-		id := &identity{authn: a}
-		// The service's homes are unknown before its users log in: the sweep
-		// covers the default home only.
-		if cfg.Bucket != "" {
-			id.homes = []session.Home{defaultHome}
-		}
-		return id, nil
+		return &identity{authn: a, homes: httpAuthSwept(cfg, defaultHome)}, nil
 	}
 	return nil, fmt.Errorf("FTP2S3_AUTH: %q is not implemented", cfg.Auth)
 }
@@ -107,6 +101,23 @@ func loopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// httpAuthSwept is what the abandoned-upload sweep covers under
+// FTP2S3_AUTH=http, where the service's homes are unknown before its users
+// log in: the default home, and the buckets of FTP2S3_BUCKETS (a
+// multi-bucket home, swept over exactly those), since the service may give
+// homes only there when it is set. Without it, the service could name any
+// bucket the credentials reach, which may be other applications'.
+func httpAuthSwept(cfg *Config, defaultHome session.Home) []session.Home {
+	var homes []session.Home
+	if cfg.Bucket != "" {
+		homes = append(homes, defaultHome)
+	}
+	if len(cfg.Buckets) > 0 {
+		homes = append(homes, session.Home{})
+	}
+	return homes
 }
 
 // ReloadUsers reads FTP2S3_USERS_FILE again (SIGHUP): nothing to do unless

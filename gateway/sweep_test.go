@@ -91,3 +91,25 @@ func TestServedPlacesFollowReloads(t *testing.T) {
 		t.Fatalf("after the reload added bob: %v, want his bucket swept too", got)
 	}
 }
+
+// TestServedPlacesHTTPAuth: under FTP2S3_AUTH=http the sweep covers the
+// default home and, when set, the buckets of FTP2S3_BUCKETS (the only ones
+// the identity service may give homes in); without them, nothing more.
+func TestServedPlacesHTTPAuth(t *testing.T) {
+	for _, c := range []struct {
+		bucket  string
+		buckets BucketSet
+		want    string
+	}{
+		{"def", nil, "[{def }]"},
+		{"def", BucketSet{"x": true, "y": true}, "[{def } {x } {y }]"},
+		{"", BucketSet{"x": true}, "[{x }]"},
+		{"", nil, "[]"},
+	} {
+		cfg := Config{Bucket: BucketName(c.bucket), Buckets: c.buckets}
+		g := &Gateway{Config: cfg, homes: httpAuthSwept(&cfg, session.Home{Bucket: c.bucket})}
+		if got, _ := g.servedPlaces(context.Background()); fmt.Sprint(got) != c.want {
+			t.Errorf("FTP2S3_BUCKET=%q FTP2S3_BUCKETS=%v: places %v, want %s", c.bucket, c.buckets, got, c.want)
+		}
+	}
+}
