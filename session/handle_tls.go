@@ -212,11 +212,7 @@ func (s *Session) clearDataRefused(setup dataSetup) *Reply {
 // reply: clients start the handshake only once they have heard it.
 func (s *Session) secureData(ctx context.Context, conn net.Conn, conf *tls.Config) (net.Conn, *Reply) {
 	raw := &eofWatch{Conn: conn}
-	// Reads: tls.Conn → readAhead (tlsread.go) → eofWatch → socket; writes:
-	// tls.Conn → recordBatcher (tlsbatch.go) → socket. eofWatch stays
-	// next to the socket: readAhead reads it only when crypto/tls wants more
-	// than it holds, which after close_notify it never does.
-	batch := &recordBatcher{Conn: &readAhead{Conn: raw}}
+	batch := &recordBatcher{Conn: raw}
 	tc := tls.Server(batch, conf)
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.DataTimeout)
 	defer cancel()
