@@ -36,16 +36,6 @@ import (
 // transport error a RequestSendError, a cancelled attempt a CanceledError,
 // each attempt one UploadPart.
 
-// partReadChunk is the most readPart asks of one Read. Reading a 16 MiB part
-// in pieces this size rather than as much as the socket holds (~1.3 MiB per
-// read) cut the reading side's CPU with 8 data connections at once from
-// 0.39–0.45 to 0.32–0.34 s/GiB in BenchmarkReadPartStreams, and left one
-// connection as it was (bench/results/notes-perfw3.md): the CRC32 then runs
-// over bytes the kernel has just copied, still in cache, and each receive
-// holds the socket for a shorter time. 32 reads per part stay far from
-// costing anything by their number.
-const partReadChunk = 512 << 10
-
 // readPart fills buf from r as io.ReadFull does and returns, with the count
 // and error io.ReadFull would, the CRC32 (IEEE) of the bytes read.
 func readPart(r io.Reader, buf []byte) (int, uint32, error) {
@@ -54,7 +44,7 @@ func readPart(r io.Reader, buf []byte) (int, uint32, error) {
 	var err error
 	for n < len(buf) && err == nil {
 		var m int
-		m, err = r.Read(buf[n:min(len(buf), n+partReadChunk)])
+		m, err = r.Read(buf[n:])
 		crc = crc32.Update(crc, crc32.IEEETable, buf[n:n+m])
 		n += m
 	}

@@ -29,10 +29,6 @@ func TestReadPartIsReadFullWithCRC(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	big := make([]byte, 3*partReadChunk+123)
-	for i := range big {
-		big[i] = byte(i * 13)
-	}
 	broken := errors.New("broken")
 	for _, tc := range []struct {
 		name string
@@ -50,10 +46,6 @@ func TestReadPartIsReadFullWithCRC(t *testing.T) {
 			return io.MultiReader(bytes.NewReader(data[:700]), iotest.ErrReader(broken))
 		}, 1000},
 		{"timeout then data", func() io.Reader { return iotest.TimeoutReader(bytes.NewReader(data)) }, 1000},
-		// Past one partReadChunk: the reads come in pieces of it.
-		{"several chunks", func() io.Reader { return bytes.NewReader(big) }, len(big)},
-		{"several chunks, short", func() io.Reader { return bytes.NewReader(big) }, len(big) + 9},
-		{"several chunks, longer stream", func() io.Reader { return bytes.NewReader(big) }, 2*partReadChunk + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := make([]byte, tc.size)
@@ -70,30 +62,6 @@ func TestReadPartIsReadFullWithCRC(t *testing.T) {
 				t.Fatalf("CRC32 %08x, want %08x", crc, c)
 			}
 		})
-	}
-}
-
-// maxReadRecorder remembers the largest buffer a Read was given.
-type maxReadRecorder struct {
-	r   io.Reader
-	max int
-}
-
-func (m *maxReadRecorder) Read(p []byte) (int, error) {
-	m.max = max(m.max, len(p))
-	return m.r.Read(p)
-}
-
-// readPart asks no Read for more than partReadChunk, however large the part,
-// and still fills it.
-func TestReadPartReadsInChunks(t *testing.T) {
-	rec := &maxReadRecorder{r: bytes.NewReader(make([]byte, 4*partReadChunk))}
-	n, _, err := readPart(rec, make([]byte, 4*partReadChunk))
-	if n != 4*partReadChunk || err != nil {
-		t.Fatalf("readPart: %d, %v; want %d, nil", n, err, 4*partReadChunk)
-	}
-	if rec.max != partReadChunk {
-		t.Fatalf("largest read %d bytes, want %d", rec.max, partReadChunk)
 	}
 }
 
