@@ -566,25 +566,33 @@ func (d *listDecoder) bang() (cdata bool, err error) {
 			}
 		}
 		d.raw = d.raw[:0]
-		for {
-			chunk, err := d.r.ReadSlice('>')
-			d.raw = append(d.raw, chunk...)
-			if len(d.raw) > maxListText {
-				return false, listSyntax("CDATA section too long")
-			}
-			if err == bufio.ErrBufferFull {
-				continue
-			}
-			if err != nil {
-				return false, d.eof(err)
-			}
-			if bytes.HasSuffix(d.raw, []byte("]]>")) {
-				break
+		for !bytes.HasSuffix(d.raw, []byte("]]>")) {
+			if err := d.appendThrough('>', "CDATA section"); err != nil {
+				return false, err
 			}
 		}
 		return true, d.decodeText(d.raw[:len(d.raw)-3], false)
 	}
 	return false, listSyntax("markup declaration inside the answer")
+}
+
+// appendThrough appends to d.raw up to and including the next delim, refusing
+// more than maxListText bytes in d.raw (what names the construct).
+func (d *listDecoder) appendThrough(delim byte, what string) error {
+	for {
+		chunk, err := d.r.ReadSlice(delim)
+		d.raw = append(d.raw, chunk...)
+		if len(d.raw) > maxListText {
+			return listSyntax("%s too long", what)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err != nil:
+			return d.eof(err)
+		}
+		return nil
+	}
 }
 
 // textUntilTag reads the text up to the next '<' (which it consumes) and
@@ -852,19 +860,8 @@ func (d *listDecoder) startTag() (empty bool, err error) {
 			return false, listSyntax("attribute value without quotes")
 		}
 		d.raw = d.raw[:0]
-		for {
-			chunk, err := d.r.ReadSlice(b)
-			d.raw = append(d.raw, chunk...)
-			if len(d.raw) > maxListText {
-				return false, listSyntax("attribute too long")
-			}
-			if err == bufio.ErrBufferFull {
-				continue
-			}
-			if err != nil {
-				return false, d.eof(err)
-			}
-			break
+		if err := d.appendThrough(b, "attribute"); err != nil {
+			return false, err
 		}
 		val := d.raw[:len(d.raw)-1]
 		if bytes.IndexByte(val, '<') >= 0 {
