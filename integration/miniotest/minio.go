@@ -107,7 +107,7 @@ func StartArgs(dataDir string, port int, args []string, env ...string) (*Server,
 
 // launch starts the MinIO process and waits until it is ready.
 func (s *Server) launch() error {
-	logf, err := os.OpenFile(filepath.Join(filepath.Dir(s.DataDir), filepath.Base(s.DataDir)+".log"),
+	logf, err := os.OpenFile(s.logPath(),
 		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -157,7 +157,7 @@ func (s *Server) waitReady(limit time.Duration) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			return errors.New("MinIO exited during start-up; see its log next to the data folder")
+			return fmt.Errorf("MinIO exited during start-up (%s); its log ends:\n%s", s.cmd.ProcessState, s.logTail())
 		default:
 		}
 		resp, err := http.Get(s.Endpoint + "/minio/health/ready")
@@ -170,6 +170,20 @@ func (s *Server) waitReady(limit time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("MinIO at %s not ready after %s", s.Endpoint, limit)
+}
+
+// logTail is the end of MinIO's log (launch), for an error that ends the
+// run before anyone could read the file.
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(s.logPath())
+	if err != nil {
+		return err.Error()
+	}
+	return string(b[max(0, len(b)-2048):])
+}
+
+func (s *Server) logPath() string {
+	return filepath.Join(filepath.Dir(s.DataDir), filepath.Base(s.DataDir)+".log")
 }
 
 // PID returns MinIO's process id.
