@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -59,8 +60,34 @@ type Server struct {
 	exited   chan struct{}
 }
 
-// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago, for a
+// server to bind. It comes from above Linux's ephemeral range (32768-60999 by
+// default), not from it as net.Listen(":0") would: a port from that range may
+// be taken by any process's outgoing connection before the server binds it,
+// which made MinIO exit at start-up while a parallel suite ran. Below the
+// ephemeral range, the integration tests hand out passive ranges
+// (integration/ports_helpers_test.go), so this range is apart from both.
 func FreePort() (int, error) {
+	lo, hi := ownPortsLo, ownPortsHi
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var elo, ehi int
+		if _, err := fmt.Sscan(string(b), &elo, &ehi); err == nil && ehi >= lo {
+			lo = ehi + 1 // a machine with a wider ephemeral range
+		}
+	}
+	for range 200 {
+		if lo >= hi {
+			break
+		}
+		port := lo + rand.IntN(hi-lo)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
+	}
+	// No room above the ephemeral range: let the kernel choose.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -68,6 +95,9 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// ownPortsLo-ownPortsHi is where FreePort looks first.
+const ownPortsLo, ownPortsHi = 61000, 65500
 
 // Start installs MinIO if needed and starts it on a free loopback port with its
 // data in dataDir. port 0 picks one.
