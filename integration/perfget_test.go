@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,36 +205,6 @@ func TestPerfgetRetries5xx(t *testing.T) {
 func TestPerfgetObjectReplacedMidDownload(t *testing.T) {
 	t.Parallel()
 	g, _ := startPerfgetGateway(t, func(c *gateway.Config) { c.DownloadChunk = 64 << 10 })
-	const size = 16 << 20
-	c := g.dial(userRW)
-	if err := c.Stor("f.bin", newPattern(size, 1)); err != nil {
-		t.Fatal(err)
-	}
-	g.Backend.PurgeCache() // the first GET goes to S3 and learns the ETag there
-	raw := rawLogin(t, g.Addr, userRW)
-	dc := raw.data()
-	raw.cmd(150, "RETR f.bin")
-	first := make([]byte, 1<<20)
-	if _, err := io.ReadFull(dc, first); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stor("f.bin", newPattern(size, 2)); err != nil {
-		t.Fatal(err)
-	}
-	rest, _ := io.ReadAll(dc)
-	code, msg := raw.read()
-	if code != 451 || !strings.Contains(strings.ToLower(msg), "changed") {
-		t.Fatalf("download across an overwrite: %d %s after %d more bytes, want 451 (changed)", code, msg, len(rest))
-	}
-	got := append(first, rest...)
-	if len(got) >= size {
-		t.Fatalf("the whole file (%d bytes) was sent although it changed", len(got))
-	}
-	old := make([]byte, len(got))
-	if _, err := io.ReadFull(newPattern(size, 1), old); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, old) {
-		t.Fatal("the bytes sent are not a prefix of the version the download started with")
-	}
+	// PurgeCache: the first GET goes to S3 and learns the ETag there.
+	replacedMidDownload(t, g.testGateway, 16<<20, 1<<20, g.Backend.PurgeCache)
 }

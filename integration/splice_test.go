@@ -124,40 +124,7 @@ func TestDownloadSplicedIdentical(t *testing.T) {
 func TestDownloadSplicedObjectReplaced(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.DownloadChunk = 64 << 10 })
-	const size = 32 << 20
-	c := g.dial(userRW)
-	if err := c.Stor("f.bin", newPattern(size, 1)); err != nil {
-		t.Fatal(err)
-	}
-	raw := rawLogin(t, g.Addr, userRW)
-	dc := raw.data()
-	raw.cmd(150, "RETR f.bin")
-	first := make([]byte, 2<<20)
-	if _, err := io.ReadFull(dc, first); err != nil {
-		t.Fatal(err)
-	}
-	// The client reads no further: the gateway is at most the socket buffers
-	// and one range ahead of it, far from the end of the file.
-	if err := c.Stor("f.bin", newPattern(size, 2)); err != nil {
-		t.Fatal(err)
-	}
-	rest, _ := io.ReadAll(dc)
-	code, msg := raw.read()
-	if code != 451 {
-		t.Fatalf("download across an overwrite: %d %s after %d more bytes, want 451", code, msg, len(rest))
-	}
-	got := append(first, rest...)
-	if int64(len(got)) >= size {
-		t.Fatalf("the whole file (%d bytes) was sent although it changed", len(got))
-	}
-	// Everything sent is a prefix of the old version: no byte of the new one.
-	old := make([]byte, len(got))
-	if _, err := io.ReadFull(newPattern(size, 1), old); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, old) {
-		t.Fatal("the bytes sent are not a prefix of the version the download started with")
-	}
+	replacedMidDownload(t, g, 32<<20, 2<<20, nil)
 	g.waitLog("msg=\"spliced download\"", "path="+g.Bucket+"/f.bin", "changed")
 	if sp := g.splicedDownloads("f.bin"); len(sp) != 1 || sp[0][0] == 0 {
 		t.Fatalf("spliced downloads: %v; want one that spliced bytes", sp)
@@ -259,5 +226,48 @@ func TestDownloadTLSDataNotSpliced(t *testing.T) {
 	g.waitLog("msg=transfer", "cmd=RETR", "bytes="+strconv.Itoa(size)+" ", "result=ok")
 	if sp := g.splicedDownloads("tls.bin"); len(sp) != 0 {
 		t.Fatalf("a TLS data connection was spliced: %v", sp)
+	}
+}
+
+// replacedMidDownload stores f.bin (size bytes), starts its download, reads
+// the first `read` bytes, then overwrites the file, as a slow client sees an
+// object replaced under it (the client reads no further, so the gateway is at
+// most the socket buffers and one range ahead of it, far from the end). The
+// download must end with 451 naming the change, having sent only a prefix of
+// the version it started with. before, if set, runs after the store.
+func replacedMidDownload(t *testing.T, g *testGateway, size, read int, before func()) {
+	t.Helper()
+	c := g.dial(userRW)
+	if err := c.Stor("f.bin", newPattern(int64(size), 1)); err != nil {
+		t.Fatal(err)
+	}
+	if before != nil {
+		before()
+	}
+	raw := rawLogin(t, g.Addr, userRW)
+	dc := raw.data()
+	raw.cmd(150, "RETR f.bin")
+	first := make([]byte, read)
+	if _, err := io.ReadFull(dc, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("f.bin", newPattern(int64(size), 2)); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(dc)
+	code, msg := raw.read()
+	if code != 451 || !strings.Contains(strings.ToLower(msg), "changed") {
+		t.Fatalf("download across an overwrite: %d %s after %d more bytes, want 451 (changed)", code, msg, len(rest))
+	}
+	got := append(first, rest...)
+	if len(got) >= size {
+		t.Fatalf("the whole file (%d bytes) was sent although it changed", len(got))
+	}
+	old := make([]byte, len(got))
+	if _, err := io.ReadFull(newPattern(int64(size), 1), old); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, old) {
+		t.Fatal("the bytes sent are not a prefix of the version the download started with")
 	}
 }
