@@ -48,15 +48,23 @@ func TestS3EventsInvalidateEveryReplica(t *testing.T) {
 	}
 	direct := srv.Client()
 	events := []types.Event{"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
-	if _, err := direct.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String(bucket),
-		NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
-			{QueueArn: aws.String("arn:minio:sqs::R1:webhook"), Events: events},
-			{QueueArn: aws.String("arn:minio:sqs::R2:webhook"), Events: events},
-		}},
-	}); err != nil {
-		t.Fatalf("PutBucketNotificationConfiguration: %v", err)
-	}
+	// MinIO may list its webhook targets a moment after it reports ready
+	// (seen on a loaded machine): until then it answers that the ARN does
+	// not exist, so that answer is asked again.
+	var putErr error
+	waitUntil(t, "MinIO to accept its webhook targets' ARNs", 30*time.Second, func() bool {
+		_, putErr = direct.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String(bucket),
+			NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+				{QueueArn: aws.String("arn:minio:sqs::R1:webhook"), Events: events},
+				{QueueArn: aws.String("arn:minio:sqs::R2:webhook"), Events: events},
+			}},
+		})
+		if putErr != nil && !strings.Contains(putErr.Error(), "ARN does not exist") {
+			t.Fatalf("PutBucketNotificationConfiguration: %v", putErr)
+		}
+		return putErr == nil
+	})
 	replica := func(port int) *opsGateway {
 		return startOpsGateway(t, srv, func(c *gateway.Config) {
 			c.Bucket = gateway.BucketName(bucket)
